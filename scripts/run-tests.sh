@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# One command for the whole test suite: lint, types, the GUI/core import contract, then pytest
+# (unit, real-stack integration, GUI offscreen). Installs what is missing first. Safe to run again.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+source "$ROOT/scripts/bootstrap.sh"
+cd "$ROOT"
+export QT_QPA_PLATFORM=offscreen
+.venv/bin/ruff check .
+.venv/bin/mypy
+.venv/bin/lint-imports
+exec .venv/bin/pytest "$@"
