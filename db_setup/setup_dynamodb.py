@@ -1,12 +1,14 @@
 """The DynamoDB side of the metadata store: one table, ``settings.dynamodb_table``.
 
-The partition key is ``FileName`` (string) because the seed design keys its MetadataTable by FileName. We store
-the *full object key* there (``reports/2026/a.csv``, not ``a.csv``): the bare file name would make two uploads
-with the same name in different folders overwrite each other. The bucket is an ordinary attribute, so one table
-serves one bucket (keys of a second bucket with the same name would collide; use MySQL for many buckets).
+The partition key is ``FileName`` (string) because the seed design keys its MetadataTable by FileName.
+We store the *full object key* there (``reports/2026/a.csv``, not ``a.csv``): the bare file name would make
+two uploads with the same name in different folders overwrite each other. The bucket is an ordinary
+attribute, so one table serves one bucket (the same key in a second bucket would collide; use MySQL for many
+buckets).
 
-Besides the records the table holds one bookkeeping item, the revision counter (see ``lambda/store_writer.py``),
-whose FileName is longer than any S3 key can be, so it can never clash with a record.
+Besides the records the table holds one bookkeeping item, the revision counter (see
+``lambda/store_writer.py``), whose FileName is longer than any S3 key can be, so it never clashes with a
+record.
 """
 
 from __future__ import annotations

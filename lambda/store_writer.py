@@ -1,0 +1,468 @@
+"""Stores one metadata record per S3 object, in MySQL (default) or DynamoDB (env ``METADATA_STORE``).
+
+Used by ``handler.py`` inside the Lambda; stdlib + pymysql + boto3 only. See docs/contracts.md for the record.
+
+Semantics, the same for both stores (``Writer.upsert(record) -> bool``):
+
+* one record per (bucket, key): the same S3 event delivered twice leaves one record and the second call
+  returns False;
+* ordered by the S3 event ``sequencer`` (hex; compared after left-padding to equal length): an event
+  older than the stored one changes nothing (False); a newer upload of the same key replaces the record
+  (True);
+* every change gets the next value of a store-wide ``revision`` counter (and ``updated_at``), which the app
+  polls with "changed since". The counter is bumped in the same transaction as the row, so revisions become
+  visible in increasing order and a reader's cursor never skips a row.
+
+MySQL: credentials from the Secrets Manager secret named by env ``DB_SECRET_ARN`` (JSON ``host, port,
+username, password, dbname``), fetched once per process; env ``DB_HOST``/``DB_PORT`` override the secret's
+host/port. One connection is kept per process and re-opened once when the server dropped it.
+DynamoDB: table env ``DYNAMODB_TABLE`` (keyed by ``FileName`` = the full object key, see db_setup).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+import threading
+import time
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+STATUSES = ("PROCESSED", "FAILED")
+_HEX = re.compile(r"^[0-9A-Fa-f]{1,128}$")
+SEQUENCER_WIDTH = 128  # DynamoDB compares strings, so sequencers are stored left-padded to this width
+
+# MySQL error numbers meaning "the connection is gone": try once more on a new connection.
+_DISCONNECT_ERRNOS = {0, 2006, 2013, 2014, 2045, 2055, 4031, 1927}
+_RETRY_TXN_ERRNOS = {1205, 1213}  # lock wait timeout, deadlock: the whole transaction can be retried
+
+_SECRET_CACHE: dict[str, dict[str, Any]] = {}
+_SECRET_LOCK = threading.Lock()
+
+
+class StoreWriteError(RuntimeError):
+    """The record could not be stored; the message says why in plain words."""
+
+
+# ---------------------------------------------------------------------------------------------- records
+def sequencer_key(sequencer: str, width: int | None = None) -> str:
+    """Upper-case hex, left-padded with zeros (to ``width`` if given): comparable as plain strings."""
+    text = str(sequencer).strip()
+    if not _HEX.fullmatch(text):
+        raise ValueError(f"S3 event sequencer {sequencer!r} is not a hex string")
+    text = text.upper()
+    return text.rjust(width, "0") if width else text
+
+
+def sequencer_newer(candidate: str, stored: str) -> bool:
+    """True when ``candidate`` is strictly newer than ``stored``."""
+    a, b = sequencer_key(candidate), sequencer_key(stored)
+    width = max(len(a), len(b))
+    return a.rjust(width, "0") > b.rjust(width, "0")
+
+
+def key_hash(bucket: str, key: str) -> str:
+    return hashlib.sha256(f"{bucket}/{key}".encode()).hexdigest()
+
+
+def _utc(value: Any, field: str) -> datetime:
+    if isinstance(value, datetime):
+        dt = value
+    elif isinstance(value, str) and value:
+        try:
+            dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError as exc:
+            raise ValueError(f"record field {field!r} is not an ISO 8601 time: {value!r}") from exc
+    else:
+        raise ValueError(f"record field {field!r} must be an ISO 8601 time, got {value!r}")
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    return dt.astimezone(UTC)
+
+
+def iso(dt: datetime) -> str:
+    return dt.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def _clean_json(value: Any) -> Any:
+    """JSON-safe copy: NaN/inf become None, tuples lists, other objects their str()."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if value is None or isinstance(value, (str, int, bool)):
+        return value
+    if isinstance(value, Mapping):
+        return {str(k): _clean_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean_json(v) for v in value]
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value)
+
+
+def _opt(value: Any, kind: type) -> Any:
+    if value is None:
+        return None
+    if kind is bool:
+        return bool(value)
+    return kind(value)
+
+
+def normalize_record(record: Mapping[str, Any]) -> dict[str, Any]:
+    """The contract record with types checked and defaults filled; times as aware UTC datetimes."""
+    for name in ("bucket", "key", "sequencer"):
+        if not isinstance(record.get(name), str) or not record.get(name):
+            raise ValueError(f"record field {name!r} is required (a non-empty string)")
+    sequencer_key(record["sequencer"])
+    status = record.get("status")
+    if status not in STATUSES:
+        raise ValueError(f"record field 'status' must be one of {STATUSES}, got {status!r}")
+    key = record["key"]
+    out: dict[str, Any] = {
+        "bucket": record["bucket"],
+        "key": key,
+        "file_name": record.get("file_name") or key.rsplit("/", 1)[-1],
+        "status": status,
+        "error": _opt(record.get("error"), str),
+        "size_bytes": int(record.get("size_bytes") or 0),
+        "etag": str(record.get("etag") or "").strip('"'),
+        "sha256": _opt(record.get("sha256"), str),
+        "sequencer": str(record["sequencer"]).strip(),
+        "uploaded_at": _utc(record.get("uploaded_at"), "uploaded_at"),
+        "processed_at": _utc(record.get("processed_at") or datetime.now(UTC), "processed_at"),
+        "duration_ms": float(record.get("duration_ms") or 0.0),
+        "encoding": _opt(record.get("encoding"), str),
+        "has_bom": bool(record.get("has_bom") or False),
+        "delimiter": _opt(record.get("delimiter"), str),
+        "quote_char": _opt(record.get("quote_char"), str),
+        "has_header": _opt(record.get("has_header"), bool),
+        "line_terminator": _opt(record.get("line_terminator"), str),
+        "row_count": _opt(record.get("row_count"), int),
+        "column_count": _opt(record.get("column_count"), int),
+        "column_names": _clean_json(list(record.get("column_names") or [])),
+        "duplicate_column_names": _clean_json(list(record.get("duplicate_column_names") or [])),
+        "columns": _clean_json(list(record.get("columns") or [])),
+        "duplicate_row_count": _opt(record.get("duplicate_row_count"), int),
+        "sample_rows": _clean_json(list(record.get("sample_rows") or [])),
+    }
+    if not math.isfinite(out["duration_ms"]):
+        out["duration_ms"] = 0.0
+    return out
+
+
+def contract_dict(norm: Mapping[str, Any]) -> dict[str, Any]:
+    """A normalized record as contract JSON values (times as ISO strings)."""
+    out = dict(norm)
+    out["uploaded_at"] = iso(norm["uploaded_at"])
+    out["processed_at"] = iso(norm["processed_at"])
+    return out
+
+
+# ---------------------------------------------------------------------------------------------- AWS
+def _boto_client(service: str, env: Mapping[str, str]) -> Any:
+    import boto3
+    from botocore.config import Config
+
+    endpoint_var = "AWS_ENDPOINT_URL_" + service.upper().replace("-", "_")
+    kwargs: dict[str, Any] = {
+        "region_name": env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1",
+        "config": Config(connect_timeout=5, read_timeout=20, retries={"max_attempts": 3, "mode": "standard"}),
+    }
+    endpoint = env.get(endpoint_var) or env.get("AWS_ENDPOINT_URL")
+    if endpoint:
+        kwargs["endpoint_url"] = endpoint
+    if env.get("AWS_ACCESS_KEY_ID") and env.get("AWS_SECRET_ACCESS_KEY"):
+        kwargs["aws_access_key_id"] = env["AWS_ACCESS_KEY_ID"]
+        kwargs["aws_secret_access_key"] = env["AWS_SECRET_ACCESS_KEY"]
+        if env.get("AWS_SESSION_TOKEN"):
+            kwargs["aws_session_token"] = env["AWS_SESSION_TOKEN"]
+    return boto3.client(service, **kwargs)
+
+
+def get_db_secret(secret_id: str, env: Mapping[str, str]) -> dict[str, Any]:
+    """The DB secret as a dict, fetched from Secrets Manager once per process."""
+    with _SECRET_LOCK:
+        if secret_id in _SECRET_CACHE:
+            return _SECRET_CACHE[secret_id]
+        try:
+            raw = _boto_client("secretsmanager", env).get_secret_value(SecretId=secret_id)["SecretString"]
+            secret: dict[str, Any] = json.loads(raw)
+        except Exception as exc:  # botocore errors, missing secret, bad JSON
+            raise StoreWriteError(f"cannot read the database secret {secret_id!r}: {exc}") from exc
+        missing = [k for k in ("host", "username", "password") if k not in secret]
+        if missing:
+            raise StoreWriteError(f"database secret {secret_id!r} lacks {', '.join(missing)}")
+        _SECRET_CACHE[secret_id] = secret
+        return secret
+
+
+def clear_secret_cache() -> None:
+    with _SECRET_LOCK:
+        _SECRET_CACHE.clear()
+
+
+# ---------------------------------------------------------------------------------------------- writers
+class Writer:
+    """Stores records; ``upsert`` returns False when an equal-or-newer event is already stored."""
+
+    def upsert(self, record: Mapping[str, Any]) -> bool:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self) -> Writer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+_MYSQL_COLUMNS = (
+    "bucket", "object_key", "file_name", "status", "error", "size_bytes", "etag", "sha256", "sequencer",
+    "uploaded_at", "processed_at", "duration_ms", "encoding", "has_bom", "delimiter", "quote_char",
+    "has_header", "line_terminator", "row_count", "column_count", "column_names", "duplicate_column_names",
+    "column_profiles", "duplicate_row_count", "sample_rows",
+)
+_FIELD_FOR_COLUMN = {"object_key": "key", "column_profiles": "columns"}
+_JSON_COLUMNS = {"column_names", "duplicate_column_names", "column_profiles", "sample_rows"}
+_COLS_SQL = ", ".join(f"`{c}`" for c in _MYSQL_COLUMNS)
+# Built from the constant column names above only; every value is a %s parameter.
+_INSERT_SQL = (
+    f"INSERT INTO csv_metadata (key_hash, {_COLS_SQL}, revision, created_at, updated_at) "  # noqa: S608
+    f"VALUES (%s, {', '.join(['%s'] * len(_MYSQL_COLUMNS))}, %s, UTC_TIMESTAMP(6), UTC_TIMESTAMP(6))"
+)
+_UPDATE_SQL = (
+    "UPDATE csv_metadata SET "  # noqa: S608
+    + ", ".join(f"`{c}` = %s" for c in _MYSQL_COLUMNS)
+    + ", revision = %s, updated_at = UTC_TIMESTAMP(6) WHERE key_hash = %s"
+)
+
+
+def _mysql_values(norm: Mapping[str, Any]) -> list[Any]:
+    values: list[Any] = []
+    for column in _MYSQL_COLUMNS:
+        value = norm[_FIELD_FOR_COLUMN.get(column, column)]
+        if column in _JSON_COLUMNS:
+            value = json.dumps(value, ensure_ascii=False, allow_nan=False)
+        elif isinstance(value, datetime):
+            value = value.astimezone(UTC).replace(tzinfo=None)
+        values.append(value)
+    return values
+
+
+class MySqlWriter(Writer):
+    def __init__(self, *, host: str, port: int, user: str, password: str, database: str,
+                 connect_timeout: int = 5) -> None:
+        self._params: dict[str, Any] = {
+            "host": host, "port": port, "user": user, "password": password, "database": database,
+            "connect_timeout": connect_timeout,
+        }
+        self._conn: Any = None
+
+    def _connection(self) -> Any:
+        import pymysql
+
+        if self._conn is None:
+            p = self._params
+            try:
+                self._conn = pymysql.connect(
+                    host=p["host"], port=int(p["port"]), user=p["user"], password=p["password"],
+                    database=p["database"], charset="utf8mb4", autocommit=False,
+                    connect_timeout=p["connect_timeout"], read_timeout=30, write_timeout=30,
+                )
+            except pymysql.err.MySQLError as exc:
+                raise StoreWriteError(
+                    f"cannot connect to the metadata database {p['database']} at {p['host']}:{p['port']} "
+                    f"as {p['user']}: {exc.args[-1] if exc.args else exc}"
+                ) from exc
+        return self._conn
+
+    def _drop(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                conn.close()
+            except Exception:
+                pass
+
+    def upsert(self, record: Mapping[str, Any]) -> bool:
+        import pymysql
+
+        norm = normalize_record(record)
+        reconnected = False
+        txn_retries = 0
+        while True:
+            conn = self._connection()
+            try:
+                return self._upsert_once(conn, norm)
+            except (pymysql.err.OperationalError, pymysql.err.InterfaceError) as exc:
+                errno = exc.args[0] if exc.args and isinstance(exc.args[0], int) else 0
+                self._rollback_quietly(conn)
+                if errno in _RETRY_TXN_ERRNOS and txn_retries < 3:
+                    txn_retries += 1
+                    time.sleep(0.05 * txn_retries)
+                    continue
+                gone = errno in _DISCONNECT_ERRNOS or isinstance(exc, pymysql.err.InterfaceError)
+                if gone and not reconnected:
+                    reconnected = True
+                    self._drop()
+                    continue
+                raise StoreWriteError(
+                    f"storing metadata for s3://{norm['bucket']}/{norm['key']} failed: "
+                    f"{exc.args[-1] if exc.args else exc}"
+                ) from exc
+            except pymysql.err.MySQLError as exc:
+                self._rollback_quietly(conn)
+                raise StoreWriteError(
+                    f"storing metadata for s3://{norm['bucket']}/{norm['key']} failed: "
+                    f"{exc.args[-1] if exc.args else exc}"
+                ) from exc
+
+    @staticmethod
+    def _rollback_quietly(conn: Any) -> None:
+        try:
+            conn.rollback()
+        except Exception:
+            pass
+
+    def _upsert_once(self, conn: Any, norm: Mapping[str, Any]) -> bool:
+        digest = key_hash(norm["bucket"], norm["key"])
+        with conn.cursor() as cur:
+            conn.begin()
+            # Every writer locks the counter row first: writers serialise there (no gap-lock deadlocks on new
+            # keys) and revisions commit in increasing order.
+            cur.execute("SELECT revision FROM csv_metadata_revision WHERE id = %s FOR UPDATE", (1,))
+            counter = cur.fetchone()
+            if counter is None:
+                raise StoreWriteError("the metadata database is not migrated (no revision counter row)")
+            cur.execute("SELECT sequencer FROM csv_metadata WHERE key_hash = %s FOR UPDATE", (digest,))
+            existing = cur.fetchone()
+            if existing is not None and not sequencer_newer(norm["sequencer"], existing[0]):
+                conn.rollback()
+                return False
+            revision = int(counter[0]) + 1
+            cur.execute("UPDATE csv_metadata_revision SET revision = %s WHERE id = %s", (revision, 1))
+            values = _mysql_values(norm)
+            if existing is None:
+                cur.execute(_INSERT_SQL, [digest, *values, revision])
+            else:
+                cur.execute(_UPDATE_SQL, [*values, revision, digest])
+        conn.commit()
+        return True
+
+    def close(self) -> None:
+        self._drop()
+
+
+# A FileName longer than any S3 key (1,024 bytes) can be, so the counter item never clashes with a record.
+COUNTER_FILE_NAME = "#csvdrop-revision-counter#" + "#" * 1024
+
+
+class DynamoWriter(Writer):
+    """Records as items keyed by FileName (= full object key). ``Record`` holds the contract JSON; a few
+    attributes are duplicated at top level for the console and for filters."""
+
+    def __init__(self, table: str, client: Any) -> None:
+        self.table = table
+        self._ddb = client
+
+    def upsert(self, record: Mapping[str, Any]) -> bool:
+        norm = normalize_record(record)
+        seq_key = sequencer_key(norm["sequencer"], SEQUENCER_WIDTH)
+        ddb = self._ddb
+        try:
+            current = ddb.get_item(
+                TableName=self.table, Key={"FileName": {"S": norm["key"]}}, ConsistentRead=True,
+                ProjectionExpression="SequencerKey",
+            ).get("Item")
+            if current and current.get("SequencerKey", {}).get("S", "") >= seq_key:
+                return False
+            for attempt in range(20):
+                counter = ddb.get_item(
+                    TableName=self.table, Key={"FileName": {"S": COUNTER_FILE_NAME}}, ConsistentRead=True,
+                ).get("Item")
+                old = int(counter["Revision"]["N"]) if counter and "Revision" in counter else 0
+                new = old + 1
+                counter_update: dict[str, Any] = {
+                    "TableName": self.table,
+                    "Key": {"FileName": {"S": COUNTER_FILE_NAME}},
+                    "UpdateExpression": "SET Revision = :new, ItemType = :type",
+                    "ExpressionAttributeValues": {":new": {"N": str(new)}, ":type": {"S": "counter"}},
+                }
+                if old:
+                    counter_update["ConditionExpression"] = "Revision = :old"
+                    counter_update["ExpressionAttributeValues"][":old"] = {"N": str(old)}
+                else:
+                    counter_update["ConditionExpression"] = "attribute_not_exists(Revision)"
+                put = {
+                    "TableName": self.table,
+                    "Item": self._item(norm, seq_key, new),
+                    "ConditionExpression": "attribute_not_exists(FileName) OR SequencerKey < :seq",
+                    "ExpressionAttributeValues": {":seq": {"S": seq_key}},
+                }
+                try:
+                    ddb.transact_write_items(TransactItems=[{"Update": counter_update}, {"Put": put}])
+                    return True
+                except ddb.exceptions.TransactionCanceledException as exc:
+                    reasons = exc.response.get("CancellationReasons") or []
+                    codes = [r.get("Code") for r in reasons]
+                    if len(codes) > 1 and codes[1] == "ConditionalCheckFailed":
+                        return False  # an equal-or-newer event was stored meanwhile
+                    time.sleep(0.01 * (attempt + 1))  # counter moved or conflict: try the next revision
+            raise StoreWriteError("storing metadata failed: the DynamoDB revision counter stayed contended")
+        except StoreWriteError:
+            raise
+        except Exception as exc:
+            if exc.__class__.__module__.startswith("botocore"):
+                raise StoreWriteError(
+                    f"storing metadata for s3://{norm['bucket']}/{norm['key']} in DynamoDB table "
+                    f"{self.table} failed: {exc}"
+                ) from exc
+            raise
+
+    @staticmethod
+    def _item(norm: Mapping[str, Any], seq_key: str, revision: int) -> dict[str, Any]:
+        record = contract_dict(norm)
+        item: dict[str, Any] = {
+            "FileName": {"S": norm["key"]},
+            "ItemType": {"S": "record"},
+            "Bucket": {"S": norm["bucket"]},
+            "BaseName": {"S": norm["file_name"]},
+            "Status": {"S": norm["status"]},
+            "Sequencer": {"S": norm["sequencer"]},
+            "SequencerKey": {"S": seq_key},
+            "UploadedAt": {"S": record["uploaded_at"]},
+            "ProcessedAt": {"S": record["processed_at"]},
+            "SizeBytes": {"N": str(norm["size_bytes"])},
+            "Revision": {"N": str(revision)},
+            "UpdatedAt": {"S": iso(datetime.now(UTC))},
+            "Record": {"S": json.dumps(record, ensure_ascii=False, allow_nan=False)},
+        }
+        if norm["row_count"] is not None:
+            item["RowCount"] = {"N": str(norm["row_count"])}
+        if norm["column_count"] is not None:
+            item["ColumnCount"] = {"N": str(norm["column_count"])}
+        return item
+
+
+def open_writer(env: Mapping[str, str]) -> Writer:
+    """The writer chosen by env ``METADATA_STORE`` (mysql | dynamodb; default mysql)."""
+    kind = (env.get("METADATA_STORE") or "mysql").strip().lower()
+    if kind == "dynamodb":
+        return DynamoWriter(env.get("DYNAMODB_TABLE") or "MetadataTable", _boto_client("dynamodb", env))
+    if kind != "mysql":
+        raise StoreWriteError(f"METADATA_STORE must be 'mysql' or 'dynamodb', not {kind!r}")
+    secret_id = env.get("DB_SECRET_ARN")
+    if not secret_id:
+        raise StoreWriteError("env DB_SECRET_ARN (the database secret) is not set")
+    secret = get_db_secret(secret_id, env)
+    return MySqlWriter(
+        host=env.get("DB_HOST") or str(secret["host"]),
+        port=int(env.get("DB_PORT") or secret.get("port") or 3306),
+        user=str(secret["username"]),
+        password=str(secret["password"]),
+        database=str(secret.get("dbname") or env.get("DB_NAME") or "csvdrop"),
+    )
