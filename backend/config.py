@@ -163,7 +163,8 @@ def load_settings(env: dict[str, str] | None = None, **overrides: Any) -> Settin
         raw = env.get(ENV_PREFIX + name.upper())
         if raw is not None:
             values[name] = _coerce(name, raw)
-    values.update(overrides)
+    for name, value in overrides.items():
+        values[name] = _coerce(name, value) if isinstance(value, str) else value
     values["config_path"] = config_path
     return Settings(**values)
 

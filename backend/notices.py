@@ -1,0 +1,125 @@
+"""Completion and failure notices: SNS -> the app's SQS queue (raw delivery) -> Notice objects."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from backend import aws
+from backend.config import Settings
+from backend.upload import explain
+
+_MISSING_QUEUE = ("AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist")
+
+
+class NoticeError(RuntimeError):
+    """Notices cannot be read; the message says why and what to do."""
+
+
+class QueueMissing(NoticeError):
+    pass
+
+
+@dataclass(frozen=True)
+class Notice:
+    message_id: str
+    bucket: str
+    key: str
+    file_name: str
+    status: str
+    row_count: int | None
+    column_count: int | None
+    error: str | None
+    sent_at: dt.datetime
+    sequencer: str = ""
+
+    @property
+    def summary(self) -> str:
+        if self.status == "PROCESSED":
+            return f"{self.file_name}: {self.row_count} rows x {self.column_count} columns"
+        return f"{self.file_name}: {self.error}"
+
+
+def parse_notice(message: dict[str, Any]) -> Notice | None:
+    """A Notice from an SQS message (raw SNS delivery, or the SNS envelope when raw delivery is off)."""
+    try:
+        body = json.loads(message.get("Body", ""))
+        if isinstance(body, dict) and body.get("Type") == "Notification" and "Message" in body:
+            body = json.loads(body["Message"])
+    except (TypeError, ValueError):
+        return None
+    if not isinstance(body, dict) or body.get("type") != "csvdrop.metadata":
+        return None
+    sent_ms = message.get("Attributes", {}).get("SentTimestamp")
+    sent_at = (dt.datetime.fromtimestamp(int(sent_ms) / 1000, dt.UTC) if sent_ms
+               else dt.datetime.now(dt.UTC))
+    return Notice(
+        message_id=str(message.get("MessageId", "")),
+        bucket=str(body.get("bucket", "")),
+        key=str(body.get("key", "")),
+        file_name=str(body.get("file_name", "")),
+        status=str(body.get("status", "")),
+        row_count=body.get("row_count"),
+        column_count=body.get("column_count"),
+        error=body.get("error"),
+        sent_at=sent_at,
+        sequencer=str(body.get("sequencer") or ""),
+    )
+
+
+class NoticeReader:
+    """Reads and deletes notices from the app's queue. Not thread-safe: one reader per worker."""
+
+    def __init__(self, settings: Settings, client: Any = None) -> None:
+        self.settings = settings
+        self._sqs = client or aws.client(settings, "sqs", timeout_s=5, retries=1)
+        self._queue_url: str | None = None
+
+    def queue_url(self) -> str:
+        if self._queue_url is None:
+            try:
+                self._queue_url = str(self._sqs.get_queue_url(QueueName=self.settings.queue_name)["QueueUrl"])
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") in _MISSING_QUEUE:
+                    raise QueueMissing(
+                        f"The notices queue '{self.settings.queue_name}' does not exist. "
+                        "Run 'Set up environment' (csvdrop setup) to create it."
+                    ) from exc
+                raise NoticeError(explain(exc, self.settings)) from exc
+            except BotoCoreError as exc:
+                raise NoticeError(explain(exc, self.settings)) from exc
+        return self._queue_url
+
+    def receive(self, wait_seconds: int = 1, max_messages: int = 10) -> list[Notice]:
+        url = self.queue_url()
+        try:
+            response = self._sqs.receive_message(
+                QueueUrl=url, MaxNumberOfMessages=max_messages, WaitTimeSeconds=wait_seconds,
+                AttributeNames=["SentTimestamp"],
+            )
+        except ClientError as exc:
+            self._queue_url = None
+            if exc.response.get("Error", {}).get("Code") in _MISSING_QUEUE:
+                raise QueueMissing(
+                    f"The notices queue '{self.settings.queue_name}' was deleted. "
+                    "Run 'Set up environment' (csvdrop setup) to recreate it."
+                ) from exc
+            raise NoticeError(explain(exc, self.settings)) from exc
+        except BotoCoreError as exc:
+            raise NoticeError(explain(exc, self.settings)) from exc
+        messages = response.get("Messages", [])
+        notices = [n for n in (parse_notice(m) for m in messages) if n is not None]
+        if messages:
+            entries = [{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)]
+            try:
+                self._sqs.delete_message_batch(QueueUrl=url, Entries=entries)
+            except (ClientError, BotoCoreError):
+                pass  # undeleted messages come back after the visibility timeout; the app dedups by id
+        return sorted(notices, key=lambda n: n.sent_at, reverse=True)
+
+    def close(self) -> None:
+        self._sqs.close()

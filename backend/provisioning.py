@@ -1,0 +1,681 @@
+"""`csvdrop setup` / `teardown`: the whole environment, step by step, idempotent.
+
+Each step finds what exists, creates what is missing, updates what drifted, and says which. The GUI runs
+the same steps one at a time to show live progress. Everything is addressed by name from Settings, so the
+same steps provision LocalStack or a real AWS account.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from backend import aws
+from backend.config import Settings
+from backend.packaging import build_function_zip, build_layer_zip
+from backend.upload import explain
+
+Status = Literal["created", "found", "updated", "failed", "skipped", "removed", "absent"]
+
+SMOKE_KEY = "_csvdrop/smoke-test.csv"
+NOTIFICATION_IDS = ("csvdrop-process-csv", "csvdrop-process-csv-upper")
+FAILED_EVENTS_QUEUE_SUFFIX = "-failed-events"
+
+
+class ProvisioningError(RuntimeError):
+    """A step could not complete; the message says what and what to do."""
+
+
+@dataclass(frozen=True)
+class StepResult:
+    name: str
+    status: Status
+    detail: str
+
+
+@dataclass
+class Context:
+    """What steps learn and hand on (ARNs, passwords); clients are made once per run."""
+
+    settings: Settings
+    notify_email: str | None = None
+    facts: dict[str, Any] = field(default_factory=dict)
+    _clients: dict[str, Any] = field(default_factory=dict)
+
+    def client(self, service: str) -> Any:
+        if service not in self._clients:
+            self._clients[service] = aws.client(self.settings, service, timeout_s=10, retries=3)
+        return self._clients[service]
+
+    @property
+    def account(self) -> str:
+        if "account" not in self.facts:
+            self.facts["account"] = self.client("sts").get_caller_identity()["Account"]
+        return str(self.facts["account"])
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str
+    title: str
+    action: Callable[[Context], tuple[Status, str]]
+    context: Context
+
+    def run(self) -> StepResult:
+        try:
+            status, detail = self.action(self.context)
+        except ProvisioningError as exc:
+            return StepResult(self.name, "failed", str(exc))
+        except (ClientError, BotoCoreError) as exc:
+            return StepResult(self.name, "failed", explain(exc, self.context.settings))
+        except Exception as exc:  # a step never raises to its caller: the result carries the reason
+            return StepResult(self.name, "failed", f"{type(exc).__name__}: {exc}")
+        return StepResult(self.name, status, detail)
+
+
+def _code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+# ------------------------------------------------------------------------------------------ bucket
+def step_bucket(ctx: Context) -> tuple[Status, str]:
+    s3, bucket = ctx.client("s3"), ctx.settings.bucket
+    try:
+        s3.head_bucket(Bucket=bucket)
+        return "found", f"bucket s3://{bucket}"
+    except ClientError as exc:
+        if _code(exc) not in ("404", "NoSuchBucket", "NotFound"):
+            raise
+    kwargs: dict[str, Any] = {"Bucket": bucket}
+    if ctx.settings.region != "us-east-1":
+        kwargs["CreateBucketConfiguration"] = {"LocationConstraint": ctx.settings.region}
+    s3.create_bucket(**kwargs)
+    s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration={
+        "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True,
+        "RestrictPublicBuckets": True})
+    return "created", f"bucket s3://{bucket} (private, versioning off)"
+
+
+def _artifacts_bucket(ctx: Context) -> str:
+    return f"csvdrop-artifacts-{ctx.account}-{ctx.settings.region}"
+
+
+# ------------------------------------------------------------------------------------------ secrets
+def _secret_payload(ctx: Context, user: str, password: str) -> dict[str, Any]:
+    s = ctx.settings
+    return {"engine": "mysql", "host": s.lambda_mysql_host, "port": s.mysql_port, "username": user,
+            "password": password, "dbname": s.mysql_database}
+
+
+def _ensure_secret(ctx: Context, name: str, user: str) -> tuple[Status, str, dict[str, Any]]:
+    sm = ctx.client("secretsmanager")
+    try:
+        current = sm.get_secret_value(SecretId=name)
+        value = json.loads(current["SecretString"])
+        wanted = _secret_payload(ctx, user, value.get("password") or secrets.token_urlsafe(24))
+        if value != wanted:
+            sm.put_secret_value(SecretId=name, SecretString=json.dumps(wanted))
+            return "updated", current["ARN"], wanted
+        return "found", current["ARN"], value
+    except ClientError as exc:
+        if _code(exc) != "ResourceNotFoundException":
+            raise
+    wanted = _secret_payload(ctx, user, secrets.token_urlsafe(24))
+    created = sm.create_secret(Name=name, SecretString=json.dumps(wanted),
+                               Description="CSV Drop metadata database credentials")
+    return "created", created["ARN"], wanted
+
+
+def step_secrets(ctx: Context) -> tuple[Status, str]:
+    s = ctx.settings
+    w_status, w_arn, writer = _ensure_secret(ctx, s.db_secret_name, s.mysql_writer_user)
+    r_status, r_arn, reader = _ensure_secret(ctx, s.reader_secret_name, s.mysql_reader_user)
+    ctx.facts.update(writer_secret_arn=w_arn, writer_password=writer["password"],
+                     reader_secret_arn=r_arn, reader_password=reader["password"])
+    status: Status = "created" if "created" in (w_status, r_status) else (
+        "updated" if "updated" in (w_status, r_status) else "found")
+    return status, f"{s.db_secret_name} (writer, for the Lambda), {s.reader_secret_name} (read-only, for the app)"
+
+
+# ------------------------------------------------------------------------------------------ stores
+def step_database(ctx: Context) -> tuple[Status, str]:
+    s = ctx.settings
+    if s.metadata_store != "mysql":
+        return "skipped", f"metadata_store is {s.metadata_store}"
+    from db_setup.setup_rds import ensure_database_and_users
+
+    if "writer_password" not in ctx.facts:
+        step_secrets(ctx)
+    done = ensure_database_and_users(
+        s,
+        admin_password=s.mysql_admin_password,
+        writer_password=ctx.facts["writer_password"],
+        reader_password=ctx.facts["reader_password"],
+    )
+    created = any(d.startswith(("created", "applied")) for d in done)
+    return ("created" if created else "found"), (
+        f"{s.mysql_database} on {s.mysql_host}:{s.mysql_port}: " + "; ".join(done))
+
+
+def step_dynamodb(ctx: Context) -> tuple[Status, str]:
+    s = ctx.settings
+    if s.metadata_store != "dynamodb":
+        return "skipped", "metadata_store is mysql"
+    from db_setup.setup_dynamodb import ensure_table
+
+    outcome = ensure_table(s)
+    return ("created" if outcome.startswith("created") else "found"), f"table {s.dynamodb_table}: {outcome}"
+
+
+# ------------------------------------------------------------------------------------------ notices
+def step_topic(ctx: Context) -> tuple[Status, str]:
+    sns, name = ctx.client("sns"), ctx.settings.topic_name
+    arn = f"arn:aws:sns:{ctx.settings.region}:{ctx.account}:{name}"
+    try:
+        sns.get_topic_attributes(TopicArn=arn)
+        status: Status = "found"
+    except ClientError as exc:
+        if _code(exc) not in ("NotFound", "NotFoundException"):
+            raise
+        arn = sns.create_topic(Name=name)["TopicArn"]
+        status = "created"
+    ctx.facts["topic_arn"] = arn
+    return status, arn
+
+
+def _ensure_queue(ctx: Context, name: str, policy_source_arn: str | None) -> tuple[Status, str, str]:
+    sqs = ctx.client("sqs")
+    try:
+        url = sqs.get_queue_url(QueueName=name)["QueueUrl"]
+        status: Status = "found"
+    except ClientError as exc:
+        if _code(exc) not in ("AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"):
+            raise
+        url = sqs.create_queue(QueueName=name, Attributes={"MessageRetentionPeriod": "1209600"})["QueueUrl"]
+        status = "created"
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    if policy_source_arn:
+        policy = {"Version": "2012-10-17", "Statement": [{
+            "Sid": "csvdrop-sns", "Effect": "Allow", "Principal": {"Service": "sns.amazonaws.com"},
+            "Action": "sqs:SendMessage", "Resource": arn,
+            "Condition": {"ArnEquals": {"aws:SourceArn": policy_source_arn}}}]}
+        sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps(policy)})
+    return status, url, arn
+
+
+def step_queue(ctx: Context) -> tuple[Status, str]:
+    if "topic_arn" not in ctx.facts:
+        step_topic(ctx)
+    topic = ctx.facts["topic_arn"]
+    status, url, arn = _ensure_queue(ctx, ctx.settings.queue_name, topic)
+    sns = ctx.client("sns")
+    subs = sns.list_subscriptions_by_topic(TopicArn=topic).get("Subscriptions", [])
+    if not any(sub["Endpoint"] == arn for sub in subs):
+        sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn,
+                      Attributes={"RawMessageDelivery": "true"})
+        status = "created" if status == "created" else "updated"
+    ctx.facts.update(queue_url=url, queue_arn=arn)
+    return status, f"{ctx.settings.queue_name} subscribed to {ctx.settings.topic_name} (raw delivery)"
+
+
+def step_email(ctx: Context) -> tuple[Status, str]:
+    if not ctx.notify_email:
+        return "skipped", "no --notify-email given"
+    if "topic_arn" not in ctx.facts:
+        step_topic(ctx)
+    sns, topic = ctx.client("sns"), ctx.facts["topic_arn"]
+    subs = sns.list_subscriptions_by_topic(TopicArn=topic).get("Subscriptions", [])
+    if any(sub["Protocol"] == "email" and sub["Endpoint"] == ctx.notify_email for sub in subs):
+        return "found", f"email notices to {ctx.notify_email}"
+    sns.subscribe(TopicArn=topic, Protocol="email", Endpoint=ctx.notify_email)
+    return "created", f"email notices to {ctx.notify_email} (AWS sends a confirmation email first)"
+
+
+def step_failed_events_queue(ctx: Context) -> tuple[Status, str]:
+    name = ctx.settings.function_name + FAILED_EVENTS_QUEUE_SUFFIX
+    status, url, arn = _ensure_queue(ctx, name, None)
+    ctx.facts.update(failed_queue_url=url, failed_queue_arn=arn)
+    return status, f"{name} keeps events the function could not process after its retries"
+
+
+# ------------------------------------------------------------------------------------------ IAM
+def lambda_policy(ctx: Context) -> dict[str, Any]:
+    """Least privilege for the function: read uploaded objects, read its DB secret, publish notices,
+    write its own logs, write its metadata table, hand failed events to its queue. Nothing else."""
+    s, region, account = ctx.settings, ctx.settings.region, ctx.account
+    statements: list[dict[str, Any]] = [
+        {"Sid": "ReadUploads", "Effect": "Allow", "Action": ["s3:GetObject"],
+         "Resource": f"arn:aws:s3:::{s.bucket}/*"},
+        {"Sid": "PublishNotices", "Effect": "Allow", "Action": ["sns:Publish"],
+         "Resource": ctx.facts.get("topic_arn", f"arn:aws:sns:{region}:{account}:{s.topic_name}")},
+        {"Sid": "OwnLogs", "Effect": "Allow",
+         "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+         "Resource": f"arn:aws:logs:{region}:{account}:log-group:/aws/lambda/{s.function_name}:*"},
+        {"Sid": "FailedEvents", "Effect": "Allow", "Action": ["sqs:SendMessage"],
+         "Resource": f"arn:aws:sqs:{region}:{account}:{s.function_name}{FAILED_EVENTS_QUEUE_SUFFIX}"},
+    ]
+    if s.metadata_store == "mysql":
+        statements.append({"Sid": "DbCredentials", "Effect": "Allow", "Action": ["secretsmanager:GetSecretValue"],
+                           "Resource": ctx.facts.get("writer_secret_arn",
+                                                     f"arn:aws:secretsmanager:{region}:{account}:secret:"
+                                                     f"{s.db_secret_name}-*")})
+    else:
+        statements.append({"Sid": "MetadataTable", "Effect": "Allow",
+                           "Action": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
+                           "Resource": f"arn:aws:dynamodb:{region}:{account}:table/{s.dynamodb_table}"})
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
+def step_role(ctx: Context) -> tuple[Status, str]:
+    iam, name = ctx.client("iam"), ctx.settings.role_name
+    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                     "Principal": {"Service": "lambda.amazonaws.com"}}]}
+    try:
+        arn = iam.get_role(RoleName=name)["Role"]["Arn"]
+        status: Status = "found"
+    except ClientError as exc:
+        if _code(exc) != "NoSuchEntity":
+            raise
+        arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust),
+                              Description="CSV Drop process_csv function")["Role"]["Arn"]
+        status = "created"
+    policy = json.dumps(lambda_policy(ctx))
+    try:
+        current = iam.get_role_policy(RoleName=name, PolicyName="csvdrop-least-privilege")["PolicyDocument"]
+        current_text = json.dumps(current if isinstance(current, dict) else json.loads(current))
+    except ClientError:
+        current_text = ""
+    if current_text != policy:
+        iam.put_role_policy(RoleName=name, PolicyName="csvdrop-least-privilege", PolicyDocument=policy)
+        status = "created" if status == "created" else "updated"
+    ctx.facts["role_arn"] = arn
+    return status, f"{arn} with an inline least-privilege policy"
+
+
+# ------------------------------------------------------------------------------------------ Lambda
+def step_layer(ctx: Context) -> tuple[Status, str]:
+    s = ctx.settings
+    artifact = build_layer_zip(s)
+    marker = f"csvdrop deps {artifact.sha256[:32]}"
+    lam = ctx.client("lambda")
+    versions = lam.list_layer_versions(LayerName=s.layer_name).get("LayerVersions", [])
+    for version in versions:
+        if version.get("Description") == marker:
+            ctx.facts["layer_arn"] = version["LayerVersionArn"]
+            return "found", f"{version['LayerVersionArn']} ({artifact.path.stat().st_size / 1e6:.0f} MB)"
+    # Over 50 MB a layer must come from S3 on AWS; do the same everywhere.
+    s3, bucket = ctx.client("s3"), _artifacts_bucket(ctx)
+    try:
+        s3.head_bucket(Bucket=bucket)
+    except ClientError:
+        kwargs: dict[str, Any] = {"Bucket": bucket}
+        if s.region != "us-east-1":
+            kwargs["CreateBucketConfiguration"] = {"LocationConstraint": s.region}
+        s3.create_bucket(**kwargs)
+    key = f"layers/{artifact.path.name}"
+    s3.upload_file(str(artifact.path), bucket, key)
+    published = lam.publish_layer_version(
+        LayerName=s.layer_name, Description=marker, Content={"S3Bucket": bucket, "S3Key": key},
+        CompatibleRuntimes=[s.lambda_runtime], CompatibleArchitectures=["x86_64"])
+    ctx.facts["layer_arn"] = published["LayerVersionArn"]
+    return "created", f"{published['LayerVersionArn']} ({artifact.path.stat().st_size / 1e6:.0f} MB)"
+
+
+def function_environment(ctx: Context) -> dict[str, str]:
+    s = ctx.settings
+    env = {
+        "METADATA_STORE": s.metadata_store,
+        "DYNAMODB_TABLE": s.dynamodb_table,
+        "TOPIC_ARN": ctx.facts["topic_arn"],
+        "MAX_OBJECT_BYTES": str(200 * 1024 * 1024),
+    }
+    if s.metadata_store == "mysql":
+        env["DB_SECRET_ARN"] = ctx.facts["writer_secret_arn"]
+    return env
+
+
+def _wait_function_ready(lam: Any, name: str, timeout_s: float = 120) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        config: dict[str, Any] = lam.get_function_configuration(FunctionName=name)
+        state, update = config.get("State"), config.get("LastUpdateStatus")
+        if state == "Failed" or update == "Failed":
+            raise ProvisioningError(
+                f"The function {name} failed to deploy: {config.get('StateReason') or config.get('LastUpdateStatusReason')}")
+        if state == "Active" and update in (None, "Successful"):
+            return config
+        if time.monotonic() > deadline:
+            raise ProvisioningError(f"The function {name} was not ready after {timeout_s:.0f} s (state {state}).")
+        time.sleep(0.5)
+
+
+def step_function(ctx: Context) -> tuple[Status, str]:
+    s = ctx.settings
+    for needed, step in (("topic_arn", step_topic), ("role_arn", step_role), ("layer_arn", step_layer),
+                         ("failed_queue_arn", step_failed_events_queue)):
+        if needed not in ctx.facts:
+            step(ctx)
+    if s.metadata_store == "mysql" and "writer_secret_arn" not in ctx.facts:
+        step_secrets(ctx)
+    lam = ctx.client("lambda")
+    code = build_function_zip(s)
+    wanted = {
+        "Runtime": s.lambda_runtime, "Role": ctx.facts["role_arn"], "Handler": "handler.lambda_handler",
+        "Timeout": s.lambda_timeout_s, "MemorySize": s.lambda_memory_mb,
+        "Environment": {"Variables": function_environment(ctx)}, "Layers": [ctx.facts["layer_arn"]],
+    }
+    import base64
+    import hashlib
+
+    code_sha = base64.b64encode(hashlib.sha256(code.path.read_bytes()).digest()).decode()
+    try:
+        current = lam.get_function_configuration(FunctionName=s.function_name)
+    except ClientError as exc:
+        if _code(exc) != "ResourceNotFoundException":
+            raise
+        current = None
+    if current is None:
+        for attempt in range(10):  # a just-created role can take a few seconds to be usable on AWS
+            try:
+                lam.create_function(FunctionName=s.function_name, Code={"ZipFile": code.path.read_bytes()},
+                                    Description="CSV Drop: profile uploaded CSVs", **wanted)
+                break
+            except ClientError as exc:
+                if _code(exc) != "InvalidParameterValueException" or attempt == 9:
+                    raise
+                time.sleep(2)
+        status: Status = "created"
+    else:
+        status = "found"
+        if current.get("CodeSha256") != code_sha:
+            _wait_function_ready(lam, s.function_name)
+            lam.update_function_code(FunctionName=s.function_name, ZipFile=code.path.read_bytes())
+            status = "updated"
+        have = {k: current.get(k) for k in ("Runtime", "Role", "Handler", "Timeout", "MemorySize")}
+        have["Environment"] = {"Variables": current.get("Environment", {}).get("Variables", {})}
+        have["Layers"] = [layer["Arn"] for layer in current.get("Layers", [])]
+        if have != wanted:
+            _wait_function_ready(lam, s.function_name)
+            lam.update_function_configuration(FunctionName=s.function_name, **wanted)
+            status = "updated"
+    config = _wait_function_ready(lam, s.function_name)
+    ctx.facts["function_arn"] = config["FunctionArn"]
+    lam.put_function_event_invoke_config(
+        FunctionName=s.function_name, MaximumRetryAttempts=2, MaximumEventAgeInSeconds=6 * 3600,
+        DestinationConfig={"OnFailure": {"Destination": ctx.facts["failed_queue_arn"]}})
+    return status, f"{config['FunctionArn']} ({s.lambda_runtime}, {s.lambda_memory_mb} MB, {s.lambda_timeout_s} s)"
+
+
+def step_trigger(ctx: Context) -> tuple[Status, str]:
+    s = ctx.settings
+    if "function_arn" not in ctx.facts:
+        ctx.facts["function_arn"] = ctx.client("lambda").get_function_configuration(
+            FunctionName=s.function_name)["FunctionArn"]
+    lam, s3 = ctx.client("lambda"), ctx.client("s3")
+    try:
+        lam.add_permission(FunctionName=s.function_name, StatementId=f"s3-invoke-{s.bucket}",
+                           Action="lambda:InvokeFunction", Principal="s3.amazonaws.com",
+                           SourceArn=f"arn:aws:s3:::{s.bucket}", SourceAccount=ctx.account)
+    except ClientError as exc:
+        if _code(exc) != "ResourceConflictException":
+            raise
+    current = s3.get_bucket_notification_configuration(Bucket=s.bucket)
+    current.pop("ResponseMetadata", None)
+    others = [c for c in current.get("LambdaFunctionConfigurations", []) if c.get("Id") not in NOTIFICATION_IDS]
+    prefix = s.key_prefix
+    ours = [
+        {"Id": ident, "LambdaFunctionArn": ctx.facts["function_arn"], "Events": ["s3:ObjectCreated:*"],
+         "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": prefix},
+                                            {"Name": "suffix", "Value": suffix}]}}}
+        for ident, suffix in zip(NOTIFICATION_IDS, (".csv", ".CSV"), strict=True)
+    ]
+    existing = [c for c in current.get("LambdaFunctionConfigurations", []) if c.get("Id") in NOTIFICATION_IDS]
+    if _same_notifications(existing, ours):
+        return "found", f"s3://{s.bucket}/{prefix}*.csv -> {s.function_name}"
+    current["LambdaFunctionConfigurations"] = others + ours
+    s3.put_bucket_notification_configuration(Bucket=s.bucket, NotificationConfiguration=current)
+    return ("updated" if existing else "created"), f"s3://{s.bucket}/{prefix}*.csv -> {s.function_name}"
+
+
+def _same_notifications(have: list[dict[str, Any]], want: list[dict[str, Any]]) -> bool:
+    def norm(c: dict[str, Any]) -> tuple[Any, ...]:
+        rules = sorted((r["Name"].lower(), r["Value"]) for r in c.get("Filter", {}).get("Key", {}).get("FilterRules", [])
+                       if r["Value"])
+        return c["Id"], c["LambdaFunctionArn"], tuple(sorted(c["Events"])), tuple(rules)
+
+    return sorted(map(norm, have)) == sorted(map(norm, want))
+
+
+def step_smoke_test(ctx: Context) -> tuple[Status, str]:
+    """A tiny CSV goes through the real pipeline; its record must appear."""
+    from backend.store import open_reader
+
+    s = ctx.settings
+    key = s.key_prefix.rstrip("/") + "/" + SMOKE_KEY if s.key_prefix.strip("/") else SMOKE_KEY
+    body = f"check,at\nsmoke-test,{time.time():.6f}\n".encode()
+    put = ctx.client("s3").put_object(Bucket=s.bucket, Key=key, Body=body, ContentType="text/csv")
+    etag = str(put["ETag"]).strip('"')
+    started = time.monotonic()
+    reader = open_reader(s, password=ctx.facts.get("reader_password"))
+    try:
+        while time.monotonic() - started < 90:
+            record = reader.get(s.bucket, key)
+            if record is not None and record.etag == etag:
+                if record.status != "PROCESSED":
+                    raise ProvisioningError(f"The smoke-test file was processed but FAILED: {record.error}")
+                return "found", f"s3://{s.bucket}/{key} processed in {time.monotonic() - started:.1f} s"
+            time.sleep(0.25)
+    finally:
+        reader.close()
+    raise ProvisioningError(
+        f"The smoke-test file s3://{s.bucket}/{key} was not processed within 90 s. "
+        f"See the function's logs: `aws logs tail /aws/lambda/{s.function_name}`.")
+
+
+SETUP_PLAN: list[tuple[str, str, Callable[[Context], tuple[Status, str]]]] = [
+    ("bucket", "S3 bucket", step_bucket),
+    ("secrets", "Database credentials in Secrets Manager", step_secrets),
+    ("database", "Metadata database, schema and users", step_database),
+    ("dynamodb", "DynamoDB metadata table", step_dynamodb),
+    ("topic", "SNS notices topic", step_topic),
+    ("queue", "SQS queue for the app's notices", step_queue),
+    ("email", "Email notices", step_email),
+    ("failed_events", "Queue for events that failed", step_failed_events_queue),
+    ("role", "IAM role (least privilege)", step_role),
+    ("layer", "Dependency layer (pandas, pymysql)", step_layer),
+    ("function", "Lambda function process_csv", step_function),
+    ("trigger", "S3 -> Lambda trigger for .csv", step_trigger),
+    ("smoke_test", "Smoke test: a tiny CSV end to end", step_smoke_test),
+]
+
+
+def setup_steps(settings: Settings, notify_email: str | None = None) -> list[Step]:
+    ctx = Context(settings, notify_email)
+    return [Step(name, title, action, ctx) for name, title, action in SETUP_PLAN]
+
+
+def run_setup(settings: Settings, notify_email: str | None = None,
+              on_step: Callable[[StepResult], None] | None = None) -> list[StepResult]:
+    """Runs the steps in order and stops at the first failure (later steps depend on earlier ones)."""
+    results = []
+    for step in setup_steps(settings, notify_email):
+        result = step.run()
+        results.append(result)
+        if on_step:
+            on_step(result)
+        if result.status == "failed":
+            break
+    return results
+
+
+# ------------------------------------------------------------------------------------------ teardown
+def _ignore_missing(fn: Callable[[], Any], *missing: str) -> bool:
+    """Run fn; False when the thing was already gone."""
+    try:
+        fn()
+        return True
+    except ClientError as exc:
+        if _code(exc) in missing:
+            return False
+        raise
+
+
+def teardown_function(ctx: Context) -> tuple[Status, str]:
+    s, lam = ctx.settings, ctx.client("lambda")
+    try:
+        current = ctx.client("s3").get_bucket_notification_configuration(Bucket=s.bucket)
+        current.pop("ResponseMetadata", None)
+        current["LambdaFunctionConfigurations"] = [
+            c for c in current.get("LambdaFunctionConfigurations", []) if c.get("Id") not in NOTIFICATION_IDS]
+        ctx.client("s3").put_bucket_notification_configuration(Bucket=s.bucket, NotificationConfiguration=current)
+    except ClientError as exc:
+        if _code(exc) not in ("NoSuchBucket", "404"):
+            raise
+    gone = _ignore_missing(lambda: lam.delete_function(FunctionName=s.function_name), "ResourceNotFoundException")
+    for version in lam.list_layer_versions(LayerName=s.layer_name).get("LayerVersions", []):
+        lam.delete_layer_version(LayerName=s.layer_name, VersionNumber=version["Version"])
+    return ("removed" if gone else "absent"), f"function {s.function_name}, its trigger and layer versions"
+
+
+def teardown_role(ctx: Context) -> tuple[Status, str]:
+    iam, name = ctx.client("iam"), ctx.settings.role_name
+    _ignore_missing(lambda: iam.delete_role_policy(RoleName=name, PolicyName="csvdrop-least-privilege"),
+                    "NoSuchEntity")
+    gone = _ignore_missing(lambda: iam.delete_role(RoleName=name), "NoSuchEntity")
+    return ("removed" if gone else "absent"), f"role {name}"
+
+
+def teardown_notices(ctx: Context) -> tuple[Status, str]:
+    s, sns, sqs = ctx.settings, ctx.client("sns"), ctx.client("sqs")
+    topic = f"arn:aws:sns:{s.region}:{ctx.account}:{s.topic_name}"
+    removed = False
+    try:
+        for sub in sns.list_subscriptions_by_topic(TopicArn=topic).get("Subscriptions", []):
+            if sub["SubscriptionArn"].startswith("arn:"):
+                sns.unsubscribe(SubscriptionArn=sub["SubscriptionArn"])
+        sns.delete_topic(TopicArn=topic)
+        removed = True
+    except ClientError as exc:
+        if _code(exc) not in ("NotFound", "NotFoundException"):
+            raise
+    for name in (s.queue_name, s.function_name + FAILED_EVENTS_QUEUE_SUFFIX):
+        try:
+            sqs.delete_queue(QueueUrl=sqs.get_queue_url(QueueName=name)["QueueUrl"])
+            removed = True
+        except ClientError as exc:
+            if _code(exc) not in ("AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"):
+                raise
+    return ("removed" if removed else "absent"), f"topic {s.topic_name}, queues {s.queue_name} and failed events"
+
+
+def _empty_and_delete_bucket(s3: Any, bucket: str) -> bool:
+    try:
+        paginator = s3.get_paginator("list_object_versions")
+        for page in paginator.paginate(Bucket=bucket):
+            objects = [{"Key": o["Key"], "VersionId": o["VersionId"]}
+                       for o in page.get("Versions", []) + page.get("DeleteMarkers", [])]
+            for i in range(0, len(objects), 1000):
+                s3.delete_objects(Bucket=bucket, Delete={"Objects": objects[i:i + 1000], "Quiet": True})
+        s3.delete_bucket(Bucket=bucket)
+        return True
+    except ClientError as exc:
+        if _code(exc) in ("NoSuchBucket", "404"):
+            return False
+        raise
+
+
+def teardown_buckets(ctx: Context) -> tuple[Status, str]:
+    s3 = ctx.client("s3")
+    gone = _empty_and_delete_bucket(s3, ctx.settings.bucket)
+    _empty_and_delete_bucket(s3, _artifacts_bucket(ctx))
+    return ("removed" if gone else "absent"), f"bucket s3://{ctx.settings.bucket} and all its objects"
+
+
+def teardown_secrets(ctx: Context) -> tuple[Status, str]:
+    sm, s = ctx.client("secretsmanager"), ctx.settings
+    removed = [name for name in (s.db_secret_name, s.reader_secret_name)
+               if _ignore_missing(lambda n=name: sm.delete_secret(SecretId=n, ForceDeleteWithoutRecovery=True),
+                                  "ResourceNotFoundException")]
+    return ("removed" if removed else "absent"), ", ".join(removed) or "no secrets"
+
+
+def teardown_stores(ctx: Context) -> tuple[Status, str]:
+    s = ctx.settings
+    done = []
+    if s.metadata_store == "mysql":
+        from db_setup.setup_rds import drop_database_and_users
+
+        done.append(drop_database_and_users(s, admin_password=s.mysql_admin_password))
+    ddb = ctx.client("dynamodb")
+    if _ignore_missing(lambda: ddb.delete_table(TableName=s.dynamodb_table), "ResourceNotFoundException"):
+        done.append(f"table {s.dynamodb_table} deleted")
+    return ("removed" if done else "absent"), "; ".join(done) or "nothing to remove"
+
+
+TEARDOWN_PLAN: list[tuple[str, str, Callable[[Context], tuple[Status, str]]]] = [
+    ("function", "Lambda function, trigger and layer", teardown_function),
+    ("role", "IAM role", teardown_role),
+    ("notices", "SNS topic and SQS queues", teardown_notices),
+    ("buckets", "S3 bucket (and every object in it)", teardown_buckets),
+    ("secrets", "Secrets", teardown_secrets),
+    ("stores", "Metadata database / table", teardown_stores),
+]
+
+
+def teardown_steps(settings: Settings) -> list[Step]:
+    ctx = Context(settings)
+    return [Step(name, title, action, ctx) for name, title, action in TEARDOWN_PLAN]
+
+
+# ------------------------------------------------------------------------------------------ status
+@dataclass(frozen=True)
+class Health:
+    ok: bool | None  # None: unknown (a dependency is down)
+    detail: str
+
+
+def environment_status(settings: Settings) -> dict[str, Health]:
+    """Status lights: is the cloud answering, the database, the function deployed, the trigger wired."""
+    from backend.stack import stack_status
+
+    out: dict[str, Health] = {}
+    services = {s.name: s for s in stack_status(settings)}
+    cloud = services.get("localstack") or services.get("aws")
+    out["localstack"] = Health(cloud.healthy if cloud else None, cloud.detail if cloud else "unknown")
+    db = services.get("mysql")
+    if settings.metadata_store == "dynamodb":
+        out["database"] = Health(None, "DynamoDB store") if not out["localstack"].ok else Health(True, "DynamoDB")
+    else:
+        out["database"] = Health(db.healthy if db else None,
+                                 f"{db.endpoint}: {db.detail}" if db else "unknown")
+    if not out["localstack"].ok:
+        out["function"] = Health(None, "cloud not reachable")
+        out["trigger"] = Health(None, "cloud not reachable")
+        return out
+    ctx = Context(settings)
+    try:
+        config = ctx.client("lambda").get_function_configuration(FunctionName=settings.function_name)
+        ok = config.get("State") == "Active"
+        out["function"] = Health(ok, f"{settings.function_name}: {config.get('State')}")
+    except ClientError as exc:
+        out["function"] = Health(False, "not deployed: run Set up environment" if _code(exc) ==
+                                 "ResourceNotFoundException" else explain(exc, settings))
+    except BotoCoreError as exc:
+        out["function"] = Health(False, explain(exc, settings))
+    try:
+        notif = ctx.client("s3").get_bucket_notification_configuration(Bucket=settings.bucket)
+        wired = any(c.get("Id") in NOTIFICATION_IDS for c in notif.get("LambdaFunctionConfigurations", []))
+        out["trigger"] = Health(wired, f"s3://{settings.bucket} -> {settings.function_name}" if wired
+                                else "not wired: run Set up environment")
+    except ClientError as exc:
+        out["trigger"] = Health(False, "bucket missing: run Set up environment" if _code(exc) in
+                                ("NoSuchBucket", "404") else explain(exc, settings))
+    except BotoCoreError as exc:
+        out["trigger"] = Health(False, explain(exc, settings))
+    return out

@@ -1,0 +1,154 @@
+"""Uploads to the bucket: managed transfer (multipart above a threshold), progress, cancel, clear errors."""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from boto3.s3.transfer import TransferConfig
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    EndpointConnectionError,
+    NoCredentialsError,
+)
+
+from backend import aws
+from backend.config import Settings
+
+ProgressCallback = Callable[[int, int], None]
+
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f\\]")
+MAX_KEY_BYTES = 1024
+
+
+class UploadError(RuntimeError):
+    """Upload failed; the message says what happened and what to do."""
+
+
+class UploadCancelled(UploadError):
+    pass
+
+
+@dataclass(frozen=True)
+class UploadResult:
+    key: str
+    etag: str
+    size_bytes: int
+    seconds: float
+
+
+def sanitize_key_part(name: str) -> str:
+    """A file name made safe as the last part of an S3 key: no path separators, no '..', no control
+    characters, NFC-normalised, at most 255 bytes. Unicode and spaces are kept (S3 allows them)."""
+    name = unicodedata.normalize("NFC", name)
+    name = _UNSAFE.sub("_", name).replace("/", "_").strip()
+    if name in ("", ".", ".."):
+        name = "unnamed.csv"
+    name = name.lstrip(".") or "unnamed.csv"
+    encoded = name.encode("utf-8")
+    if len(encoded) > 255:
+        stem, dot, ext = name.rpartition(".")
+        ext_bytes = (dot + ext).encode("utf-8") if dot and len(ext) <= 10 else b""
+        name = encoded[: 255 - len(ext_bytes)].decode("utf-8", "ignore") + ext_bytes.decode()
+    return name
+
+
+def _clean_prefix(prefix: str) -> str:
+    parts = [sanitize_key_part(p) for p in prefix.split("/") if p not in ("", ".", "..")]
+    return "/".join(parts) + "/" if parts else ""
+
+
+def object_key_for(settings: Settings, path: Path, name: str | None = None) -> str:
+    """The key a local file is uploaded under: always inside settings.key_prefix, never escaping it."""
+    key = _clean_prefix(settings.key_prefix) + sanitize_key_part(name or path.name)
+    if len(key.encode("utf-8")) > MAX_KEY_BYTES:
+        raise UploadError(f"{path.name}: the object key would exceed S3's 1,024-byte limit; rename the file.")
+    return key
+
+
+def explain(exc: BaseException, settings: Settings, path: Path | None = None) -> str:
+    """A user-facing explanation of an AWS/network error with what to do about it."""
+    where = f"{path.name}: " if path else ""
+    if isinstance(exc, EndpointConnectionError) or "Could not connect" in str(exc):
+        if settings.mode == "local":
+            return (f"{where}cannot reach LocalStack at {settings.aws_endpoint}. Start it with "
+                    "`csvdrop stack up` (or the app's Environment panel), then retry.")
+        return f"{where}cannot reach AWS ({exc}). Check your network connection, then retry."
+    if isinstance(exc, NoCredentialsError):
+        return (f"{where}no AWS credentials found. Configure a profile (`aws configure`) or set "
+                "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, then retry.")
+    if isinstance(exc, ClientError):
+        code = exc.response.get("Error", {}).get("Code", "")
+        if code == "NoSuchBucket":
+            return (f"{where}the bucket '{settings.bucket}' does not exist. Run 'Set up environment' "
+                    "(or `csvdrop setup`), then retry.")
+        if code in ("AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken"):
+            return f"{where}AWS refused the request ({code}). Check the credentials and the bucket policy."
+        return f"{where}S3 said {code or 'error'}: {exc.response.get('Error', {}).get('Message', exc)}"
+    return f"{where}{exc}"
+
+
+def upload_file(
+    settings: Settings,
+    path: Path,
+    *,
+    key: str | None = None,
+    on_progress: ProgressCallback | None = None,
+    cancel: threading.Event | None = None,
+    client: Any = None,
+) -> UploadResult:
+    """Upload one file; on_progress(bytes_sent, total) is called from the transfer's threads."""
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise UploadError(f"{path.name}: cannot read the file ({exc.strerror}).") from exc
+    key = key or object_key_for(settings, path)
+    s3 = client or aws.client(settings, "s3", timeout_s=5, retries=2)
+    sent = 0
+    lock = threading.Lock()
+
+    def progress(chunk: int) -> None:
+        nonlocal sent
+        if cancel is not None and cancel.is_set():
+            raise UploadCancelled(f"{path.name}: upload cancelled.")
+        with lock:
+            sent += chunk
+            current = sent
+        if on_progress:
+            on_progress(min(current, size), size)
+
+    config = TransferConfig(
+        multipart_threshold=settings.multipart_threshold_bytes,
+        multipart_chunksize=max(5 * 1024 * 1024, settings.multipart_threshold_bytes // 2),
+        max_concurrency=4,
+        use_threads=True,
+    )
+    started = time.perf_counter()
+    try:
+        s3.upload_file(str(path), settings.bucket, key, Config=config, Callback=progress,
+                       ExtraArgs={"ContentType": "text/csv"})
+        head = s3.head_object(Bucket=settings.bucket, Key=key)
+    except UploadCancelled:
+        raise
+    except (BotoCoreError, ClientError, OSError) as exc:
+        if cancel is not None and cancel.is_set():
+            raise UploadCancelled(f"{path.name}: upload cancelled.") from exc
+        inner = getattr(exc, "last_exception", None) or exc.__cause__ or exc
+        if isinstance(inner, UploadCancelled):
+            raise inner from exc
+        raise UploadError(explain(inner if isinstance(inner, BaseException) else exc, settings, path)) from exc
+    except Exception as exc:  # s3transfer wraps callback exceptions in its own types
+        if cancel is not None and cancel.is_set():
+            raise UploadCancelled(f"{path.name}: upload cancelled.") from exc
+        raise UploadError(explain(exc, settings, path)) from exc
+    if on_progress:
+        on_progress(size, size)
+    return UploadResult(key, str(head.get("ETag", "")).strip('"'), size, time.perf_counter() - started)

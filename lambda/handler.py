@@ -1,0 +1,186 @@
+"""S3 ObjectCreated -> CSV metadata -> metadata store -> SNS notice.
+
+Configured by environment (set by `csvdrop setup`): DB_SECRET_ARN, METADATA_STORE (mysql | dynamodb),
+DYNAMODB_TABLE, TOPIC_ARN, MAX_OBJECT_BYTES.
+
+Failure policy: a file that is not a usable CSV becomes a FAILED record and a failure notice (the invocation
+succeeds: retrying would not help). An infrastructure failure (database down, S3 unreachable) raises, so the
+asynchronous invocation is retried by Lambda and, after its retries, kept by the failure destination;
+`csvdrop reconcile` re-drives anything still missing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+import os
+import time
+import traceback
+import urllib.parse
+from typing import Any
+
+import boto3
+import csv_metadata
+import store_writer
+from botocore.exceptions import ClientError
+
+LOG = logging.getLogger()
+LOG.setLevel(logging.INFO)
+
+_CHUNK = 1024 * 1024
+_clients: dict[str, Any] = {}
+_writer: Any = None
+
+
+def _client(name: str) -> Any:
+    if name not in _clients:
+        _clients[name] = boto3.client(name)
+    return _clients[name]
+
+
+def _writer_for_env() -> Any:
+    global _writer  # noqa: PLW0603 - one store connection per warm execution environment
+    if _writer is None:
+        _writer = store_writer.open_writer(os.environ)
+    return _writer
+
+
+def _iso(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.UTC).isoformat()
+
+
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    outcomes = []
+    for record in event.get("Records", []):
+        if record.get("eventSource") != "aws:s3" or not str(record.get("eventName", "")).startswith("ObjectCreated"):
+            continue
+        s3 = record["s3"]
+        bucket = s3["bucket"]["name"]
+        # S3 event keys are URL-encoded with '+' for spaces.
+        key = urllib.parse.unquote_plus(s3["object"]["key"])
+        outcome = process_object(
+            bucket,
+            key,
+            etag=str(s3["object"].get("eTag") or s3["object"].get("etag") or "").strip('"'),
+            sequencer=str(s3["object"].get("sequencer") or ""),
+        )
+        outcomes.append(outcome)
+    return {"results": outcomes}
+
+
+def process_object(bucket: str, key: str, *, etag: str, sequencer: str) -> dict[str, Any]:
+    started = time.perf_counter()
+    try:
+        # IfMatch: an old event must not profile a newer object under the same key (its own event follows).
+        response = _client("s3").get_object(Bucket=bucket, Key=key, **({"IfMatch": etag} if etag else {}))
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "")
+        if code in ("PreconditionFailed", "412", "NoSuchKey", "404"):
+            LOG.info("skipping %s/%s: %s (object replaced or deleted since this event)", bucket, key, code)
+            return {"bucket": bucket, "key": key, "skipped": code}
+        raise
+    size = int(response.get("ContentLength", 0))
+    record: dict[str, Any] = {
+        "bucket": bucket,
+        "key": key,
+        "file_name": key.rsplit("/", 1)[-1],
+        "size_bytes": size,
+        "etag": str(response.get("ETag", etag)).strip('"'),
+        "sequencer": ordering_token(sequencer, response["LastModified"]),
+        "uploaded_at": _iso(response["LastModified"]),
+    }
+    limit = int(os.environ.get("MAX_OBJECT_BYTES", str(200 * 1024 * 1024)))
+    try:
+        if size > limit:
+            raise csv_metadata.CsvProfileError(
+                f"The file is {size / 1e6:.1f} MB, above this function's limit of {limit / 1e6:.0f} MB "
+                "(MAX_OBJECT_BYTES). Split it, or raise the limit and the function's memory."
+            )
+        data, sha256 = _read_body(response["Body"])
+        record["sha256"] = sha256
+        record.update(csv_metadata.profile_csv(data))
+        record.update(status="PROCESSED", error=None)
+    except csv_metadata.CsvProfileError as exc:
+        record.update(status="FAILED", error=str(exc))
+    except Exception as exc:  # an unexpected parser failure is still a record, never a lost file
+        LOG.error("profiling %s/%s failed:\n%s", bucket, key, traceback.format_exc())
+        record.update(status="FAILED", error=f"Could not read the file as CSV ({type(exc).__name__}: {exc}).")
+    record.setdefault("sha256", None)
+    record["processed_at"] = _iso(dt.datetime.now(dt.UTC))
+    record["duration_ms"] = round((time.perf_counter() - started) * 1000, 2)
+
+    stored = _writer_for_env().upsert(record)
+    if stored:
+        publish_notice(record)
+    LOG.info("%s %s/%s rows=%s stored=%s in %.1f ms", record["status"], bucket, key,
+             record.get("row_count"), stored, record["duration_ms"])
+    return {"bucket": bucket, "key": key, "status": record["status"], "stored": stored}
+
+
+def _read_body(body: Any) -> tuple[bytes, str]:
+    """Streams the object into memory once, hashing as it goes (nothing is written to /tmp)."""
+    digest = hashlib.sha256()
+    chunks = []
+    for chunk in iter(lambda: body.read(_CHUNK), b""):
+        digest.update(chunk)
+        chunks.append(chunk)
+    return b"".join(chunks), digest.hexdigest()
+
+
+def ordering_token(sequencer: str, last_modified: dt.datetime) -> str:
+    """Orders events of one key: S3's sequencer first (authoritative on AWS), then LastModified.
+
+    Fixed width (32 + 16 hex digits) so string order is numeric order. Emulators send a constant or no
+    sequencer (LocalStack does), and LastModified then decides; the store lets an equal token with a
+    different ETag win, because the IfMatch read guarantees the bytes were current when read.
+    """
+    micros = int(last_modified.timestamp() * 1_000_000)
+    return f"{sequencer.upper().strip():0>32}{micros:016X}"
+
+
+def notice_for(record: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "type": "csvdrop.metadata",
+        "bucket": record["bucket"],
+        "key": record["key"],
+        "file_name": record["file_name"],
+        "status": record["status"],
+        "row_count": record.get("row_count"),
+        "column_count": record.get("column_count"),
+        "size_bytes": record.get("size_bytes"),
+        "error": record.get("error"),
+        "sequencer": record.get("sequencer"),
+        "processed_at": record.get("processed_at"),
+    }
+
+
+def _ascii_subject(text: str) -> str:
+    cleaned = "".join(ch if 32 <= ord(ch) < 127 else "?" for ch in text)
+    return cleaned[:99]
+
+
+def publish_notice(record: dict[str, Any]) -> None:
+    topic = os.environ.get("TOPIC_ARN")
+    if not topic:
+        return
+    verb = "processed" if record["status"] == "PROCESSED" else "FAILED"
+    summary = (
+        f"{record['file_name']}: {record.get('row_count')} rows x {record.get('column_count')} columns"
+        if record["status"] == "PROCESSED"
+        else f"{record['file_name']}: {record.get('error')}"
+    )
+    _client("sns").publish(
+        TopicArn=topic,
+        Subject=_ascii_subject(f"CSV {verb}: {record['file_name']}"),
+        # Machines (the app's SQS queue) get JSON; people (email subscriptions) get a sentence.
+        MessageStructure="json",
+        Message=json.dumps({"default": json.dumps(notice_for(record)), "email": summary}),
+        MessageAttributes={
+            "status": {"DataType": "String", "StringValue": record["status"]},
+            "bucket": {"DataType": "String", "StringValue": record["bucket"]},
+            "file_extension": {"DataType": "String",
+                               "StringValue": (record["file_name"].rsplit(".", 1)[-1].lower() or "none")[:32]},
+        },
+    )
