@@ -1,0 +1,268 @@
+"""The Lambda runtime inside the child process. Stdlib only: it runs under the function's interpreter.
+
+It imports the handler, serves ``POST /invoke`` on 127.0.0.1 (port chosen by the OS, announced in the
+``/status/<id>/ready`` body), runs each invocation on the main thread and posts logs, then the response
+or error, back to ``LOCALSTACK_RUNTIME_ENDPOINT`` (LocalStack's executor protocol). Timeouts and crashes
+are handled by the parent executor, which kills this process.
+"""
+
+from __future__ import annotations
+
+import http.client
+import importlib
+import io
+import json
+import logging
+import os
+import queue
+import resource
+import sys
+import threading
+import time
+import traceback
+import urllib.parse
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+LOG_FORMAT = "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s"
+
+
+def error_payload(exc: BaseException, error_type: str | None = None, message: str | None = None) -> dict:
+    """Lambda's Python error shape: errorMessage, errorType, requestId, stackTrace (list of frames)."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    # Drop our own frames so the trace starts in the function's code, as on AWS.
+    frames = [f for f in frames if f.filename != __file__]
+    return {
+        "errorMessage": str(exc) if message is None else message,
+        "errorType": error_type or type(exc).__name__,
+        "requestId": "",
+        "stackTrace": traceback.format_list(frames),
+    }
+
+
+def error_log_line(payload: dict) -> str:
+    """``[ERROR] Type: message`` + traceback, as the Python runtime logs an unhandled error."""
+    trace = "".join(payload.get("stackTrace") or [])
+    text = f"[ERROR] {payload['errorType']}: {payload['errorMessage']}"
+    return f"{text}\nTraceback (most recent call last):\n{trace}" if trace else text
+
+
+def report_line(request_id: str, duration_ms: float, memory_mb: str, init_ms: float | None) -> str:
+    used = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+    line = (
+        f"REPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms\t"
+        f"Billed Duration: {max(1, int(duration_ms + 0.999))} ms\tMemory Size: {memory_mb} MB\t"
+        f"Max Memory Used: {used} MB"
+    )
+    return line + (f"\tInit Duration: {init_ms:.2f} ms" if init_ms is not None else "")
+
+
+def load_handler(spec: str):
+    """``pkg.sub.module.func`` -> callable; raises _InitError with Lambda's errorType on failure."""
+    module_name, _, func_name = spec.rpartition(".")
+    if not module_name or not func_name:
+        raise _InitError("Runtime.MalformedHandlerName", f"Bad handler '{spec}': not enough values to unpack")
+    module_name = module_name.replace("/", ".")
+    try:
+        module = importlib.import_module(module_name)
+    except SyntaxError as exc:
+        message = f"Syntax error in module '{module_name}': {exc}"
+        raise _InitError("Runtime.UserCodeSyntaxError", message) from exc
+    except ImportError as exc:
+        message = f"Unable to import module '{module_name}': {exc}"
+        raise _InitError("Runtime.ImportModuleError", message) from exc
+    func = getattr(module, func_name, None)
+    if not callable(func):
+        message = f"Handler '{func_name}' missing on module '{module_name}'"
+        raise _InitError("Runtime.HandlerNotFound", message)
+    return func
+
+
+class _InitError(Exception):
+    def __init__(self, error_type: str, message: str) -> None:
+        super().__init__(message)
+        self.error_type = error_type
+
+
+class LambdaContext:
+    def __init__(self, request_id: str, invoked_arn: str, deadline_ms: int) -> None:
+        env = os.environ
+        self.aws_request_id = request_id
+        self.invoked_function_arn = invoked_arn
+        self.function_name = env.get("AWS_LAMBDA_FUNCTION_NAME")
+        self.function_version = env.get("AWS_LAMBDA_FUNCTION_VERSION")
+        # A string, exactly as the AWS Python runtime reports it.
+        self.memory_limit_in_mb = env.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")
+        self.log_group_name = env.get("AWS_LAMBDA_LOG_GROUP_NAME")
+        self.log_stream_name = env.get("AWS_LAMBDA_LOG_STREAM_NAME")
+        self.identity = None
+        self.client_context = None
+        self.tenant_id = None
+        self._deadline_ms = deadline_ms
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, self._deadline_ms - int(time.time() * 1000))
+
+
+class _Capture(io.TextIOBase):
+    """sys.stdout/sys.stderr: collects text for the current invocation and tees it to the real fd 2."""
+
+    def __init__(self, real) -> None:
+        self._real = real
+        self._lock = threading.Lock()
+        self._parts: list[str] = []
+
+    def write(self, text: str) -> int:
+        with self._lock:
+            self._parts.append(text)
+        self._real.write(text)
+        self._real.flush()
+        return len(text)
+
+    def take(self) -> str:
+        with self._lock:
+            text, self._parts = "".join(self._parts), []
+        return text
+
+    def fileno(self) -> int:
+        return self._real.fileno()
+
+    @property
+    def encoding(self) -> str:
+        return "utf-8"
+
+    def writable(self) -> bool:
+        return True
+
+    def isatty(self) -> bool:
+        return False
+
+
+class _RequestIdFilter(logging.Filter):
+    request_id = ""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.aws_request_id = self.request_id
+        return True
+
+
+class _Poster:
+    """POSTs to LocalStack over one kept-alive connection (urllib's opener costs ~50 ms per call)."""
+
+    def __init__(self, endpoint: str) -> None:
+        parts = urllib.parse.urlsplit(endpoint)
+        self.host, self.port, self.prefix = parts.hostname, parts.port or 80, parts.path
+        self.conn: http.client.HTTPConnection | None = None
+
+    def post(self, path: str, body: bytes) -> None:
+        for attempt in (1, 2):  # a kept-alive connection the server closed gets one retry
+            if self.conn is None:
+                self.conn = http.client.HTTPConnection(self.host, self.port, timeout=30)
+            try:
+                self.conn.request("POST", self.prefix + path, body, {"Content-Type": "application/json"})
+                self.conn.getresponse().read()
+                return
+            except (OSError, http.client.HTTPException):
+                self.conn.close()
+                self.conn = None
+                if attempt == 2:
+                    raise
+
+
+class _InvokeHandler(BaseHTTPRequestHandler):
+    invocations: queue.Queue = queue.Queue()
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        if self.path != "/invoke":
+            self.send_response(404)
+            self.end_headers()
+            return
+        self.invocations.put(json.loads(body))
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, format: str, *args) -> None:  # silence per-request access logs
+        pass
+
+
+def main() -> None:
+    t0 = time.perf_counter()
+    env = os.environ
+    runtime_id = env["LOCALSTACK_RUNTIME_ID"]
+    poster = _Poster(env["LOCALSTACK_RUNTIME_ENDPOINT"])
+    task_root = env["LAMBDA_TASK_ROOT"]
+    extra = [p for p in env.pop("_CSVDROP_LAYER_PATHS", "").split(os.pathsep) if p]
+    runtime_dir = env.pop("_CSVDROP_RUNTIME_DIR", "")
+    # Like Lambda: /var/task, then /opt/python..., then the runtime's own packages (boto3), then stdlib.
+    sys.path[:0] = [task_root, *extra]
+    if runtime_dir:
+        sys.path.append(runtime_dir)
+    os.chdir(task_root)
+
+    real_out = sys.stderr
+    capture = _Capture(real_out)
+    sys.stdout = sys.stderr = capture
+    request_filter = _RequestIdFilter()
+    log_handler = logging.StreamHandler(capture)
+    formatter = logging.Formatter(LOG_FORMAT, "%Y-%m-%dT%H:%M:%S")
+    formatter.converter = time.gmtime
+    log_handler.setFormatter(formatter)
+    log_handler.addFilter(request_filter)
+    logging.getLogger().addHandler(log_handler)
+
+    try:
+        handler = load_handler(env["_HANDLER"])
+    except Exception as exc:  # init error: report it on the status channel and exit
+        payload = error_payload(exc, exc.error_type) if isinstance(exc, _InitError) else error_payload(exc)
+        print(error_log_line(payload), file=real_out, flush=True)
+        poster.post(f"/status/{runtime_id}/error", json.dumps(payload).encode())
+        sys.exit(1)
+    init_ms: float | None = (time.perf_counter() - t0) * 1000
+
+    server = HTTPServer(("127.0.0.1", 0), _InvokeHandler)
+    threading.Thread(target=server.serve_forever, name="invoke-server", daemon=True).start()
+    poster.post(f"/status/{runtime_id}/ready", json.dumps({"port": server.server_address[1]}).encode())
+
+    version = env.get("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+    memory = env.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+    while True:
+        inv = _InvokeHandler.invocations.get()
+        request_id = inv["invoke-id"]
+        request_filter.request_id = request_id
+        if inv.get("trace-id"):
+            env["_X_AMZN_TRACE_ID"] = inv["trace-id"]
+        capture.take()
+        start = time.perf_counter()
+        context = LambdaContext(request_id, inv.get("invoked-function-arn", ""), int(inv["deadline-ms"]))
+        is_error = False
+        try:
+            event = json.loads(inv.get("payload") or "{}")
+            result = handler(event, context)
+            try:
+                body = json.dumps(result).encode()
+            except (TypeError, ValueError) as exc:
+                raise _InitError("Runtime.MarshalError", f"Unable to marshal response: {exc}") from exc
+        except Exception as exc:
+            is_error = True
+            payload = error_payload(exc, getattr(exc, "error_type", None))
+            payload["requestId"] = request_id
+            if isinstance(exc, _InitError):
+                payload["stackTrace"] = []
+            print(error_log_line(payload), file=capture, flush=True)
+            body = json.dumps(payload).encode()
+        duration = (time.perf_counter() - start) * 1000
+        output = capture.take()
+        if output and not output.endswith("\n"):
+            output += "\n"
+        logs = (
+            f"START RequestId: {request_id} Version: {version}\n{output}END RequestId: {request_id}\n"
+            f"{report_line(request_id, duration, memory, init_ms)}\n"
+        )
+        init_ms = None
+        poster.post(f"/invocations/{request_id}/logs", json.dumps({"logs": logs}).encode())
+        poster.post(f"/invocations/{request_id}/{'error' if is_error else 'response'}", body)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,354 @@
+"""``LocalProcessRuntimeExecutor``: one execution environment = one local Python child process.
+
+LocalStack drives it through the RuntimeExecutor interface; the child (``child.py``) speaks LocalStack's
+executor protocol (``ExecutorEndpoint``). This side owns what the child cannot do for itself: the
+invocation timeout and a crash mid-invoke (it kills the child or notices its death and fails the pending
+invocation at once), re-spawning a dead child on the next invoke (a cold start), and reaping in stop().
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import http.client
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import UTC, datetime
+from importlib.util import find_spec
+from pathlib import Path
+
+from localstack import config
+from localstack.aws.api.lambda_ import PackageType
+from localstack.services.lambda_.invocation.executor_endpoint import (
+    ExecutorEndpoint,
+    StatusErrorException,
+)
+from localstack.services.lambda_.invocation.lambda_models import FunctionVersion, InvocationResult
+from localstack.services.lambda_.invocation.runtime_executor import LambdaRuntimeException, RuntimeExecutor
+
+from csvdrop_lambda_executor.interpreters import (
+    InterpreterNotFound,
+    find_interpreter,
+    unsupported_runtime_message,
+)
+
+LOG = logging.getLogger(__name__)
+CHILD_SCRIPT = str(Path(__file__).with_name("child.py"))
+# Pure-python packages the AWS Python runtime ships in /var/runtime; linked from LocalStack's venv.
+RUNTIME_PACKAGES = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "urllib3", "six")
+MAX_OUTPUT = 1 << 20  # bytes of child output kept for get_logs() and crash/timeout logs
+PR_SET_PDEATHSIG = 1
+
+# PR_SET_PDEATHSIG fires when the *thread* that forked the child exits, and LocalStack's request threads
+# come and go: every child is therefore forked from this one long-lived thread.
+_SPAWNER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="csvdrop-lambda-spawner")
+_LIBC = ctypes.CDLL(None, use_errno=True) if sys.platform == "linux" else None
+
+
+def _die_with_parent(parent_pid: int):
+    def preexec() -> None:
+        if _LIBC is not None:
+            _LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        if os.getppid() != parent_pid:  # LocalStack already gone
+            os._exit(1)
+
+    return preexec
+
+
+@functools.cache
+def interpreter_for(runtime: str) -> str:
+    """Cached per runtime (failures are not cached: exceptions are not memoized)."""
+    return find_interpreter(runtime)
+
+
+@functools.cache
+def runtime_dir() -> str:
+    """A directory of symlinks to boto3 & co. (the function's /var/runtime); '' when disabled."""
+    if os.environ.get("CSVDROP_LAMBDA_PROVIDE_BOTO3", "1") in ("0", "false", "no"):
+        return ""
+    target = Path(tempfile.gettempdir()) / f"csvdrop-lambda-runtime-{os.getpid()}"
+    target.mkdir(parents=True, exist_ok=True)
+    for name in RUNTIME_PACKAGES:
+        spec = find_spec(name)
+        if spec is None or spec.origin is None:
+            continue
+        src = Path(spec.origin)
+        src = src.parent if src.name == "__init__.py" else src
+        link = target / src.name
+        if not link.exists():
+            link.symlink_to(src)
+    return str(target)
+
+
+def exit_reason(returncode: int) -> str:
+    """Go-style wording used by Lambda's Runtime.ExitError."""
+    if returncode < 0:
+        name = signal.Signals(-returncode).name.removeprefix("SIG").lower()
+        return f"Runtime exited with error: signal: {'killed' if name == 'kill' else name}"
+    if returncode == 0:
+        return "Runtime exited without providing a reason"
+    return f"Runtime exited with error: exit status {returncode}"
+
+
+def _timestamp() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def _env_timeout() -> float:
+    return float(config.LAMBDA_RUNTIME_ENVIRONMENT_TIMEOUT)
+
+
+class _Endpoint(ExecutorEndpoint):
+    """LocalStack's endpoint, plus: the child announces its OS-chosen port in the ready body."""
+
+    def status_ready(self, request, executor_id):
+        self.container_port = int(json.loads(request.data or b"{}")["port"])
+        return super().status_ready(request, executor_id)
+
+
+class _Output:
+    """Child stdout+stderr with absolute offsets, so an invocation's share can be cut out after a kill."""
+
+    def __init__(self) -> None:
+        self._buf = bytearray()
+        self._base = 0
+        self._lock = threading.Lock()
+
+    @property
+    def end(self) -> int:
+        with self._lock:
+            return self._base + len(self._buf)
+
+    def append(self, data: bytes) -> None:
+        with self._lock:
+            self._buf += data
+            if len(self._buf) > MAX_OUTPUT:
+                drop = len(self._buf) - MAX_OUTPUT
+                del self._buf[:drop]
+                self._base += drop
+
+    def since(self, offset: int) -> str:
+        with self._lock:
+            return bytes(self._buf[max(0, offset - self._base) :]).decode(errors="replace")
+
+
+class LocalProcessRuntimeExecutor(RuntimeExecutor):
+    def __init__(self, id: str, function_version: FunctionVersion) -> None:
+        super().__init__(id=id, function_version=function_version)
+        self.endpoint = _Endpoint(self.id, container_address="127.0.0.1", container_port=None)
+        self.output = _Output()
+        self.env: dict[str, str] = {}
+        self.proc: subprocess.Popen | None = None
+        self.killed: set[int] = set()  # pids we killed on purpose (timeout, stop)
+        self.pending: tuple[str, int, float] | None = None  # request id, output offset, perf_counter
+        self.stopped = False
+
+    # --- lifecycle -------------------------------------------------------------------------------
+    def start(self, env_vars: dict[str, str]) -> None:
+        self.endpoint.start()
+        try:
+            self.env = self._child_env(env_vars)
+        except (InterpreterNotFound, LambdaRuntimeException) as exc:
+            payload = {"errorType": "Runtime.InvalidRuntime", "errorMessage": str(exc), "stackTrace": []}
+            raise StatusErrorException(str(exc), payload=json.dumps(payload).encode()) from exc
+        self._spawn()
+        self.endpoint.startup_future.result(timeout=_env_timeout())
+
+    def stop(self) -> None:
+        self.stopped = True
+        self._kill()
+        try:
+            self.endpoint.shutdown()
+        except Exception as exc:
+            LOG.debug("csvdrop-local: endpoint shutdown for %s failed: %s", self.id, exc)
+
+    def _child_env(self, env_vars: dict[str, str]) -> dict[str, str]:
+        fv = self.function_version
+        runtime = fv.config.runtime or ""
+        python = interpreter_for(runtime)
+        version = runtime.removeprefix("python")
+        # Later layers win in /opt, so they come first on the path.
+        layers = [lay.code.get_unzipped_code_location() for lay in reversed(fv.config.layers) if lay.code]
+        layer_paths = [Path(d, "python", "lib", f"python{version}", "site-packages") for d in layers]
+        layer_paths += [Path(d, "python") for d in layers]
+        env = {k: os.environ[k] for k in ("HOME", "LANG", "LC_ALL", "TMPDIR") if k in os.environ}
+        env.setdefault("LANG", "C.UTF-8")
+        env["PATH"] = os.pathsep.join([str(Path(python).parent), os.environ.get("PATH", "/usr/bin:/bin")])
+        env.update({k: str(v) for k, v in env_vars.items() if v is not None})
+        env["LAMBDA_TASK_ROOT"] = str(fv.config.code.get_unzipped_code_location())
+        env["AWS_EXECUTION_ENV"] = f"AWS_Lambda_{runtime}"
+        env["_CSVDROP_LAYER_PATHS"] = os.pathsep.join(str(p) for p in layer_paths if p.is_dir())
+        if rdir := runtime_dir():
+            env["_CSVDROP_RUNTIME_DIR"] = env["LAMBDA_RUNTIME_DIR"] = rdir
+        env["_CSVDROP_PYTHON"] = python
+        return env
+
+    def _spawn(self) -> None:
+        """Start a child and return at once; readiness arrives on endpoint.startup_future."""
+        self.endpoint.startup_future = Future()
+        cmd = [self.env["_CSVDROP_PYTHON"], "-P", "-s", CHILD_SCRIPT]
+        proc = _SPAWNER.submit(
+            subprocess.Popen,
+            cmd,
+            env={k: v for k, v in self.env.items() if k != "_CSVDROP_PYTHON"},
+            cwd=self.env["LAMBDA_TASK_ROOT"],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=_die_with_parent(os.getpid()),
+        ).result()
+        self.proc = proc
+        reader = threading.Thread(target=self._read, args=(proc,), name=f"lambda-out-{proc.pid}", daemon=True)
+        reader.start()
+        threading.Thread(
+            target=self._watch, args=(proc, reader), name=f"lambda-wait-{proc.pid}", daemon=True
+        ).start()
+
+    def _read(self, proc: subprocess.Popen) -> None:
+        while chunk := os.read(proc.stdout.fileno(), 65536):
+            self.output.append(chunk)
+        proc.stdout.close()
+
+    def _watch(self, proc: subprocess.Popen, reader: threading.Thread) -> None:
+        """Runs when a child exits: fail whatever was waiting on it, unless we killed it ourselves."""
+        proc.wait()
+        reader.join(timeout=1)
+        if proc.pid in self.killed:
+            return
+        reason = exit_reason(proc.returncode)
+        startup = self.endpoint.startup_future
+        if startup is not None and not startup.done():
+            tail = self.output.since(0)[-4000:]
+            payload = {"errorType": "Runtime.ExitError", "errorMessage": f"{reason}\n{tail}".strip()}
+            startup.set_exception(StatusErrorException(reason, payload=json.dumps(payload).encode()))
+        invocation, pending = self.endpoint.invocation_future, self.pending
+        if invocation is not None and not invocation.done() and pending is not None:
+            request_id, offset, started = pending
+            line = f"RequestId: {request_id} Error: {reason}"
+            payload = {"errorType": "Runtime.ExitError", "errorMessage": line}
+            logs = self._logs(request_id, offset, started, f"{line}\nRuntime.ExitError", "error")
+            invocation.set_result(InvocationResult(request_id, json.dumps(payload).encode(), True, logs))
+
+    def _kill(self) -> None:
+        proc = self.proc
+        if proc is None or proc.poll() is not None:
+            return
+        self.killed.add(proc.pid)
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)  # its own session: takes the handler's subprocesses too
+        except ProcessLookupError:
+            pass
+        proc.wait()
+
+    # --- invocations -----------------------------------------------------------------------------
+    def invoke(self, payload: dict[str, str]) -> InvocationResult:
+        request_id = payload["invoke-id"]
+        if self.proc is None or self.proc.poll() is not None:  # died or timed out before: cold start
+            offset, started = self.output.end, time.perf_counter()
+            self._spawn()
+            try:
+                self.endpoint.startup_future.result(timeout=_env_timeout())
+            except StatusErrorException as exc:
+                logs = self._logs(request_id, offset, started, "", "error")
+                return InvocationResult(request_id, exc.payload, True, logs)
+        timeout = int(self.function_version.config.timeout)
+        invocation: Future[InvocationResult] = Future()
+        self.endpoint.invocation_future, self.endpoint.logs = invocation, None
+        deadline = time.time() + timeout
+        self.pending = (request_id, self.output.end, time.perf_counter())
+        try:
+            self._send(dict(payload, **{"deadline-ms": int(deadline * 1000)}))
+            try:
+                return invocation.result(timeout=max(0.0, deadline - time.time()))
+            except TimeoutError:
+                self._kill()
+                if invocation.done():  # answered in the last instant
+                    return invocation.result()
+                _, offset, started = self.pending
+                message = f"Task timed out after {timeout:.2f} seconds"
+                line = f"{_timestamp()} {request_id} {message}"
+                error = {
+                    "errorType": "Sandbox.Timedout",
+                    "errorMessage": f"RequestId: {request_id} Error: {message}",
+                }
+                logs = self._logs(request_id, offset, started, line, "timeout")
+                result = InvocationResult(request_id, json.dumps(error).encode(), True, logs)
+                invocation.set_result(result)
+                return result
+        finally:
+            self.pending = None
+
+    def _send(self, body: dict) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", self.endpoint.container_port, timeout=10)
+        try:
+            conn.request("POST", "/invoke", json.dumps(body), {"Content-Type": "application/json"})
+            response = conn.getresponse()
+            response.read()
+        except OSError as exc:  # child gone between checks: the watcher fails the invocation
+            LOG.debug("csvdrop-local: sending invoke to %s failed: %s", self.id, exc)
+            return
+        finally:
+            conn.close()
+        if response.status != 200:
+            raise LambdaRuntimeException(f"Child runtime of {self.id} refused the invoke: {response.status}")
+
+    def _logs(self, request_id: str, offset: int, started: float, last: str, status: str) -> str:
+        """START/END/REPORT around what the child printed, for invocations the child could not finish."""
+        printed = self.output.since(offset)
+        if printed and not printed.endswith("\n"):
+            printed += "\n"
+        duration = (time.perf_counter() - started) * 1000
+        version = self.function_version.id.qualifier
+        memory = self.function_version.config.memory_size
+        return (
+            f"START RequestId: {request_id} Version: {version}\n{printed}{last + chr(10) if last else ''}"
+            f"END RequestId: {request_id}\nREPORT RequestId: {request_id}\tDuration: {duration:.2f} ms\t"
+            f"Billed Duration: {int(duration + 0.999)} ms\tMemory Size: {memory} MB\tStatus: {status}\n"
+        )
+
+    # --- addresses -------------------------------------------------------------------------------
+    def get_address(self) -> str:
+        return "127.0.0.1"
+
+    def get_endpoint_from_executor(self) -> str:
+        host = config.GATEWAY_LISTEN[0].host
+        return "127.0.0.1" if host in ("0.0.0.0", "", "::") else host
+
+    def get_runtime_endpoint(self) -> str:
+        return (
+            f"http://{self.get_endpoint_from_executor()}:{config.GATEWAY_LISTEN[0].port}"
+            f"{self.endpoint.get_endpoint_prefix()}"
+        )
+
+    def get_logs(self) -> str:
+        return self.output.since(0)
+
+    # --- versions --------------------------------------------------------------------------------
+    @classmethod
+    def prepare_version(cls, function_version: FunctionVersion) -> None:
+        cfg = function_version.config
+        if cfg.package_type != PackageType.Zip or not (cfg.runtime or "").startswith("python"):
+            raise LambdaRuntimeException(unsupported_runtime_message(cfg.runtime))
+        interpreter_for(cfg.runtime)  # InterpreterNotFound: the function goes to State=Failed with it
+        cfg.code.prepare_for_execution()
+        for layer in cfg.layers:
+            if layer.code:
+                layer.code.prepare_for_execution()
+
+    @classmethod
+    def cleanup_version(cls, function_version: FunctionVersion) -> None:
+        pass
+
+    @classmethod
+    def validate_environment(cls) -> bool:
+        LOG.info("Lambda functions run as local processes (csvdrop-local executor, no Docker)")
+        return True
