@@ -1,0 +1,252 @@
+"""The metadata record as the app sees it, the browser's query, and the reader interface."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal, Protocol, get_args
+
+Status = Literal["PROCESSED", "FAILED"]
+SortKey = Literal[
+    "file_name", "key", "bucket", "status", "size_bytes", "uploaded_at", "processed_at", "duration_ms",
+    "row_count", "column_count", "duplicate_row_count", "encoding", "revision", "updated_at",
+]
+SORT_KEYS: tuple[str, ...] = get_args(SortKey)
+STATUSES: tuple[str, ...] = get_args(Status)
+
+# Exactly the keys of docs/contracts.md, in that order.
+CONTRACT_KEYS: tuple[str, ...] = (
+    "bucket", "key", "file_name", "status", "error", "size_bytes", "etag", "sha256", "sequencer",
+    "uploaded_at", "processed_at", "duration_ms", "encoding", "has_bom", "delimiter", "quote_char",
+    "has_header", "line_terminator", "row_count", "column_count", "column_names", "duplicate_column_names",
+    "columns", "duplicate_row_count", "sample_rows",
+)
+
+
+class StoreError(RuntimeError):
+    """The metadata store cannot answer. ``str(error)`` is a complete message for the user, with what to
+    do next."""
+
+
+def iso_utc(value: datetime) -> str:
+    """``2026-11-25T21:00:00.123456+00:00`` (naive datetimes are taken as UTC)."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def parse_utc(value: Any) -> datetime:
+    """An aware UTC datetime from a datetime (naive = UTC) or an ISO 8601 string."""
+    if isinstance(value, datetime):
+        dt = value
+    elif isinstance(value, str):
+        dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    else:
+        raise ValueError(f"not a time: {value!r}")
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    return dt.astimezone(UTC)
+
+
+@dataclass(frozen=True)
+class ColumnProfile:
+    name: str
+    type: str
+    null_count: int = 0
+    distinct_count: int = 0
+    min: float | int | str | None = None
+    max: float | int | str | None = None
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ColumnProfile:
+        return cls(
+            name=str(data.get("name", "")),
+            type=str(data.get("type", "string")),
+            null_count=int(data.get("null_count") or 0),
+            distinct_count=int(data.get("distinct_count") or 0),
+            min=data.get("min"),
+            max=data.get("max"),
+        )
+
+    def to_json_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "type": self.type, "null_count": self.null_count,
+                "distinct_count": self.distinct_count, "min": self.min, "max": self.max}
+
+
+def _opt_str(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _opt_int(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
+def _opt_bool(value: Any) -> bool | None:
+    return None if value is None else bool(value)
+
+
+@dataclass(frozen=True)
+class MetadataRecord:
+    """One stored record: the contract fields plus the store's ``revision`` and ``updated_at``."""
+
+    bucket: str
+    key: str
+    file_name: str
+    status: str
+    error: str | None
+    size_bytes: int
+    etag: str
+    sha256: str | None
+    sequencer: str
+    uploaded_at: datetime
+    processed_at: datetime
+    duration_ms: float
+    encoding: str | None
+    has_bom: bool
+    delimiter: str | None
+    quote_char: str | None
+    has_header: bool | None
+    line_terminator: str | None
+    row_count: int | None
+    column_count: int | None
+    column_names: tuple[str, ...]
+    duplicate_column_names: tuple[str, ...]
+    columns: tuple[ColumnProfile, ...]
+    duplicate_row_count: int | None
+    sample_rows: tuple[tuple[str, ...], ...]
+    revision: int = 0
+    updated_at: datetime | None = field(default=None, compare=False)
+
+    def to_json_dict(self) -> dict[str, Any]:
+        """Exactly the contract keys (docs/contracts.md), times as ISO 8601 UTC strings."""
+        return {
+            "bucket": self.bucket,
+            "key": self.key,
+            "file_name": self.file_name,
+            "status": self.status,
+            "error": self.error,
+            "size_bytes": self.size_bytes,
+            "etag": self.etag,
+            "sha256": self.sha256,
+            "sequencer": self.sequencer,
+            "uploaded_at": iso_utc(self.uploaded_at),
+            "processed_at": iso_utc(self.processed_at),
+            "duration_ms": self.duration_ms,
+            "encoding": self.encoding,
+            "has_bom": self.has_bom,
+            "delimiter": self.delimiter,
+            "quote_char": self.quote_char,
+            "has_header": self.has_header,
+            "line_terminator": self.line_terminator,
+            "row_count": self.row_count,
+            "column_count": self.column_count,
+            "column_names": list(self.column_names),
+            "duplicate_column_names": list(self.duplicate_column_names),
+            "columns": [c.to_json_dict() for c in self.columns],
+            "duplicate_row_count": self.duplicate_row_count,
+            "sample_rows": [list(r) for r in self.sample_rows],
+        }
+
+    @classmethod
+    def from_json_dict(cls, data: Mapping[str, Any], *, revision: int = 0,
+                       updated_at: datetime | None = None) -> MetadataRecord:
+        """Build from contract keys (missing optional ones default to null/empty)."""
+        duration = float(data.get("duration_ms") or 0.0)
+        key = str(data["key"])
+        return cls(
+            bucket=str(data["bucket"]),
+            key=key,
+            file_name=str(data.get("file_name") or key.rsplit("/", 1)[-1]),
+            status=str(data.get("status") or "FAILED"),
+            error=_opt_str(data.get("error")),
+            size_bytes=int(data.get("size_bytes") or 0),
+            etag=str(data.get("etag") or ""),
+            sha256=_opt_str(data.get("sha256")),
+            sequencer=str(data.get("sequencer") or ""),
+            uploaded_at=parse_utc(data["uploaded_at"]),
+            processed_at=parse_utc(data.get("processed_at") or data["uploaded_at"]),
+            duration_ms=duration if math.isfinite(duration) else 0.0,
+            encoding=_opt_str(data.get("encoding")),
+            has_bom=bool(data.get("has_bom") or False),
+            delimiter=_opt_str(data.get("delimiter")),
+            quote_char=_opt_str(data.get("quote_char")),
+            has_header=_opt_bool(data.get("has_header")),
+            line_terminator=_opt_str(data.get("line_terminator")),
+            row_count=_opt_int(data.get("row_count")),
+            column_count=_opt_int(data.get("column_count")),
+            column_names=tuple(str(n) for n in data.get("column_names") or ()),
+            duplicate_column_names=tuple(str(n) for n in data.get("duplicate_column_names") or ()),
+            columns=tuple(ColumnProfile.from_json(c) for c in data.get("columns") or ()),
+            duplicate_row_count=_opt_int(data.get("duplicate_row_count")),
+            sample_rows=tuple(tuple(str(v) for v in row) for row in data.get("sample_rows") or ()),
+            revision=revision,
+            updated_at=updated_at,
+        )
+
+    def sort_value(self, sort: str) -> Any:
+        return getattr(self, sort)
+
+
+@dataclass(frozen=True)
+class RecordQuery:
+    """What the browser asks for. ``name_contains`` matches anywhere in the object key, case-insensitively;
+    ``uploaded_from`` is inclusive, ``uploaded_to`` exclusive (naive datetimes are UTC)."""
+
+    status: str | None = None
+    name_contains: str | None = None
+    uploaded_from: datetime | None = None
+    uploaded_to: datetime | None = None
+    bucket: str | None = None
+    sort: str = "uploaded_at"
+    descending: bool = True
+    limit: int = 100
+    offset: int = 0
+
+    def __post_init__(self) -> None:
+        if self.sort not in SORT_KEYS:
+            raise ValueError(f"cannot sort by {self.sort!r}; choose one of {', '.join(SORT_KEYS)}")
+        if self.status is not None and self.status not in STATUSES:
+            raise ValueError(f"status must be one of {', '.join(STATUSES)}, not {self.status!r}")
+        if not 0 < self.limit <= 10_000:
+            raise ValueError("limit must be between 1 and 10000")
+        if self.offset < 0:
+            raise ValueError("offset must not be negative")
+
+
+@dataclass(frozen=True)
+class RecordPage:
+    records: Sequence[MetadataRecord]
+    total: int  # rows matching the query's filters, ignoring limit/offset
+
+
+Records = list[MetadataRecord]
+
+
+class MetadataReader(Protocol):
+    """Read side of the metadata store (MySQL or DynamoDB). Methods raise only :class:`StoreError`."""
+
+    def list(self, query: RecordQuery) -> RecordPage: ...
+
+    def get(self, bucket: str, key: str) -> MetadataRecord | None: ...
+
+    def changed_since(self, cursor: str | None, limit: int = 1000) -> tuple[Records, str]:
+        """Records changed after ``cursor`` (None = from the beginning), oldest change first, at most
+        ``limit``, and the cursor to pass next time. Call again while a full page comes back."""
+        ...
+
+    def close(self) -> None: ...
+
+
+def decode_cursor(cursor: str | None) -> int:
+    if cursor is None or cursor == "":
+        return 0
+    prefix, _, number = cursor.partition(":")
+    if prefix != "r" or not number.isdigit():
+        raise StoreError(f"invalid change cursor {cursor!r}; start again without one")
+    return int(number)
+
+
+def encode_cursor(revision: int) -> str:
+    return f"r:{revision}"
