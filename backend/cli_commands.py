@@ -15,7 +15,7 @@ from backend.cli import _EXTRA_COMMANDS, UserError, _say, path_arg
 from backend.config import Settings
 
 _ICON = {"created": "+", "found": "=", "updated": "~", "failed": "!", "skipped": "-", "removed": "x",
-         "absent": "."}
+         "absent": ".", "passed": "✓"}
 
 
 # ---------------------------------------------------------------- setup / teardown
@@ -24,7 +24,8 @@ def cmd_setup(settings: Settings, args: argparse.Namespace) -> int:
 
     failed = False
     for step in setup_steps(settings, args.notify_email):
-        print(f"  ... {step.title}", end="\r", flush=True)
+        if sys.stdout.isatty():
+            print(f"  ... {step.title}", end="\r", flush=True)
         started = time.monotonic()
         result = step.run()
         _say(f"{_ICON[result.status]} {step.title:<44} {result.status:<8} {result.detail}"

@@ -21,7 +21,7 @@ from backend.config import Settings
 from backend.packaging import build_function_zip, build_layer_zip
 from backend.upload import explain
 
-Status = Literal["created", "found", "updated", "failed", "skipped", "removed", "absent"]
+Status = Literal["created", "found", "updated", "failed", "skipped", "removed", "absent", "passed"]
 
 SMOKE_KEY = "_csvdrop/smoke-test.csv"
 NOTIFICATION_IDS = ("csvdrop-process-csv", "csvdrop-process-csv-upper")
@@ -469,7 +469,7 @@ def step_smoke_test(ctx: Context) -> tuple[Status, str]:
             if record is not None and record.etag == etag:
                 if record.status != "PROCESSED":
                     raise ProvisioningError(f"The smoke-test file was processed but FAILED: {record.error}")
-                return "found", f"s3://{s.bucket}/{key} processed in {time.monotonic() - started:.1f} s"
+                return "passed", f"s3://{s.bucket}/{key} processed in {time.monotonic() - started:.1f} s"
             time.sleep(0.25)
     finally:
         reader.close()
