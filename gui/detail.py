@@ -1,0 +1,266 @@
+"""The detail pane: everything the profile says about the selected file."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QFrame,
+    QGridLayout,
+    QHeaderView,
+    QLabel,
+    QScrollArea,
+    QStackedWidget,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from gui import style
+from gui.records import STATUS_COLORS, STATUS_LABELS
+
+TYPE_LABELS = {
+    "integer": "Integer",
+    "float": "Decimal",
+    "boolean": "Boolean",
+    "date": "Date",
+    "datetime": "Date & time",
+    "string": "Text",
+    "empty": "Empty",
+}
+
+
+def _fmt(value: Any) -> str:
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        return f"{value:,.6g}"
+    return str(value)
+
+
+def _field(column: Any, name: str) -> Any:
+    """A ColumnProfile attribute, or the key of a contract-style dict."""
+    if isinstance(column, dict):
+        return column.get(name)
+    return getattr(column, name, None)
+
+
+def _text(item: QTableWidgetItem | None) -> str:
+    return item.text() if item is not None else ""
+
+
+def _readonly_table(headers: list[str]) -> QTableWidget:
+    table = QTableWidget(0, len(headers))
+    table.setHorizontalHeaderLabels(headers)
+    table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+    table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+    table.setAlternatingRowColors(True)
+    table.verticalHeader().setVisible(False)
+    table.setWordWrap(False)
+    table.horizontalHeader().setStretchLastSection(True)
+    table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+    table.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+    table.setHorizontalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+    return table
+
+
+class DetailPane(QWidget):
+    """Shows one MetadataRecord: summary, error, per-column profile and the sample rows."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.record: Any = None
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        self.stack = QStackedWidget()
+        outer.addWidget(self.stack)
+
+        self.empty = QLabel(
+            "<b>No file selected</b><br><br>Select a file in the list to see its columns, "
+            "inferred types, null and distinct counts, and the first rows."
+        )
+        self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.empty.setWordWrap(True)
+        self.empty.setForegroundRole(self.empty.foregroundRole())
+        self.empty.setStyleSheet("color: palette(placeholder-text); padding: 12px;")
+        self.stack.addWidget(self.empty)
+
+        body = QWidget()
+        layout = QVBoxLayout(body)
+        fm = self.fontMetrics()
+        layout.setContentsMargins(fm.height() // 2, fm.height() // 2, fm.height() // 2, fm.height() // 2)
+        layout.setSpacing(fm.height() // 2)
+
+        self.title = QLabel()
+        self.title.setFont(style.bold(self.font(), 3))
+        self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.title.setWordWrap(True)
+        self.subtitle = QLabel()
+        self.subtitle.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.subtitle.setWordWrap(True)
+        self.subtitle.setStyleSheet("color: palette(placeholder-text);")
+        layout.addWidget(self.title)
+        layout.addWidget(self.subtitle)
+
+        self.error = QLabel()
+        self.error.setWordWrap(True)
+        self.error.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.error.setObjectName("detailError")
+        self.error.setStyleSheet(
+            f"QLabel#detailError {{ background: {style.tint(style.RED, 30).name(QColor.NameFormat.HexArgb)};"
+            f" border: 1px solid {style.RED}; border-radius: 4px; padding: 6px; }}"
+        )
+        layout.addWidget(self.error)
+
+        self.facts = QGridLayout()
+        self.facts.setHorizontalSpacing(fm.height())
+        self.facts.setVerticalSpacing(fm.height() // 4)
+        self._fact_labels: dict[str, QLabel] = {}
+        names = [
+            ("size", "Size"),
+            ("rows", "Rows"),
+            ("columns", "Columns"),
+            ("duplicates", "Duplicate rows"),
+            ("encoding", "Encoding"),
+            ("delimiter", "Delimiter"),
+            ("header", "Header row"),
+            ("uploaded", "Uploaded"),
+            ("processed", "Processed"),
+            ("sha256", "SHA-256"),
+        ]
+        for i, (key, title) in enumerate(names):
+            row, col = divmod(i, 2)
+            if key == "sha256":
+                row, col = (len(names) + 1) // 2, 0
+            name = QLabel(title + ":")
+            name.setStyleSheet("color: palette(placeholder-text);")
+            value = QLabel()
+            value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            self.facts.addWidget(name, row, col * 2)
+            self.facts.addWidget(value, row, col * 2 + 1, 1, 3 if key == "sha256" else 1)
+            self._fact_labels[key] = value
+        self.facts.setColumnStretch(1, 1)
+        self.facts.setColumnStretch(3, 1)
+        layout.addLayout(self.facts)
+
+        self.columns_title = QLabel("Columns")
+        self.columns_title.setFont(style.bold(self.font(), 1))
+        layout.addWidget(self.columns_title)
+        self.columns = _readonly_table(["Column", "Type", "Nulls", "Distinct", "Min", "Max"])
+        layout.addWidget(self.columns, 3)
+
+        self.sample_title = QLabel("Sample rows")
+        self.sample_title.setFont(style.bold(self.font(), 1))
+        layout.addWidget(self.sample_title)
+        self.sample = _readonly_table([])
+        self.sample.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        self.sample.horizontalHeader().setStretchLastSection(False)
+        layout.addWidget(self.sample, 2)
+
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setWidget(body)
+        self.stack.addWidget(scroll)
+        self.show_record(None)
+
+    def show_record(self, record: Any) -> None:
+        self.record = record
+        if record is None:
+            self.stack.setCurrentWidget(self.empty)
+            return
+        self.stack.setCurrentIndex(1)
+        status = str(record.status)
+        color = STATUS_COLORS.get(status, style.GREY)
+        self.title.setText(record.file_name or record.key)
+        self.subtitle.setText(
+            f"<span style='color:{color}; font-weight:bold'>● {STATUS_LABELS.get(status, status)}</span>"
+            f" &nbsp; s3://{record.bucket}/{record.key}"
+        )
+        self.error.setVisible(status != "PROCESSED")
+        self.error.setText(f"<b>Could not be profiled:</b> {record.error or 'no reason given'}")
+
+        delimiter = getattr(record, "delimiter", None)
+        has_header = getattr(record, "has_header", None)
+        facts = {
+            "size": style.human_bytes(record.size_bytes),
+            "rows": style.human_count(record.row_count),
+            "columns": style.human_count(record.column_count),
+            "duplicates": style.human_count(getattr(record, "duplicate_row_count", None)),
+            "encoding": getattr(record, "encoding", None) or "—",
+            "delimiter": f"{style.delimiter_name(delimiter)} ({delimiter!r})" if delimiter else "—",
+            "header": "—" if has_header is None else ("yes" if has_header else "no (columns are numbered)"),
+            "uploaded": style.local_time(record.uploaded_at, seconds=True),
+            "processed": style.local_time(record.processed_at, seconds=True),
+            "sha256": getattr(record, "sha256", None) or "—",
+        }
+        for key, value in facts.items():
+            self._fact_labels[key].setText(value)
+
+        profiles = list(getattr(record, "columns", None) or [])
+        self.columns_title.setText(f"Columns ({len(profiles)})" if profiles else "Columns")
+        self.columns.setRowCount(len(profiles))
+        for row, col in enumerate(profiles):
+            values = [
+                _field(col, "name") or f"(column {row + 1})",
+                TYPE_LABELS.get(str(_field(col, "type")), str(_field(col, "type") or "—")),
+                _fmt(_field(col, "null_count")),
+                _fmt(_field(col, "distinct_count")),
+                _fmt(_field(col, "min")),
+                _fmt(_field(col, "max")),
+            ]
+            for c, text in enumerate(values):
+                item = QTableWidgetItem(text)
+                if c in (2, 3) or (c in (4, 5) and isinstance(_field(col, "min"), int | float)):
+                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                self.columns.setItem(row, c, item)
+        self.columns.setVisible(bool(profiles))
+        self.columns_title.setVisible(bool(profiles))
+
+        names = list(getattr(record, "column_names", None) or [])
+        rows = list(getattr(record, "sample_rows", None) or [])
+        width = max([len(names)] + [len(r) for r in rows]) if (names or rows) else 0
+        headers = [names[i] if i < len(names) and names[i] else f"({i + 1})" for i in range(width)]
+        self.sample.clear()
+        self.sample.setColumnCount(width)
+        self.sample.setHorizontalHeaderLabels(headers)
+        self.sample.setRowCount(len(rows))
+        for r, values in enumerate(rows):
+            for c, value in enumerate(values):
+                self.sample.setItem(r, c, QTableWidgetItem(str(value)))
+        self.sample.resizeColumnsToContents()
+        header = self.sample.horizontalHeader()
+        limit = self.fontMetrics().horizontalAdvance("M") * 24
+        for c in range(width):
+            header.resizeSection(c, min(header.sectionSize(c), limit))
+        shown = len(rows)
+        total = record.row_count
+        self.sample_title.setText(
+            f"Sample rows (first {shown} of {total:,})" if shown and total is not None else "Sample rows"
+        )
+        self.sample.setVisible(bool(rows))
+        self.sample_title.setVisible(bool(rows))
+
+    def text(self) -> str:
+        """Everything shown, as plain text (tests and "copy details")."""
+        if self.record is None:
+            return self.empty.text()
+        parts = [self.title.text(), self.subtitle.text()]
+        if self.error.isVisible() or self.record.status != "PROCESSED":
+            parts.append(self.error.text())
+        parts += [f"{k}: {v.text()}" for k, v in self._fact_labels.items()]
+        for table in (self.columns, self.sample):
+            heads = [_text(table.horizontalHeaderItem(c)) for c in range(table.columnCount())]
+            parts.append("\t".join(heads))
+            for r in range(table.rowCount()):
+                cells = [_text(table.item(r, c)) for c in range(table.columnCount())]
+                parts.append("\t".join(cells))
+        return "\n".join(parts)

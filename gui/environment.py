@@ -1,0 +1,411 @@
+"""Environment: status lights, and the dialog that runs the setup / teardown steps with live progress."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, Literal
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QCloseEvent, QColor
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QDialog,
+    QDialogButtonBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QMessageBox,
+    QPlainTextEdit,
+    QProgressBar,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from backend.config import Settings
+from gui import style
+from gui.backend_api import Backend, describe_error
+from gui.jobs import JobRunner, Report
+from gui.widgets import StatusLight
+
+LIGHTS = (
+    ("localstack", "LocalStack"),
+    ("database", "Database"),
+    ("function", "Function"),
+    ("trigger", "Trigger"),
+)
+
+
+def target_text(settings: Settings) -> str:
+    if settings.mode == "local":
+        return f"Local · {settings.aws_endpoint} · bucket {settings.bucket}"
+    profile = f" · profile {settings.aws_profile}" if settings.aws_profile else ""
+    return f"AWS {settings.region}{profile} · bucket {settings.bucket}"
+
+
+class EnvironmentBar(QWidget):
+    """Where the app points, and one light per part of the environment."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(self.fontMetrics().height() // 2)
+        self.target = QLabel()
+        self.target.setStyleSheet("color: palette(placeholder-text);")
+        layout.addWidget(self.target)
+        self.lights: dict[str, StatusLight] = {}
+        for key, name in LIGHTS:
+            light = StatusLight(name)
+            if key == "localstack":
+                light.label.setText(name)
+            self.lights[key] = light
+            layout.addWidget(light)
+
+    def set_settings(self, settings: Settings) -> None:
+        self.target.setText(target_text(settings))
+        self.lights["localstack"].label.setText("LocalStack" if settings.mode == "local" else "AWS")
+        self.lights["localstack"].name = self.lights["localstack"].label.text()
+
+    def set_checking(self) -> None:
+        for light in self.lights.values():
+            light.set_checking()
+
+    def set_status(self, status: dict[str, Any]) -> None:
+        for key, light in self.lights.items():
+            health = status.get(key)
+            if health is None:
+                light.set_health(None, "Not reported")
+            else:
+                light.set_health(health.ok, health.detail)
+
+    def set_error(self, message: str) -> None:
+        for light in self.lights.values():
+            light.set_health(None, f"Could not check: {message}")
+
+    def all_ok(self) -> bool:
+        return all(light.ok for light in self.lights.values())
+
+
+STEP_LOOK: dict[str, tuple[str, str, str]] = {
+    # status -> (symbol, colour, words)
+    "pending": ("○", style.GREY, "Waiting"),
+    "running": ("●", style.AMBER, "Running…"),
+    "created": ("✔", style.GREEN, "Created"),
+    "found": ("✔", style.GREEN, "Already there"),
+    "updated": ("✔", style.BLUE, "Updated"),
+    "failed": ("✖", style.RED, "Failed"),
+    "skipped": ("–", style.GREY, "Skipped"),
+}
+# Teardown steps report "created"/"updated" for something removed and "found" when nothing was there.
+TEARDOWN_WORDS = {"created": "Removed", "found": "Nothing to remove", "updated": "Removed"}
+
+
+class OperationDialog(QDialog):
+    """Runs setup (or teardown) steps one by one on a worker, showing each step's outcome as it happens."""
+
+    completed = Signal(bool)  # True when every step succeeded
+
+    def __init__(
+        self,
+        kind: Literal["setup", "teardown"],
+        settings: Settings,
+        backend: Backend,
+        runner: JobRunner,
+        parent: QWidget | None = None,
+        *,
+        notify_email: str | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.kind = kind
+        self.settings = settings
+        self.backend = backend
+        self.runner = runner
+        self.notify_email = notify_email
+        self.running = False
+        self.succeeded: bool | None = None
+        self._stop = threading.Event()
+        self.results: list[tuple[str, str, str]] = []  # (title, status, detail)
+        self.setWindowTitle("Set up environment" if kind == "setup" else "Tear down environment")
+        self.setModal(True)
+        fm = self.fontMetrics()
+        self.resize(fm.horizontalAdvance("M") * 70, fm.height() * 30)
+
+        layout = QVBoxLayout(self)
+        layout.setSpacing(fm.height() // 2)
+        self.heading = QLabel(
+            "Creating what CSV Drop needs: bucket, database, function, trigger and notifications."
+            if kind == "setup"
+            else "Removing the bucket and its files, the function, trigger, topic, queue and metadata."
+        )
+        self.heading.setFont(style.bold(self.font(), 1))
+        self.heading.setWordWrap(True)
+        self.target = QLabel(target_text(settings))
+        self.target.setStyleSheet("color: palette(placeholder-text);")
+        layout.addWidget(self.heading)
+        layout.addWidget(self.target)
+
+        self.table = QTableWidget(0, 3)
+        self.table.setHorizontalHeaderLabels(["Step", "Result", "Details"])
+        self.table.verticalHeader().setVisible(False)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
+        self.table.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.table.setWordWrap(True)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
+        layout.addWidget(self.table, 1)
+
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 0)
+        self.progress.setFormat("Preparing…")
+        self.progress.setTextVisible(True)
+        layout.addWidget(self.progress)
+
+        self.log = QPlainTextEdit()
+        self.log.setReadOnly(True)
+        self.log.setMaximumBlockCount(2000)
+        self.log.setPlaceholderText("Messages from the local stack appear here.")
+        self.log.setMaximumHeight(fm.height() * 7)
+        self.log.hide()
+        layout.addWidget(self.log)
+
+        self.outcome = QLabel()
+        self.outcome.setObjectName("outcome")
+        self.outcome.setWordWrap(True)
+        self.outcome.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.outcome.setObjectName("result")
+        self.outcome.hide()
+        layout.addWidget(self.outcome)
+
+        self.buttons = QDialogButtonBox()
+        self.again = QPushButton("Run again")
+        self.again.hide()
+        self.again.clicked.connect(self.start)
+        self.close_button = QPushButton("Stop")
+        self.close_button.clicked.connect(self._close_or_stop)
+        self.buttons.addButton(self.again, QDialogButtonBox.ButtonRole.ActionRole)
+        self.buttons.addButton(self.close_button, QDialogButtonBox.ButtonRole.RejectRole)
+        layout.addWidget(self.buttons)
+
+    # -- flow ----------------------------------------------------------------------------------------
+    def start(self) -> None:
+        """Setup: check the environment, offer to start the local stack, then run the steps."""
+        if self.running:
+            return
+        self.running = True
+        self.succeeded = None
+        self._stop = threading.Event()
+        self.results = []
+        self.table.setRowCount(0)
+        self.again.hide()
+        self.outcome.hide()
+        self.close_button.setText("Stop")
+        self.close_button.setEnabled(True)
+        self.progress.setRange(0, 0)
+        if self.kind == "setup" and self.settings.mode == "local":
+            self.progress.setFormat("Checking what answers…")
+            self.runner.start(
+                lambda _r: self.backend.environment_status(self.settings),
+                on_done=self._checked,
+                on_error=lambda exc: self._run_steps(),
+                name="environment check",
+            )
+        else:
+            self._run_steps()
+
+    def _checked(self, status: dict[str, Any]) -> None:
+        down = [name for key, name in LIGHTS[:2] if status.get(key) is not None and status[key].ok is False]
+        if not down:
+            self._run_steps()
+            return
+        answer = QMessageBox.question(
+            self,
+            "Start the local stack?",
+            f"Nothing answers for {' and '.join(down)} ({self.settings.aws_endpoint}, MySQL port "
+            f"{self.settings.mysql_port}).\n\nStart the local stack (LocalStack and MySQL, no Docker needed) "
+            "first? The first start can take a few minutes.",
+            QMessageBox.StandardButton.Yes
+            | QMessageBox.StandardButton.No
+            | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Yes,
+        )
+        if answer == QMessageBox.StandardButton.Yes:
+            self._start_stack()
+        elif answer == QMessageBox.StandardButton.No:
+            self._run_steps()
+        else:
+            self._finish(False, "Setup cancelled: nothing was changed.")
+
+    def _start_stack(self) -> None:
+        self.log.show()
+        self.progress.setFormat("Starting the local stack…")
+        self._append_log("Starting LocalStack and MySQL…")
+
+        def work(report: Report) -> None:
+            self.backend.stack_up(self.settings, on_message=lambda text: report(str(text)))
+
+        self.runner.start(
+            work,
+            on_progress=self._append_log,
+            on_done=self._stack_started,
+            on_error=lambda exc: self._finish(False, f"The local stack did not start: {describe_error(exc)}"),
+            name="stack up",
+        )
+
+    def _stack_started(self, _result: Any) -> None:
+        self._append_log("Local stack is up.")
+        self._run_steps()
+
+    def _run_steps(self) -> None:
+        settings, stop = self.settings, self._stop
+        kind, email = self.kind, self.notify_email
+        self.progress.setFormat("Preparing the steps…")
+
+        def work(report: Report) -> None:
+            if kind == "setup":
+                steps = self.backend.setup_steps(settings, notify_email=email)
+            else:
+                steps = self.backend.teardown_steps(settings)
+            report(("steps", [str(getattr(s, "title", "") or s.name) for s in steps]))
+            failed = False
+            for i, step in enumerate(steps):
+                if stop.is_set() or failed:
+                    report(("result", i, "skipped", "Stopped before this step." if not failed else ""))
+                    continue
+                report(("start", i))
+                try:
+                    result = step.run()
+                    status, detail = str(result.status), str(result.detail or "")
+                except Exception as exc:  # a step that raises is a failed step, with its message
+                    status, detail = "failed", describe_error(exc)
+                report(("result", i, status, detail))
+                failed = failed or (status == "failed" and kind == "setup")
+
+        self.runner.start(
+            work, on_progress=self._on_progress, on_done=self._steps_done, on_error=self._steps_error
+        )
+
+    def _on_progress(self, value: Any) -> None:
+        what = value[0]
+        if what == "steps":
+            titles: list[str] = value[1]
+            self.results = [(t, "pending", "") for t in titles]
+            self.table.setRowCount(len(titles))
+            for row, title in enumerate(titles):
+                self.table.setItem(row, 0, QTableWidgetItem(title))
+                self._set_row(row, "pending", "")
+            self.progress.setRange(0, max(1, len(titles)))
+            self.progress.setValue(0)
+        elif what == "start":
+            row = value[1]
+            self._set_row(row, "running", "")
+            self.progress.setFormat(f"Step {row + 1} of {len(self.results)}: {self.results[row][0]}")
+            item = self.table.item(row, 0)
+            if item is not None:
+                self.table.scrollToItem(item)
+        elif what == "result":
+            _, row, status, detail = value
+            self._set_row(row, status, detail)
+            self.progress.setValue(sum(1 for _, s, _ in self.results if s not in ("pending", "running")))
+
+    def _set_row(self, row: int, status: str, detail: str) -> None:
+        title = self.results[row][0] if row < len(self.results) else ""
+        if row < len(self.results):
+            self.results[row] = (title, status, detail)
+        symbol, color, words = STEP_LOOK.get(status, ("?", style.GREY, status))
+        if self.kind == "teardown":
+            words = TEARDOWN_WORDS.get(status, words)
+        result = QTableWidgetItem(f"{symbol}  {words}")
+        result.setForeground(QColor(color))
+        self.table.setItem(row, 1, result)
+        detail_item = QTableWidgetItem(detail)
+        detail_item.setToolTip(detail)
+        if status == "failed":
+            detail_item.setForeground(QColor(style.RED))
+        self.table.setItem(row, 2, detail_item)
+        self.table.resizeRowToContents(row)
+
+    def _steps_done(self, _result: Any) -> None:
+        failed = [(t, d) for t, s, d in self.results if s == "failed"]
+        counts: dict[str, int] = {}
+        for _, status, _ in self.results:
+            counts[status] = counts.get(status, 0) + 1
+        if failed:
+            title, detail = failed[0]
+            more = f" ({len(failed) - 1} more failed)" if len(failed) > 1 else ""
+            self._finish(False, f"“{title}” failed: {detail}{more}\nFix the cause and press Run again.")
+        elif self._stop.is_set():
+            self._finish(False, "Stopped. Steps already done are kept; press Run again to continue.")
+        elif self.kind == "setup":
+            parts = [
+                f"{counts[s]} {w}"
+                for s, w in (("created", "created"), ("updated", "updated"), ("found", "already there"))
+                if counts.get(s)
+            ]
+            self._finish(True, "Environment ready — " + ", ".join(parts) + ". Drop CSV files to upload them.")
+        else:
+            self._finish(True, "Environment removed. Run “Set up environment” to create it again.")
+
+    def _steps_error(self, exc: BaseException) -> None:
+        self._finish(False, f"Could not run the steps: {describe_error(exc)}")
+
+    def _finish(self, ok: bool, text: str) -> None:
+        self.running = False
+        self.succeeded = ok
+        color = style.GREEN if ok else style.RED
+        self.outcome.setStyleSheet(
+            f"QLabel#outcome {{ background: {style.tint(color, 34).name(QColor.NameFormat.HexArgb)};"
+            f" border: 1px solid {color}; border-radius: 4px; padding: 8px; }}"
+        )
+        self.outcome.setText(("✔  " if ok else "✖  ") + text)
+        self.outcome.show()
+        if self.progress.maximum() == 0:
+            self.progress.setRange(0, 1)
+            self.progress.setValue(1 if ok else 0)
+        self.progress.setFormat("Done" if ok else "Stopped")
+        self.again.setVisible(not ok)
+        self.close_button.setText("Close")
+        self.close_button.setEnabled(True)
+        self.completed.emit(ok)
+
+    def _append_log(self, text: str) -> None:
+        self.log.show()
+        self.log.appendPlainText(str(text))
+
+    def _close_or_stop(self) -> None:
+        if self.running:
+            self._stop.set()
+            self.close_button.setText("Stopping after this step…")
+            self.close_button.setEnabled(False)
+        else:
+            self.accept()
+
+    def reject(self) -> None:  # Esc / window close
+        if self.running:
+            self._close_or_stop()
+            return
+        super().reject()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if self.running:
+            self._close_or_stop()
+            event.ignore()
+            return
+        super().closeEvent(event)
+
+
+def confirm_teardown(parent: QWidget, settings: Settings) -> bool:
+    answer = QMessageBox.warning(
+        parent,
+        "Tear down the environment?",
+        f"This deletes the bucket “{settings.bucket}” with all its files, the function, the trigger, the "
+        "notification topic and queue, and the metadata table.\n\nThis cannot be undone.",
+        QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+        QMessageBox.StandardButton.Cancel,
+    )
+    return answer == QMessageBox.StandardButton.Yes

@@ -1,0 +1,181 @@
+"""The settings dialog: where CSV Drop uploads to and how it behaves; saved with ``save_settings``."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QGroupBox,
+    QLabel,
+    QLineEdit,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from backend.config import MB, Settings
+
+BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+REGION_RE = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
+
+# The settings this dialog edits (and therefore writes back to the config file).
+EDITED_KEYS = (
+    "mode",
+    "aws_endpoint",
+    "aws_profile",
+    "region",
+    "bucket",
+    "key_prefix",
+    "mysql_host",
+    "mysql_port",
+    "metadata_store",
+    "max_file_bytes",
+    "parallel_uploads",
+    "poll_interval_ms",
+)
+
+
+class SettingsDialog(QDialog):
+    def __init__(self, settings: Settings, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.settings = settings
+        self.setWindowTitle("Settings")
+        fm = self.fontMetrics()
+        self.setMinimumWidth(fm.horizontalAdvance("M") * 42)
+        layout = QVBoxLayout(self)
+
+        where = QGroupBox("Where files go")
+        form = QFormLayout(where)
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        self.mode = QComboBox()
+        self.mode.addItem("Local (LocalStack on this computer)", "local")
+        self.mode.addItem("Amazon Web Services", "aws")
+        self.endpoint = QLineEdit(settings.aws_endpoint)
+        self.endpoint.setPlaceholderText("http://127.0.0.1:4566")
+        self.profile = QLineEdit(settings.aws_profile)
+        self.profile.setPlaceholderText("default credentials chain")
+        self.region = QLineEdit(settings.region)
+        self.bucket = QLineEdit(settings.bucket)
+        self.prefix = QLineEdit(settings.key_prefix)
+        self.prefix.setPlaceholderText("(bucket root)")
+        form.addRow("&Mode:", self.mode)
+        form.addRow("&Endpoint:", self.endpoint)
+        form.addRow("AWS &profile:", self.profile)
+        form.addRow("&Region:", self.region)
+        form.addRow("&Bucket:", self.bucket)
+        form.addRow("Key pre&fix:", self.prefix)
+        layout.addWidget(where)
+
+        meta = QGroupBox("Metadata")
+        form2 = QFormLayout(meta)
+        self.store = QComboBox()
+        self.store.addItem("MySQL", "mysql")
+        self.store.addItem("DynamoDB", "dynamodb")
+        self.db_host = QLineEdit(settings.mysql_host)
+        self.db_port = QSpinBox()
+        self.db_port.setRange(1, 65535)
+        self.db_port.setValue(settings.mysql_port)
+        self.poll = QSpinBox()
+        self.poll.setRange(250, 60_000)
+        self.poll.setSingleStep(250)
+        self.poll.setSuffix(" ms")
+        self.poll.setValue(settings.poll_interval_ms)
+        form2.addRow("Metadata &store:", self.store)
+        form2.addRow("Database &host:", self.db_host)
+        form2.addRow("Database p&ort:", self.db_port)
+        form2.addRow("Refresh e&very:", self.poll)
+        layout.addWidget(meta)
+
+        uploads = QGroupBox("Uploads")
+        form3 = QFormLayout(uploads)
+        self.max_mb = QSpinBox()
+        self.max_mb.setRange(1, 5 * 1024)
+        self.max_mb.setSuffix(" MB")
+        self.max_mb.setValue(max(1, settings.max_file_bytes // MB))
+        self.parallel = QSpinBox()
+        self.parallel.setRange(1, 16)
+        self.parallel.setValue(settings.parallel_uploads)
+        form3.addRow("&Largest file:", self.max_mb)
+        form3.addRow("&Parallel uploads:", self.parallel)
+        layout.addWidget(uploads)
+
+        self.problem = QLabel()
+        self.problem.setWordWrap(True)
+        self.problem.setStyleSheet("color: #c62828;")
+        self.problem.hide()
+        layout.addWidget(self.problem)
+        note = QLabel(f"Saved to {settings.config_path}")
+        note.setStyleSheet("color: palette(placeholder-text);")
+        note.setWordWrap(True)
+        note.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        layout.addWidget(note)
+
+        self.buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
+        self.buttons.accepted.connect(self.accept)
+        self.buttons.rejected.connect(self.reject)
+        layout.addWidget(self.buttons)
+
+        self.mode.setCurrentIndex(max(0, self.mode.findData(settings.mode)))
+        self.store.setCurrentIndex(max(0, self.store.findData(settings.metadata_store)))
+        for widget in (self.endpoint, self.profile, self.region, self.bucket, self.db_host):
+            widget.textChanged.connect(self._check)
+        self.mode.currentIndexChanged.connect(self._check)
+        self.store.currentIndexChanged.connect(self._check)
+        self._check()
+
+    def values(self) -> dict[str, Any]:
+        return {
+            "mode": self.mode.currentData(),
+            "aws_endpoint": self.endpoint.text().strip(),
+            "aws_profile": self.profile.text().strip(),
+            "region": self.region.text().strip(),
+            "bucket": self.bucket.text().strip(),
+            "key_prefix": self.prefix.text().strip(),
+            "mysql_host": self.db_host.text().strip(),
+            "mysql_port": self.db_port.value(),
+            "metadata_store": self.store.currentData(),
+            "max_file_bytes": self.max_mb.value() * MB,
+            "parallel_uploads": self.parallel.value(),
+            "poll_interval_ms": self.poll.value(),
+        }
+
+    def result_settings(self) -> Settings:
+        return self.settings.replace(**self.values())
+
+    def changed_keys(self) -> list[str]:
+        values = self.values()
+        return [k for k in EDITED_KEYS if getattr(self.settings, k) != values[k]]
+
+    def problems(self) -> list[str]:
+        v = self.values()
+        out = []
+        if v["mode"] == "local" and not re.match(r"^https?://[^\s/]+", v["aws_endpoint"]):
+            out.append("The endpoint must be a URL such as http://127.0.0.1:4566.")
+        if not BUCKET_RE.match(v["bucket"]) or ".." in v["bucket"]:
+            out.append("Bucket names are 3–63 lowercase letters, digits, dots and hyphens.")
+        if not REGION_RE.match(v["region"]):
+            out.append("The region looks like us-east-1.")
+        if v["metadata_store"] == "mysql" and not v["mysql_host"]:
+            out.append("Enter the database host.")
+        return out
+
+    def _check(self, *_args: Any) -> None:
+        local = self.mode.currentData() == "local"
+        self.endpoint.setEnabled(local)
+        self.profile.setEnabled(not local)
+        mysql = self.store.currentData() == "mysql"
+        self.db_host.setEnabled(mysql)
+        self.db_port.setEnabled(mysql)
+        problems = self.problems()
+        self.problem.setText("\n".join(problems))
+        self.problem.setVisible(bool(problems))
+        ok = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
+        ok.setEnabled(not problems)

@@ -1,0 +1,157 @@
+"""Formatting, colours and small painted icons shared by the widgets."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from PySide6.QtCore import QRectF, Qt
+from PySide6.QtGui import QColor, QFont, QIcon, QPainter, QPainterPath, QPalette, QPen, QPixmap
+from PySide6.QtWidgets import QApplication, QWidget
+
+GREEN = "#2e7d32"
+RED = "#c62828"
+ORANGE = "#e65100"
+BLUE = "#1565c0"
+PURPLE = "#6a1b9a"
+GREY = "#757575"
+AMBER = "#f9a825"
+
+
+def human_bytes(n: int | float | None) -> str:
+    if n is None:
+        return "—"
+    value = float(n)
+    for unit in ("bytes", "KB", "MB", "GB", "TB"):
+        if abs(value) < 1024 or unit == "TB":
+            if unit == "bytes":
+                return f"{int(value):,} bytes" if int(value) != 1 else "1 byte"
+            return f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} TB"  # pragma: no cover
+
+
+def human_count(n: int | None) -> str:
+    return "—" if n is None else f"{n:,}"
+
+
+def human_duration(seconds: float) -> str:
+    seconds = max(0.0, seconds)
+    if seconds < 10:
+        return f"{seconds:.1f} s"
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    minutes, secs = divmod(int(seconds), 60)
+    if minutes < 60:
+        return f"{minutes} min {secs:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
+
+
+def local_time(value: datetime | str | None, *, seconds: bool = False) -> str:
+    """A timestamp in the user's time zone: time only for today, date and time otherwise."""
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            return value
+    else:
+        parsed = value
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    value = parsed.astimezone()
+    fmt = "%H:%M:%S" if seconds else "%H:%M"
+    if value.date() == datetime.now().astimezone().date():
+        return value.strftime(fmt)
+    return value.strftime(f"%Y-%m-%d {fmt}")
+
+
+def timestamp(value: datetime | str | None) -> float:
+    """A sort key for a timestamp (0 for none)."""
+    if value is None or value == "":
+        return 0.0
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return 0.0
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.timestamp()
+
+
+def delimiter_name(delim: str | None) -> str:
+    names = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe", " ": "space", ":": "colon"}
+    if not delim:
+        return "—"
+    return names.get(delim, repr(delim))
+
+
+def is_dark(widget: QWidget | None = None) -> bool:
+    palette = widget.palette() if widget is not None else QApplication.palette()
+    return palette.color(QPalette.ColorRole.Window).lightness() < 128
+
+
+def tint(color: str, alpha: int = 40) -> QColor:
+    c = QColor(color)
+    c.setAlpha(alpha)
+    return c
+
+
+def dot_icon(color: str, size: int = 12) -> QIcon:
+    """A filled circle; painted at the screen's device pixel ratio so it stays crisp at 200 %."""
+    app = QApplication.instance()
+    ratio = 2.0
+    if isinstance(app, QApplication):
+        screen = app.primaryScreen()
+        ratio = max(screen.devicePixelRatio() if screen else 1.0, 1.0)
+    pix = QPixmap(int(size * ratio), int(size * ratio))
+    pix.setDevicePixelRatio(ratio)
+    pix.fill(Qt.GlobalColor.transparent)
+    p = QPainter(pix)
+    p.setRenderHint(QPainter.RenderHint.Antialiasing)
+    fill = QColor(color)
+    p.setPen(QPen(fill.darker(130), 1))
+    p.setBrush(fill)
+    p.drawEllipse(QRectF(1.5, 1.5, size - 3, size - 3))
+    p.end()
+    return QIcon(pix)
+
+
+def app_icon() -> QIcon:
+    """The CSV Drop icon: a sheet with a grid and a drop arrow, painted (no image files to ship)."""
+    icon = QIcon()
+    for size in (16, 24, 32, 48, 64, 128, 256):
+        pix = QPixmap(size, size)
+        pix.fill(Qt.GlobalColor.transparent)
+        p = QPainter(pix)
+        p.setRenderHint(QPainter.RenderHint.Antialiasing)
+        s = size / 64
+        path = QPainterPath()
+        path.addRoundedRect(QRectF(6 * s, 4 * s, 52 * s, 56 * s), 8 * s, 8 * s)
+        p.fillPath(path, QColor(BLUE))
+        p.setPen(QPen(QColor(255, 255, 255, 150), max(1.0, 2 * s)))
+        for y in (20, 30, 40):
+            p.drawLine(int(14 * s), int(y * s), int(50 * s), int(y * s))
+        p.drawLine(int(28 * s), int(14 * s), int(28 * s), int(46 * s))
+        p.setPen(Qt.PenStyle.NoPen)
+        p.setBrush(QColor("#ffffff"))
+        arrow = QPainterPath()
+        arrow.moveTo(38 * s, 30 * s)
+        arrow.lineTo(58 * s, 30 * s)
+        arrow.lineTo(48 * s, 44 * s)
+        arrow.closeSubpath()
+        p.drawPath(arrow)
+        p.drawRect(QRectF(44 * s, 18 * s, 8 * s, 13 * s))
+        p.end()
+        icon.addPixmap(pix)
+    return icon
+
+
+def bold(font: QFont, delta_pt: float = 0.0) -> QFont:
+    f = QFont(font)
+    f.setBold(True)
+    if delta_pt and f.pointSizeF() > 0:
+        f.setPointSizeF(f.pointSizeF() + delta_pt)
+    return f

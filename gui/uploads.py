@@ -1,0 +1,684 @@
+"""The upload queue: one row per dropped file, from local validation to "done" in the metadata store."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from collections import deque
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import (
+    QAbstractItemModel,
+    QAbstractTableModel,
+    QEvent,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    QRect,
+    Qt,
+    QTimer,
+    Signal,
+)
+from PySide6.QtGui import QColor, QMouseEvent, QPainter
+from PySide6.QtWidgets import (
+    QApplication,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionButton,
+    QStyleOptionProgressBar,
+    QStyleOptionViewItem,
+)
+
+from backend.config import Settings
+from gui import style
+from gui.backend_api import Backend, describe_error, is_cancelled
+from gui.jobs import Job, JobRunner, Report
+
+ModelIndex = QModelIndex | QPersistentModelIndex
+
+# A file still "processing" this long after its upload probably has no trigger to process it.
+PROCESSING_HINT_AFTER_S = 90.0
+PROGRESS_EVERY_S = 0.1
+
+
+class UploadState(StrEnum):
+    QUEUED = "queued"
+    VALIDATING = "validating"
+    UPLOADING = "uploading"
+    PROCESSING = "processing"
+    DONE = "done"
+    FAILED = "failed"
+    REJECTED = "rejected"
+    CANCELLED = "cancelled"
+
+    @property
+    def label(self) -> str:
+        return self.value.capitalize()
+
+    @property
+    def finished(self) -> bool:
+        return self in FINISHED
+
+    @property
+    def color(self) -> str:
+        return STATE_COLORS[self]
+
+
+FINISHED = frozenset({UploadState.DONE, UploadState.FAILED, UploadState.REJECTED, UploadState.CANCELLED})
+CANCELLABLE = frozenset({UploadState.QUEUED, UploadState.VALIDATING, UploadState.UPLOADING})
+RETRYABLE = frozenset({UploadState.FAILED, UploadState.REJECTED, UploadState.CANCELLED})
+STATE_COLORS = {
+    UploadState.QUEUED: style.GREY,
+    UploadState.VALIDATING: style.GREY,
+    UploadState.UPLOADING: style.BLUE,
+    UploadState.PROCESSING: style.PURPLE,
+    UploadState.DONE: style.GREEN,
+    UploadState.FAILED: style.RED,
+    UploadState.REJECTED: style.ORANGE,
+    UploadState.CANCELLED: style.GREY,
+}
+
+_ids = itertools.count(1)
+
+
+@dataclass(eq=False)
+class UploadItem:
+    path: Path
+    state: UploadState = UploadState.VALIDATING
+    id: int = field(default_factory=lambda: next(_ids))
+    size: int = 0
+    sent: int = 0
+    speed: float = 0.0
+    message: str = "Checking the file…"
+    bucket: str = ""
+    key: str | None = None
+    etag: str | None = None
+    started_wall: float = 0.0
+    uploaded_mono: float = 0.0
+    seconds: float = 0.0
+    cancel: threading.Event = field(default_factory=threading.Event)
+    job: Job | None = None
+    # Bumped by cancel/retry: outcomes of an earlier attempt's jobs are ignored.
+    attempt: int = 0
+    samples: deque[tuple[float, int]] = field(default_factory=lambda: deque(maxlen=30))
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    @property
+    def s3_url(self) -> str:
+        return f"s3://{self.bucket}/{self.key}" if self.key else ""
+
+    def progress_text(self) -> str:
+        if self.state == UploadState.UPLOADING:
+            text = f"{style.human_bytes(self.sent)} of {style.human_bytes(self.size)}"
+            if self.speed > 0:
+                text += f" · {style.human_bytes(self.speed)}/s"
+            return text
+        if self.state in (UploadState.PROCESSING, UploadState.DONE):
+            return f"{style.human_bytes(self.size)} in {style.human_duration(self.seconds)}"
+        if self.state == UploadState.QUEUED:
+            return f"{style.human_bytes(self.size)} · waiting"
+        if self.size:
+            return style.human_bytes(self.size)
+        return ""
+
+    def fraction(self) -> float | None:
+        """0..1 for the progress bar; None when no bar should be drawn."""
+        if self.state == UploadState.UPLOADING:
+            return self.sent / self.size if self.size else 0.0
+        if self.state in (UploadState.PROCESSING, UploadState.DONE):
+            return 1.0
+        if self.state == UploadState.QUEUED:
+            return 0.0
+        if self.state in (UploadState.FAILED, UploadState.CANCELLED) and self.size and self.sent:
+            return self.sent / self.size
+        return None
+
+
+class UploadQueueModel(QAbstractTableModel):
+    FILE, STATE, PROGRESS, DETAILS, ACTION = range(5)
+    HEADERS = ("File", "Status", "Progress", "Details", "")
+    ItemRole = Qt.ItemDataRole.UserRole + 1
+    SortRole = Qt.ItemDataRole.UserRole + 2
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.items: list[UploadItem] = []
+
+    # -- Qt model API --------------------------------------------------------------------------------
+    def rowCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self.items)
+
+    def columnCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self.HEADERS)
+
+    def headerData(
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            if 0 <= section < len(self.HEADERS):
+                return self.HEADERS[section]
+        return None
+
+    def data(self, index: ModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or not 0 <= index.row() < len(self.items):
+            return None
+        item = self.items[index.row()]
+        col = index.column()
+        if role == self.ItemRole:
+            return item
+        if role == Qt.ItemDataRole.DisplayRole:
+            if col == self.FILE:
+                return item.name
+            if col == self.STATE:
+                return item.state.label
+            if col == self.PROGRESS:
+                return item.progress_text()
+            if col == self.DETAILS:
+                return item.message
+            if col == self.ACTION:
+                return action_for(item)
+            return None
+        if role == self.SortRole:
+            return (item.name.lower(), item.state.value, item.sent, item.message, "")[col]
+        if role == Qt.ItemDataRole.ToolTipRole:
+            lines = [str(item.path), f"{item.state.label}: {item.message}"]
+            if item.key:
+                lines.append(item.s3_url)
+            return "\n".join(lines)
+        if role == Qt.ItemDataRole.DecorationRole and col == self.STATE:
+            return style.dot_icon(item.state.color)
+        if role == Qt.ItemDataRole.ForegroundRole and col in (self.STATE, self.DETAILS):
+            if item.state in (UploadState.FAILED, UploadState.REJECTED):
+                return QColor(item.state.color)
+        return None
+
+    def flags(self, index: ModelIndex) -> Qt.ItemFlag:
+        if not index.isValid():
+            return Qt.ItemFlag.NoItemFlags
+        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemNeverHasChildren
+
+    # -- changes -------------------------------------------------------------------------------------
+    def add(self, items: Sequence[UploadItem]) -> None:
+        if not items:
+            return
+        first = len(self.items)
+        self.beginInsertRows(QModelIndex(), first, first + len(items) - 1)
+        self.items.extend(items)
+        self.endInsertRows()
+
+    def changed(self, item: UploadItem) -> None:
+        row = self.row_of(item)
+        if row >= 0:
+            self.dataChanged.emit(self.index(row, 0), self.index(row, self.columnCount() - 1))
+
+    def remove(self, items: Iterable[UploadItem]) -> None:
+        doomed = set(id(i) for i in items)
+        # Remove contiguous runs from the bottom so row numbers stay valid.
+        row = len(self.items) - 1
+        while row >= 0:
+            if id(self.items[row]) in doomed:
+                end = row
+                while row - 1 >= 0 and id(self.items[row - 1]) in doomed:
+                    row -= 1
+                self.beginRemoveRows(QModelIndex(), row, end)
+                del self.items[row : end + 1]
+                self.endRemoveRows()
+            row -= 1
+
+    def row_of(self, item: UploadItem) -> int:
+        for row, candidate in enumerate(self.items):
+            if candidate is item:
+                return row
+        return -1
+
+    def item_at(self, row: int) -> UploadItem | None:
+        return self.items[row] if 0 <= row < len(self.items) else None
+
+
+def action_for(item: UploadItem) -> str:
+    if item.state in CANCELLABLE:
+        return "Cancel"
+    if item.state in RETRYABLE:
+        return "Retry"
+    return ""
+
+
+class ProgressDelegate(QStyledItemDelegate):
+    """Draws a progress bar with the bytes/speed text inside it."""
+
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: ModelIndex) -> None:
+        item = index.data(UploadQueueModel.ItemRole)
+        fraction = item.fraction() if isinstance(item, UploadItem) else None
+        if fraction is None:
+            super().paint(painter, option, index)
+            return
+        # Selection background first, then the bar inset a little so rows do not touch.
+        base = QStyleOptionViewItem(option)
+        self.initStyleOption(base, index)
+        base.text = ""
+        widget = option.widget
+        style_ = widget.style() if widget is not None else QApplication.style()
+        style_.drawControl(QStyle.ControlElement.CE_ItemViewItem, base, painter, widget)
+        bar = QStyleOptionProgressBar()
+        rect: QRect = option.rect
+        pad = max(2, rect.height() // 8)
+        bar.rect = rect.adjusted(pad, pad, -pad, -pad)
+        bar.minimum = 0
+        bar.maximum = 1000
+        bar.progress = round(fraction * 1000)
+        bar.text = item.progress_text()
+        bar.textVisible = True
+        bar.textAlignment = Qt.AlignmentFlag.AlignCenter
+        bar.state = QStyle.StateFlag.State_Enabled | QStyle.StateFlag.State_Horizontal
+        bar.palette = option.palette
+        bar.fontMetrics = option.fontMetrics
+        if item.state == UploadState.DONE:
+            bar.palette.setColor(bar.palette.ColorRole.Highlight, QColor(style.GREEN))
+        elif item.state == UploadState.PROCESSING:
+            bar.palette.setColor(bar.palette.ColorRole.Highlight, QColor(style.PURPLE))
+        elif item.state in (UploadState.FAILED, UploadState.CANCELLED):
+            bar.palette.setColor(bar.palette.ColorRole.Highlight, QColor(style.GREY))
+        style_.drawControl(QStyle.ControlElement.CE_ProgressBar, bar, painter, widget)
+
+
+class ActionDelegate(QStyledItemDelegate):
+    """A push button ("Cancel" / "Retry") painted in the cell; a click emits ``clicked(row)``."""
+
+    clicked = Signal(int)
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._pressed: QPersistentModelIndex | None = None
+
+    def _button_rect(self, option: QStyleOptionViewItem) -> QRect:
+        rect: QRect = option.rect
+        pad = max(2, rect.height() // 10)
+        return rect.adjusted(pad, pad, -pad, -pad)
+
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: ModelIndex) -> None:
+        base = QStyleOptionViewItem(option)
+        self.initStyleOption(base, index)
+        base.text = ""
+        widget = option.widget
+        style_ = widget.style() if widget is not None else QApplication.style()
+        style_.drawControl(QStyle.ControlElement.CE_ItemViewItem, base, painter, widget)
+        text = index.data()
+        if not text:
+            return
+        button = QStyleOptionButton()
+        button.rect = self._button_rect(option)
+        button.text = str(text)
+        button.state = QStyle.StateFlag.State_Enabled | QStyle.StateFlag.State_Raised
+        if self._pressed is not None and self._pressed == QPersistentModelIndex(index):
+            button.state |= QStyle.StateFlag.State_Sunken
+        button.palette = option.palette
+        button.fontMetrics = option.fontMetrics
+        style_.drawControl(QStyle.ControlElement.CE_PushButton, button, painter, widget)
+
+    def sizeHint(self, option: QStyleOptionViewItem, index: ModelIndex) -> Any:
+        hint = super().sizeHint(option, index)
+        fm = option.fontMetrics
+        hint.setWidth(max(fm.horizontalAdvance("Cancel"), fm.horizontalAdvance("Retry")) + fm.height() * 2)
+        return hint
+
+    def editorEvent(
+        self, event: QEvent, model: QAbstractItemModel, option: QStyleOptionViewItem, index: ModelIndex
+    ) -> bool:
+        if not index.data():
+            return False
+        if event.type() == QEvent.Type.MouseButtonPress and isinstance(event, QMouseEvent):
+            if self._button_rect(option).contains(event.position().toPoint()):
+                self._pressed = QPersistentModelIndex(index)
+                return True
+        if event.type() == QEvent.Type.MouseButtonRelease and isinstance(event, QMouseEvent):
+            pressed, self._pressed = self._pressed, None
+            if pressed is not None and pressed == QPersistentModelIndex(index):
+                if self._button_rect(option).contains(event.position().toPoint()):
+                    self.clicked.emit(index.row())
+                return True
+        return False
+
+
+class UploadManager(QObject):
+    """Runs validation and uploads on worker threads and keeps the queue model up to date."""
+
+    summary_changed = Signal(str)
+    # (banner key, message) — the window shows it as a banner; empty message clears it.
+    problem = Signal(str, str)
+    uploaded = Signal(object)  # an UploadItem that reached "processing"
+    finished_item = Signal(object)  # an UploadItem that reached "done" or "failed" after processing
+
+    def __init__(self, settings: Settings, backend: Backend, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.settings = settings
+        self.backend = backend
+        self.model = UploadQueueModel(self)
+        self._checks = JobRunner(2, self)
+        self._uploads = JobRunner(settings.parallel_uploads, self)
+        self._hint_timer = QTimer(self)
+        self._hint_timer.setInterval(5000)
+        self._hint_timer.timeout.connect(self._check_stale)
+        self._hint_timer.start()
+        self.model.rowsInserted.connect(self._emit_summary)
+        self.model.rowsRemoved.connect(self._emit_summary)
+        self.model.dataChanged.connect(self._emit_summary)
+
+    # -- public --------------------------------------------------------------------------------------
+    @property
+    def items(self) -> list[UploadItem]:
+        return self.model.items
+
+    def set_settings(self, settings: Settings) -> None:
+        self.settings = settings
+        self._uploads.set_max_threads(settings.parallel_uploads)
+
+    def add_paths(self, paths: Sequence[Path]) -> None:
+        """Files and folders (their .csv files) from a drop or a file dialog; listing happens on a worker."""
+        paths = list(paths)
+        if not paths:
+            return
+
+        def expand(_report: Report) -> list[Path]:
+            return self.backend.expand_paths(paths)
+
+        def done(found: list[Path]) -> None:
+            if not found:
+                folders = [p.name for p in paths]
+                self.problem.emit("add", f"No CSV files found in {', '.join(folders)}.")
+                return
+            self.problem.emit("add", "")
+            self.add_files(found)
+
+        self._checks.start(
+            expand,
+            on_done=done,
+            on_error=lambda exc: self.problem.emit(
+                "add", f"Could not read the dropped items: {describe_error(exc)}"
+            ),
+            name="expand",
+        )
+
+    def add_files(self, files: Sequence[Path]) -> list[UploadItem]:
+        active = {item.path for item in self.items if not item.state.finished}
+        new: list[UploadItem] = []
+        skipped = 0
+        for path in files:
+            if path in active:
+                skipped += 1
+                continue
+            active.add(path)
+            new.append(UploadItem(path=path, bucket=self.settings.bucket))
+        self.model.add(new)
+        for item in new:
+            self._validate(item)
+        if skipped:
+            self.problem.emit("add", f"{skipped} file(s) already in the queue were not added again.")
+        return new
+
+    def cancel(self, item: UploadItem) -> None:
+        if item.state not in CANCELLABLE:
+            return
+        item.cancel.set()
+        if item.state == UploadState.UPLOADING:  # the worker notices the event and raises UploadCancelled
+            item.message = "Cancelling…"
+            self.model.changed(item)
+            return
+        if item.job is not None:
+            self._uploads.try_take(item.job)
+            self._checks.try_take(item.job)
+        item.attempt += 1
+        self._set(item, UploadState.CANCELLED, "Cancelled — press Retry to upload it.")
+
+    def retry(self, item: UploadItem) -> None:
+        if item.state not in RETRYABLE:
+            return
+        item.attempt += 1
+        item.cancel = threading.Event()
+        item.sent = 0
+        item.speed = 0.0
+        item.samples.clear()
+        item.bucket = self.settings.bucket
+        self._set(item, UploadState.VALIDATING, "Checking the file…")
+        self._validate(item)
+        self._update_failure_banner()
+
+    def retry_all_failed(self) -> None:
+        for item in list(self.items):
+            if item.state in (UploadState.FAILED, UploadState.CANCELLED):
+                self.retry(item)
+
+    def clear_finished(self) -> int:
+        done = [item for item in self.items if item.state.finished]
+        self.model.remove(done)
+        self._update_failure_banner()
+        return len(done)
+
+    def remove(self, items: Iterable[UploadItem]) -> None:
+        items = list(items)
+        for item in items:
+            self.cancel(item)
+        self.model.remove([i for i in items if i.state.finished])
+
+    def active_count(self) -> int:
+        return sum(1 for item in self.items if item.state in CANCELLABLE)
+
+    def shutdown(self, timeout_ms: int = 3000) -> bool:
+        for item in self.items:
+            item.cancel.set()
+        self._hint_timer.stop()
+        ok_checks = self._checks.shutdown(timeout_ms)
+        return self._uploads.shutdown(timeout_ms) and ok_checks
+
+    # -- processing results from the metadata store and the notice queue ------------------------------
+    def on_records(self, records: Iterable[Any]) -> None:
+        waiting = [i for i in self.items if i.state == UploadState.PROCESSING]
+        if not waiting:
+            return
+        for record in records:
+            for item in waiting:
+                if item.state == UploadState.PROCESSING and self._matches(item, record):
+                    self._processed(item, record.status, record.error, record.row_count, record.column_count)
+
+    def on_notice(self, notice: Any) -> None:
+        for item in self.items:
+            if (
+                item.state == UploadState.PROCESSING
+                and item.key == notice.key
+                and item.bucket == notice.bucket
+            ):
+                self._processed(item, notice.status, notice.error, notice.row_count, notice.column_count)
+
+    def check_existing(self, item: UploadItem, record: Any) -> None:
+        """A record already in the browser when the upload finished (very fast function)."""
+        if item.state == UploadState.PROCESSING and self._matches(item, record, require_fresh=True):
+            self._processed(item, record.status, record.error, record.row_count, record.column_count)
+
+    @staticmethod
+    def _matches(item: UploadItem, record: Any, *, require_fresh: bool = False) -> bool:
+        if record.key != item.key or record.bucket != item.bucket:
+            return False
+        if require_fresh:
+            uploaded = style.timestamp(getattr(record, "uploaded_at", None))
+            return uploaded >= item.started_wall - 5
+        return True
+
+    def _processed(
+        self, item: UploadItem, status: str, error: str | None, rows: int | None, cols: int | None
+    ) -> None:
+        if str(status).upper() == "PROCESSED":
+            self._set(
+                item, UploadState.DONE, f"{style.human_count(rows)} rows × {style.human_count(cols)} columns"
+            )
+        else:
+            self._set(
+                item,
+                UploadState.FAILED,
+                f"Uploaded, but the file could not be profiled: {error or 'no reason given'}. "
+                "Fix the file and press Retry.",
+            )
+        self.finished_item.emit(item)
+        self._update_failure_banner()
+
+    # -- internals -----------------------------------------------------------------------------------
+    def _set(self, item: UploadItem, state: UploadState, message: str) -> None:
+        item.state = state
+        item.message = message
+        self.model.changed(item)
+
+    def _validate(self, item: UploadItem) -> None:
+        max_bytes = self.settings.max_file_bytes
+        path = item.path
+        attempt = item.attempt
+
+        def check(_report: Report) -> Any:
+            return self.backend.validate_file(path, max_bytes)
+
+        def done(result: Any) -> None:
+            if item.attempt != attempt or item.state != UploadState.VALIDATING:
+                return
+            item.size = int(result.size_bytes or 0)
+            if not result.ok:
+                self._set(item, UploadState.REJECTED, result.reason or "Not a usable CSV file.")
+                return
+            parts = [f"{result.column_count} columns" if result.column_count else "", result.encoding or ""]
+            if result.delimiter:
+                parts.append(f"{style.delimiter_name(result.delimiter)}-separated")
+            item.message = (
+                "Valid CSV (" + ", ".join(p for p in parts if p) + ") — waiting for a free upload slot"
+            )
+            self._set(item, UploadState.QUEUED, item.message)
+            self._start_upload(item)
+
+        def failed(exc: BaseException) -> None:
+            if item.attempt == attempt and item.state == UploadState.VALIDATING:
+                self._set(item, UploadState.REJECTED, f"Could not check the file: {describe_error(exc)}")
+
+        item.job = self._checks.start(check, on_done=done, on_error=failed, name=f"validate {path.name}")
+
+    def _start_upload(self, item: UploadItem) -> None:
+        settings = self.settings
+        item.bucket = settings.bucket
+        cancel = item.cancel
+        path = item.path
+        attempt = item.attempt
+
+        def work(report: Report) -> Any:
+            key = self.backend.object_key_for(settings, path)
+            report(("key", key))
+            last = [0.0]
+
+            def on_progress(sent: int, total: int) -> None:
+                now = time.monotonic()
+                if sent >= total or now - last[0] >= PROGRESS_EVERY_S:
+                    last[0] = now
+                    report(("bytes", sent, total))
+
+            return self.backend.upload_file(settings, path, key=key, on_progress=on_progress, cancel=cancel)
+
+        def started() -> None:
+            if item.attempt != attempt or item.state != UploadState.QUEUED:
+                return
+            item.started_wall = time.time()
+            item.samples.clear()
+            item.samples.append((time.monotonic(), 0))
+            self._set(item, UploadState.UPLOADING, f"Uploading to s3://{item.bucket}/…")
+
+        def progress(value: Any) -> None:
+            if item.attempt != attempt or item.state != UploadState.UPLOADING:
+                return
+            if value[0] == "key":
+                item.key = value[1]
+                item.message = f"Uploading to {item.s3_url}"
+            else:
+                _, sent, total = value
+                now = time.monotonic()
+                item.sent, item.size = int(sent), int(total) or item.size
+                item.samples.append((now, item.sent))
+                while len(item.samples) > 2 and now - item.samples[0][0] > 3.0:
+                    item.samples.popleft()
+                t0, s0 = item.samples[0]
+                if now - t0 > 0.05:
+                    item.speed = (item.sent - s0) / (now - t0)
+            self.model.changed(item)
+
+        def done(result: Any) -> None:
+            if item.attempt != attempt or item.state not in (UploadState.UPLOADING, UploadState.QUEUED):
+                return
+            item.key = result.key
+            item.etag = result.etag
+            item.size = int(result.size_bytes)
+            item.sent = item.size
+            item.seconds = float(result.seconds)
+            item.uploaded_mono = time.monotonic()
+            self._set(item, UploadState.PROCESSING, f"Uploaded to {item.s3_url} — waiting for the profile…")
+            self.uploaded.emit(item)
+
+        def failed(exc: BaseException) -> None:
+            if item.attempt != attempt or item.state not in (UploadState.UPLOADING, UploadState.QUEUED):
+                return
+            if is_cancelled(exc) or item.cancel.is_set():
+                self._set(item, UploadState.CANCELLED, "Cancelled — press Retry to upload it.")
+                return
+            self._set(item, UploadState.FAILED, describe_error(exc))
+            self._update_failure_banner()
+
+        item.job = self._uploads.start(
+            work,
+            on_done=done,
+            on_error=failed,
+            on_progress=progress,
+            on_started=started,
+            name=f"upload {path.name}",
+        )
+
+    def _check_stale(self) -> None:
+        now = time.monotonic()
+        for item in self.items:
+            if item.state == UploadState.PROCESSING and now - item.uploaded_mono > PROCESSING_HINT_AFTER_S:
+                waited = style.human_duration(now - item.uploaded_mono)
+                hint = (
+                    f"Uploaded to {item.s3_url}, no profile after {waited}"
+                    " — is the trigger set up? Check the Environment lights (F5)."
+                )
+                if item.message != hint:
+                    item.message = hint
+                    self.model.changed(item)
+
+    def _update_failure_banner(self) -> None:
+        failed = [i for i in self.items if i.state == UploadState.FAILED]
+        if not failed:
+            self.problem.emit("upload", "")
+        elif len(failed) == 1:
+            self.problem.emit("upload", f"Upload of {failed[0].name} failed: {failed[0].message}")
+        else:
+            self.problem.emit(
+                "upload", f"{len(failed)} uploads failed — each row says what to do, then press Retry."
+            )
+
+    def _emit_summary(self, *_args: Any) -> None:
+        self.summary_changed.emit(self.summary())
+
+    def summary(self) -> str:
+        counts: dict[UploadState, int] = {}
+        for item in self.items:
+            counts[item.state] = counts.get(item.state, 0) + 1
+        order = [
+            (UploadState.UPLOADING, "uploading"),
+            (UploadState.VALIDATING, "checking"),
+            (UploadState.QUEUED, "waiting"),
+            (UploadState.PROCESSING, "processing"),
+            (UploadState.DONE, "done"),
+            (UploadState.FAILED, "failed"),
+            (UploadState.REJECTED, "rejected"),
+            (UploadState.CANCELLED, "cancelled"),
+        ]
+        parts = [f"{counts[state]} {word}" for state, word in order if counts.get(state)]
+        return " · ".join(parts)
