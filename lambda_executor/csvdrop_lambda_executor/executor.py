@@ -88,6 +88,14 @@ def runtime_dir() -> str:
     return str(target)
 
 
+def _check_runtime(function_version: FunctionVersion) -> str:
+    """Interpreter of a zip-packaged python function, else InterpreterNotFound/LambdaRuntimeException."""
+    cfg = function_version.config
+    if cfg.package_type != PackageType.Zip or not cfg.code:
+        raise LambdaRuntimeException(unsupported_runtime_message(cfg.runtime))
+    return interpreter_for(cfg.runtime or "")
+
+
 def exit_reason(returncode: int) -> str:
     """Go-style wording used by Lambda's Runtime.ExitError."""
     if returncode < 0:
@@ -173,7 +181,7 @@ class LocalProcessRuntimeExecutor(RuntimeExecutor):
     def _child_env(self, env_vars: dict[str, str]) -> dict[str, str]:
         fv = self.function_version
         runtime = fv.config.runtime or ""
-        python = interpreter_for(runtime)
+        python = _check_runtime(fv)
         version = runtime.removeprefix("python")
         # Later layers win in /opt, so they come first on the path.
         layers = [lay.code.get_unzipped_code_location() for lay in reversed(fv.config.layers) if lay.code]
@@ -335,11 +343,15 @@ class LocalProcessRuntimeExecutor(RuntimeExecutor):
     # --- versions --------------------------------------------------------------------------------
     @classmethod
     def prepare_version(cls, function_version: FunctionVersion) -> None:
+        """Unzip code and layers. A runtime this executor cannot run is logged here and reported by
+        every invoke (raising would leave the function Failed, and LocalStack cannot delete those)."""
         cfg = function_version.config
-        if cfg.package_type != PackageType.Zip or not (cfg.runtime or "").startswith("python"):
-            raise LambdaRuntimeException(unsupported_runtime_message(cfg.runtime))
-        interpreter_for(cfg.runtime)  # InterpreterNotFound: the function goes to State=Failed with it
-        cfg.code.prepare_for_execution()
+        try:
+            _check_runtime(function_version)
+        except (InterpreterNotFound, LambdaRuntimeException) as exc:
+            LOG.warning("csvdrop-local: %s cannot run: %s", function_version.qualified_arn, exc)
+        if cfg.code:
+            cfg.code.prepare_for_execution()
         for layer in cfg.layers:
             if layer.code:
                 layer.code.prepare_for_execution()
