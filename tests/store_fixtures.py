@@ -1,0 +1,237 @@
+"""Shared helpers and fixtures for the metadata-store tests (import the fixtures into a test module).
+
+Each test module gets its own database / users / DynamoDB table with random names, so the store tests never
+touch what `csvdrop setup` created on the same stack, and clean up after themselves.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pymysql
+import pytest
+from lambda_loader import load_lambda_module
+
+from backend.config import Settings
+
+store_writer = load_lambda_module("store_writer")
+
+HOSTILE_KEYS = [
+    '"); DROP TABLE x;--',
+    "'; DROP TABLE csv_metadata; --.csv",
+    "données/日本語 ファイル 😀.csv",
+    "a%b_c!d\\e.csv",
+    "dir/<script>alert(1)</script>.csv",
+    "k" * 996 + ".csv",  # 1,000 characters
+    "deep/" + "é" * 500 + ".csv",  # 1,009 bytes in UTF-8, under the 1,024 limit
+]
+HOSTILE_COLUMNS = [
+    "id", "", "<b>name</b>", "'; DROP TABLE t;--", 'quote"d', "tab\tand\nnewline", "ünï 😀", "%_!",
+]
+
+
+def make_record(key: str = "data/a.csv", sequencer: str = "0055AED6DCD90281E5", *, bucket: str = "bkt",
+                **overrides: Any) -> dict[str, Any]:
+    """A complete contract record (as handler.py produces it)."""
+    record: dict[str, Any] = {
+        "bucket": bucket,
+        "key": key,
+        "file_name": key.rsplit("/", 1)[-1],
+        "status": "PROCESSED",
+        "error": None,
+        "size_bytes": 1234,
+        "etag": "d41d8cd98f00b204e9800998ecf8427e",
+        "sha256": "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+        "sequencer": sequencer,
+        "uploaded_at": "2026-11-25T21:00:00.123456+00:00",
+        "processed_at": "2026-11-25T21:00:01.654321+00:00",
+        "duration_ms": 12.5,
+        "encoding": "utf-8",
+        "has_bom": False,
+        "delimiter": ",",
+        "quote_char": '"',
+        "has_header": True,
+        "line_terminator": "\r\n",
+        "row_count": 3,
+        "column_count": 2,
+        "column_names": ["id", "name"],
+        "duplicate_column_names": [],
+        "columns": [
+            {"name": "id", "type": "integer", "null_count": 0, "distinct_count": 3, "min": 1, "max": 3},
+            {"name": "name", "type": "string", "null_count": 1, "distinct_count": 2,
+             "min": None, "max": None},
+        ],
+        "duplicate_row_count": 0,
+        "sample_rows": [["1", "a"], ["2", ""], ["3", "c"]],
+    }
+    record.update(overrides)
+    return record
+
+
+def expected_json(record: dict[str, Any]) -> dict[str, Any]:
+    """What a reader's ``to_json_dict()`` must give back for a written record."""
+    return store_writer.contract_dict(store_writer.normalize_record(record))
+
+
+def hostile_record(key: str, sequencer: str = "01") -> dict[str, Any]:
+    cols = HOSTILE_COLUMNS
+    return make_record(
+        key,
+        sequencer,
+        status="FAILED",
+        error="Row 3: unterminated quote \"x' -- <i>; DROP TABLE y;",
+        encoding="utf-16",
+        delimiter="\t",
+        quote_char="'",
+        line_terminator="mixed",
+        column_names=cols,
+        duplicate_column_names=["%_!"],
+        column_count=len(cols),
+        columns=[
+            {"name": c, "type": "string", "null_count": i, "distinct_count": 1, "min": None, "max": None}
+            for i, c in enumerate(cols)
+        ]
+        + [{"name": "f", "type": "float", "null_count": 0, "distinct_count": 2, "min": -1.5e300, "max": 0.1}],
+        sample_rows=[[f"<td>{c}</td>", "😀", "\\", "NULL", "'"] for c in cols[:5]],
+    )
+
+
+# ---------------------------------------------------------------------------------------------- MySQL
+@dataclass
+class MySqlTestDb:
+    settings: Settings  # points at the test database; writer/reader user names are this module's own
+    writer_password: str
+    reader_password: str
+    setup_report: list[str]
+
+    def admin(self, database: str | None = "") -> pymysql.connections.Connection[Any]:
+        s = self.settings
+        return pymysql.connect(host=s.mysql_host, port=s.mysql_port, user=s.mysql_admin_user,
+                               password=s.mysql_admin_password, charset="utf8mb4", autocommit=True,
+                               database=s.mysql_database if database == "" else database)
+
+    def connect_as(self, who: str) -> pymysql.connections.Connection[Any]:
+        s = self.settings
+        user, password = ((s.mysql_writer_user, self.writer_password) if who == "writer"
+                          else (s.mysql_reader_user, self.reader_password))
+        return pymysql.connect(host=s.mysql_host, port=s.mysql_port, user=user, password=password,
+                               database=s.mysql_database, charset="utf8mb4", autocommit=True)
+
+    def writer(self) -> Any:
+        s = self.settings
+        return store_writer.MySqlWriter(host=s.mysql_host, port=s.mysql_port, user=s.mysql_writer_user,
+                                        password=self.writer_password, database=s.mysql_database)
+
+    def reader(self) -> Any:
+        from backend.store import open_reader
+
+        return open_reader(self.settings, password=self.reader_password)
+
+    def truncate(self) -> None:
+        with self.admin() as conn, conn.cursor() as cur:
+            cur.execute("DELETE FROM csv_metadata")
+
+
+def create_mysql_test_db(stack: Settings) -> Iterator[MySqlTestDb]:
+    from db_setup.setup_rds import ensure_database_and_users
+
+    tag = uuid.uuid4().hex[:8]
+    settings = stack.replace(
+        mysql_database=f"csvdrop_t_{tag}",
+        mysql_writer_user=f"tw_{tag}",
+        mysql_reader_user=f"tr_{tag}",
+        metadata_store="mysql",
+    )
+    db = MySqlTestDb(settings, "w-" + secrets.token_urlsafe(12), "r-" + secrets.token_urlsafe(12), [])
+    db.setup_report = ensure_database_and_users(
+        settings, writer_password=db.writer_password, reader_password=db.reader_password
+    )
+    try:
+        yield db
+    finally:
+        with db.admin(None) as conn, conn.cursor() as cur:
+            cur.execute(f"DROP DATABASE IF EXISTS `{settings.mysql_database}`")
+            for user in (settings.mysql_writer_user, settings.mysql_reader_user):
+                for host in ("127.0.0.1", "%"):
+                    cur.execute("DROP USER IF EXISTS %s@%s", (user, host))
+
+
+@pytest.fixture(scope="module")
+def mysql_db(stack: Settings) -> Iterator[MySqlTestDb]:
+    yield from create_mysql_test_db(stack)
+
+
+# ---------------------------------------------------------------------------------------------- DynamoDB
+_DYNAMO_ENDPOINT: dict[str, str | None] = {}
+
+
+def _dynamodb_works(settings: Settings) -> str | None:
+    """None when DynamoDB answers at settings' endpoint, else why not."""
+    from backend.aws import client
+
+    try:
+        client(settings, "dynamodb", timeout_s=5, retries=1).list_tables(Limit=1)
+    except Exception as exc:
+        return str(exc)[:300]
+    return None
+
+
+@pytest.fixture(scope="session")
+def dynamodb_endpoint(stack: Settings) -> Iterator[str]:
+    """An endpoint that serves DynamoDB: the stack's LocalStack if its DynamoDB works (it needs DynamoDB
+    Local, a Java download, which an offline host lacks), else CSVDROP_TEST_DYNAMODB_ENDPOINT, else an
+    in-process moto server when moto is installed; otherwise the DynamoDB tests skip with the reason."""
+    problem = _dynamodb_works(stack)
+    if problem is None:
+        yield stack.aws_endpoint
+        return
+    external = os.environ.get("CSVDROP_TEST_DYNAMODB_ENDPOINT")
+    if external:
+        yield external
+        return
+    try:
+        from moto.server import ThreadedMotoServer  # type: ignore[import-not-found]
+    except ImportError:
+        pytest.skip(f"no DynamoDB: the stack's LocalStack DynamoDB fails ({problem}); moto not installed")
+    from conftest import free_port
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def dynamo_settings(stack: Settings, dynamodb_endpoint: str) -> Iterator[Settings]:
+    from backend.aws import client
+    from db_setup.setup_dynamodb import ensure_table
+
+    settings = stack.replace(aws_endpoint=dynamodb_endpoint, metadata_store="dynamodb",
+                             dynamodb_table=f"CsvDropTest{uuid.uuid4().hex[:8]}")
+    ensure_table(settings)
+    try:
+        yield settings
+    finally:
+        try:
+            client(settings, "dynamodb").delete_table(TableName=settings.dynamodb_table)
+        except Exception:
+            pass
+
+
+def dynamo_writer_env(settings: Settings) -> dict[str, str]:
+    return {
+        "METADATA_STORE": "dynamodb",
+        "DYNAMODB_TABLE": settings.dynamodb_table,
+        "AWS_ENDPOINT_URL": settings.aws_endpoint,
+        "AWS_REGION": settings.region,
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+    }
