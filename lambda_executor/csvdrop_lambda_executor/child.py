@@ -188,6 +188,9 @@ class _InvokeHandler(BaseHTTPRequestHandler):
 
 def main() -> None:
     t0 = time.perf_counter()
+    # The script's own dir (the executor package) must not shadow the function's modules.
+    if sys.path and os.path.abspath(sys.path[0]) == os.path.dirname(os.path.abspath(__file__)):
+        del sys.path[0]
     env = os.environ
     runtime_id = env["LOCALSTACK_RUNTIME_ID"]
     poster = _Poster(env["LOCALSTACK_RUNTIME_ENDPOINT"])

@@ -189,7 +189,10 @@ class LocalProcessRuntimeExecutor(RuntimeExecutor):
         layer_paths += [Path(d, "python") for d in layers]
         env = {k: os.environ[k] for k in ("HOME", "LANG", "LC_ALL", "TMPDIR") if k in os.environ}
         env.setdefault("LANG", "C.UTF-8")
-        env["PATH"] = os.pathsep.join([str(Path(python).parent), os.environ.get("PATH", "/usr/bin:/bin")])
+        # The interpreter's bin first; LocalStack's own venv is no part of the function's world.
+        own_bin = str(Path(sys.prefix, "bin")) if sys.prefix != sys.base_prefix else None
+        host_path = [p for p in os.environ.get("PATH", "/usr/bin:/bin").split(os.pathsep) if p != own_bin]
+        env["PATH"] = os.pathsep.join([str(Path(python).parent), *host_path])
         env.update({k: str(v) for k, v in env_vars.items() if v is not None})
         env["LAMBDA_TASK_ROOT"] = str(fv.config.code.get_unzipped_code_location())
         env["AWS_EXECUTION_ENV"] = f"AWS_Lambda_{runtime}"
@@ -202,7 +205,7 @@ class LocalProcessRuntimeExecutor(RuntimeExecutor):
     def _spawn(self) -> None:
         """Start a child and return at once; readiness arrives on endpoint.startup_future."""
         self.endpoint.startup_future = Future()
-        cmd = [self.env["_CSVDROP_PYTHON"], "-P", "-s", CHILD_SCRIPT]
+        cmd = [self.env["_CSVDROP_PYTHON"], "-s", CHILD_SCRIPT]  # -s: no user site-packages
         proc = _SPAWNER.submit(
             subprocess.Popen,
             cmd,

@@ -2,7 +2,7 @@
 
 Order: env ``CSVDROP_LAMBDA_PYTHON_3_13`` (for python3.13), ``python3.13`` on PATH (verified by running
 it: pyenv shims exist on PATH but fail unless that version is selected), ``~/.pyenv/versions/3.13*``,
-``/usr/bin/python3.13``. The verified ``sys.executable`` is returned, so shims are never spawned per invoke.
+``/usr/bin/python3.13``. The verified real executable is returned (never a pyenv shim or a venv's python).
 """
 
 from __future__ import annotations
@@ -15,7 +15,12 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 _RUNTIME_RE = re.compile(r"^python(3)\.(\d+)$")
-_PROBE = "import sys; print('%d.%d' % sys.version_info[:2]); print(sys.executable)"
+# A venv's python (LocalStack's own venv is first on its PATH) would hand the function the venv's
+# site-packages, so the probe reports the base interpreter behind a venv.
+_PROBE = (
+    "import sys; print('%d.%d' % sys.version_info[:2]); "
+    "print(sys._base_executable if sys.prefix != sys.base_prefix else sys.executable)"
+)
 
 
 class InterpreterNotFound(Exception):

@@ -1,0 +1,222 @@
+"""Pure parts of the csvdrop-local Lambda executor (stdlib-only modules, loaded by path)."""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+VERSION = f"{sys.version_info[0]}.{sys.version_info[1]}"
+PKG = Path(__file__).resolve().parents[2] / "lambda_executor" / "csvdrop_lambda_executor"
+
+
+def _load(name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(
+        f"csvdrop_lambda_executor_{name}_under_test", PKG / f"{name}.py"
+    )
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+interp = _load("interpreters")
+child = _load("child")
+
+
+# --- interpreter discovery ---------------------------------------------------------------------------
+def test_env_var_name_per_runtime() -> None:
+    assert interp.env_var_for("python3.13") == "CSVDROP_LAMBDA_PYTHON_3_13"
+    assert interp.env_var_for("python3.9") == "CSVDROP_LAMBDA_PYTHON_3_9"
+
+
+@pytest.mark.parametrize("runtime", ["nodejs20.x", "java21", "provided.al2023", "", "python2.7"])
+def test_non_python_runtimes_are_refused_clearly(runtime: str) -> None:
+    with pytest.raises(interp.InterpreterNotFound, match="not supported by the csvdrop-local"):
+        interp.find_interpreter(runtime, environ={})
+
+
+def _fake_home(tmp_path: Path, *versions: str) -> Path:
+    for v in versions:
+        binary = tmp_path / ".pyenv" / "versions" / v / "bin" / f"python{'.'.join(v.split('.')[:2])}"
+        binary.parent.mkdir(parents=True)
+        binary.touch()
+    return tmp_path
+
+
+def test_env_override_wins(tmp_path: Path) -> None:
+    calls: list[str] = []
+
+    def probe(exe: str, version: str) -> str | None:
+        calls.append(exe)
+        return "/real/python3.13"
+
+    found = interp.find_interpreter(
+        "python3.13",
+        environ={"CSVDROP_LAMBDA_PYTHON_3_13": "/opt/py/bin/python3.13"},
+        home=tmp_path,
+        which=lambda name: "/usr/local/bin/python3.13",
+        run_probe=probe,
+    )
+    assert found == "/real/python3.13"
+    assert calls == ["/opt/py/bin/python3.13"]
+
+
+def test_broken_env_override_is_an_error_not_silently_skipped(tmp_path: Path) -> None:
+    with pytest.raises(
+        interp.InterpreterNotFound, match=r"CSVDROP_LAMBDA_PYTHON_3_13=.*not a working Python 3\.13"
+    ):
+        interp.find_interpreter(
+            "python3.13",
+            environ={"CSVDROP_LAMBDA_PYTHON_3_13": "/nope"},
+            home=tmp_path,
+            which=lambda name: None,
+            run_probe=lambda exe, v: None,
+        )
+
+
+def test_failing_path_shim_falls_through_to_newest_pyenv_version(tmp_path: Path) -> None:
+    home = _fake_home(tmp_path, "3.13.0", "3.13.2", "3.12.1", "3.130.1")
+    calls: list[str] = []
+
+    def probe(exe: str, version: str) -> str | None:
+        calls.append(exe)
+        return None if "shims" in exe else exe
+
+    found = interp.find_interpreter(
+        "python3.13",
+        environ={},
+        home=home,
+        which=lambda name: "/root/.pyenv/shims/python3.13",
+        run_probe=probe,
+    )
+    assert calls[0] == "/root/.pyenv/shims/python3.13"
+    assert found == str(home / ".pyenv/versions/3.13.2/bin/python3.13")
+
+
+def test_system_python_is_the_last_resort(tmp_path: Path) -> None:
+    found = interp.find_interpreter(
+        "python3.12",
+        environ={},
+        home=tmp_path,
+        which=lambda name: None,
+        run_probe=lambda exe, v: exe if exe.startswith("/sys") else None,
+        system_dir=Path("/sys-bin"),
+    )
+    assert found == "/sys-bin/python3.12"
+
+
+def test_nothing_found_names_runtime_env_var_and_candidates(tmp_path: Path) -> None:
+    with pytest.raises(interp.InterpreterNotFound) as err:
+        interp.find_interpreter(
+            "python3.12",
+            environ={},
+            home=_fake_home(tmp_path, "3.12.1"),
+            which=lambda name: "/shims/python3.12",
+            run_probe=lambda exe, v: None,
+        )
+    message = str(err.value)
+    assert "python3.12" in message and "CSVDROP_LAMBDA_PYTHON_3_12" in message
+    assert "/shims/python3.12" in message and "/usr/bin/python3.12" in message
+
+
+def test_probe_runs_the_interpreter_and_checks_its_version() -> None:
+    version = VERSION
+    assert interp.probe(sys.executable, version)
+    assert interp.probe(sys.executable, "2.7") is None
+    assert interp.probe("/nonexistent/python", version) is None
+
+
+def test_probe_returns_the_base_interpreter_behind_a_venv(tmp_path: Path) -> None:
+    base = interp.probe(sys.executable, VERSION)
+    subprocess.run([base, "-m", "venv", "--without-pip", str(tmp_path / "v")], check=True)
+    found = interp.probe(str(tmp_path / "v" / "bin" / "python"), VERSION)
+    assert found and not found.startswith(str(tmp_path))
+
+
+# --- child runtime: error shapes, handler loading, context ---------------------------------------------
+def _raise_value_error() -> None:
+    raise ValueError("bad row 3")
+
+
+def test_error_payload_has_lambda_shape() -> None:
+    try:
+        _raise_value_error()
+    except ValueError as exc:
+        payload = child.error_payload(exc)
+    assert payload["errorType"] == "ValueError"
+    assert payload["errorMessage"] == "bad row 3"
+    assert payload["requestId"] == ""
+    assert isinstance(payload["stackTrace"], list)
+    assert any("_raise_value_error" in line for line in payload["stackTrace"])
+    line = child.error_log_line(payload)
+    assert line.startswith("[ERROR] ValueError: bad row 3\nTraceback (most recent call last):\n")
+
+
+def test_error_payload_overrides() -> None:
+    payload = child.error_payload(
+        RuntimeError("x"), "Runtime.ImportModuleError", "Unable to import module 'm'"
+    )
+    assert payload == {
+        "errorMessage": "Unable to import module 'm'",
+        "errorType": "Runtime.ImportModuleError",
+        "requestId": "",
+        "stackTrace": [],
+    }
+    assert child.error_log_line(payload) == "[ERROR] Runtime.ImportModuleError: Unable to import module 'm'"
+
+
+def test_load_handler_nested_packages_and_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pkg = tmp_path / "lexecpkg" / "inner"
+    pkg.mkdir(parents=True)
+    (tmp_path / "lexecpkg" / "__init__.py").write_text("")
+    (pkg / "__init__.py").write_text("")
+    (pkg / "app.py").write_text("def handle(event, context):\n    return event['x'] * 2\nnot_callable = 1\n")
+    (tmp_path / "lexec_broken.py").write_text("def f(:\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+
+    assert child.load_handler("lexecpkg.inner.app.handle")({"x": 21}, None) == 42
+    cases = {
+        "nohandlername": "Runtime.MalformedHandlerName",
+        "lexec_missing_mod.handle": "Runtime.ImportModuleError",
+        "lexecpkg.inner.app.nothere": "Runtime.HandlerNotFound",
+        "lexecpkg.inner.app.not_callable": "Runtime.HandlerNotFound",
+        "lexec_broken.f": "Runtime.UserCodeSyntaxError",
+    }
+    for spec, error_type in cases.items():
+        with pytest.raises(child._InitError) as err:
+            child.load_handler(spec)
+        assert err.value.error_type == error_type, spec
+    with pytest.raises(child._InitError, match="Unable to import module 'lexec_missing_mod'"):
+        child.load_handler("lexec_missing_mod.handle")
+
+
+def test_context_reports_function_settings_and_remaining_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "process_csv")
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "512")
+    monkeypatch.setenv("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/process_csv")
+    ctx = child.LambdaContext("req-1", "arn:aws:lambda:us-east-1:000000000000:function:process_csv", 0)
+    assert (ctx.function_name, ctx.function_version, ctx.memory_limit_in_mb) == (
+        "process_csv",
+        "$LATEST",
+        "512",
+    )
+    assert ctx.aws_request_id == "req-1" and ctx.log_group_name == "/aws/lambda/process_csv"
+    assert ctx.get_remaining_time_in_millis() == 0
+    ctx = child.LambdaContext("req-2", "arn", int(time.time() * 1000) + 3000)
+    assert 2000 < ctx.get_remaining_time_in_millis() <= 3000
+
+
+def test_report_line_format() -> None:
+    line = child.report_line("abc", 12.345, "256", 101.5)
+    assert line.startswith(
+        "REPORT RequestId: abc\tDuration: 12.35 ms\tBilled Duration: 13 ms\tMemory Size: 256 MB\t"
+    )
+    assert "Max Memory Used: " in line and line.endswith("\tInit Duration: 101.50 ms")
+    assert "Init Duration" not in child.report_line("abc", 1.0, "128", None)
