@@ -1,0 +1,286 @@
+"""Fakes at the network/process boundary for GUI tests: the real backend data types, fake I/O.
+
+``FakeBackend`` has the methods of :class:`gui.backend_api.Backend`. Records, notices, step results and
+health use the backend's own dataclasses, so the GUI is tested against the shapes it will really get.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from backend.notices import Notice, NoticeError
+from backend.provisioning import Health, StepResult
+from backend.store import MetadataRecord, StoreError
+from backend.upload import UploadCancelled, UploadError, UploadResult
+
+BUCKET = "test-bucket"
+T0 = datetime(2026, 11, 25, 21, 0, tzinfo=UTC)
+
+
+def make_record(
+    name: str,
+    *,
+    status: str = "PROCESSED",
+    rows: int = 3,
+    minutes: int = 0,
+    bucket: str = BUCKET,
+    error: str | None = None,
+    revision: int = 0,
+    columns: list[dict[str, Any]] | None = None,
+) -> MetadataRecord:
+    cols = columns or [
+        {"name": "id", "type": "integer", "null_count": 0, "distinct_count": rows, "min": 1, "max": rows},
+        {"name": "city", "type": "string", "null_count": 1, "distinct_count": 2, "min": None, "max": None},
+        {"name": "when", "type": "date", "null_count": 0, "distinct_count": rows,
+         "min": "2026-01-01", "max": "2026-01-03"},
+    ]
+    processed = status == "PROCESSED"
+    data = {
+        "bucket": bucket,
+        "key": name,
+        "file_name": name.rsplit("/", 1)[-1],
+        "status": status,
+        "error": None if processed else (error or "The file is not valid UTF-8 or Latin-1 text."),
+        "size_bytes": 100 + rows,
+        "etag": "e" * 32,
+        "sha256": "ab" * 32,
+        "sequencer": f"{revision:016X}",
+        "uploaded_at": (T0 + timedelta(minutes=minutes)).isoformat(),
+        "processed_at": (T0 + timedelta(minutes=minutes, seconds=2)).isoformat(),
+        "duration_ms": 12.5,
+        "encoding": "utf-8" if processed else None,
+        "has_bom": False,
+        "delimiter": "," if processed else None,
+        "quote_char": '"' if processed else None,
+        "has_header": True if processed else None,
+        "line_terminator": "\n" if processed else None,
+        "row_count": rows if processed else None,
+        "column_count": len(cols) if processed else None,
+        "column_names": [c["name"] for c in cols] if processed else [],
+        "duplicate_column_names": [],
+        "columns": cols if processed else [],
+        "duplicate_row_count": 0 if processed else None,
+        "sample_rows": [["1", "Oslo", "2026-01-01"], ["2", "", "2026-01-02"]] if processed else [],
+    }
+    return MetadataRecord.from_json_dict(data, revision=revision)
+
+
+def make_notice(name: str, *, status: str = "PROCESSED", seconds: int = 0, bucket: str = BUCKET) -> Notice:
+    return Notice(
+        message_id=f"msg-{name}-{seconds}",
+        bucket=bucket,
+        key=name,
+        file_name=name.rsplit("/", 1)[-1],
+        status=status,
+        row_count=3 if status == "PROCESSED" else None,
+        column_count=3 if status == "PROCESSED" else None,
+        error=None if status == "PROCESSED" else "Unterminated quote on line 3.",
+        sent_at=T0 + timedelta(seconds=seconds),
+    )
+
+
+@dataclass(frozen=True)
+class FakeValidation:
+    path: Path
+    ok: bool
+    reason: str | None
+    size_bytes: int
+    encoding: str | None = "utf-8"
+    delimiter: str | None = ","
+    column_count: int | None = 3
+
+
+class FakeReader:
+    def __init__(self, backend: FakeBackend) -> None:
+        self.backend = backend
+        self.closed = False
+
+    def changed_since(self, cursor: str | None) -> tuple[list[MetadataRecord], str]:
+        self.backend.reader_calls += 1
+        if self.backend.store_error:
+            raise StoreError(self.backend.store_error)
+        if self.backend.poll_delay:
+            time.sleep(self.backend.poll_delay)
+        after = int(cursor.split(":")[1]) if cursor else 0
+        with self.backend.lock:
+            changed = [r for rev, r in self.backend.log if rev > after]
+            last = self.backend.revision
+        return changed[:1000], f"r:{last}"
+
+    def close(self) -> None:
+        self.closed = True
+
+
+class FakeNoticeReader:
+    def __init__(self, backend: FakeBackend) -> None:
+        self.backend = backend
+
+    def receive(self, wait_seconds: int = 1) -> list[Notice]:
+        if self.backend.notice_error:
+            raise NoticeError(self.backend.notice_error)
+        with self.backend.lock:
+            out, self.backend.notices[:] = list(self.backend.notices), []
+        if not out:
+            time.sleep(min(0.05, wait_seconds))
+        return out
+
+    def close(self) -> None:
+        pass
+
+
+@dataclass
+class FakeStep:
+    name: str
+    title: str
+    status: str = "created"
+    detail: str = ""
+    delay: float = 0.0
+    ran: bool = False
+
+    def run(self) -> StepResult:
+        time.sleep(self.delay)
+        self.ran = True
+        return StepResult(self.name, self.status, self.detail or f"{self.title}: ok")  # type: ignore[arg-type]
+
+
+@dataclass
+class FakeBackend:
+    """Behaviour knobs are plain attributes; tests flip them."""
+
+    chunk: int = 64
+    chunk_delay: float = 0.002
+    upload_errors: dict[str, str] = field(default_factory=dict)  # file name -> UploadError message
+    upload_gate: threading.Event | None = None  # uploads wait for it (to observe the "uploading" state)
+    auto_process: bool = False  # a finished upload gets a record in the store, as the Lambda would
+    store_error: str | None = None
+    notice_error: str | None = None
+    poll_delay: float = 0.0
+    env: dict[str, Health] = field(
+        default_factory=lambda: {
+            "localstack": Health(True, "LocalStack 4.x at http://127.0.0.1:4566"),
+            "database": Health(True, "127.0.0.1:3307: MariaDB 11"),
+            "function": Health(True, "process_csv: Active"),
+            "trigger": Health(True, "s3://test-bucket -> process_csv"),
+        }
+    )
+    steps: list[FakeStep] = field(default_factory=list)
+    teardown: list[FakeStep] = field(default_factory=list)
+    stack_started: bool = False
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    log: list[tuple[int, MetadataRecord]] = field(default_factory=list)
+    revision: int = 0
+    notices: list[Notice] = field(default_factory=list)
+    reader_calls: int = 0
+    uploads_running: int = 0
+    max_parallel_seen: int = 0
+    uploaded: list[str] = field(default_factory=list)
+    saved: list[tuple[Any, Any]] = field(default_factory=list)
+
+    # -- test helpers --------------------------------------------------------------------------------
+    def add_records(self, *records: MetadataRecord) -> None:
+        with self.lock:
+            for record in records:
+                self.revision += 1
+                self.log.append((self.revision, record))
+
+    def push_notice(self, notice: Notice) -> None:
+        with self.lock:
+            self.notices.append(notice)
+
+    # -- Backend API ---------------------------------------------------------------------------------
+    def expand_paths(self, paths: list[Path]) -> list[Path]:
+        out: list[Path] = []
+        for p in paths:
+            out.extend(sorted(p.glob("*.csv")) if p.is_dir() else [p])
+        return out
+
+    def validate_file(self, path: Path, max_bytes: int) -> FakeValidation:
+        if not path.exists():
+            return FakeValidation(path, False, f"{path.name} does not exist any more.", 0)
+        size = path.stat().st_size
+        if path.suffix.lower() != ".csv":
+            return FakeValidation(path, False, f"{path.name} is not a CSV file (expected a .csv name).", size)
+        if size == 0:
+            return FakeValidation(path, False, "The file is empty: there is nothing to upload.", 0)
+        if size > max_bytes:
+            return FakeValidation(path, False, f"The file is larger than the {max_bytes} byte limit.", size)
+        return FakeValidation(path, True, None, size)
+
+    def object_key_for(self, settings: Any, path: Path) -> str:
+        return path.name
+
+    def upload_file(self, settings: Any, path: Path, *, key: str | None, on_progress: Any, cancel: Any) -> Any:
+        with self.lock:
+            self.uploads_running += 1
+            self.max_parallel_seen = max(self.max_parallel_seen, self.uploads_running)
+        try:
+            start = time.monotonic()
+            size = path.stat().st_size
+            if self.upload_gate is not None:
+                while not self.upload_gate.wait(0.01):
+                    if cancel is not None and cancel.is_set():
+                        raise UploadCancelled("Upload cancelled.")
+            message = self.upload_errors.get(path.name)
+            if message:
+                raise UploadError(message)
+            sent = 0
+            while sent < size:
+                if cancel is not None and cancel.is_set():
+                    raise UploadCancelled("Upload cancelled.")
+                sent = min(size, sent + self.chunk)
+                if on_progress:
+                    on_progress(sent, size)
+                time.sleep(self.chunk_delay)
+            self.uploaded.append(key or path.name)
+            if self.auto_process:
+                self.add_records(make_record(key or path.name, rows=3, bucket=settings.bucket))
+            return UploadResult(key or path.name, "e" * 32, size, time.monotonic() - start)
+        finally:
+            with self.lock:
+                self.uploads_running -= 1
+
+    def open_reader(self, settings: Any) -> FakeReader:
+        if self.store_error:
+            raise StoreError(self.store_error)
+        return FakeReader(self)
+
+    def open_notices(self, settings: Any) -> FakeNoticeReader:
+        if self.notice_error:
+            raise NoticeError(self.notice_error)
+        return FakeNoticeReader(self)
+
+    def environment_status(self, settings: Any) -> dict[str, Health]:
+        return dict(self.env)
+
+    def setup_steps(self, settings: Any, notify_email: str | None = None) -> list[FakeStep]:
+        return self.steps
+
+    def teardown_steps(self, settings: Any) -> list[FakeStep]:
+        return self.teardown
+
+    def stack_up(self, settings: Any, on_message: Any = None) -> None:
+        if on_message:
+            on_message("Starting LocalStack on port 4566…")
+            on_message("Starting MariaDB on port 3307…")
+        self.stack_started = True
+        self.env["localstack"] = Health(True, "up")
+        self.env["database"] = Health(True, "up")
+
+    def stack_status(self, settings: Any) -> list[Any]:
+        return []
+
+    def export_records(self, records: Any, path: Path, fmt: str) -> None:
+        from backend.export import export_records
+
+        export_records(list(records), path, fmt)  # type: ignore[arg-type]
+
+    def save_settings(self, settings: Any, keys: list[str] | None = None) -> Path:
+        from backend.config import save_settings
+
+        self.saved.append((settings, keys))
+        return save_settings(settings, keys)

@@ -1,0 +1,235 @@
+"""Drag and drop, local validation, the upload queue: progress, cancel, retry, failures, processing -> done."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent
+from PySide6.QtWidgets import QApplication, QFileDialog
+
+from gui.uploads import UploadQueueModel, UploadState
+from gui_fakes import make_notice, make_record
+
+CSV = "id,city,when\n1,Oslo,2026-01-01\n2,,2026-01-02\n3,Bergen,2026-01-03\n"
+
+
+def write(folder: Path, name: str, text: str = CSV) -> Path:
+    path = folder / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def mime_for(*paths: Path) -> QMimeData:
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
+    return mime
+
+
+def drag_enter(widget: Any, mime: QMimeData) -> QDragEnterEvent:
+    event = QDragEnterEvent(
+        QPointF(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
+    )
+    QApplication.sendEvent(widget, event)
+    return event
+
+
+def drop(widget: Any, mime: QMimeData) -> QDropEvent:
+    drag_enter(widget, mime)
+    move = QDragMoveEvent(
+        QPointF(12, 12), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
+    )
+    QApplication.sendEvent(widget, move)
+    event = QDropEvent(
+        QPointF(12, 12), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
+    )
+    QApplication.sendEvent(widget, event)
+    return event
+
+
+def row_texts(window: Any) -> list[str]:
+    model = window.uploads.model
+    return [
+        " | ".join(str(model.index(r, c).data() or "") for c in range(model.columnCount()))
+        for r in range(model.rowCount())
+    ]
+
+
+def states(window: Any) -> dict[str, UploadState]:
+    return {item.name: item.state for item in window.uploads.items}
+
+
+def test_drag_enter_with_local_files_is_accepted_and_highlights(window: Any, tmp_path: Path) -> None:
+    mime = mime_for(write(tmp_path, "a.csv"))
+    event = drag_enter(window.drop_zone, mime)
+    assert event.isAccepted()
+    assert window.drop_zone.drag_state == "accept"
+
+
+def test_drag_enter_without_local_files_is_rejected(window: Any) -> None:
+    text_only = QMimeData()
+    text_only.setText("just text")
+    event = drag_enter(window.drop_zone, text_only)
+    assert not event.isAccepted()
+    assert window.drop_zone.drag_state is None
+    remote = QMimeData()
+    remote.setUrls([QUrl("https://example.com/a.csv")])
+    event = drag_enter(window.drop_zone, remote)
+    assert not event.isAccepted()
+    assert window.drop_zone.drag_state == "reject"
+
+
+def test_dropped_files_are_validated_rejected_ones_stay_with_their_reason(
+    qtbot: Any, window: Any, backend: Any, tmp_path: Path
+) -> None:
+    good = write(tmp_path, "good.csv")
+    notes = write(tmp_path, "notes.txt", "hello")
+    empty = write(tmp_path, "empty.csv", "")
+    mime = mime_for(good, notes, empty)
+    event = drop(window.drop_zone, mime)
+    assert event.isAccepted()
+    assert window.drop_zone.drag_state is None
+    qtbot.waitUntil(lambda: len(window.uploads.items) == 3, timeout=3000)
+    qtbot.waitUntil(lambda: states(window)["good.csv"] == UploadState.PROCESSING, timeout=5000)
+    assert states(window)["notes.txt"] == UploadState.REJECTED
+    assert states(window)["empty.csv"] == UploadState.REJECTED
+    texts = "\n".join(row_texts(window))
+    assert "notes.txt | Rejected" in texts and "is not a CSV file" in texts
+    assert "empty.csv | Rejected" in texts and "The file is empty" in texts
+    assert backend.uploaded == ["good.csv"]  # nothing is sent for rejected files
+
+
+def test_dropped_folder_adds_its_csv_files(qtbot: Any, window: Any, backend: Any, tmp_path: Path) -> None:
+    folder = tmp_path / "batch"
+    folder.mkdir()
+    write(folder, "one.csv")
+    write(folder, "two.csv")
+    write(folder, "readme.md", "# not csv")
+    drop(window.drop_zone, mime_for(folder))
+    qtbot.waitUntil(lambda: sorted(backend.uploaded) == ["one.csv", "two.csv"], timeout=5000)
+    assert sorted(states(window)) == ["one.csv", "two.csv"]
+
+
+def test_upload_goes_processing_then_done_when_the_record_appears(
+    qtbot: Any, window: Any, backend: Any, tmp_path: Path
+) -> None:
+    backend.auto_process = True
+    window.add_paths([write(tmp_path, "sales.csv")])
+    qtbot.waitUntil(lambda: states(window).get("sales.csv") == UploadState.DONE, timeout=5000)
+    item = window.uploads.items[0]
+    assert item.message == "3 rows × 3 columns"
+    assert item.sent == item.size > 0
+    # ... and the record is in the browser.
+    assert window.records.find("test-bucket", "sales.csv") is not None
+
+
+def test_notice_also_completes_processing(qtbot: Any, window: Any, backend: Any, tmp_path: Path) -> None:
+    window.add_paths([write(tmp_path, "n.csv")])
+    qtbot.waitUntil(lambda: states(window).get("n.csv") == UploadState.PROCESSING, timeout=5000)
+    backend.push_notice(make_notice("n.csv", status="FAILED"))
+    qtbot.waitUntil(lambda: states(window).get("n.csv") == UploadState.FAILED, timeout=5000)
+    assert "Unterminated quote" in window.uploads.items[0].message
+
+
+def test_uploading_row_shows_progress_and_can_be_cancelled_then_retried(
+    qtbot: Any, window: Any, backend: Any, tmp_path: Path
+) -> None:
+    backend.upload_gate = threading.Event()
+    window.add_paths([write(tmp_path, "slow.csv")])
+    qtbot.waitUntil(lambda: states(window).get("slow.csv") == UploadState.UPLOADING, timeout=5000)
+    model = window.uploads.model
+    assert model.index(0, UploadQueueModel.ACTION).data() == "Cancel"
+    window._queue_action(0)  # the row's Cancel button
+    qtbot.waitUntil(lambda: states(window)["slow.csv"] == UploadState.CANCELLED, timeout=5000)
+    assert model.index(0, UploadQueueModel.ACTION).data() == "Retry"
+    backend.upload_gate = None
+    backend.auto_process = True
+    window._queue_action(0)  # Retry
+    qtbot.waitUntil(lambda: states(window)["slow.csv"] == UploadState.DONE, timeout=5000)
+
+
+def test_progress_text_has_bytes_and_speed(qtbot: Any, window: Any, backend: Any, tmp_path: Path) -> None:
+    backend.chunk, backend.chunk_delay = 16, 0.02
+    path = write(tmp_path, "big.csv", CSV * 20)
+    window.add_paths([path])
+    seen: list[str] = []
+
+    def saw_speed() -> bool:
+        text = window.uploads.model.index(0, UploadQueueModel.PROGRESS).data() or ""
+        seen.append(text)
+        return "/s" in text and " of " in text
+
+    qtbot.waitUntil(saw_speed, timeout=5000)
+    assert any("bytes of" in t or "KB of" in t for t in seen)
+
+
+def test_upload_error_is_shown_on_the_row_and_in_a_banner_and_retry_works(
+    qtbot: Any, window: Any, backend: Any, tmp_path: Path
+) -> None:
+    message = "Access denied to bucket test-bucket: check the AWS profile in Settings, then retry."
+    backend.upload_errors["x.csv"] = message
+    window.add_paths([write(tmp_path, "x.csv")])
+    qtbot.waitUntil(lambda: states(window).get("x.csv") == UploadState.FAILED, timeout=5000)
+    assert message in row_texts(window)[0]
+    assert message in window.banners.messages()["uploads-upload"]
+    assert window.banners.isVisible()
+    assert "Traceback" not in row_texts(window)[0]
+    backend.upload_errors.clear()  # the cause is fixed
+    backend.auto_process = True
+    window.retry_button.click()
+    qtbot.waitUntil(lambda: states(window)["x.csv"] == UploadState.DONE, timeout=5000)
+    assert "uploads-upload" not in window.banners.messages()
+
+
+def test_parallel_uploads_are_limited(qtbot: Any, window: Any, backend: Any, tmp_path: Path) -> None:
+    backend.chunk, backend.chunk_delay = 8, 0.005
+    window.add_paths([write(tmp_path, f"f{i}.csv") for i in range(6)])
+    qtbot.waitUntil(lambda: len(backend.uploaded) == 6, timeout=10000)
+    assert backend.max_parallel_seen == window.settings.parallel_uploads == 2
+
+
+def test_clear_finished_keeps_active_rows(qtbot: Any, window: Any, backend: Any, tmp_path: Path) -> None:
+    backend.upload_gate = threading.Event()
+    window.add_paths([write(tmp_path, "bad.txt", "x"), write(tmp_path, "busy.csv")])
+    qtbot.waitUntil(lambda: states(window).get("busy.csv") == UploadState.UPLOADING, timeout=5000)
+    qtbot.waitUntil(lambda: states(window).get("bad.txt") == UploadState.REJECTED, timeout=5000)
+    window.clear_button.click()
+    assert list(states(window)) == ["busy.csv"]
+    backend.upload_gate.set()
+
+
+def test_same_file_is_not_queued_twice_while_active(qtbot: Any, window: Any, backend: Any, tmp_path: Path) -> None:
+    backend.upload_gate = threading.Event()
+    path = write(tmp_path, "dup.csv")
+    window.add_paths([path])
+    qtbot.waitUntil(lambda: len(window.uploads.items) == 1, timeout=3000)
+    window.add_paths([path])
+    qtbot.waitUntil(lambda: "uploads-add" in window.banners.messages(), timeout=3000)
+    assert len(window.uploads.items) == 1
+    backend.upload_gate.set()
+
+
+def test_add_files_shortcut_opens_the_file_dialog(
+    qtbot: Any, window: Any, backend: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write(tmp_path, "picked.csv")
+    monkeypatch.setattr(QFileDialog, "getOpenFileNames", staticmethod(lambda *a, **k: ([str(path)], "")))
+    window.activateWindow()
+    window.add_files_action.trigger()
+    qtbot.waitUntil(lambda: backend.uploaded == ["picked.csv"], timeout=5000)
+    assert window.add_files_action.shortcut().toString() == "Ctrl+O"
+
+
+def test_existing_fresh_record_completes_an_upload_immediately(
+    qtbot: Any, window: Any, backend: Any, tmp_path: Path
+) -> None:
+    # A very fast function: the record is already in the browser when the upload finishes.
+    window.add_paths([write(tmp_path, "fast.csv")])
+    qtbot.waitUntil(lambda: states(window).get("fast.csv") == UploadState.PROCESSING, timeout=5000)
+    item = window.uploads.items[0]
+    old = make_record("fast.csv", minutes=-600)
+    window.uploads.check_existing(item, old)  # an old record for the same key must not count
+    assert item.state == UploadState.PROCESSING
