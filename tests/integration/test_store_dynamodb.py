@@ -1,0 +1,216 @@
+"""The DynamoDB metadata store end to end against a DynamoDB endpoint.
+
+Which endpoint: see ``store_fixtures.dynamodb_endpoint`` (LocalStack's DynamoDB needs DynamoDB Local).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from conftest import free_port
+from store_fixtures import (  # noqa: F401 - fixtures
+    DYNAMO_SOURCE,
+    HOSTILE_KEYS,
+    dynamo_settings,
+    dynamo_writer_env,
+    dynamodb_endpoint,
+    expected_json,
+    hostile_record,
+    make_record,
+    store_writer,
+)
+
+from backend.aws import client
+from backend.config import Settings
+from backend.store import CONTRACT_KEYS, SORT_KEYS, DynamoReader, RecordQuery, StoreError, open_reader
+from db_setup.setup_dynamodb import ensure_table
+
+pytestmark = pytest.mark.stack
+
+
+@pytest.fixture()
+def ddb(dynamo_settings: Settings) -> Settings:  # noqa: F811
+    """The module's table, emptied (records and the counter)."""
+    c = client(dynamo_settings, "dynamodb")
+    for page in c.get_paginator("scan").paginate(TableName=dynamo_settings.dynamodb_table,
+                                                  ProjectionExpression="FileName"):
+        for item in page["Items"]:
+            c.delete_item(TableName=dynamo_settings.dynamodb_table, Key={"FileName": item["FileName"]})
+    return dynamo_settings
+
+
+def _writer(settings: Settings) -> Any:
+    return store_writer.open_writer(dynamo_writer_env(settings))
+
+
+def _items(settings: Settings) -> list[dict[str, Any]]:
+    c = client(settings, "dynamodb")
+    return c.scan(TableName=settings.dynamodb_table, ConsistentRead=True)["Items"]  # type: ignore[no-any-return]
+
+
+def test_ensure_table_idempotent(dynamo_settings: Settings) -> None:  # noqa: F811
+    again = ensure_table(dynamo_settings)
+    assert again == f"found DynamoDB table {dynamo_settings.dynamodb_table} (ACTIVE)"
+    ddb_client = client(dynamo_settings, "dynamodb")
+    desc = ddb_client.describe_table(TableName=dynamo_settings.dynamodb_table)["Table"]
+    assert desc["KeySchema"] == [{"AttributeName": "FileName", "KeyType": "HASH"}]
+    assert desc.get("BillingModeSummary", {}).get("BillingMode") == "PAY_PER_REQUEST"
+    fresh = dynamo_settings.replace(dynamodb_table=dynamo_settings.dynamodb_table + "X")
+    try:
+        assert ensure_table(fresh).startswith(f"created DynamoDB table {fresh.dynamodb_table}")
+        assert ensure_table(fresh).startswith("found")
+    finally:
+        client(fresh, "dynamodb").delete_table(TableName=fresh.dynamodb_table)
+
+
+def test_upsert_idempotent_and_ordered(ddb: Settings) -> None:
+    w = _writer(ddb)
+    assert isinstance(w, store_writer.DynamoWriter)
+    reader = open_reader(ddb)
+    assert isinstance(reader, DynamoReader)
+    old, new, newest = "0055AED6DCD90281E5", "0055AED6DCD90281F0", "0055AED6DCD9028200"
+    assert w.upsert(make_record(sequencer=new, row_count=10)) is True
+    first = reader.get("bkt", "data/a.csv")
+    assert first is not None and first.row_count == 10 and first.revision == 1
+    assert w.upsert(make_record(sequencer=new, row_count=10)) is False
+    assert w.upsert(make_record(sequencer=old, row_count=99, status="FAILED")) is False
+    same = reader.get("bkt", "data/a.csv")
+    assert same == first and same is not None and same.revision == first.revision
+    assert w.upsert(make_record(sequencer=newest, row_count=11)) is True
+    latest = reader.get("bkt", "data/a.csv")
+    assert latest is not None and latest.row_count == 11 and latest.revision > first.revision
+    # one record item plus the revision counter item
+    kinds = sorted(item["ItemType"]["S"] for item in _items(ddb))
+    assert kinds == ["counter", "record"]
+    # the counter item is never a record
+    assert reader.list(RecordQuery()).total == 1
+    assert reader.get("bkt", store_writer.COUNTER_FILE_NAME) is None
+    assert reader.get("other-bucket", "data/a.csv") is None
+
+
+@pytest.mark.parametrize("stored,incoming,newer", [
+    ("FF", "100", True), ("100", "FF", False), ("00ab", "AB", False), ("9", "0A", True),
+])
+def test_sequencer_padding(ddb: Settings, stored: str, incoming: str, newer: bool) -> None:
+    w = _writer(ddb)
+    assert w.upsert(make_record(sequencer=stored))
+    assert w.upsert(make_record(sequencer=incoming)) is newer
+
+
+@pytest.mark.parametrize("key", HOSTILE_KEYS)
+def test_hostile_values_round_trip(ddb: Settings, key: str) -> None:
+    record = hostile_record(key)
+    assert _writer(ddb).upsert(record)
+    reader = open_reader(ddb)
+    got = reader.get("bkt", key)
+    assert got is not None
+    assert got.to_json_dict() == expected_json(record)
+    assert list(got.to_json_dict()) == list(CONTRACT_KEYS)
+    assert [x.key for x in reader.list(RecordQuery(name_contains=key)).records] == [key]
+
+
+def _seed(settings: Settings) -> list[dict[str, Any]]:
+    base = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+    names = ["alpha.csv", "Beta.csv", "gamma_2026.csv", "delta%.csv", "epsilon.csv", "zeta.CSV", "eta.csv"]
+    records = []
+    w = _writer(settings)
+    for i, name in enumerate(names):
+        failed = i % 3 == 2
+        rec = make_record(
+            key=f"in/{i}/{name}", sequencer=f"{i + 1:02X}", status="FAILED" if failed else "PROCESSED",
+            size_bytes=1000 - i * 100, uploaded_at=(base + timedelta(days=i)).isoformat(),
+            row_count=None if failed else i * 10,
+        )
+        assert w.upsert(rec)
+        records.append(rec)
+    return records
+
+
+def test_list_filters_sort_paging(ddb: Settings) -> None:
+    records = _seed(ddb)
+    r = open_reader(ddb)
+    everything = r.list(RecordQuery(limit=100))
+    assert everything.total == 7
+    assert [x.key for x in everything.records] == [rec["key"] for rec in reversed(records)]
+    assert r.list(RecordQuery(status="FAILED")).total == 2
+    assert [x.file_name for x in r.list(RecordQuery(name_contains="BETA")).records] == ["Beta.csv"]
+    assert [x.file_name for x in r.list(RecordQuery(name_contains="%")).records] == ["delta%.csv"]
+    in_range = r.list(RecordQuery(uploaded_from=datetime(2026, 11, 2, 12, 0),
+                                  uploaded_to=datetime(2026, 11, 4, 12, 0, tzinfo=UTC), descending=False))
+    assert [x.key for x in in_range.records] == [records[1]["key"], records[2]["key"]]
+    page1 = r.list(RecordQuery(sort="file_name", descending=False, limit=3))
+    page3 = r.list(RecordQuery(sort="file_name", descending=False, limit=3, offset=6))
+    assert [x.file_name for x in page1.records] == ["alpha.csv", "Beta.csv", "delta%.csv"]
+    assert [x.file_name for x in page3.records] == ["zeta.CSV"] and page3.total == 7
+    for key in SORT_KEYS:
+        for desc in (False, True):
+            assert len(r.list(RecordQuery(sort=key, descending=desc)).records) == 7
+    by_rows = r.list(RecordQuery(sort="row_count", descending=True)).records
+    assert [x.row_count for x in by_rows][:5] == [60, 40, 30, 10, 0] and by_rows[-1].row_count is None
+
+
+def test_changed_since(ddb: Settings) -> None:
+    records = _seed(ddb)
+    r = open_reader(ddb)
+    got, cursor = r.changed_since(None)
+    assert [x.key for x in got] == [rec["key"] for rec in records]
+    assert r.changed_since(cursor) == ([], cursor)
+    seen: list[str] = []
+    page_cursor: str | None = None
+    while True:
+        page, page_cursor = r.changed_since(page_cursor, limit=3)
+        seen += [x.key for x in page]
+        if len(page) < 3:
+            break
+    assert seen == [rec["key"] for rec in records]
+    w = _writer(ddb)
+    assert w.upsert(dict(records[3], sequencer="FF", row_count=12345))
+    assert not w.upsert(dict(records[4], sequencer="00"))
+    changed, cursor2 = r.changed_since(cursor)
+    assert [(x.key, x.row_count) for x in changed] == [(records[3]["key"], 12345)]
+    assert r.changed_since(cursor2) == ([], cursor2)
+
+
+def test_concurrent_writers_get_unique_revisions(ddb: Settings) -> None:
+    import threading
+
+    if DYNAMO_SOURCE.get("kind") == "moto":
+        pytest.skip("moto's DynamoDB server does not apply concurrent transactions atomically")
+    errors: list[BaseException] = []
+
+    def work(worker: int) -> None:
+        try:
+            w = _writer(ddb)
+            for i in range(6):
+                w.upsert(make_record(key=f"w{worker}/f{i}.csv", sequencer=f"{i + 1:02X}"))
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert not errors
+    got, _ = open_reader(ddb).changed_since(None)
+    assert len(got) == 24
+    assert sorted(x.revision for x in got) == list(range(1, 25))
+
+
+def test_store_errors(ddb: Settings) -> None:
+    missing = open_reader(ddb.replace(dynamodb_table="NoSuchTableHere"))
+    with pytest.raises(StoreError, match="does not exist"):
+        missing.get("b", "k")
+    port = free_port()
+    down = open_reader(ddb.replace(aws_endpoint=f"http://127.0.0.1:{port}"))
+    with pytest.raises(StoreError) as info:
+        down.list(RecordQuery())
+    assert str(info.value) == (
+        f"Cannot reach DynamoDB at http://127.0.0.1:{port}: connection refused. "
+        "Is the local stack up? Run `csvdrop stack up`."
+    )
+    env = dict(dynamo_writer_env(ddb), AWS_ENDPOINT_URL=f"http://127.0.0.1:{port}")
+    with pytest.raises(store_writer.StoreWriteError, match="DynamoDB table"):
+        store_writer.open_writer(env).upsert(make_record())
