@@ -68,3 +68,23 @@ def stack() -> Iterator[Settings]:
     finally:
         stack_down(settings)
         shutil.rmtree(state, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def provisioned(stack: Settings) -> Settings:
+    """The stack with `csvdrop setup` run on it (bucket, store, topic, queue, function, trigger)."""
+    from backend.provisioning import run_setup
+
+    results = run_setup(stack)
+    failed = [r for r in results if r.status == "failed"]
+    assert not failed, f"setup failed: {failed}"
+    return stack
+
+
+def mysql_admin(settings: Settings):  # type: ignore[no-untyped-def]
+    """A direct admin connection, for asserting on rows in MySQL independently of the app's reader."""
+    import pymysql
+
+    return pymysql.connect(host=settings.mysql_host, port=settings.mysql_port, user=settings.mysql_admin_user,
+                           password=settings.mysql_admin_password, database=settings.mysql_database,
+                           autocommit=True, cursorclass=pymysql.cursors.DictCursor)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -69,8 +70,10 @@ def stack_up(settings: Settings, on_message: Say | None = None, *, use_docker: b
         if result.returncode != 0:
             raise StackError(f"docker compose up failed:\n{result.stderr[-2000:]}")
         return
-    say(f"mysql: {mysql.start()} ({mysql.endpoint})")
-    say(f"localstack: {localstack.start(say)} ({localstack.endpoint})")
+    started = time.monotonic()
+    say(f"mysql: {mysql.start()} ({mysql.endpoint}) in {time.monotonic() - started:.1f} s")
+    started = time.monotonic()
+    say(f"localstack: {localstack.start(say)} ({localstack.endpoint}) in {time.monotonic() - started:.1f} s")
 
 
 def stack_down(settings: Settings, on_message: Say | None = None) -> None:

@@ -1,0 +1,107 @@
+"""Local cloud benchmark: stack cold start, Lambda cold/warm invoke latency, S3 put throughput.
+
+Baseline in the same run: a direct in-process call of the same handler (what an invoke costs beyond the
+function's own work) and a plain local file copy of the same 10 MB (what S3 put costs beyond the disk).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import statistics
+import tempfile
+import time
+import zipfile
+from pathlib import Path
+from typing import Any
+
+from backend import aws
+from backend.config import load_settings
+from backend.stack import stack_down, stack_up
+from bench.common import free_port, percentile
+
+ECHO = "import os\ndef handler(event, context):\n    return {'echo': event, 'pid': os.getpid()}\n"
+
+
+def _zip(source: str) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("fn.py", source)
+    return buf.getvalue()
+
+
+def run(warm_invokes: int = 50) -> list[dict[str, Any]]:
+    state = Path(tempfile.mkdtemp(prefix="csvdrop-bench-stack-"))
+    ls_port, my_port = free_port(), free_port()
+    base = load_settings(env={})
+    settings = base.replace(state_dir=state, localstack_venv=base.localstack_venv_dir, localstack_port=ls_port,
+                            aws_endpoint=f"http://127.0.0.1:{ls_port}", mysql_port=my_port)
+    rows: list[dict[str, Any]] = []
+    try:
+        started = time.perf_counter()
+        stack_up(settings, use_docker=False)
+        rows.append({"metric": "stack cold start to healthy (venv installed, new state)",
+                     "value": round(time.perf_counter() - started, 2), "unit": "s", "target": "< 5"})
+
+        lam, s3 = aws.client(settings, "lambda"), aws.client(settings, "s3")
+        iam = aws.client(settings, "iam")
+        role = iam.create_role(RoleName="bench", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+        lam.create_function(FunctionName="bench-echo", Runtime="python3.13", Role=role, Handler="fn.handler",
+                            Code={"ZipFile": _zip(ECHO)}, Timeout=10)
+        lam.get_waiter("function_active_v2").wait(FunctionName="bench-echo")
+        payload = json.dumps({"n": 1}).encode()
+        t0 = time.perf_counter()
+        lam.invoke(FunctionName="bench-echo", Payload=payload)
+        rows.append({"metric": "Lambda cold invoke (RequestResponse)", "value": round((time.perf_counter() - t0) * 1000, 1),
+                     "unit": "ms", "target": ""})
+        warm = []
+        for _ in range(warm_invokes):
+            t0 = time.perf_counter()
+            lam.invoke(FunctionName="bench-echo", Payload=payload)
+            warm.append((time.perf_counter() - t0) * 1000)
+        rows.append({"metric": f"Lambda warm invoke median (n={warm_invokes})",
+                     "value": round(statistics.median(warm), 1), "unit": "ms", "target": "< 20"})
+        rows.append({"metric": f"Lambda warm invoke p95 (n={warm_invokes})", "value": round(percentile(warm, 95), 1),
+                     "unit": "ms", "target": ""})
+        # Baseline: the S3 control-plane round trip of the same client (the floor under any invoke).
+        rtt = []
+        for _ in range(warm_invokes):
+            t0 = time.perf_counter()
+            s3.list_buckets()
+            rtt.append((time.perf_counter() - t0) * 1000)
+        rows.append({"metric": "baseline: one LocalStack API round trip (s3 ListBuckets) median",
+                     "value": round(statistics.median(rtt), 1), "unit": "ms",
+                     "target": f"invoke/rtt = {statistics.median(warm) / statistics.median(rtt):.1f}x"})
+
+        s3.create_bucket(Bucket="bench")
+        body = os.urandom(10 * 1024 * 1024)
+        src = state / "10mb.bin"
+        src.write_bytes(body)
+        puts = []
+        for _ in range(5):
+            t0 = time.perf_counter()
+            s3.put_object(Bucket="bench", Key="10mb.bin", Body=body)
+            puts.append(time.perf_counter() - t0)
+        copies = []
+        for _ in range(5):
+            t0 = time.perf_counter()
+            shutil.copyfile(src, state / "copy.bin")
+            copies.append(time.perf_counter() - t0)
+        mbps = 10 * 1.048576 / statistics.median(puts)
+        disk = 10 * 1.048576 / statistics.median(copies)
+        rows.append({"metric": "S3 put_object 10 MiB (median of 5)", "value": round(mbps, 1), "unit": "MB/s",
+                     "target": ""})
+        rows.append({"metric": "baseline: local file copy 10 MiB", "value": round(disk, 1), "unit": "MB/s",
+                     "target": f"put/copy = {mbps / disk:.2f}x"})
+    finally:
+        stack_down(settings)
+        shutil.rmtree(state, ignore_errors=True)
+    return rows
+
+
+if __name__ == "__main__":
+    from bench.common import print_table
+
+    print_table("Local cloud", run())

@@ -1,0 +1,191 @@
+"""The pipeline end to end on the real stack: S3 upload -> Lambda (local executor) -> MySQL row + SNS notice."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from backend import aws
+from backend.config import Settings
+from backend.notices import NoticeReader
+from backend.reconcile import synthetic_event
+from backend.upload import upload_file
+from pipeline_helpers import awscli, independent_shape, mysql_row, run_cli, wait_for_row
+
+pytestmark = [pytest.mark.stack]
+
+# name -> (bytes, encoding, delimiter) of files that must be PROCESSED with the csv module's shape.
+GOOD = {
+    "quoted_newlines.csv": ('id,comment,score\n1,"line one\nline two",3.5\n2,"say ""hi"", ok",4\n3,plain,5\n'
+                            .encode(), "utf-8", ","),
+    "semicolon.csv": ("name;city;amount\nAnna;Köln;12,5\nBen;Graz;7\n".encode(), "utf-8", ";"),
+    "tabs.tsv.csv": (b"a\tb\tc\n1\t2\t3\n4\t5\t6\n7\t8\t9\n", "utf-8", "\t"),
+    "latin1.csv": ("name,city\nJosé,Málaga\nFrançois,Besançon\n".encode("latin-1"), "latin-1", ","),
+    "bom.csv": ("\ufeffid,value\n1,a\n2,b\n".encode(), "utf-8", ","),
+    "header_only.csv": (b"alpha,beta,gamma\n", "utf-8", ","),
+    "crlf.csv": (b"x,y\r\n1,2\r\n3,4\r\n", "utf-8", ","),
+}
+BAD = {
+    "empty.csv": b"",
+    "binary.csv": bytes(range(256)) * 8,
+    "archive.csv": b"\x1f\x8b\x08\x00" + bytes(64),
+}
+
+
+def _unique(name: str) -> str:
+    return f"e2e-{uuid.uuid4().hex[:8]}/{name}"
+
+
+@pytest.fixture(scope="module")
+def s3(provisioned: Settings):  # type: ignore[no-untyped-def]
+    return aws.client(provisioned, "s3")
+
+
+@pytest.mark.parametrize("name", sorted(GOOD))
+def test_app_upload_matches_independent_shape(provisioned: Settings, tmp_path: Path, name: str) -> None:
+    data, encoding, delimiter = GOOD[name]
+    path = tmp_path / name
+    path.write_bytes(data)
+    key = _unique(name)
+    result = upload_file(provisioned, path, key=key)
+    row = wait_for_row(provisioned, key, result.etag)
+    rows, cols, names = independent_shape(data, encoding, delimiter)
+    assert row["status"] == "PROCESSED", row["error"]
+    assert (row["row_count"], row["column_count"], row["column_names"]) == (rows, cols, names)
+    assert row["delimiter"] == delimiter
+    assert row["size_bytes"] == len(data)
+    assert row["error"] is None
+
+
+@pytest.mark.parametrize("name", ["quoted_newlines.csv", "semicolon.csv", "latin1.csv"])
+def test_awscli_upload_is_processed_the_same_way(provisioned: Settings, tmp_path: Path, name: str) -> None:
+    data, encoding, delimiter = GOOD[name]
+    path = tmp_path / name
+    path.write_bytes(data)
+    key = _unique("with spaces + ünïcode " + name)
+    done = awscli(provisioned, "s3", "cp", str(path), f"s3://{provisioned.bucket}/{key}")
+    assert done.returncode == 0, done.stderr
+    row = wait_for_row(provisioned, key)
+    rows, cols, names = independent_shape(data, encoding, delimiter)
+    assert row["status"] == "PROCESSED", row["error"]
+    assert (row["row_count"], row["column_count"], row["column_names"]) == (rows, cols, names)
+    assert row["file_name"] == key.rsplit("/", 1)[-1]
+
+
+@pytest.mark.parametrize("name", sorted(BAD))
+def test_not_a_csv_gets_failed_record_and_failure_notice(provisioned: Settings, s3, name: str) -> None:  # type: ignore[no-untyped-def]
+    key = _unique(name)
+    put = s3.put_object(Bucket=provisioned.bucket, Key=key, Body=BAD[name])
+    row = wait_for_row(provisioned, key, put["ETag"].strip('"'))
+    assert row["status"] == "FAILED"
+    assert row["error"] and "Traceback" not in row["error"] and len(row["error"]) > 15
+    notices = _wait_notices(provisioned, {key})
+    assert notices[key].status == "FAILED"
+    assert notices[key].error == row["error"]
+
+
+_seen_notices: dict[str, object] = {}
+
+
+def _wait_notices(settings: Settings, keys: set[str], timeout: float = 30) -> dict[str, object]:
+    """Notices for these keys (other tests' notices are kept for their own assertions)."""
+    reader = NoticeReader(settings)
+    deadline = time.monotonic() + timeout
+    try:
+        while not keys <= _seen_notices.keys() and time.monotonic() < deadline:
+            for notice in reader.receive(wait_seconds=1):
+                _seen_notices[notice.key] = notice
+    finally:
+        reader.close()
+    missing = keys - _seen_notices.keys()
+    assert not missing, f"no notice for {missing}"
+    return {k: _seen_notices[k] for k in keys}
+
+
+def test_success_notice_carries_rows_and_columns(provisioned: Settings, s3) -> None:  # type: ignore[no-untyped-def]
+    key = _unique("notice.csv")
+    s3.put_object(Bucket=provisioned.bucket, Key=key, Body=b"a,b\n1,2\n3,4\n")
+    notice = _wait_notices(provisioned, {key})[key]
+    assert (notice.status, notice.row_count, notice.column_count) == ("PROCESSED", 2, 2)
+
+
+def test_same_event_twice_leaves_one_record(provisioned: Settings, s3) -> None:  # type: ignore[no-untyped-def]
+    key = _unique("twice.csv")
+    put = s3.put_object(Bucket=provisioned.bucket, Key=key, Body=b"k,v\n1,2\n")
+    etag = put["ETag"].strip('"')
+    first = wait_for_row(provisioned, key, etag)
+    lam = aws.client(provisioned, "lambda")
+    event = json.dumps(synthetic_event(provisioned.bucket, key, etag, 8)).encode()
+    for _ in range(2):
+        response = lam.invoke(FunctionName=provisioned.function_name, Payload=event)
+        assert "FunctionError" not in response, response["Payload"].read()
+    again = mysql_row(provisioned, key)
+    assert again is not None
+    assert again["revision"] == first["revision"], "a duplicate event rewrote the record"
+
+
+def test_newer_upload_of_same_key_updates_the_record(provisioned: Settings, s3) -> None:  # type: ignore[no-untyped-def]
+    key = _unique("replaced.csv")
+    first = s3.put_object(Bucket=provisioned.bucket, Key=key, Body=b"a\n1\n")
+    wait_for_row(provisioned, key, first["ETag"].strip('"'))
+    second = s3.put_object(Bucket=provisioned.bucket, Key=key, Body=b"a,b,c\n1,2,3\n4,5,6\n")
+    row = wait_for_row(provisioned, key, second["ETag"].strip('"'))
+    assert (row["row_count"], row["column_count"]) == (2, 3)
+
+
+def test_keys_are_url_decoded(provisioned: Settings, s3) -> None:  # type: ignore[no-untyped-def]
+    key = _unique("a+b c%20d ünï 日本.csv")
+    s3.put_object(Bucket=provisioned.bucket, Key=key, Body=b"x\n1\n")
+    row = wait_for_row(provisioned, key)
+    assert row["object_key"] == key
+
+
+def test_cli_upload_wait_and_list_json_contract(provisioned: Settings, tmp_path: Path) -> None:
+    path = tmp_path / f"cli-{uuid.uuid4().hex[:6]}.csv"
+    path.write_text("when,amount,ok\n2026-01-02,1.5,true\n2026-01-03,2.5,false\n")
+    done = run_cli(provisioned, "upload", str(path), "--wait")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "processed" in done.stdout and "2 rows x 3 columns" in done.stdout
+    listed = run_cli(provisioned, "list", "--json", "--name", path.stem)
+    assert listed.returncode == 0, listed.stderr
+    records = [json.loads(line) for line in listed.stdout.splitlines()]
+    assert len(records) == 1
+    record = records[0]
+    required = {"bucket", "key", "file_name", "status", "size_bytes", "sha256", "encoding", "delimiter", "has_header",
+                "row_count", "column_count", "column_names", "columns", "error", "uploaded_at", "processed_at"}
+    assert required <= record.keys()
+    assert record["column_names"] == ["when", "amount", "ok"]
+    assert [c["type"] for c in record["columns"]] == ["date", "float", "boolean"]
+    assert record["uploaded_at"].endswith("+00:00")
+    shown = run_cli(provisioned, "show", record["key"], "--json")
+    assert json.loads(shown.stdout)["sha256"] == record["sha256"]
+
+
+def test_cli_rejects_invalid_file_without_uploading(provisioned: Settings, tmp_path: Path, s3) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / f"bad-{uuid.uuid4().hex[:6]}.csv"
+    path.write_bytes(b"\x00\x01\x02binary")
+    done = run_cli(provisioned, "upload", str(path))
+    assert done.returncode != 0
+    assert path.name in done.stdout and "Traceback" not in done.stdout + done.stderr
+    listed = s3.list_objects_v2(Bucket=provisioned.bucket, Prefix=path.name)
+    assert listed.get("KeyCount", 0) == 0
+
+
+def test_config_json_never_prints_secrets(provisioned: Settings) -> None:
+    env_settings = provisioned.replace(mysql_admin_password="hunter2-secret")
+    done = run_cli(env_settings, "config", "--json")
+    assert done.returncode == 0
+    assert "hunter2-secret" not in done.stdout
+    assert json.loads(done.stdout)["bucket"] == provisioned.bucket
+
+
+def test_second_setup_finds_everything(provisioned: Settings) -> None:
+    done = run_cli(provisioned, "setup")
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = [line for line in done.stdout.splitlines() if line[:1] in "+=~!-✓"]
+    statuses = {line[0] for line in lines}
+    assert "+" not in statuses and "!" not in statuses, done.stdout
