@@ -103,6 +103,10 @@ _FLOAT_RE = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 _BOOL_VALUES = frozenset({"true", "false"})
 
 
+# Fields may be megabytes long (a 5 MB line is a valid CSV); the csv module's default cap is 128 KiB.
+csv.field_size_limit(max(csv.field_size_limit(), 2**31 - 1))
+
+
 class CsvProfileError(ValueError):
     """The file is not a usable CSV; ``str(exc)`` is a user-facing explanation with a hint."""
 
