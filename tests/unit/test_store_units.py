@@ -1,0 +1,160 @@
+"""Metadata store pieces that need no server: sequencer order, record shape, RDS calls (botocore Stubber)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import boto3
+import pytest
+from botocore.stub import ANY, Stubber
+from store_fixtures import expected_json, make_record, store_writer
+
+from backend.config import load_settings
+from backend.store import CONTRACT_KEYS, MetadataRecord, RecordQuery, StoreError
+from backend.store.records import decode_cursor, encode_cursor
+from db_setup.setup_rds import (
+    Migration,
+    SetupError,
+    check_database_name,
+    check_user_name,
+    create_db_instance,
+    load_migrations,
+)
+
+
+@pytest.mark.parametrize("a,b,newer", [
+    ("0055AED6DCD90281E5", "0055AED6DCD90281E4", True),
+    ("0055AED6DCD90281E5", "0055AED6DCD90281E5", False),
+    ("100", "FF", True),
+    ("FF", "100", False),
+    ("0a", "A", False),
+    ("000000000001", "0", True),
+])
+def test_sequencer_newer(a: str, b: str, newer: bool) -> None:
+    assert store_writer.sequencer_newer(a, b) is newer
+
+
+def test_sequencer_key_pads_and_rejects_non_hex() -> None:
+    assert store_writer.sequencer_key("ab", 6) == "0000AB"
+    for bad in ("", "xyz", "12 34", "0x12", "1" * 129):
+        with pytest.raises(ValueError):
+            store_writer.sequencer_key(bad)
+
+
+def test_key_hash_is_sha256_of_bucket_slash_key() -> None:
+    import hashlib
+
+    assert store_writer.key_hash("b", "k/x.csv") == hashlib.sha256(b"b/k/x.csv").hexdigest()
+
+
+def test_record_round_trip_through_dataclass() -> None:
+    record = make_record(etag='"quoted"', uploaded_at="2026-11-25T21:00:00Z")
+    expected = expected_json(record)
+    assert expected["etag"] == "quoted"
+    assert expected["uploaded_at"] == "2026-11-25T21:00:00.000000+00:00"
+    rec = MetadataRecord.from_json_dict(expected, revision=3, updated_at=datetime.now(UTC))
+    assert rec.to_json_dict() == expected
+    assert tuple(rec.to_json_dict()) == CONTRACT_KEYS
+    hash(rec)  # frozen and hashable
+
+
+def test_nan_and_infinity_become_null() -> None:
+    norm = store_writer.normalize_record(make_record(columns=[
+        {"name": "x", "type": "float", "null_count": 0, "distinct_count": 1, "min": float("nan"),
+         "max": float("inf")}]))
+    assert norm["columns"][0]["min"] is None and norm["columns"][0]["max"] is None
+
+
+def test_cursor_codec() -> None:
+    assert decode_cursor(None) == 0
+    assert decode_cursor(encode_cursor(42)) == 42
+    for bad in ("42", "r:-1", "x:1", "r:"):
+        with pytest.raises(StoreError):
+            decode_cursor(bad)
+
+
+def test_query_defaults() -> None:
+    q = RecordQuery()
+    assert (q.sort, q.descending, q.limit, q.offset) == ("uploaded_at", True, 100, 0)
+
+
+@pytest.mark.parametrize("name", ["ok_name", "csvdrop", "_x1"])
+def test_identifier_ok(name: str) -> None:
+    assert check_database_name(name) == name
+    assert check_user_name(name) == name
+
+
+@pytest.mark.parametrize("name", ["", "a-b", "a b", "a`b", "1abc", "x" * 65, "é", "a;b", "a'b"])
+def test_identifier_rejected(name: str) -> None:
+    with pytest.raises(SetupError):
+        check_database_name(name)
+
+
+def test_migrations_split_and_order(tmp_path: Path) -> None:
+    migrations = load_migrations()
+    assert [m.version for m in migrations] == sorted(m.version for m in migrations)
+    first = migrations[0]
+    statements = first.statements()
+    assert statements[0].startswith("CREATE TABLE IF NOT EXISTS csv_metadata")
+    assert all(not s.endswith(";") for s in statements)
+    assert Migration("0009", "x", "-- c;\nSELECT 1;\nSELECT 2;").statements() == ["SELECT 1", "SELECT 2"]
+    (tmp_path / "bad name.sql").write_text("SELECT 1;")
+    with pytest.raises(SetupError, match="must look like"):
+        load_migrations(tmp_path)
+
+
+# ------------------------------------------------------------------------------------------ RDS (Stubber)
+def _rds() -> tuple[object, Stubber]:
+    rds = boto3.client("rds", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+    return rds, Stubber(rds)
+
+
+def _not_found(stub: Stubber) -> None:
+    stub.add_client_error("describe_db_instances", service_error_code="DBInstanceNotFound",
+                          http_status_code=404, expected_params={"DBInstanceIdentifier": "csvdrop-metadata"})
+
+
+_AVAILABLE = {"DBInstances": [{"DBInstanceIdentifier": "csvdrop-metadata", "DBInstanceStatus": "available",
+                               "Endpoint": {"Address": "db.example.rds.amazonaws.com", "Port": 3306}}]}
+
+
+def test_create_db_instance_creates_and_waits() -> None:
+    settings = load_settings(env={}, mode="aws")
+    rds, stub = _rds()
+    _not_found(stub)
+    stub.add_response("create_db_instance", {"DBInstance": {"DBInstanceIdentifier": "csvdrop-metadata",
+                                                            "DBInstanceStatus": "creating"}},
+                      expected_params={
+                          "DBInstanceIdentifier": "csvdrop-metadata", "DBInstanceClass": "db.t4g.micro",
+                          "Engine": "mysql", "AllocatedStorage": 20, "MasterUsername": "root",
+                          "MasterUserPassword": "s3cret-pw", "DBName": "csvdrop", "PubliclyAccessible": False,
+                          "StorageEncrypted": True, "BackupRetentionPeriod": 1, "Tags": ANY,
+                      })
+    # the waiter polls describe_db_instances until available
+    stub.add_response("describe_db_instances", {"DBInstances": [
+        {"DBInstanceIdentifier": "csvdrop-metadata", "DBInstanceStatus": "creating"}]})
+    stub.add_response("describe_db_instances", _AVAILABLE)
+    stub.add_response("describe_db_instances", _AVAILABLE)
+    with stub:
+        out = create_db_instance(settings, admin_password="s3cret-pw", rds_client=rds, waiter_delay_s=0)
+    stub.assert_no_pending_responses()
+    assert out == {"instance_id": "csvdrop-metadata", "status": "available",
+                   "host": "db.example.rds.amazonaws.com", "port": 3306, "created": True}
+
+
+def test_create_db_instance_finds_existing() -> None:
+    settings = load_settings(env={}, mode="aws")
+    rds, stub = _rds()
+    stub.add_response("describe_db_instances", _AVAILABLE)
+    with stub:
+        out = create_db_instance(settings, admin_password="pw", rds_client=rds)
+    assert out["created"] is False and out["host"] == "db.example.rds.amazonaws.com"
+
+
+def test_create_db_instance_validates_names() -> None:
+    rds, stub = _rds()
+    _not_found(stub)
+    with stub, pytest.raises(SetupError):
+        create_db_instance(load_settings(env={}, mysql_database="bad-name"), admin_password="pw",
+                           rds_client=rds)
