@@ -39,6 +39,13 @@ def error_payload(exc: BaseException, error_type: str | None = None, message: st
     }
 
 
+def failure_payload(exc: BaseException) -> dict:
+    """The payload for any failure: a TypedError keeps its runtime errorType and has no stack trace."""
+    if isinstance(exc, TypedError):
+        return {**error_payload(exc, exc.error_type), "stackTrace": []}
+    return error_payload(exc)
+
+
 def error_log_line(payload: dict) -> str:
     """``[ERROR] Type: message`` + traceback, as the Python runtime logs an unhandled error."""
     trace = "".join(payload.get("stackTrace") or [])
@@ -57,27 +64,29 @@ def report_line(request_id: str, duration_ms: float, memory_mb: str, init_ms: fl
 
 
 def load_handler(spec: str):
-    """``pkg.sub.module.func`` -> callable; raises _InitError with Lambda's errorType on failure."""
+    """``pkg.sub.module.func`` -> callable; raises TypedError with Lambda's errorType on failure."""
     module_name, _, func_name = spec.rpartition(".")
     if not module_name or not func_name:
-        raise _InitError("Runtime.MalformedHandlerName", f"Bad handler '{spec}': not enough values to unpack")
+        raise TypedError("Runtime.MalformedHandlerName", f"Bad handler '{spec}': not enough values to unpack")
     module_name = module_name.replace("/", ".")
     try:
         module = importlib.import_module(module_name)
     except SyntaxError as exc:
         message = f"Syntax error in module '{module_name}': {exc}"
-        raise _InitError("Runtime.UserCodeSyntaxError", message) from exc
+        raise TypedError("Runtime.UserCodeSyntaxError", message) from exc
     except ImportError as exc:
         message = f"Unable to import module '{module_name}': {exc}"
-        raise _InitError("Runtime.ImportModuleError", message) from exc
+        raise TypedError("Runtime.ImportModuleError", message) from exc
     func = getattr(module, func_name, None)
     if not callable(func):
         message = f"Handler '{func_name}' missing on module '{module_name}'"
-        raise _InitError("Runtime.HandlerNotFound", message)
+        raise TypedError("Runtime.HandlerNotFound", message)
     return func
 
 
-class _InitError(Exception):
+class TypedError(Exception):
+    """An error Lambda reports under a runtime errorType (Runtime.ImportModuleError ...), no stack trace."""
+
     def __init__(self, error_type: str, message: str) -> None:
         super().__init__(message)
         self.error_type = error_type
@@ -217,7 +226,7 @@ def main() -> None:
     try:
         handler = load_handler(env["_HANDLER"])
     except Exception as exc:  # init error: report it on the status channel and exit
-        payload = error_payload(exc, exc.error_type) if isinstance(exc, _InitError) else error_payload(exc)
+        payload = failure_payload(exc)
         print(error_log_line(payload), file=real_out, flush=True)
         poster.post(f"/status/{runtime_id}/error", json.dumps(payload).encode())
         sys.exit(1)
@@ -240,18 +249,18 @@ def main() -> None:
         context = LambdaContext(request_id, inv.get("invoked-function-arn", ""), int(inv["deadline-ms"]))
         is_error = False
         try:
-            event = json.loads(inv.get("payload") or "{}")
+            try:
+                event = json.loads(inv.get("payload") or "{}")
+            except ValueError as exc:
+                raise TypedError("Runtime.UnmarshalError", f"Unable to unmarshal input: {exc}") from exc
             result = handler(event, context)
             try:
                 body = json.dumps(result).encode()
             except (TypeError, ValueError) as exc:
-                raise _InitError("Runtime.MarshalError", f"Unable to marshal response: {exc}") from exc
+                raise TypedError("Runtime.MarshalError", f"Unable to marshal response: {exc}") from exc
         except Exception as exc:
             is_error = True
-            payload = error_payload(exc, getattr(exc, "error_type", None))
-            payload["requestId"] = request_id
-            if isinstance(exc, _InitError):
-                payload["stackTrace"] = []
+            payload = {**failure_payload(exc), "requestId": request_id}
             print(error_log_line(payload), file=capture, flush=True)
             body = json.dumps(payload).encode()
         duration = (time.perf_counter() - start) * 1000

@@ -171,6 +171,19 @@ def test_error_payload_overrides() -> None:
     assert child.error_log_line(payload) == "[ERROR] Runtime.ImportModuleError: Unable to import module 'm'"
 
 
+def test_failure_payload_typed_errors_have_no_stack_trace() -> None:
+    try:
+        raise child.TypedError("Runtime.MarshalError", "Unable to marshal response: set")
+    except child.TypedError as exc:
+        typed = child.failure_payload(exc)
+    assert typed["errorType"] == "Runtime.MarshalError" and typed["stackTrace"] == []
+    try:
+        _raise_value_error()
+    except ValueError as exc:
+        plain = child.failure_payload(exc)
+    assert plain["errorType"] == "ValueError" and plain["stackTrace"]
+
+
 def test_load_handler_nested_packages_and_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     pkg = tmp_path / "lexecpkg" / "inner"
     pkg.mkdir(parents=True)
@@ -189,10 +202,10 @@ def test_load_handler_nested_packages_and_errors(tmp_path: Path, monkeypatch: py
         "lexec_broken.f": "Runtime.UserCodeSyntaxError",
     }
     for spec, error_type in cases.items():
-        with pytest.raises(child._InitError) as err:
+        with pytest.raises(child.TypedError) as err:
             child.load_handler(spec)
         assert err.value.error_type == error_type, spec
-    with pytest.raises(child._InitError, match="Unable to import module 'lexec_missing_mod'"):
+    with pytest.raises(child.TypedError, match="Unable to import module 'lexec_missing_mod'"):
         child.load_handler("lexec_missing_mod.handle")
 
 
