@@ -8,7 +8,9 @@ Semantics, the same for both stores (``Writer.upsert(record) -> bool``):
   returns False;
 * ordered by the S3 event ``sequencer`` (hex; compared after left-padding to equal length): an event
   older than the stored one changes nothing (False); a newer upload of the same key replaces the record
-  (True);
+  (True). An *equal* sequencer with a *different* ETag also replaces it (True): emulators send a constant
+  sequencer, so handler.ordering_token() can tie, and the handler read the bytes with IfMatch, so they were
+  current. Equal sequencer and equal ETag is a duplicate (False);
 * every change gets the next value of a store-wide ``revision`` counter (and ``updated_at``), which the app
   polls with "changed since". The counter is bumped in the same transaction as the row, so revisions become
   visible in increasing order and a reader's cursor never skips a row.
@@ -62,6 +64,15 @@ def sequencer_newer(candidate: str, stored: str) -> bool:
     a, b = sequencer_key(candidate), sequencer_key(stored)
     width = max(len(a), len(b))
     return a.rjust(width, "0") > b.rjust(width, "0")
+
+
+def should_replace(new_sequencer: str, new_etag: str, stored_sequencer: str, stored_etag: str) -> bool:
+    """The store's ordering rule: a newer sequencer wins; an equal one wins only with a different ETag."""
+    if sequencer_newer(new_sequencer, stored_sequencer):
+        return True
+    if sequencer_newer(stored_sequencer, new_sequencer):
+        return False
+    return new_etag != stored_etag
 
 
 def key_hash(bucket: str, key: str) -> str:
@@ -205,7 +216,8 @@ def clear_secret_cache() -> None:
 
 # ---------------------------------------------------------------------------------------------- writers
 class Writer:
-    """Stores records; ``upsert`` returns False when an equal-or-newer event is already stored."""
+    """Stores records; ``upsert`` returns False when the stored record is newer or the same event
+    (see the module docstring for the exact rule)."""
 
     def upsert(self, record: Mapping[str, Any]) -> bool:
         raise NotImplementedError
@@ -338,9 +350,9 @@ class MySqlWriter(Writer):
             counter = cur.fetchone()
             if counter is None:
                 raise StoreWriteError("the metadata database is not migrated (no revision counter row)")
-            cur.execute("SELECT sequencer FROM csv_metadata WHERE key_hash = %s FOR UPDATE", (digest,))
+            cur.execute("SELECT sequencer, etag FROM csv_metadata WHERE key_hash = %s FOR UPDATE", (digest,))
             existing = cur.fetchone()
-            if existing is not None and not sequencer_newer(norm["sequencer"], existing[0]):
+            if existing is not None and not should_replace(norm["sequencer"], norm["etag"], *existing):
                 conn.rollback()
                 return False
             revision = int(counter[0]) + 1
@@ -376,9 +388,12 @@ class DynamoWriter(Writer):
         try:
             current = ddb.get_item(
                 TableName=self.table, Key={"FileName": {"S": norm["key"]}}, ConsistentRead=True,
-                ProjectionExpression="SequencerKey",
+                ProjectionExpression="SequencerKey, ETag",
             ).get("Item")
-            if current and current.get("SequencerKey", {}).get("S", "") >= seq_key:
+            if current and not should_replace(
+                seq_key, norm["etag"], current.get("SequencerKey", {}).get("S", "0"),
+                current.get("ETag", {}).get("S", ""),
+            ):
                 return False
             for attempt in range(20):
                 counter = ddb.get_item(
@@ -400,8 +415,9 @@ class DynamoWriter(Writer):
                 put = {
                     "TableName": self.table,
                     "Item": self._item(norm, seq_key, new),
-                    "ConditionExpression": "attribute_not_exists(FileName) OR SequencerKey < :seq",
-                    "ExpressionAttributeValues": {":seq": {"S": seq_key}},
+                    "ConditionExpression": "attribute_not_exists(FileName) OR SequencerKey < :seq"
+                                           " OR (SequencerKey = :seq AND ETag <> :etag)",
+                    "ExpressionAttributeValues": {":seq": {"S": seq_key}, ":etag": {"S": norm["etag"]}},
                 }
                 try:
                     ddb.transact_write_items(TransactItems=[{"Update": counter_update}, {"Put": put}])
@@ -410,7 +426,7 @@ class DynamoWriter(Writer):
                     reasons = exc.response.get("CancellationReasons") or []
                     codes = [r.get("Code") for r in reasons]
                     if len(codes) > 1 and codes[1] == "ConditionalCheckFailed":
-                        return False  # an equal-or-newer event was stored meanwhile
+                        return False  # a newer (or the same) event was stored meanwhile
                     time.sleep(0.01 * (attempt + 1))  # counter moved or conflict: try the next revision
             raise StoreWriteError("storing metadata failed: the DynamoDB revision counter stayed contended")
         except StoreWriteError:
@@ -436,6 +452,7 @@ class DynamoWriter(Writer):
             "SequencerKey": {"S": seq_key},
             "UploadedAt": {"S": record["uploaded_at"]},
             "ProcessedAt": {"S": record["processed_at"]},
+            "ETag": {"S": norm["etag"]},
             "SizeBytes": {"N": str(norm["size_bytes"])},
             "Revision": {"N": str(revision)},
             "UpdatedAt": {"S": iso(datetime.now(UTC))},

@@ -81,6 +81,10 @@ def test_upsert_idempotent_and_ordered(ddb: Settings) -> None:
     assert w.upsert(make_record(sequencer=newest, row_count=11)) is True
     latest = reader.get("bkt", "data/a.csv")
     assert latest is not None and latest.row_count == 11 and latest.revision > first.revision
+    assert w.upsert(make_record(sequencer=newest, row_count=12, etag="another")) is True
+    assert w.upsert(make_record(sequencer=newest, row_count=13, etag="another")) is False
+    tied = reader.get("bkt", "data/a.csv")
+    assert tied is not None and tied.row_count == 12 and tied.revision > latest.revision
     # one record item plus the revision counter item
     kinds = sorted(item["ItemType"]["S"] for item in _items(ddb))
     assert kinds == ["counter", "record"]

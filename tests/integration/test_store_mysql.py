@@ -196,6 +196,11 @@ def test_upsert_idempotent_and_ordered(db: MySqlTestDb) -> None:
         assert latest.updated_at is not None and first.updated_at is not None
         assert latest.updated_at >= first.updated_at
         assert _count(db) == 1
+        # an equal sequencer with another ETag wins (emulators repeat sequencers; see handler.ordering_token)
+        assert w.upsert(make_record(sequencer=newest, row_count=12, etag="another")) is True
+        assert w.upsert(make_record(sequencer=newest, row_count=13, etag="another")) is False
+        tied = reader.get("bkt", "data/a.csv")
+        assert tied is not None and tied.row_count == 12 and tied.revision > latest.revision
         # same key in another bucket is another record
         assert w.upsert(make_record(bucket="other", sequencer=old)) is True
         assert _count(db) == 2

@@ -35,6 +35,13 @@ def test_sequencer_newer(a: str, b: str, newer: bool) -> None:
     assert store_writer.sequencer_newer(a, b) is newer
 
 
+def test_should_replace() -> None:
+    assert store_writer.should_replace("02", "e1", "01", "e1")
+    assert not store_writer.should_replace("01", "e2", "02", "e1")
+    assert store_writer.should_replace("01", "e2", "001", "e1")  # tie, other bytes
+    assert not store_writer.should_replace("01", "e1", "001", "e1")  # the same event again
+
+
 def test_sequencer_key_pads_and_rejects_non_hex() -> None:
     assert store_writer.sequencer_key("ab", 6) == "0000AB"
     for bad in ("", "xyz", "12 34", "0x12", "1" * 129):
