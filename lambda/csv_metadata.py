@@ -262,6 +262,7 @@ class _Structure:
     head: list[list[str]]  # the first SAMPLE_ROWS + 1 non-blank records, parsed
     record_lines: Any  # callable: record index -> physical line number where it starts
     record_text: Any  # (buffer, start offsets, end offsets) or the list of raw record strings
+    tail: Any  # callable: record index -> (file object from that record to the end, its encoding)
 
     def duplicate_count(self, records: np.ndarray) -> int:
         """How many of these records repeat the exact text of an earlier one."""
@@ -357,7 +358,12 @@ def _scan_fast(d: Decoded, delim: str, quote: str) -> _Structure | None:
     def record_lines(i: int) -> int:
         return _line_at(d.buf, d.start, int(starts[i]))
 
-    return _Structure(blank, widths, terminators, head, record_lines, (d.buf, starts + d.start, ends + d.start))
+    def tail(i: int) -> tuple[Any, str]:
+        view = memoryview(d.buf)[d.start + int(starts[i]) :]
+        return io.BufferedReader(_ByteView(view), buffer_size=1 << 20), d.buf_encoding
+
+    return _Structure(blank, widths, terminators, head, record_lines,
+                      (d.buf, starts + d.start, ends + d.start), tail)
 
 
 def _scan_csv(d: Decoded, delim: str, quote: str) -> _Structure:
@@ -381,10 +387,14 @@ def _scan_csv(d: Decoded, delim: str, quote: str) -> _Structure:
     terminators: set[str] = set()
     head: list[list[str]] = []
     raw: list[str] = []
-    prev_line = 0
+    offsets: list[int] = []
+    prev_line = offset = 0
     for row in reader:
-        raw.append("".join(current).removesuffix(last_ending[0]))
+        record = "".join(current)
         current.clear()
+        raw.append(record.removesuffix(last_ending[0]))
+        offsets.append(offset)
+        offset += len(record)
         start_lines.append(prev_line + 1)
         prev_line = reader.line_num
         blank.append(not row)
@@ -394,7 +404,7 @@ def _scan_csv(d: Decoded, delim: str, quote: str) -> _Structure:
         if row and len(head) <= SAMPLE_ROWS:
             head.append(row)
     return _Structure(np.array(blank, dtype=bool), np.array(widths, dtype=np.int64), terminators, head,
-                      lambda i: start_lines[i], raw)
+                      lambda i: start_lines[i], raw, lambda i: (io.StringIO(text[offsets[i] :]), "utf-8"))
 
 
 def _unterminated(line: int) -> CsvProfileError:
@@ -545,18 +555,36 @@ def profile_frame(frame: pd.DataFrame, names: list[str]) -> list[dict[str, Any]]
 # ------------------------------------------------------------------------------------------------- profile
 
 
-def _read_frame(d: Decoded, sep: str, quote: str, width: int, skip: int) -> pd.DataFrame:
+class _ByteView(io.RawIOBase):
+    """A read-only file over part of a bytes object, without copying it (BytesIO(view) would copy)."""
+
+    def __init__(self, view: memoryview) -> None:
+        super().__init__()
+        self._view, self._pos = view, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int:
+        n = min(len(b), len(self._view) - self._pos)
+        b[:n] = self._view[self._pos : self._pos + n]
+        self._pos += n
+        return n
+
+
+def _read_frame(source: Any, encoding: str, sep: str, quote: str, width: int) -> pd.DataFrame:
+    """Parse from the first data record on. (Not ``skiprows``: pandas' C tokenizer drops a leading empty
+    field of the first row after rows skipped with CR line ends.)"""
     try:
         return pd.read_csv(
-            io.BytesIO(d.buf if d.start == 0 else d.buf[d.start :]),
-            encoding=d.buf_encoding,
+            source,
+            encoding=encoding,
             sep=sep,
             quotechar=quote,
             doublequote=True,
             header=None,
             names=list(range(width)),
             index_col=False,
-            skiprows=skip,
             skip_blank_lines=False,
             keep_default_na=False,
             na_values=[""],
@@ -567,11 +595,16 @@ def _read_frame(d: Decoded, sep: str, quote: str, width: int, skip: int) -> pd.D
         msg = str(exc)
         m = re.search(r"EOF inside string starting at row (\d+)", msg)
         if m:
-            raise _unterminated(int(m.group(1)) + 1 + skip) from None
+            raise _QuoteNotClosed(int(m.group(1))) from None
         raise CsvProfileError(
             f"The file could not be parsed as CSV ({msg.splitlines()[0][:200]}). "
             "Check its quoting around that line, or export it again as CSV."
         ) from None
+
+
+class _QuoteNotClosed(Exception):
+    def __init__(self, row: int) -> None:
+        self.row = row
 
 
 def _fields(k: int) -> str:
@@ -625,7 +658,10 @@ def profile_csv(data: bytes) -> dict[str, Any]:
 
     if row_count:
         skip = int(data_idx[0])
-        frame = _read_frame(d, sep, quote, width, skip)
+        try:
+            frame = _read_frame(*structure.tail(skip), sep, quote, width)
+        except _QuoteNotClosed as exc:
+            raise _unterminated(structure.record_lines(min(skip + exc.row, len(structure.blank) - 1))) from None
         blank_after = structure.blank[skip:]
         if blank_after.any():
             frame = frame.loc[~blank_after[: len(frame)]].reset_index(drop=True)
