@@ -230,6 +230,32 @@ def ensure_database_and_users(settings: Settings, *, admin_password: str | None 
     return report
 
 
+def drop_database_and_users(settings: Settings, *, admin_password: str | None = None) -> str:
+    """Teardown: drop the database (every record) and the writer/reader users; idempotent. Says what went."""
+    database = check_database_name(settings.mysql_database)
+    users = [check_user_name(settings.mysql_writer_user), check_user_name(settings.mysql_reader_user)]
+    removed: list[str] = []
+    conn = admin_connect(settings, admin_password)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = %s",
+                        (database,))
+            row = cur.fetchone()
+            if row and row[0]:
+                cur.execute(f"DROP DATABASE IF EXISTS `{database}`")
+                removed.append(f"database {database}")
+            for user in users:
+                for host in USER_HOSTS:
+                    if _user_exists(cur, user, host):
+                        cur.execute("DROP USER %s@%s", (user, host))
+                        removed.append(f"user '{user}'@'{host}'")
+    except pymysql.err.MySQLError as exc:
+        raise SetupError(f"MySQL teardown failed: {exc.args[-1] if exc.args else exc}") from exc
+    finally:
+        conn.close()
+    return ("dropped " + ", ".join(removed)) if removed else f"nothing to drop on {settings.mysql_host}"
+
+
 def create_db_instance(settings: Settings, *, admin_password: str, instance_id: str = "csvdrop-metadata",
                        instance_class: str = "db.t4g.micro", allocated_storage_gb: int = 20,
                        engine_version: str | None = None, publicly_accessible: bool = False,

@@ -30,6 +30,7 @@ from db_setup.setup_rds import (
     MIGRATIONS_DIR,
     SetupError,
     apply_migrations,
+    drop_database_and_users,
     ensure_database_and_users,
 )
 
@@ -129,6 +130,24 @@ def test_passwords_rotate_on_rerun(stack: Settings) -> None:
             db.connect_as("writer")
         db.writer_password = "new-writer-pw"
         db.connect_as("writer").close()
+    finally:
+        gen.close()
+
+
+def test_drop_database_and_users(stack: Settings) -> None:
+    gen = create_mysql_test_db(stack)
+    db = next(gen)
+    try:
+        s = db.settings
+        said = drop_database_and_users(s)
+        assert said.startswith(
+            f"dropped database {s.mysql_database}, user '{s.mysql_writer_user}'@'127.0.0.1'")
+        assert said.count("user '") == 4
+        assert drop_database_and_users(s) == f"nothing to drop on {s.mysql_host}"
+        with db.admin(None) as conn, conn.cursor() as cur:
+            cur.execute("SELECT COUNT(*) FROM mysql.user WHERE User IN (%s, %s)",
+                        (s.mysql_writer_user, s.mysql_reader_user))
+            assert cur.fetchone() == (0,)
     finally:
         gen.close()
 
