@@ -1,0 +1,217 @@
+"""lambda/csv_metadata.profile_csv: details the corpus does not pin down, speed and memory."""
+
+from __future__ import annotations
+
+import csv
+import gc
+import io
+import json
+import subprocess
+import sys
+import time
+import tracemalloc
+from pathlib import Path
+
+import pytest
+from data import make_corpus
+from lambda_loader import LAMBDA_DIR, load_lambda_module
+
+m = load_lambda_module("csv_metadata")
+CONTENT_KEYS = [
+    "encoding", "has_bom", "delimiter", "quote_char", "has_header", "line_terminator", "row_count",
+    "column_count", "column_names", "duplicate_column_names", "columns", "duplicate_row_count", "sample_rows",
+]
+
+
+def profile(text: str | bytes) -> dict:
+    return m.profile_csv(text.encode() if isinstance(text, str) else text)
+
+
+def error(text: str | bytes) -> str:
+    with pytest.raises(m.CsvProfileError) as info:
+        profile(text)
+    return str(info.value)
+
+
+def big_csv(rows: int) -> bytes:
+    out = io.StringIO()
+    w = csv.writer(out, lineterminator="\n")
+    w.writerow(["id", "price", "name", "flag", "day", "qty", "note"])
+    for i in range(rows):
+        w.writerow([i, f"{(i * 37) % 10000 / 100:.2f}", f"name{i % 500}", "true" if i % 3 else "false",
+                    f"2024-{1 + i % 12:02d}-{1 + i % 28:02d}", "" if i % 7 == 0 else i % 1000,
+                    f"note {i}, with a comma"])
+    return out.getvalue().encode()
+
+
+def test_returns_exactly_the_content_keys_as_plain_json() -> None:
+    got = profile("a,b\n1,x\n")
+    assert list(got) == CONTENT_KEYS
+    assert json.loads(json.dumps(got, allow_nan=False)) == got
+
+
+def test_column_profiles() -> None:
+    got = profile(
+        "i,f,b,d,dt,s,e,mixed\n"
+        "1,1.5,true,2024-01-31,2024-01-31T10:00:00Z,x,,1\n"
+        ",2.25,False,2023-12-01,2024-02-01T11:30:00Z,y,,a\n"
+        "-3,inf,TRUE,2024-06-15,2023-01-01T00:00:00Z,x,,2\n"
+    )
+    cols = {c["name"]: c for c in got["columns"]}
+    assert cols["i"] == {"name": "i", "type": "integer", "null_count": 1, "distinct_count": 2, "min": -3, "max": 1}
+    assert cols["f"]["type"] == "float" and (cols["f"]["min"], cols["f"]["max"]) == (1.5, 2.25)  # inf is skipped
+    assert cols["b"] == {"name": "b", "type": "boolean", "null_count": 0, "distinct_count": 2, "min": None, "max": None}
+    assert (cols["d"]["type"], cols["d"]["min"], cols["d"]["max"]) == ("date", "2023-12-01", "2024-06-15")
+    assert cols["dt"]["type"] == "datetime" and cols["dt"]["min"].startswith("2023-01-01T00:00:00")
+    assert cols["s"] == {"name": "s", "type": "string", "null_count": 0, "distinct_count": 2, "min": None, "max": None}
+    assert cols["e"] == {"name": "e", "type": "empty", "null_count": 3, "distinct_count": 0, "min": None, "max": None}
+    assert cols["mixed"]["type"] == "string"
+
+
+def test_na_words_are_values_not_nulls() -> None:
+    col = profile("v,w\nNA,1\nnull,2\n,3\nN/A,4\n")["columns"][0]
+    assert (col["type"], col["null_count"], col["distinct_count"]) == ("string", 1, 3)
+
+
+def test_not_quite_dates_are_strings() -> None:
+    assert profile("d\n2024-01-31\n2024-13-45\n")["columns"][0]["type"] == "string"
+
+
+def test_boolean_with_empty_cells() -> None:
+    col = profile("b,x\ntrue,1\n,2\nfalse,3\n")["columns"][0]
+    assert (col["type"], col["null_count"], col["distinct_count"]) == ("boolean", 1, 2)
+
+
+def test_header_only_and_blank_lines() -> None:
+    got = profile("a,b\n\n\n")
+    assert (got["row_count"], got["column_count"], got["sample_rows"], got["duplicate_row_count"]) == (0, 2, [], 0)
+    assert [c["type"] for c in got["columns"]] == ["empty", "empty"]
+
+
+def test_row_count_with_quoted_newlines_matches_csv_module() -> None:
+    text = 'a,b\n"1\n2\n3",x\n"y\r\nz",""\n4,"5,6"\n'
+    records = list(csv.reader(io.StringIO(text, newline="")))
+    got = profile(text)
+    assert got["row_count"] == len(records) - 1 == 3
+    assert got["sample_rows"] == records[1:]
+
+
+def test_single_column_with_blank_and_space_rows() -> None:
+    got = profile('name\nalice\n\n  \n""\nbob')
+    assert got["delimiter"] is None
+    assert got["row_count"] == 4  # the blank line is not a row; "  " and "" are
+    assert got["columns"][0]["null_count"] == 1
+
+
+def test_has_header_detection() -> None:
+    assert profile("id,amount\n1,2\n3,4\n")["has_header"] is True
+    assert profile("name,city\nann,rome\nbob,oslo\n")["has_header"] is True
+    got = profile("1,2\n3,4\n")
+    assert got["has_header"] is False and got["row_count"] == 2 and got["column_names"] == ["column_1", "column_2"]
+    assert profile("10,20\n")["has_header"] is False
+    assert profile("alpha,beta\n")["has_header"] is True
+
+
+def test_ragged_row_message_names_line_and_counts() -> None:
+    msg = error('a,b,c\n1,2,3\n"multi\nline",2,3\n4,5\n')
+    assert "Line 5 (data row 3) has 2 fields, but the header has 3" in msg
+    assert "delimiter" in msg
+
+
+def test_unterminated_quote_message() -> None:
+    msg = error('a,b\n1,2\n3,"open\n4,5\n')
+    assert "starting on line 3 is never closed" in msg
+
+
+def test_errors_are_specific_and_short() -> None:
+    assert "empty" in error(b"")
+    assert "gzip" in error(b"\x1f\x8b\x08\x00rest")
+    assert "Excel workbook or ZIP archive renamed .csv" in error(b"PK\x03\x04rest")
+    assert "export it as CSV" in error(b"PK\x03\x04rest")
+    assert "NUL byte at offset 3" in error(b"abc\x00def")
+    assert "not valid UTF-8" in error(b"\xef\xbb\xbfa\xff")
+
+
+def test_bzh_text_is_not_bzip2() -> None:
+    assert profile("BZh,x\n1,2\n")["column_names"] == ["BZh", "x"]
+
+
+def test_sample_cells_are_cut_at_1000_chars_names_are_not() -> None:
+    got = profile("n" * 5000 + ",b\n" + "v" * 3000 + ",1\n")
+    assert len(got["column_names"][0]) == 5000
+    assert got["sample_rows"][0][0] == "v" * 1000 + "…"
+
+
+def test_duplicate_rows_count_exact_repeats_only() -> None:
+    assert profile("a,b\n1,x\n1,x\n1,y\n1,x\n")["duplicate_row_count"] == 2
+
+
+@pytest.mark.parametrize("path", sorted(make_corpus.BAD_DIR.glob("*.csv")), ids=lambda p: p.name)
+def test_csv_module_fallback_agrees_with_fast_scan(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The numpy scan and the csv-module scan are two implementations of one set of rules."""
+    data = path.read_bytes()
+    try:
+        fast: object = m.profile_csv(data)
+    except m.CsvProfileError as exc:
+        fast = ("error", str(exc).split(" (data row")[0].split(" is never")[0])
+    monkeypatch.setattr(m, "_scan_fast", lambda *a: None)
+    try:
+        slow: object = m.profile_csv(data)
+    except m.CsvProfileError as exc:
+        slow = ("error", str(exc).split(" (data row")[0].split(" is never")[0])
+    assert fast == slow
+
+
+def test_ten_thousand_columns_in_reasonable_time() -> None:
+    data = make_corpus.SMALL["wide_10000_columns.csv"]()
+    start = time.perf_counter()
+    got = profile(data)
+    assert got["column_count"] == 10_000 and got["row_count"] == 5
+    assert time.perf_counter() - start < 5
+
+
+def test_ten_mib_is_well_under_a_second() -> None:
+    data = big_csv(150_000)
+    assert len(data) > 9_000_000
+    profile(big_csv(100))  # warm imports
+    best = min(_timed(data) for _ in range(2))
+    assert best < 1.0, f"{best:.2f} s for {len(data) / 1e6:.1f} MB"
+
+
+def _timed(data: bytes) -> float:
+    start = time.perf_counter()
+    got = profile(data)
+    assert got["row_count"] == 150_000
+    return time.perf_counter() - start
+
+
+def test_peak_memory_at_most_ten_times_the_file() -> None:
+    data = big_csv(150_000)
+    profile(big_csv(100))
+    gc.collect()
+    tracemalloc.start()
+    try:
+        profile(data)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 10 * len(data), f"peak {peak / 1e6:.0f} MB for {len(data) / 1e6:.0f} MB"
+
+
+def test_peak_rss_in_a_fresh_process() -> None:
+    """tracemalloc misses the C parser's own buffers: the resident set of a clean process tells all."""
+    code = f"""
+import resource, sys
+sys.path.insert(0, {str(LAMBDA_DIR)!r}); sys.path.insert(0, {str(Path(__file__).parent)!r})
+import csv_metadata, test_csv_metadata
+data = test_csv_metadata.big_csv(150_000)
+csv_metadata.profile_csv(test_csv_metadata.big_csv(100))
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+csv_metadata.profile_csv(data)
+after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(len(data), before * 1024, after * 1024)
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).parent.parent)
+    size, before, after = map(int, out.stdout.split())
+    assert after - before < 10 * size, f"RSS grew {(after - before) / 1e6:.0f} MB for {size / 1e6:.0f} MB"
