@@ -73,7 +73,7 @@ CONTROL_CHAR_RATIO = 0.01
 
 # (signature, description, what to do). Kept identical to backend/validation.py (_MAGIC); a test checks it.
 MAGIC: tuple[tuple[bytes, str, str], ...] = (
-    (b"\x1f\x8b", "a gzip-compressed file", "decompress it (gunzip) and upload the .csv inside"),
+    (b"\x1f\x8b", "gzip-compressed data, not a plain-text CSV", "decompress it (gunzip) and upload the .csv inside"),
     (b"PK\x03\x04", "an Excel workbook or ZIP archive renamed .csv",
      "export it as CSV (Excel: File > Save As > CSV UTF-8), or unzip it and upload the .csv inside"),
     (b"PK\x05\x06", "an Excel workbook or ZIP archive renamed .csv",
@@ -82,11 +82,11 @@ MAGIC: tuple[tuple[bytes, str, str], ...] = (
      "export it as CSV (Excel: File > Save As > CSV UTF-8), or unzip it and upload the .csv inside"),
     (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an old Excel (.xls) or other Office document renamed .csv",
      "open it in Excel or LibreOffice and export it as CSV"),
-    (b"%PDF-", "a PDF document", "export the table from its source application as CSV"),
-    (b"BZh", "a bzip2-compressed file", "decompress it (bunzip2) and upload the .csv inside"),
-    (b"\xfd7zXZ\x00", "an xz-compressed file", "decompress it (unxz) and upload the .csv inside"),
-    (b"\x28\xb5\x2f\xfd", "a zstd-compressed file", "decompress it (unzstd) and upload the .csv inside"),
-    (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive", "extract it and upload the .csv inside"),
+    (b"%PDF-", "a PDF document, not a CSV", "export the table from its source application as CSV"),
+    (b"BZh", "bzip2-compressed data, not a plain-text CSV", "decompress it (bunzip2) and upload the .csv inside"),
+    (b"\xfd7zXZ\x00", "xz-compressed data, not a plain-text CSV", "decompress it (unxz) and upload the .csv inside"),
+    (b"\x28\xb5\x2f\xfd", "zstd-compressed data, not a plain-text CSV", "decompress it (unzstd) and upload the .csv inside"),
+    (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive, not a plain-text CSV", "extract it and upload the .csv inside"),
 )
 BOMS: tuple[tuple[bytes, str], ...] = (
     (b"\xef\xbb\xbf", "utf-8-sig"),
@@ -120,7 +120,7 @@ def check_magic(data: bytes) -> str | None:
         return None  # "BZh" alone is ordinary text; bzip2 needs its block magic too
     for magic, what, fix in MAGIC:
         if data.startswith(magic):
-            return f"The file is {what}, not a plain-text CSV; {fix}."
+            return f"The file is {what}; {fix}."
     return None
 
 
