@@ -8,7 +8,6 @@ are handled by the parent executor, which kills this process.
 
 from __future__ import annotations
 
-import http.client
 import importlib
 import io
 import json
@@ -16,12 +15,11 @@ import logging
 import os
 import queue
 import resource
+import socket
 import sys
 import threading
 import time
 import traceback
-import urllib.parse
-from http.server import BaseHTTPRequestHandler, HTTPServer
 
 LOG_FORMAT = "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s"
 
@@ -53,8 +51,20 @@ def error_log_line(payload: dict) -> str:
     return f"{text}\nTraceback (most recent call last):\n{trace}" if trace else text
 
 
+def max_memory_mb() -> int:
+    """Peak RSS of this process. VmHWM, not ru_maxrss: that one keeps LocalStack's size from the fork."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) // 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+
+
 def report_line(request_id: str, duration_ms: float, memory_mb: str, init_ms: float | None) -> str:
-    used = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+    used = max_memory_mb()
     line = (
         f"REPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms\t"
         f"Billed Duration: {max(1, int(duration_ms + 0.999))} ms\tMemory Size: {memory_mb} MB\t"
@@ -154,45 +164,59 @@ class _RequestIdFilter(logging.Filter):
         return True
 
 
-class _Poster:
-    """POSTs to LocalStack over one kept-alive connection (urllib's opener costs ~50 ms per call)."""
+# Plain sockets instead of http.client/http.server: those import ssl, email ... (~50-100 ms per cold start).
+def _read_request(conn: socket.socket) -> tuple[bytes, bytes]:
+    """(head, body) of one HTTP message with a Content-Length body (or none)."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = conn.recv(65536)
+        if not chunk:
+            raise ConnectionError("connection closed before the end of the headers")
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = 0
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value)
+    while len(body) < length:
+        chunk = conn.recv(65536)
+        if not chunk:
+            raise ConnectionError("connection closed before the end of the body")
+        body += chunk
+    return head, body
 
-    def __init__(self, endpoint: str) -> None:
-        parts = urllib.parse.urlsplit(endpoint)
-        self.host, self.port, self.prefix = parts.hostname, parts.port or 80, parts.path
-        self.conn: http.client.HTTPConnection | None = None
 
-    def post(self, path: str, body: bytes) -> None:
-        for attempt in (1, 2):  # a kept-alive connection the server closed gets one retry
-            if self.conn is None:
-                self.conn = http.client.HTTPConnection(self.host, self.port, timeout=30)
+def post(endpoint: str, path: str, body: bytes) -> int:
+    """POST to LocalStack (``http://host:port/prefix``); returns the status code."""
+    hostport, _, prefix = endpoint.removeprefix("http://").partition("/")
+    host, _, port = hostport.rpartition(":")
+    with socket.create_connection((host.strip("[]"), int(port)), timeout=30) as conn:
+        conn.sendall(
+            f"POST /{prefix}{path} HTTP/1.1\r\nHost: {hostport}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode()
+            + body
+        )
+        response = b""
+        while chunk := conn.recv(65536):  # the server closes after its answer
+            response += chunk
+    status = int(response.split(b" ", 2)[1])
+    if status >= 300:
+        raise ConnectionError(f"POST {path} answered {status}")
+    return status
+
+
+def serve_invokes(server: socket.socket, invocations: queue.Queue) -> None:
+    """Accept ``POST /invoke`` from the executor: queue the JSON body, answer 200 at once."""
+    while True:
+        conn, _ = server.accept()
+        with conn:
             try:
-                self.conn.request("POST", self.prefix + path, body, {"Content-Type": "application/json"})
-                self.conn.getresponse().read()
-                return
-            except (OSError, http.client.HTTPException):
-                self.conn.close()
-                self.conn = None
-                if attempt == 2:
-                    raise
-
-
-class _InvokeHandler(BaseHTTPRequestHandler):
-    invocations: queue.Queue = queue.Queue()
-
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        if self.path != "/invoke":
-            self.send_response(404)
-            self.end_headers()
-            return
-        self.invocations.put(json.loads(body))
-        self.send_response(200)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    def log_message(self, format: str, *args) -> None:  # silence per-request access logs
-        pass
+                _, body = _read_request(conn)
+                invocations.put(json.loads(body))
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+            except (OSError, ValueError) as exc:
+                print(f"csvdrop-local runtime: bad invoke request: {exc}", file=sys.__stderr__, flush=True)
 
 
 def main() -> None:
@@ -202,7 +226,7 @@ def main() -> None:
         del sys.path[0]
     env = os.environ
     runtime_id = env["LOCALSTACK_RUNTIME_ID"]
-    poster = _Poster(env["LOCALSTACK_RUNTIME_ENDPOINT"])
+    endpoint = env["LOCALSTACK_RUNTIME_ENDPOINT"]
     task_root = env["LAMBDA_TASK_ROOT"]
     extra = [p for p in env.pop("_CSVDROP_LAYER_PATHS", "").split(os.pathsep) if p]
     runtime_dir = env.pop("_CSVDROP_RUNTIME_DIR", "")
@@ -228,18 +252,20 @@ def main() -> None:
     except Exception as exc:  # init error: report it on the status channel and exit
         payload = failure_payload(exc)
         print(error_log_line(payload), file=real_out, flush=True)
-        poster.post(f"/status/{runtime_id}/error", json.dumps(payload).encode())
+        post(endpoint, f"/status/{runtime_id}/error", json.dumps(payload).encode())
         sys.exit(1)
-    init_ms: float | None = (time.perf_counter() - t0) * 1000
+    spawned_at = float(env.pop("_CSVDROP_SPAWNED_AT", "0"))  # the executor's clock at spawn
+    init_ms: float | None = (time.time() - spawned_at if spawned_at else time.perf_counter() - t0) * 1000
 
-    server = HTTPServer(("127.0.0.1", 0), _InvokeHandler)
-    threading.Thread(target=server.serve_forever, name="invoke-server", daemon=True).start()
-    poster.post(f"/status/{runtime_id}/ready", json.dumps({"port": server.server_address[1]}).encode())
+    server = socket.create_server(("127.0.0.1", 0))  # loopback only
+    invocations: queue.Queue = queue.Queue()
+    threading.Thread(target=serve_invokes, args=(server, invocations), name="invokes", daemon=True).start()
+    post(endpoint, f"/status/{runtime_id}/ready", json.dumps({"port": server.getsockname()[1]}).encode())
 
     version = env.get("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
     memory = env.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
     while True:
-        inv = _InvokeHandler.invocations.get()
+        inv = invocations.get()
         request_id = inv["invoke-id"]
         request_filter.request_id = request_id
         if inv.get("trace-id"):
@@ -272,8 +298,8 @@ def main() -> None:
             f"{report_line(request_id, duration, memory, init_ms)}\n"
         )
         init_ms = None
-        poster.post(f"/invocations/{request_id}/logs", json.dumps({"logs": logs}).encode())
-        poster.post(f"/invocations/{request_id}/{'error' if is_error else 'response'}", body)
+        post(endpoint, f"/invocations/{request_id}/logs", json.dumps({"logs": logs}).encode())
+        post(endpoint, f"/invocations/{request_id}/{'error' if is_error else 'response'}", body)
 
 
 if __name__ == "__main__":

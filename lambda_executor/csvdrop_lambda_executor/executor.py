@@ -154,6 +154,7 @@ class LocalProcessRuntimeExecutor(RuntimeExecutor):
         self.endpoint = _Endpoint(self.id, container_address="127.0.0.1", container_port=None)
         self.output = _Output()
         self.env: dict[str, str] = {}
+        self.python = ""
         self.proc: subprocess.Popen | None = None
         self.killed: set[int] = set()  # pids we killed on purpose (timeout, stop)
         self.pending: tuple[str, int, float] | None = None  # request id, output offset, perf_counter
@@ -199,17 +200,17 @@ class LocalProcessRuntimeExecutor(RuntimeExecutor):
         env["_CSVDROP_LAYER_PATHS"] = os.pathsep.join(str(p) for p in layer_paths if p.is_dir())
         if rdir := runtime_dir():
             env["_CSVDROP_RUNTIME_DIR"] = env["LAMBDA_RUNTIME_DIR"] = rdir
-        env["_CSVDROP_PYTHON"] = python
+        self.python = python
         return env
 
     def _spawn(self) -> None:
         """Start a child and return at once; readiness arrives on endpoint.startup_future."""
         self.endpoint.startup_future = Future()
-        cmd = [self.env["_CSVDROP_PYTHON"], "-s", CHILD_SCRIPT]  # -s: no user site-packages
+        cmd = [self.python, "-s", CHILD_SCRIPT]  # -s: no user site-packages
         proc = _SPAWNER.submit(
             subprocess.Popen,
             cmd,
-            env={k: v for k, v in self.env.items() if k != "_CSVDROP_PYTHON"},
+            env={**self.env, "_CSVDROP_SPAWNED_AT": str(time.time())},
             cwd=self.env["LAMBDA_TASK_ROOT"],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import importlib.util
+import json
+import queue
+import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from types import ModuleType
@@ -224,6 +228,20 @@ def test_context_reports_function_settings_and_remaining_time(monkeypatch: pytes
     assert ctx.get_remaining_time_in_millis() == 0
     ctx = child.LambdaContext("req-2", "arn", int(time.time() * 1000) + 3000)
     assert 2000 < ctx.get_remaining_time_in_millis() <= 3000
+
+
+def test_invoke_server_and_poster_speak_http_to_each_other() -> None:
+    server = socket.create_server(("127.0.0.1", 0))
+    invocations: queue.Queue = queue.Queue()
+    threading.Thread(target=child.serve_invokes, args=(server, invocations), daemon=True).start()
+    port = server.getsockname()[1]
+    body = json.dumps({"invoke-id": "r1", "payload": "é" * 100_000}).encode()
+    assert child.post(f"http://127.0.0.1:{port}/_localstack_lambda/abc", "/invoke", body) == 200
+    assert invocations.get(timeout=5) == {"invoke-id": "r1", "payload": "é" * 100_000}
+
+
+def test_max_memory_is_this_process_peak_not_the_forked_parents() -> None:
+    assert 1 <= child.max_memory_mb() < 4096
 
 
 def test_report_line_format() -> None:
