@@ -599,9 +599,11 @@ def teardown_buckets(ctx: Context) -> tuple[Status, str]:
 
 def teardown_secrets(ctx: Context) -> tuple[Status, str]:
     sm, s = ctx.client("secretsmanager"), ctx.settings
-    removed = [name for name in (s.db_secret_name, s.reader_secret_name)
-               if _ignore_missing(lambda n=name: sm.delete_secret(SecretId=n, ForceDeleteWithoutRecovery=True),
-                                  "ResourceNotFoundException")]
+    def delete(name: str) -> bool:
+        return _ignore_missing(lambda: sm.delete_secret(SecretId=name, ForceDeleteWithoutRecovery=True),
+                               "ResourceNotFoundException")
+
+    removed = [name for name in (s.db_secret_name, s.reader_secret_name) if delete(name)]
     return ("removed" if removed else "absent"), ", ".join(removed) or "no secrets"
 
 
@@ -611,7 +613,9 @@ def teardown_stores(ctx: Context) -> tuple[Status, str]:
     if s.metadata_store == "mysql":
         from db_setup.setup_rds import drop_database_and_users
 
-        done.append(drop_database_and_users(s, admin_password=s.mysql_admin_password))
+        outcome = drop_database_and_users(s, admin_password=s.mysql_admin_password)
+        if outcome.startswith("dropped"):
+            done.append(outcome)
     ddb = ctx.client("dynamodb")
     if _ignore_missing(lambda: ddb.delete_table(TableName=s.dynamodb_table), "ResourceNotFoundException"):
         done.append(f"table {s.dynamodb_table} deleted")
