@@ -55,6 +55,8 @@ NOTICE_RETRY_MS = 10_000
 NOTICE_NEXT_MS = 100
 PAGE_SIZE = 1000  # changed_since's default page: a full page means more are waiting
 MAX_PAGES_PER_POLL = 5
+APPLY_BATCH = 100  # records inserted into the model per event-loop turn
+APPLY_PAUSE_MS = 5
 
 
 def state_settings_path(settings: Settings) -> Path:
@@ -92,6 +94,7 @@ class MainWindow(QMainWindow):
         self._reader: Any = None
         self._cursor: str | None = None  # changed_since position
         self._polling = False
+        self._pending: list[Any] = []  # records received, not yet in the model
         self._loaded_once = False
         self._notice_reader: Any = None
         self._notices_running = False
@@ -595,9 +598,17 @@ class MainWindow(QMainWindow):
         self.jobs.start(work, on_done=done, on_error=failed, name="poll records")
 
     def _apply_records(self, records: list[Any]) -> None:
-        if records:
-            self.records.upsert(records)
-        if not self._loaded_once:
+        """Queue records for the model; big batches go in slices so the GUI never stalls on one."""
+        self._pending.extend(records)
+        self._drain_pending()
+
+    def _drain_pending(self) -> None:
+        batch, self._pending = self._pending[:APPLY_BATCH], self._pending[APPLY_BATCH:]
+        if batch:
+            self.records.upsert(batch)
+        if self._pending:  # a real (non-zero) timer, so paints and other timers run in between
+            QTimer.singleShot(APPLY_PAUSE_MS, self._drain_pending)
+        elif not self._loaded_once:
             self._loaded_once = True
             self._update_count()
 
@@ -964,6 +975,7 @@ class MainWindow(QMainWindow):
         self._close_later(self._notice_reader)
         self._reader = self._notice_reader = None
         self._cursor = None
+        self._pending = []
         self._polling = self._notices_running = False
         self._loaded_once = False
         self.records.clear()

@@ -46,6 +46,9 @@ def notes_for(record: Any) -> str:
     return "; ".join(notes)
 
 
+_ROW_FLAGS = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemNeverHasChildren
+
+
 class Column:
     def __init__(
         self,
@@ -85,6 +88,20 @@ COLUMNS: tuple[Column, ...] = (
 )
 
 
+_DISPLAY = int(Qt.ItemDataRole.DisplayRole.value)
+_SORT = int(SortRole)
+_RECORD = int(RecordRole)
+_ALIGN = int(Qt.ItemDataRole.TextAlignmentRole.value)
+_DECORATION = int(Qt.ItemDataRole.DecorationRole.value)
+_FOREGROUND = int(Qt.ItemDataRole.ForegroundRole.value)
+_BACKGROUND = int(Qt.ItemDataRole.BackgroundRole.value)
+_TOOLTIP = int(Qt.ItemDataRole.ToolTipRole.value)
+_ROLES = frozenset({_DISPLAY, _SORT, _RECORD, _ALIGN, _DECORATION, _FOREGROUND, _BACKGROUND, _TOOLTIP})
+_RIGHT = int((Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter).value)
+_FAILED_TEXT = QColor(STATUS_COLORS["FAILED"])
+_FAILED_BACKGROUND = style.tint(style.RED, 22)
+
+
 class RecordTableModel(QAbstractTableModel):
     """Flat table of MetadataRecords; ``upsert`` inserts new rows and updates known ones in place."""
 
@@ -94,6 +111,8 @@ class RecordTableModel(QAbstractTableModel):
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._records: list[Any] = []
+        self._keys: list[tuple[Any, ...]] = []  # sort keys per row, computed once per record version
+        self._display: list[tuple[str, ...]] = []  # display texts per row, likewise
         self._rows: dict[tuple[str, str], int] = {}
 
     def rowCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: B008
@@ -113,38 +132,38 @@ class RecordTableModel(QAbstractTableModel):
         return None
 
     def data(self, index: ModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or not 0 <= index.row() < len(self._records):
+        # Called for every role of every visible cell on each paint: plain-int roles, cached strings.
+        if role not in _ROLES or not index.isValid():
             return None
-        if not 0 <= index.column() < len(COLUMNS):
+        row, col = index.row(), index.column()
+        if not 0 <= row < len(self._records) or not 0 <= col < len(COLUMNS):
             return None
-        record = self._records[index.row()]
-        column = COLUMNS[index.column()]
-        if role == Qt.ItemDataRole.DisplayRole:
-            return column.display(record)
-        if role == SortRole:
-            return column.sort(record)
-        if role == RecordRole:
+        if role == _DISPLAY:
+            return self._display[row][col]
+        if role == _SORT:
+            return self._keys[row][col]
+        record = self._records[row]
+        if role == _RECORD:
             return record
-        if role == Qt.ItemDataRole.TextAlignmentRole and column.align_right:
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        color = STATUS_COLORS.get(record.status, style.GREY)
-        if role == Qt.ItemDataRole.DecorationRole and index.column() == self.STATUS:
-            return style.dot_icon(color)
-        if role == Qt.ItemDataRole.ForegroundRole and index.column() in (self.STATUS, self.NOTES):
-            if record.status != "PROCESSED":
-                return QColor(color)
-        if role == Qt.ItemDataRole.BackgroundRole and record.status == "FAILED":
-            return style.tint(style.RED, 22)
-        if role == Qt.ItemDataRole.ToolTipRole:
+        if role == _ALIGN:
+            return _RIGHT if COLUMNS[col].align_right else None
+        failed = record.status != "PROCESSED"
+        if role == _DECORATION:
+            return (
+                style.dot_icon(STATUS_COLORS.get(record.status, style.GREY)) if col == self.STATUS else None
+            )
+        if role == _FOREGROUND:
+            return _FAILED_TEXT if failed and col in (self.STATUS, self.NOTES) else None
+        if role == _BACKGROUND:
+            return _FAILED_BACKGROUND if record.status == "FAILED" else None
+        if role == _TOOLTIP:
             if record.status != "PROCESSED":
                 return f"{record.file_name} could not be profiled:\n{record.error}"
             return f"s3://{record.bucket}/{record.key}"
         return None
 
     def flags(self, index: ModelIndex) -> Qt.ItemFlag:
-        if not index.isValid():
-            return Qt.ItemFlag.NoItemFlags
-        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemNeverHasChildren
+        return _ROW_FLAGS if index.isValid() else Qt.ItemFlag.NoItemFlags
 
     # -- changes -------------------------------------------------------------------------------------
     def upsert(self, records: Iterable[Any]) -> tuple[int, int]:
@@ -158,6 +177,8 @@ class RecordTableModel(QAbstractTableModel):
             row = self._rows.get(rid)
             if row is not None:
                 self._records[row] = record
+                self._keys[row] = _sort_keys(record)
+                self._display[row] = _display(record)
                 updated_rows.append(row)
             elif rid in pending:  # the same key twice in one batch: the later one wins
                 new[pending[rid]] = record
@@ -173,6 +194,8 @@ class RecordTableModel(QAbstractTableModel):
             for offset, record in enumerate(new):
                 self._rows[record_id(record)] = first + offset
             self._records.extend(new)
+            self._keys.extend(_sort_keys(r) for r in new)
+            self._display.extend(_display(r) for r in new)
             self.endInsertRows()
         if changed:
             self.records_changed.emit(changed)
@@ -181,12 +204,17 @@ class RecordTableModel(QAbstractTableModel):
     def clear(self) -> None:
         self.beginResetModel()
         self._records.clear()
+        self._keys.clear()
+        self._display.clear()
         self._rows.clear()
         self.endResetModel()
 
     def row_for(self, bucket: str, key: str) -> int:
         row = self._rows.get((bucket, key))
         return -1 if row is None else row
+
+    def sort_key(self, row: int, column: int) -> Any:
+        return self._keys[row][column]
 
     def record_at(self, row: int) -> Any:
         return self._records[row] if 0 <= row < len(self._records) else None
@@ -196,6 +224,14 @@ class RecordTableModel(QAbstractTableModel):
 
     def records(self) -> list[Any]:
         return list(self._records)
+
+
+def _display(record: Any) -> tuple[str, ...]:
+    return tuple(str(column.display(record)) for column in COLUMNS)
+
+
+def _sort_keys(record: Any) -> tuple[Any, ...]:
+    return tuple(column.sort(record) for column in COLUMNS)
 
 
 def _runs(rows: list[int]) -> Iterable[tuple[int, int]]:
@@ -260,12 +296,16 @@ class RecordFilterProxy(QSortFilterProxyModel):
         return True
 
     def lessThan(self, left: ModelIndex, right: ModelIndex) -> bool:
-        a, b = left.data(SortRole), right.data(SortRole)
-        if a == b:  # a stable tie-break on the file name keeps the order from jumping between ticks
-            model = self.sourceModel()
-            ra = model.index(left.row(), 0).data(SortRole)
-            rb = model.index(right.row(), 0).data(SortRole)
-            return bool(ra < rb)
+        model = self.sourceModel()
+        if isinstance(model, RecordTableModel):  # cached keys: no QModelIndex.data round trips
+            a, b = model.sort_key(left.row(), left.column()), model.sort_key(right.row(), right.column())
+            if a == b:  # tie-break on name, then key, so the order never jumps between ticks
+                ka, kb = model.sort_key(left.row(), 0), model.sort_key(right.row(), 0)
+                if ka == kb:
+                    return bool(model.sort_key(left.row(), 8) < model.sort_key(right.row(), 8))
+                return bool(ka < kb)
+        else:
+            a, b = left.data(SortRole), right.data(SortRole)
         try:
             return bool(a < b)
         except TypeError:

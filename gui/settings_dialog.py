@@ -130,6 +130,9 @@ class SettingsDialog(QDialog):
         self.mode.currentIndexChanged.connect(self._check)
         self.store.currentIndexChanged.connect(self._check)
         self._check()
+        # What the widgets showed at first: a field counts as changed only when the user changed it
+        # (so a 10 000-byte limit shown as "1 MB" is not silently rewritten).
+        self._initial = self.values()
 
     def values(self) -> dict[str, Any]:
         return {
@@ -148,11 +151,14 @@ class SettingsDialog(QDialog):
         }
 
     def result_settings(self) -> Settings:
-        return self.settings.replace(**self.values())
+        values = self.values()
+        return self.settings.replace(**{k: values[k] for k in self.changed_keys()})
 
     def changed_keys(self) -> list[str]:
         values = self.values()
-        return [k for k in EDITED_KEYS if getattr(self.settings, k) != values[k]]
+        return [
+            k for k in EDITED_KEYS if values[k] != self._initial[k] and getattr(self.settings, k) != values[k]
+        ]
 
     def problems(self) -> list[str]:
         v = self.values()

@@ -99,8 +99,18 @@ def tint(color: str, alpha: int = 40) -> QColor:
     return c
 
 
+_DOTS: dict[tuple[str, int], QIcon] = {}
+
+
 def dot_icon(color: str, size: int = 12) -> QIcon:
     """A filled circle; painted at the screen's device pixel ratio so it stays crisp at 200 %."""
+    icon = _DOTS.get((color, size))
+    if icon is None:
+        icon = _DOTS[(color, size)] = _paint_dot(color, size)
+    return icon
+
+
+def _paint_dot(color: str, size: int) -> QIcon:
     app = QApplication.instance()
     ratio = 2.0
     if isinstance(app, QApplication):

@@ -46,6 +46,9 @@ PROCESSING_HINT_AFTER_S = 90.0
 PROGRESS_EVERY_S = 0.1
 
 
+_ROW_FLAGS = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemNeverHasChildren
+
+
 class UploadState(StrEnum):
     QUEUED = "queued"
     VALIDATING = "validating"
@@ -201,9 +204,7 @@ class UploadQueueModel(QAbstractTableModel):
         return None
 
     def flags(self, index: ModelIndex) -> Qt.ItemFlag:
-        if not index.isValid():
-            return Qt.ItemFlag.NoItemFlags
-        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemNeverHasChildren
+        return _ROW_FLAGS if index.isValid() else Qt.ItemFlag.NoItemFlags
 
     # -- changes -------------------------------------------------------------------------------------
     def add(self, items: Sequence[UploadItem]) -> None:

@@ -11,10 +11,10 @@ import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from PySide6.QtWidgets import QMessageBox  # noqa: E402
+from gui_fakes import BUCKET, FakeBackend
+from PySide6.QtWidgets import QMessageBox
 
-from backend.config import Settings, load_settings  # noqa: E402
-from gui_fakes import BUCKET, FakeBackend  # noqa: E402
+from backend.config import Settings, load_settings
 
 
 @pytest.fixture
@@ -62,7 +62,9 @@ def dialogs(monkeypatch: pytest.MonkeyPatch) -> DialogRecorder:
     recorder = DialogRecorder()
     for kind in ("question", "warning", "information", "critical"):
         monkeypatch.setattr(QMessageBox, kind, staticmethod(recorder.static(kind)))
-    monkeypatch.setattr(QMessageBox, "about", staticmethod(lambda *a, **k: recorder.calls.append(("about", "", ""))))
+    monkeypatch.setattr(
+        QMessageBox, "about", staticmethod(lambda *a, **k: recorder.calls.append(("about", "", "")))
+    )
 
     def exec_(box: QMessageBox) -> int:
         recorder.calls.append(("exec", box.windowTitle(), box.text() + "\n" + box.informativeText()))

@@ -36,8 +36,14 @@ def make_record(
     cols = columns or [
         {"name": "id", "type": "integer", "null_count": 0, "distinct_count": rows, "min": 1, "max": rows},
         {"name": "city", "type": "string", "null_count": 1, "distinct_count": 2, "min": None, "max": None},
-        {"name": "when", "type": "date", "null_count": 0, "distinct_count": rows,
-         "min": "2026-01-01", "max": "2026-01-03"},
+        {
+            "name": "when",
+            "type": "date",
+            "null_count": 0,
+            "distinct_count": rows,
+            "min": "2026-01-01",
+            "max": "2026-01-03",
+        },
     ]
     processed = status == "PROCESSED"
     data = {
@@ -214,7 +220,9 @@ class FakeBackend:
     def object_key_for(self, settings: Any, path: Path) -> str:
         return path.name
 
-    def upload_file(self, settings: Any, path: Path, *, key: str | None, on_progress: Any, cancel: Any) -> Any:
+    def upload_file(
+        self, settings: Any, path: Path, *, key: str | None, on_progress: Any, cancel: Any
+    ) -> Any:
         with self.lock:
             self.uploads_running += 1
             self.max_parallel_seen = max(self.max_parallel_seen, self.uploads_running)

@@ -1,4 +1,4 @@
-"""Drag and drop, local validation, the upload queue: progress, cancel, retry, failures, processing -> done."""
+"""Drag and drop, local validation, the upload queue: progress, cancel, retry, failures, done."""
 
 from __future__ import annotations
 
@@ -7,12 +7,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from gui_fakes import make_notice, make_record
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent
 from PySide6.QtWidgets import QApplication, QFileDialog
 
 from gui.uploads import UploadQueueModel, UploadState
-from gui_fakes import make_notice, make_record
 
 CSV = "id,city,when\n1,Oslo,2026-01-01\n2,,2026-01-02\n3,Bergen,2026-01-03\n"
 
@@ -31,7 +31,11 @@ def mime_for(*paths: Path) -> QMimeData:
 
 def drag_enter(widget: Any, mime: QMimeData) -> QDragEnterEvent:
     event = QDragEnterEvent(
-        QPointF(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
+        QPointF(10, 10),
+        Qt.DropAction.CopyAction,
+        mime,
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
     )
     QApplication.sendEvent(widget, event)
     return event
@@ -40,11 +44,19 @@ def drag_enter(widget: Any, mime: QMimeData) -> QDragEnterEvent:
 def drop(widget: Any, mime: QMimeData) -> QDropEvent:
     drag_enter(widget, mime)
     move = QDragMoveEvent(
-        QPointF(12, 12), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
+        QPointF(12, 12),
+        Qt.DropAction.CopyAction,
+        mime,
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
     )
     QApplication.sendEvent(widget, move)
     event = QDropEvent(
-        QPointF(12, 12), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
+        QPointF(12, 12),
+        Qt.DropAction.CopyAction,
+        mime,
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
     )
     QApplication.sendEvent(widget, event)
     return event
@@ -201,7 +213,9 @@ def test_clear_finished_keeps_active_rows(qtbot: Any, window: Any, backend: Any,
     backend.upload_gate.set()
 
 
-def test_same_file_is_not_queued_twice_while_active(qtbot: Any, window: Any, backend: Any, tmp_path: Path) -> None:
+def test_same_file_is_not_queued_twice_while_active(
+    qtbot: Any, window: Any, backend: Any, tmp_path: Path
+) -> None:
     backend.upload_gate = threading.Event()
     path = write(tmp_path, "dup.csv")
     window.add_paths([path])

@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from gui_fakes import make_record
 from PySide6.QtCore import QModelIndex, Qt
 
 from gui.records import RecordFilterProxy, RecordRole, RecordTableModel, SortRole
 from gui.uploads import UploadItem, UploadQueueModel, UploadState
-from gui_fakes import make_record
 
 
 def _filled() -> tuple[RecordTableModel, RecordFilterProxy]:
@@ -39,12 +39,14 @@ def test_record_model_passes_qt_model_tester(qtmodeltester: Any) -> None:
 
 def test_upload_model_passes_qt_model_tester(qtmodeltester: Any) -> None:
     model = UploadQueueModel()
-    model.add([UploadItem(path=Path("/tmp/x.csv")), UploadItem(path=Path("/tmp/y.txt"), state=UploadState.REJECTED)])
+    model.add(
+        [UploadItem(path=Path("/tmp/x.csv")), UploadItem(path=Path("/tmp/y.txt"), state=UploadState.REJECTED)]
+    )
     qtmodeltester.check(model)
 
 
 def test_row_count_is_zero_for_a_valid_parent() -> None:
-    model, proxy = _filled()
+    model, _ = _filled()
     assert model.rowCount(model.index(0, 0)) == 0
     assert model.columnCount(model.index(0, 0)) == 0
     assert model.rowCount(QModelIndex()) == 4

@@ -1,0 +1,160 @@
+"""Metadata browser: incremental polling, selection kept, detail pane, filter, notices, copy, export."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from gui_fakes import make_notice, make_record
+from PySide6.QtCore import QItemSelectionModel, Qt
+from PySide6.QtWidgets import QApplication, QFileDialog
+
+from gui.records import RecordTableModel
+
+
+def visible_names(window: Any) -> list[str]:
+    proxy = window.proxy
+    return [proxy.index(r, 0).data() for r in range(proxy.rowCount())]
+
+
+def select_name(window: Any, name: str) -> None:
+    proxy = window.proxy
+    for r in range(proxy.rowCount()):
+        if proxy.index(r, 0).data() == name:
+            flags = QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows
+            window.records_view.selectionModel().setCurrentIndex(proxy.index(r, 0), flags)
+            return
+    raise AssertionError(f"{name} not visible")
+
+
+def test_records_are_polled_incrementally_without_reset_and_selection_is_kept(
+    qtbot: Any, window: Any, backend: Any
+) -> None:
+    backend.add_records(make_record("a.csv", minutes=1), make_record("b.csv", minutes=2))
+    qtbot.waitUntil(lambda: window.records.rowCount() == 2, timeout=3000)
+    assert window.record_count.text() == "2 files"
+    select_name(window, "a.csv")
+    resets: list[int] = []
+    window.records.modelReset.connect(lambda: resets.append(1))
+    window.proxy.modelReset.connect(lambda: resets.append(1))
+    backend.add_records(make_record("c.csv", minutes=3), make_record("a.csv", minutes=1, rows=77, revision=5))
+    qtbot.waitUntil(lambda: window.records.rowCount() == 3, timeout=3000)
+    qtbot.waitUntil(lambda: window.records.find("test-bucket", "a.csv").row_count == 77, timeout=3000)
+    calls = backend.reader_calls
+    qtbot.waitUntil(lambda: backend.reader_calls > calls + 2, timeout=3000)  # more ticks, nothing new
+    assert resets == []
+    assert [r.key for r in window.selected_records()] == ["a.csv"]
+    assert "77" in window.detail.text()  # the detail pane follows the update of the selected record
+    assert visible_names(window) == ["c.csv", "b.csv", "a.csv"]  # newest upload first
+
+
+def test_detail_pane_shows_columns_types_counts_and_sample_rows(
+    qtbot: Any, window: Any, backend: Any
+) -> None:
+    assert "No file selected" in window.detail.text()
+    backend.add_records(make_record("cities.csv", rows=3))
+    qtbot.waitUntil(lambda: window.records.rowCount() == 1, timeout=3000)
+    select_name(window, "cities.csv")
+    text = window.detail.text()
+    assert "cities.csv" in text
+    assert "Column\tType\tNulls\tDistinct\tMin\tMax" in text
+    assert "id\tInteger\t0\t3\t1\t3" in text
+    assert "city\tText\t1\t2\t—\t—" in text
+    assert "when\tDate\t0\t3\t2026-01-01\t2026-01-03" in text
+    assert "1\tOslo\t2026-01-01" in text  # a sample row under the file's own column names
+    assert "id\tcity\twhen" in text
+    assert "encoding: utf-8" in text and "delimiter: comma (',')" in text
+    assert window.detail.sample_title.text() == "Sample rows (first 2 of 3)"
+
+
+def test_failed_record_detail_shows_the_error(qtbot: Any, window: Any, backend: Any) -> None:
+    backend.add_records(make_record("broken.csv", status="FAILED", error="Line 4 has 7 fields, expected 3."))
+    qtbot.waitUntil(lambda: window.records.rowCount() == 1, timeout=3000)
+    select_name(window, "broken.csv")
+    assert "Could not be profiled:</b> Line 4 has 7 fields, expected 3." in window.detail.text()
+    assert not window.detail.columns.isVisible()
+
+
+def test_filter_box_and_status_filter(qtbot: Any, window: Any, backend: Any) -> None:
+    backend.add_records(
+        make_record("jan/sales.csv", minutes=1),
+        make_record("feb/sales.csv", minutes=2),
+        make_record("feb/bad.csv", status="FAILED", minutes=3),
+    )
+    qtbot.waitUntil(lambda: window.records.rowCount() == 3, timeout=3000)
+    window.find_action.trigger()
+    assert window.filter_edit.hasFocus() or QApplication.focusWidget() is window.filter_edit
+    qtbot.keyClicks(window.filter_edit, "feb/")
+    assert sorted(visible_names(window)) == ["bad.csv", "sales.csv"]
+    assert window.record_count.text() == "showing 2 of 3"
+    window.status_combo.setCurrentIndex(window.status_combo.findData("FAILED"))
+    assert visible_names(window) == ["bad.csv"]
+    window.filter_edit.clear()
+    window.status_combo.setCurrentIndex(0)
+    assert window.proxy.rowCount() == 3
+
+
+def test_header_click_sorts(qtbot: Any, window: Any, backend: Any) -> None:
+    backend.add_records(
+        make_record("x.csv", rows=100), make_record("y.csv", rows=9), make_record("z.csv", rows=20)
+    )
+    qtbot.waitUntil(lambda: window.records.rowCount() == 3, timeout=3000)
+    window.records_view.sortByColumn(RecordTableModel.ROWS, Qt.SortOrder.AscendingOrder)
+    assert visible_names(window) == ["y.csv", "z.csv", "x.csv"]
+
+
+def test_notices_newest_first_and_click_selects_the_record(qtbot: Any, window: Any, backend: Any) -> None:
+    backend.add_records(make_record("one.csv"), make_record("two.csv"))
+    qtbot.waitUntil(lambda: window.records.rowCount() == 2, timeout=3000)
+    backend.push_notice(make_notice("one.csv", seconds=1))
+    backend.push_notice(make_notice("two.csv", seconds=2, status="FAILED"))
+    backend.push_notice(make_notice("two.csv", seconds=2, status="FAILED"))  # SQS redelivery
+    qtbot.waitUntil(lambda: window.notices.count() == 2, timeout=3000)
+    texts = window.notices.texts()
+    assert texts[0].startswith("two.csv — failed: Unterminated quote")
+    assert texts[1].startswith("one.csv — processed, 3 rows × 3 columns")
+    assert window.notices_title.text() == "Notices (2)"
+    window.filter_edit.setText("two")  # hidden rows are shown again when their notice is clicked
+    item = window.notices.list.item(1)
+    rect = window.notices.list.visualItemRect(item)
+    qtbot.mouseClick(window.notices.list.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    assert [r.key for r in window.selected_records()] == ["one.csv"]
+    assert window.detail.record.key == "one.csv"
+
+
+def test_notice_for_an_unknown_file_does_not_break(qtbot: Any, window: Any, backend: Any) -> None:
+    backend.push_notice(make_notice("ghost.csv"))
+    qtbot.waitUntil(lambda: window.notices.count() == 1, timeout=3000)
+    assert window.select_record("test-bucket", "ghost.csv") is False
+
+
+def test_copy_selection(qtbot: Any, window: Any, backend: Any) -> None:
+    backend.add_records(make_record("a.csv"), make_record("b.csv", status="FAILED", error="Bad\tthing"))
+    qtbot.waitUntil(lambda: window.records.rowCount() == 2, timeout=3000)
+    window.records_view.selectAll()
+    window.copy_selection()
+    lines = QApplication.clipboard().text().splitlines()
+    assert lines[0].startswith("File\tStatus\tRows")
+    assert len(lines) == 3
+    assert any(line.endswith("Bad thing") for line in lines)
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".json"])
+def test_export_selection(
+    qtbot: Any, window: Any, backend: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, suffix: str
+) -> None:
+    backend.add_records(make_record("a.csv"), make_record("=cmd.csv"))
+    qtbot.waitUntil(lambda: window.records.rowCount() == 2, timeout=3000)
+    target = tmp_path / f"out{suffix}"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(lambda *a, **k: (str(target), "")))
+    window.records_view.selectAll()
+    window.export_action.trigger()
+    qtbot.waitUntil(target.exists, timeout=3000)
+    text = target.read_text(encoding="utf-8-sig")
+    if suffix == ".json":
+        assert sorted(r["key"] for r in json.loads(text)) == ["=cmd.csv", "a.csv"]
+    else:
+        assert "'=cmd.csv" in text  # spreadsheet formulas neutralised
+        assert text.splitlines()[0].startswith("bucket,key,file_name,status")

@@ -1,0 +1,226 @@
+"""Environment lights, setup/teardown dialog, settings, error banners, excepthook, responsiveness."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from gui_fakes import FakeStep, make_record
+from PySide6.QtCore import QElapsedTimer, QTimer
+from PySide6.QtWidgets import QMessageBox
+
+from backend.config import load_settings
+from backend.provisioning import Health
+from gui.__main__ import ExceptHook
+from gui.environment import OperationDialog
+from gui.settings_dialog import SettingsDialog
+
+STEPS = [
+    ("bucket", "Create the upload bucket"),
+    ("database", "Create the metadata database"),
+    ("function", "Deploy the function"),
+    ("trigger", "Connect the bucket to the function"),
+]
+
+
+def test_status_lights_follow_environment_status(qtbot: Any, window: Any, backend: Any) -> None:
+    lights = window.env_bar.lights
+    qtbot.waitUntil(lambda: all(light.ok for light in lights.values()), timeout=3000)
+    backend.env["trigger"] = Health(False, "not wired: run Set up environment")
+    backend.env["function"] = Health(None, "cloud not reachable")
+    window.refresh_action.trigger()
+    qtbot.waitUntil(lambda: lights["trigger"].ok is False, timeout=3000)
+    assert lights["function"].ok is None
+    assert "not wired" in lights["trigger"].toolTip()
+
+
+def test_setup_runs_every_step_with_live_progress(qtbot: Any, window: Any, backend: Any) -> None:
+    backend.steps = [
+        FakeStep(n, t, status="found" if n == "bucket" else "created", delay=0.02) for n, t in STEPS
+    ]
+    dialog = window.setup_environment()
+    assert isinstance(dialog, OperationDialog)
+    qtbot.waitUntil(lambda: dialog.succeeded is not None, timeout=5000)
+    assert dialog.succeeded is True
+    assert [s for _, s, _ in dialog.results] == ["found", "created", "created", "created"]
+    assert "Environment ready — 3 created, 1 already there" in dialog.outcome.text()
+    assert dialog.table.item(0, 1).text() == "✔  Already there"
+    assert dialog.close_button.text() == "Close"
+    assert window.setup_action.shortcut().toString() == "Ctrl+Shift+S"
+
+
+def test_setup_stops_at_a_failed_step_and_says_what_failed(qtbot: Any, window: Any, backend: Any) -> None:
+    backend.steps = [FakeStep(n, t) for n, t in STEPS]
+    backend.steps[1].status = "failed"
+    backend.steps[1].detail = "Access denied for user 'root': set mysql_admin_password."
+    dialog = window.setup_environment()
+    qtbot.waitUntil(lambda: dialog.succeeded is not None, timeout=5000)
+    assert dialog.succeeded is False
+    assert [s for _, s, _ in dialog.results] == ["created", "failed", "skipped", "skipped"]
+    assert not backend.steps[2].ran
+    assert "“Create the metadata database” failed: Access denied" in dialog.outcome.text()
+    assert dialog.again.isVisibleTo(dialog)
+
+
+def test_setup_offers_to_start_the_local_stack_when_nothing_answers(
+    qtbot: Any, window: Any, backend: Any, dialogs: Any
+) -> None:
+    backend.env["localstack"] = Health(False, "nothing listens on 127.0.0.1:4566")
+    backend.steps = [FakeStep(n, t) for n, t in STEPS]
+    dialog = window.setup_environment()
+    qtbot.waitUntil(lambda: dialog.succeeded is not None, timeout=5000)
+    assert "Start the local stack?" in dialogs.titles()
+    assert backend.stack_started
+    assert "Starting LocalStack" in dialog.log.toPlainText()
+    assert dialog.succeeded is True
+
+
+def test_teardown_asks_first_and_clears_the_browser(
+    qtbot: Any, window: Any, backend: Any, dialogs: Any
+) -> None:
+    backend.add_records(make_record("a.csv"))
+    qtbot.waitUntil(lambda: window.records.rowCount() == 1, timeout=3000)
+    dialogs.answers["warning"] = QMessageBox.StandardButton.Cancel
+    assert window.teardown_environment() is None
+    backend.teardown = [FakeStep("function", "Delete the function")]
+    dialogs.answers["warning"] = QMessageBox.StandardButton.Yes
+    backend.log.clear()
+    dialog = window.teardown_environment()
+    qtbot.waitUntil(lambda: dialog.succeeded is not None, timeout=5000)
+    assert dialog.succeeded is True
+    assert window.records.rowCount() == 0
+    assert dialog.table.item(0, 1).text() == "✔  Removed"
+
+
+def test_store_error_becomes_a_banner_and_clears_when_the_store_answers(
+    qtbot: Any, window: Any, backend: Any
+) -> None:
+    backend.store_error = (
+        "Cannot connect to MySQL at 127.0.0.1:3307. Is the local stack up? Run `csvdrop stack up`."
+    )
+    qtbot.waitUntil(lambda: "store" in window.banners.messages(), timeout=3000)
+    text = window.banners.messages()["store"]
+    assert "Cannot connect to MySQL" in text and "Traceback" not in text
+    banner = window.banners.banner("store")
+    assert banner is not None and banner.action.text() == "Set up environment…"
+    backend.store_error = None
+    backend.add_records(make_record("a.csv"))
+    qtbot.waitUntil(lambda: "store" not in window.banners.messages(), timeout=3000)
+    qtbot.waitUntil(lambda: window.records.rowCount() == 1, timeout=3000)
+
+
+def test_notice_errors_show_in_the_notices_panel(qtbot: Any, window: Any, backend: Any) -> None:
+    backend.notice_error = "The notices queue csvdrop-app-notices does not exist: run Set up environment."
+    window._notice_reader = None
+    qtbot.waitUntil(lambda: window.notices.list.empty_state.title == "Notices unavailable", timeout=15000)
+    assert "does not exist" in window.notices.list.empty_state.hint
+
+
+def test_unexpected_exception_is_logged_and_shown_not_a_traceback(
+    qtbot: Any, dialogs: Any, caplog: Any
+) -> None:
+    hook = ExceptHook(Path("/tmp/gui.log"))
+    try:
+        raise ValueError("boom")
+    except ValueError:
+        hook(*sys.exc_info())  # type: ignore[arg-type]
+    assert dialogs.calls and dialogs.calls[-1][0] == "exec"
+    assert "ValueError: boom" in dialogs.calls[-1][2]
+    assert "boom" in caplog.text
+
+
+def test_event_loop_keeps_turning_while_work_runs(
+    qtbot: Any, window: Any, backend: Any, tmp_path: Path
+) -> None:
+    backend.chunk, backend.chunk_delay = 4, 0.001
+    backend.poll_delay = 0.05  # a slow database
+    backend.auto_process = True
+    backend.add_records(*[make_record(f"r{i}.csv", minutes=i) for i in range(800)])
+    for i in range(8):
+        (tmp_path / f"f{i}.csv").write_text("a,b\n" + "1,2\n" * 200, encoding="utf-8")
+    gaps: list[float] = []
+    clock = QElapsedTimer()
+    clock.start()
+    last = [clock.elapsed()]
+
+    def tick() -> None:
+        now = clock.elapsed()
+        gaps.append(now - last[0])
+        last[0] = now
+
+    timer = QTimer()
+    timer.setInterval(10)
+    timer.timeout.connect(tick)
+    timer.start()
+    window.add_paths(sorted(tmp_path.glob("f*.csv")))
+    deadline = time.monotonic() + 15
+    qtbot.waitUntil(lambda: len(backend.uploaded) == 8 or time.monotonic() > deadline, timeout=20000)
+    qtbot.wait(300)
+    timer.stop()
+    assert len(backend.uploaded) == 8
+    assert window.records.rowCount() >= 800
+    assert len(gaps) > 20
+    assert max(gaps[1:]) < 100, f"the GUI thread stalled for {max(gaps[1:])} ms"
+
+
+def test_settings_dialog_saves_only_changed_keys_and_applies_them(
+    qtbot: Any, window: Any, backend: Any, monkeypatch: Any
+) -> None:
+    def fake_exec(dialog: SettingsDialog) -> int:
+        dialog.bucket.setText("other-bucket")
+        dialog.parallel.setValue(5)
+        return int(SettingsDialog.DialogCode.Accepted.value)
+
+    monkeypatch.setattr(SettingsDialog, "exec", fake_exec)
+    window.settings_action.trigger()
+    assert window.settings.bucket == "other-bucket"
+    assert window.settings.parallel_uploads == 5
+    assert backend.saved[-1][1] == ["bucket", "parallel_uploads"]
+    saved = load_settings(env={}, config_path=window.settings.config_path)
+    assert (saved.bucket, saved.parallel_uploads) == ("other-bucket", 5)
+    assert "other-bucket" in window.windowTitle()
+
+
+def test_settings_dialog_rejects_bad_values(qtbot: Any, settings: Any) -> None:
+    dialog = SettingsDialog(settings)
+    qtbot.addWidget(dialog)
+    dialog.bucket.setText("Bad_Bucket")
+    assert not dialog.buttons.button(dialog.buttons.StandardButton.Ok).isEnabled()
+    assert "Bucket names" in dialog.problem.text()
+    dialog.bucket.setText("good-bucket")
+    assert dialog.buttons.button(dialog.buttons.StandardButton.Ok).isEnabled()
+
+
+def test_window_geometry_is_remembered_next_to_the_config(qtbot: Any, settings: Any, backend: Any) -> None:
+    from gui.main_window import MainWindow, state_settings_path
+
+    first = MainWindow(settings, backend, autostart=False)
+    qtbot.addWidget(first)
+    first.resize(700, 500)
+    first.close()
+    assert state_settings_path(settings).exists()
+    assert state_settings_path(settings).parent == settings.config_path.parent
+    second = MainWindow(settings, backend, autostart=False)
+    qtbot.addWidget(second)
+    assert (second.width(), second.height()) == (700, 500)
+    second.shutdown()
+
+
+def test_quitting_with_active_uploads_asks_first(
+    qtbot: Any, window: Any, backend: Any, dialogs: Any, tmp_path: Path
+) -> None:
+    import threading
+
+    backend.upload_gate = threading.Event()
+    (tmp_path / "a.csv").write_text("a\n1\n", encoding="utf-8")
+    window.add_paths([tmp_path / "a.csv"])
+    qtbot.waitUntil(lambda: window.uploads.active_count() == 1, timeout=3000)
+    dialogs.answers["question"] = QMessageBox.StandardButton.No
+    window.close()
+    assert window.isVisible()
+    assert "Quit CSV Drop?" in dialogs.titles()
+    dialogs.answers["question"] = QMessageBox.StandardButton.Yes
+    window.close()
+    assert not window.isVisible()
