@@ -20,7 +20,7 @@ import sys
 import tempfile
 import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, InvalidStateError, ThreadPoolExecutor
 from datetime import UTC, datetime
 from importlib.util import find_spec
 from pathlib import Path
@@ -104,6 +104,14 @@ def exit_reason(returncode: int) -> str:
     if returncode == 0:
         return "Runtime exited without providing a reason"
     return f"Runtime exited with error: exit status {returncode}"
+
+
+def _resolve(future: Future, result: InvocationResult) -> None:
+    """First answer wins (child, watcher and timeout may race)."""
+    try:
+        future.set_result(result)
+    except InvalidStateError:
+        pass
 
 
 def _timestamp() -> str:
@@ -221,9 +229,7 @@ class LocalProcessRuntimeExecutor(RuntimeExecutor):
         self.proc = proc
         reader = threading.Thread(target=self._read, args=(proc,), name=f"lambda-out-{proc.pid}", daemon=True)
         reader.start()
-        threading.Thread(
-            target=self._watch, args=(proc, reader), name=f"lambda-wait-{proc.pid}", daemon=True
-        ).start()
+        threading.Thread(target=self._watch, args=(proc, reader), name=f"lambda-wait-{proc.pid}", daemon=True).start()
 
     def _read(self, proc: subprocess.Popen) -> None:
         while chunk := os.read(proc.stdout.fileno(), 65536):
@@ -234,21 +240,25 @@ class LocalProcessRuntimeExecutor(RuntimeExecutor):
         """Runs when a child exits: fail whatever was waiting on it, unless we killed it ourselves."""
         proc.wait()
         reader.join(timeout=1)
-        if proc.pid in self.killed:
+        if proc.pid in self.killed or proc is not self.proc:  # on purpose, or already replaced
             return
-        reason = exit_reason(proc.returncode)
         startup = self.endpoint.startup_future
         if startup is not None and not startup.done():
+            reason = exit_reason(proc.returncode)
             tail = self.output.since(0)[-4000:]
             payload = {"errorType": "Runtime.ExitError", "errorMessage": f"{reason}\n{tail}".strip()}
             startup.set_exception(StatusErrorException(reason, payload=json.dumps(payload).encode()))
-        invocation, pending = self.endpoint.invocation_future, self.pending
-        if invocation is not None and not invocation.done() and pending is not None:
-            request_id, offset, started = pending
-            line = f"RequestId: {request_id} Error: {reason}"
-            payload = {"errorType": "Runtime.ExitError", "errorMessage": line}
-            logs = self._logs(request_id, offset, started, f"{line}\nRuntime.ExitError", "error")
-            invocation.set_result(InvocationResult(request_id, json.dumps(payload).encode(), True, logs))
+        self._fail_pending_on_exit()
+
+    def _fail_pending_on_exit(self) -> None:
+        invocation, pending, proc = self.endpoint.invocation_future, self.pending, self.proc
+        if invocation is None or pending is None or proc is None or proc.returncode is None:
+            return
+        request_id, offset, started = pending
+        line = f"RequestId: {request_id} Error: {exit_reason(proc.returncode)}"
+        payload = {"errorType": "Runtime.ExitError", "errorMessage": line}
+        logs = self._logs(request_id, offset, started, f"{line}\nRuntime.ExitError", "error")
+        _resolve(invocation, InvocationResult(request_id, json.dumps(payload).encode(), True, logs))
 
     def _kill(self) -> None:
         proc = self.proc
@@ -278,40 +288,43 @@ class LocalProcessRuntimeExecutor(RuntimeExecutor):
         deadline = time.time() + timeout
         self.pending = (request_id, self.output.end, time.perf_counter())
         try:
-            self._send(dict(payload, **{"deadline-ms": int(deadline * 1000)}))
+            if not self._send(dict(payload, **{"deadline-ms": int(deadline * 1000)})):
+                try:  # the child is gone: report its exit (unless the watcher already did)
+                    self.proc.wait(timeout=5)
+                except subprocess.TimeoutExpired:  # alive but unreachable: put it down
+                    self._kill()
+                self._fail_pending_on_exit()
             try:
                 return invocation.result(timeout=max(0.0, deadline - time.time()))
             except TimeoutError:
                 self._kill()
-                if invocation.done():  # answered in the last instant
-                    return invocation.result()
-                _, offset, started = self.pending
                 message = f"Task timed out after {timeout:.2f} seconds"
                 line = f"{_timestamp()} {request_id} {message}"
                 error = {
                     "errorType": "Sandbox.Timedout",
                     "errorMessage": f"RequestId: {request_id} Error: {message}",
                 }
-                logs = self._logs(request_id, offset, started, line, "timeout")
-                result = InvocationResult(request_id, json.dumps(error).encode(), True, logs)
-                invocation.set_result(result)
-                return result
+                logs = self._logs(request_id, self.pending[1], self.pending[2], line, "timeout")
+                _resolve(invocation, InvocationResult(request_id, json.dumps(error).encode(), True, logs))
+                return invocation.result()  # the answer, if it came in the last instant
         finally:
             self.pending = None
 
-    def _send(self, body: dict) -> None:
+    def _send(self, body: dict) -> bool:
+        """POST the invocation to the child; False when the child is gone."""
         conn = http.client.HTTPConnection("127.0.0.1", self.endpoint.container_port, timeout=10)
         try:
             conn.request("POST", "/invoke", json.dumps(body), {"Content-Type": "application/json"})
             response = conn.getresponse()
             response.read()
-        except OSError as exc:  # child gone between checks: the watcher fails the invocation
+        except OSError as exc:
             LOG.debug("csvdrop-local: sending invoke to %s failed: %s", self.id, exc)
-            return
+            return False
         finally:
             conn.close()
         if response.status != 200:
             raise LambdaRuntimeException(f"Child runtime of {self.id} refused the invoke: {response.status}")
+        return True
 
     def _logs(self, request_id: str, offset: int, started: float, last: str, status: str) -> str:
         """START/END/REPORT around what the child printed, for invocations the child could not finish."""

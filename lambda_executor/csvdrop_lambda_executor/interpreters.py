@@ -81,8 +81,7 @@ def find_interpreter(
         if found:
             return found
         raise InterpreterNotFound(
-            f"{var}={override!r} is not a working Python {version} interpreter "
-            f"(needed for Lambda runtime {runtime})."
+            f"{var}={override!r} is not a working Python {version} interpreter (needed for Lambda runtime {runtime})."
         )
     tried = []
     candidates: list[str] = []
