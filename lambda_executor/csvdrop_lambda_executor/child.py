@@ -167,24 +167,25 @@ class _RequestIdFilter(logging.Filter):
 # Plain sockets instead of http.client/http.server: those import ssl, email ... (~50-100 ms per cold start).
 def _read_request(conn: socket.socket) -> tuple[bytes, bytes]:
     """(head, body) of one HTTP message with a Content-Length body (or none)."""
-    data = b""
+    data = bytearray()
     while b"\r\n\r\n" not in data:
         chunk = conn.recv(65536)
         if not chunk:
             raise ConnectionError("connection closed before the end of the headers")
         data += chunk
-    head, _, body = data.partition(b"\r\n\r\n")
+    head, _, body = bytes(data).partition(b"\r\n\r\n")
     length = 0
     for line in head.split(b"\r\n")[1:]:
         name, _, value = line.partition(b":")
         if name.strip().lower() == b"content-length":
             length = int(value)
-    while len(body) < length:
-        chunk = conn.recv(65536)
+    rest = bytearray(body)
+    while len(rest) < length:
+        chunk = conn.recv(1 << 20)
         if not chunk:
             raise ConnectionError("connection closed before the end of the body")
-        body += chunk
-    return head, body
+        rest += chunk
+    return head, bytes(rest)
 
 
 def post(endpoint: str, path: str, body: bytes) -> int:
@@ -197,7 +198,7 @@ def post(endpoint: str, path: str, body: bytes) -> int:
             f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode()
             + body
         )
-        response = b""
+        response = bytearray()
         while chunk := conn.recv(65536):  # the server closes after its answer
             response += chunk
     status = int(response.split(b" ", 2)[1])

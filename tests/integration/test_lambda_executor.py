@@ -186,6 +186,13 @@ def test_request_response_runs_the_deployed_code_with_context_env_and_layer(fn: 
     assert os.path.realpath(out["cwd"]) == os.path.realpath(out["task_root"])
 
 
+def test_megabyte_payload_round_trips(fn: Fn) -> None:
+    blob = "é" * 1_000_000
+    resp, out, _ = fn.invoke({"blob": blob})
+    assert "FunctionError" not in resp, out
+    assert out["event"]["blob"] == blob
+
+
 def test_event_invocation_runs_asynchronously_and_reaches_localstack_with_boto3(fn: Fn) -> None:
     key = f"events/{uuid.uuid4().hex}"
     resp = fn.lam.invoke(
