@@ -64,6 +64,7 @@ import numpy as np
 import pandas as pd
 
 SNIFF_BYTES = 64 * 1024
+SCAN_CHUNK = 1 << 20
 SAMPLE_ROWS = 5
 MAX_SAMPLE_CELL = 1000
 DELIMITER_CANDIDATES = (",", ";", "\t", "|")
@@ -283,45 +284,61 @@ def _scan_fast(d: Decoded, delim: str, quote: str) -> _Structure | None:
     """Vectorised scan, exact for RFC 4180 quoting (quotes only around whole fields, inner quotes doubled).
 
     Inside-quotes state is the parity of quote characters seen so far. Returns None when some quote is not
-    at a field boundary (then the parity rule does not hold and the csv module decides).
+    at a field boundary (then the parity rule does not hold and the csv module decides). Works through the
+    bytes in SCAN_CHUNK pieces, so the temporary masks stay small; only positions are kept.
     """
     a = np.frombuffer(d.buf, dtype=np.uint8)[d.start :]
     n = a.size
     qb, db = ord(quote), ord(delim)
-    isq = a == qb
-    outside: np.ndarray | None = None
-    if isq.any():
-        inq = np.logical_xor.accumulate(isq)
-        qpos = np.flatnonzero(isq)
-        del isq
-        opening = inq[qpos]
-        ops, cls = qpos[opening], qpos[~opening]
-        # An opening quote follows a delimiter, a line end, the file start, or a closing quote ("" escape).
-        prev = a[np.maximum(ops - 1, 0)]
-        ok_open = (ops == 0) | (prev == db) | (prev == 10) | (prev == 13) | (prev == qb)
-        nxt_idx = cls + 1
-        nxt = a[np.minimum(nxt_idx, n - 1)]
-        ok_close = (nxt_idx >= n) | (nxt == db) | (nxt == 10) | (nxt == 13) | (nxt == qb)
-        if not (ok_open.all() and ok_close.all()):
-            return None
-        if inq[-1]:
-            raise _unterminated(_line_at(d.buf, d.start, int(ops[-1])))
-        outside = ~inq
-        del inq
-    lf = a == 10
-    cr = a == 13
-    if outside is not None:
-        lf &= outside
-        cr &= outside
-    cr_pos = np.flatnonzero(cr)
-    del cr
-    nxt_idx = cr_pos + 1
-    pair = np.zeros(cr_pos.size, dtype=bool)
-    inside = nxt_idx < n
-    pair[inside] = lf[nxt_idx[inside]]
-    lf[nxt_idx[pair]] = False  # the LF of a CRLF is part of the CR's terminator
-    lf_pos = np.flatnonzero(lf)
-    del lf
+    carry = False  # inside quotes at the end of the previous chunk
+    last_open = -1
+    lf_parts: list[np.ndarray] = []
+    cr_parts: list[np.ndarray] = []
+    d_parts: list[np.ndarray] = []
+    for lo in range(0, n, SCAN_CHUNK):
+        c = a[lo : lo + SCAN_CHUNK]
+        isq = c == qb
+        outside: np.ndarray | None = None
+        if isq.any():
+            inq = np.logical_xor.accumulate(isq)
+            if carry:
+                np.logical_not(inq, out=inq)
+            qpos = np.flatnonzero(isq)
+            opening = inq[qpos]
+            ops, cls = qpos[opening] + lo, qpos[~opening] + lo
+            # An opening quote follows a delimiter, a line end, the file start or a closing quote ("" escape);
+            # a closing quote is followed by a delimiter, a line end, the file end or an opening quote.
+            prev = a[np.maximum(ops - 1, 0)]
+            if not ((ops == 0) | (prev == db) | (prev == 10) | (prev == 13) | (prev == qb)).all():
+                return None
+            nxt = a[np.minimum(cls + 1, n - 1)]
+            if not ((cls + 1 >= n) | (nxt == db) | (nxt == 10) | (nxt == 13) | (nxt == qb)).all():
+                return None
+            if ops.size:
+                last_open = int(ops[-1])
+            carry = bool(inq[-1])
+            outside = ~inq
+        elif carry:
+            continue  # the whole chunk is inside one quoted field
+        for parts, byte in ((lf_parts, 10), (cr_parts, 13), (d_parts, db)):
+            mask = c == byte
+            if outside is not None:
+                mask &= outside
+            parts.append(np.flatnonzero(mask) + lo)
+    if carry:
+        raise _unterminated(_line_at(d.buf, d.start, last_open))
+    empty = np.zeros(0, dtype=np.int64)
+    lf_pos = np.concatenate(lf_parts) if lf_parts else empty
+    cr_pos = np.concatenate(cr_parts) if cr_parts else empty
+    dpos = np.concatenate(d_parts) if d_parts else empty
+    del lf_parts, cr_parts, d_parts
+    # A CR directly followed by an LF is one CRLF terminator.
+    idx = np.searchsorted(lf_pos, cr_pos + 1)
+    pair = (idx < lf_pos.size) & (lf_pos[np.minimum(idx, max(lf_pos.size - 1, 0))] == cr_pos + 1) \
+        if lf_pos.size else np.zeros(cr_pos.size, dtype=bool)
+    drop = np.zeros(lf_pos.size, dtype=bool)
+    drop[idx[pair]] = True
+    lf_pos = lf_pos[~drop]
     term = np.concatenate((lf_pos, cr_pos))
     tlen = np.concatenate((np.ones(lf_pos.size, np.int64), np.where(pair, 2, 1)))
     order = np.argsort(term, kind="stable")
@@ -338,13 +355,8 @@ def _scan_fast(d: Decoded, delim: str, quote: str) -> _Structure | None:
     if starts[-1] >= n:  # the file ends with a terminator: no record after it
         starts, ends = starts[:-1], ends[:-1]
     blank = starts == ends
-    dmask = a == db
-    if outside is not None:
-        dmask &= outside
-        del outside
-    dpos = np.flatnonzero(dmask)
-    del dmask
     widths = np.searchsorted(dpos, ends) - np.searchsorted(dpos, starts) + 1
+    del dpos
     widths[blank] = 0
 
     nonblank = np.flatnonzero(~blank)

@@ -154,6 +154,13 @@ def test_csv_module_fallback_agrees_with_fast_scan(path: Path, monkeypatch: pyte
         fast: object = m.profile_csv(data)
     except m.CsvProfileError as exc:
         fast = ("error", str(exc).split(" (data row")[0].split(" is never")[0])
+    for chunk in (1, 2, 7, 64):  # quotes, CRLF pairs and records split across scan chunks
+        monkeypatch.setattr(m, "SCAN_CHUNK", chunk)
+        try:
+            chunked: object = m.profile_csv(data)
+        except m.CsvProfileError as exc:
+            chunked = ("error", str(exc).split(" (data row")[0].split(" is never")[0])
+        assert chunked == fast, chunk
     monkeypatch.setattr(m, "_scan_fast", lambda *a: None)
     try:
         slow: object = m.profile_csv(data)

@@ -105,3 +105,16 @@ def test_stray_quotes_follow_csv_module(data: bytes) -> None:
     assert widths == {got["column_count"]}
     assert got["row_count"] == len(records) - 1
     assert got["sample_rows"] == records[1:6]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(csv_files(), st.sampled_from([1, 2, 3, 5, 16]))
+def test_scan_chunk_boundaries_do_not_matter(case: tuple[bytes, str, int, list[list[str]]], chunk: int) -> None:
+    data = case[0]
+    whole = csv_metadata.profile_csv(data)
+    saved = csv_metadata.SCAN_CHUNK
+    csv_metadata.SCAN_CHUNK = chunk
+    try:
+        assert csv_metadata.profile_csv(data) == whole
+    finally:
+        csv_metadata.SCAN_CHUNK = saved
