@@ -52,7 +52,8 @@ MAGIC: tuple[tuple[bytes, str, str], ...] = (
     (b"%PDF-", "a PDF document, not a CSV", "export the table from its source application as CSV"),
     (b"BZh", "bzip2-compressed data, not a plain-text CSV", "decompress it (bunzip2) and upload the .csv inside"),
     (b"\xfd7zXZ\x00", "xz-compressed data, not a plain-text CSV", "decompress it (unxz) and upload the .csv inside"),
-    (b"\x28\xb5\x2f\xfd", "zstd-compressed data, not a plain-text CSV", "decompress it (unzstd) and upload the .csv inside"),
+    (b"\x28\xb5\x2f\xfd", "zstd-compressed data, not a plain-text CSV",
+     "decompress it (unzstd) and upload the .csv inside"),
     (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive, not a plain-text CSV", "extract it and upload the .csv inside"),
 )
 BOMS: tuple[tuple[bytes, str], ...] = (

@@ -66,7 +66,7 @@ SMALL: dict[str, Callable[[], bytes]] = {
         b'4,"",40\n'
     ),
     "unterminated_quote.csv": lambda: b'id,text\n1,ok\n2,"never closed\n3,more\n',
-    "bom_utf8.csv": lambda: "\ufeffid,caf\u00e9\n1,cr\u00e8me\n2,br\u00fbl\u00e9e\n".encode(),
+    "bom_utf8.csv": lambda: "\ufeffid,caf\u00e9\n1,cr\u00e8me\n2,br\u00fbl\u00e9e\n".encode("utf-8"),
     "utf16_bom.csv": lambda: "id,city\n1,K\u00f8benhavn\n2,\u6771\u4eac\n".encode("utf-16"),
     "utf16_no_bom.csv": lambda: "id,city\n1,Paris\n2,Z\u00fcrich\n".encode("utf-16-le"),
     "utf32_bom.csv": lambda: "id,city\n1,Paris\n".encode("utf-32"),
@@ -89,7 +89,7 @@ SMALL: dict[str, Callable[[], bytes]] = {
     "duplicate_and_empty_names.csv": lambda: b"id,name,name,,\n1,a,b,c,d\n2,e,f,g,h\n",
     "sql_names.csv": lambda: b'"""); DROP TABLE x;--",name\n1,a\n2,b\n',
     "html_names.csv": lambda: b'"<script>alert(1)</script>","<b>bold</b>"\n1,<i>x</i>\n',
-    "long_column_name.csv": lambda: ("id," + "n" * 10_240 + "\n1,a\n2,b\n").encode(),
+    "long_column_name.csv": lambda: ("id," + "n" * 10_240 + "\n1,a\n2,b\n").encode("ascii"),
     "formulas.csv": lambda: (
         b'id,link,calc\n1,"=HYPERLINK(""http://example.com/x"",""click"")",=1+1\n2,+cmd|\' /C calc\'!A0,@SUM(A1:A2)\n'
         b"3,-2+3,=A1\n"
