@@ -53,6 +53,20 @@ def _field(column: Any, name: str) -> Any:
     return getattr(column, name, None)
 
 
+def _short_hash(sha: str | None) -> str:
+    return f"{sha[:16]}…{sha[-8:]}" if sha and len(sha) > 28 else (sha or "—")
+
+
+def _fit_height(table: QTableWidget, max_rows: int = 10) -> None:
+    """Tall enough for its rows (up to ``max_rows``; it scrolls beyond), so the pane does not waste space."""
+    rows = min(table.rowCount(), max_rows)
+    height = table.horizontalHeader().height() + 2 * table.frameWidth()
+    height += sum(table.rowHeight(r) for r in range(rows))
+    if table.horizontalScrollBar().maximum() > 0 or table.columnCount() > 4:
+        height += table.horizontalScrollBar().sizeHint().height()
+    table.setFixedHeight(height)
+
+
 def _text(item: QTableWidgetItem | None) -> str:
     return item.text() if item is not None else ""
 
@@ -65,8 +79,12 @@ def _readonly_table(headers: list[str]) -> QTableWidget:
     table.setAlternatingRowColors(True)
     table.verticalHeader().setVisible(False)
     table.setWordWrap(False)
+    table.verticalHeader().setDefaultSectionSize(int(table.fontMetrics().height() * 1.5))
+    table.setShowGrid(False)
     table.horizontalHeader().setStretchLastSection(True)
-    table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+    table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+    table.setSizeAdjustPolicy(QAbstractItemView.SizeAdjustPolicy.AdjustIgnored)
+    table.setMinimumWidth(table.fontMetrics().horizontalAdvance("M") * 12)
     table.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
     table.setHorizontalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
     return table
@@ -155,7 +173,8 @@ class DetailPane(QWidget):
         self.columns_title.setFont(style.bold(self.font(), 1))
         layout.addWidget(self.columns_title)
         self.columns = _readonly_table(["Column", "Type", "Nulls", "Distinct", "Min", "Max"])
-        layout.addWidget(self.columns, 3)
+        self.columns.horizontalHeader().setStretchLastSection(False)
+        layout.addWidget(self.columns)
 
         self.sample_title = QLabel("Sample rows")
         self.sample_title.setFont(style.bold(self.font(), 1))
@@ -163,10 +182,12 @@ class DetailPane(QWidget):
         self.sample = _readonly_table([])
         self.sample.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         self.sample.horizontalHeader().setStretchLastSection(False)
-        layout.addWidget(self.sample, 2)
+        layout.addWidget(self.sample)
+        layout.addStretch(1)
 
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
         scroll.setWidget(body)
         self.stack.addWidget(scroll)
@@ -200,10 +221,11 @@ class DetailPane(QWidget):
             "header": "—" if has_header is None else ("yes" if has_header else "no (columns are numbered)"),
             "uploaded": style.local_time(record.uploaded_at, seconds=True),
             "processed": style.local_time(record.processed_at, seconds=True),
-            "sha256": getattr(record, "sha256", None) or "—",
+            "sha256": _short_hash(getattr(record, "sha256", None)),
         }
         for key, value in facts.items():
             self._fact_labels[key].setText(value)
+        self._fact_labels["sha256"].setToolTip(getattr(record, "sha256", None) or "")
 
         profiles = list(getattr(record, "columns", None) or [])
         self.columns_title.setText(f"Columns ({len(profiles)})" if profiles else "Columns")
@@ -222,6 +244,8 @@ class DetailPane(QWidget):
                 if c in (2, 3) or (c in (4, 5) and isinstance(_field(col, "min"), int | float)):
                     item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 self.columns.setItem(row, c, item)
+        self.columns.resizeColumnsToContents()
+        _fit_height(self.columns)
         self.columns.setVisible(bool(profiles))
         self.columns_title.setVisible(bool(profiles))
 
@@ -246,6 +270,7 @@ class DetailPane(QWidget):
         self.sample_title.setText(
             f"Sample rows (first {shown} of {total:,})" if shown and total is not None else "Sample rows"
         )
+        _fit_height(self.sample)
         self.sample.setVisible(bool(rows))
         self.sample_title.setVisible(bool(rows))
 

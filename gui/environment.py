@@ -92,7 +92,7 @@ class EnvironmentBar(QWidget):
 STEP_LOOK: dict[str, tuple[str, str, str]] = {
     # status -> (symbol, colour, words)
     "pending": ("○", style.GREY, "Waiting"),
-    "running": ("●", style.AMBER, "Running…"),
+    "running": ("●", style.AMBER_TEXT, "Running…"),
     "created": ("✔", style.GREEN, "Created"),
     "found": ("✔", style.GREEN, "Already there"),
     "updated": ("✔", style.BLUE, "Updated"),
@@ -154,6 +154,9 @@ class OperationDialog(QDialog):
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
         self.table.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.table.setWordWrap(True)
+        self.table.setShowGrid(False)
+        self.table.setAlternatingRowColors(True)
+        self.table.verticalHeader().setDefaultSectionSize(int(fm.height() * 1.7))
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
@@ -190,6 +193,7 @@ class OperationDialog(QDialog):
         self.close_button.clicked.connect(self._close_or_stop)
         self.buttons.addButton(self.again, QDialogButtonBox.ButtonRole.ActionRole)
         self.buttons.addButton(self.close_button, QDialogButtonBox.ButtonRole.RejectRole)
+        self.again.hide()  # only after a failed or stopped run
         layout.addWidget(self.buttons)
 
     # -- flow ----------------------------------------------------------------------------------------
@@ -229,9 +233,7 @@ class OperationDialog(QDialog):
             f"Nothing answers for {' and '.join(down)} ({self.settings.aws_endpoint}, MySQL port "
             f"{self.settings.mysql_port}).\n\nStart the local stack (LocalStack and MySQL, no Docker needed) "
             "first? The first start can take a few minutes.",
-            QMessageBox.StandardButton.Yes
-            | QMessageBox.StandardButton.No
-            | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No | QMessageBox.StandardButton.Cancel,
             QMessageBox.StandardButton.Yes,
         )
         if answer == QMessageBox.StandardButton.Yes:
@@ -286,9 +288,7 @@ class OperationDialog(QDialog):
                 report(("result", i, status, detail))
                 failed = failed or (status == "failed" and kind == "setup")
 
-        self.runner.start(
-            work, on_progress=self._on_progress, on_done=self._steps_done, on_error=self._steps_error
-        )
+        self.runner.start(work, on_progress=self._on_progress, on_done=self._steps_done, on_error=self._steps_error)
 
     def _on_progress(self, value: Any) -> None:
         what = value[0]
@@ -328,7 +328,13 @@ class OperationDialog(QDialog):
         if status == "failed":
             detail_item.setForeground(QColor(style.RED))
         self.table.setItem(row, 2, detail_item)
-        self.table.resizeRowToContents(row)
+        title_item = self.table.item(row, 0)
+        if title_item is not None:
+            font = title_item.font()
+            font.setBold(status == "running")
+            title_item.setFont(font)
+        self.table.resizeRowToContents(row)  # long details wrap onto a second line
+        self.table.setRowHeight(row, max(self.table.rowHeight(row), int(self.fontMetrics().height() * 1.7)))
 
     def _steps_done(self, _result: Any) -> None:
         failed = [(t, d) for t, s, d in self.results if s == "failed"]

@@ -6,7 +6,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QByteArray, QItemSelectionModel, QModelIndex, QPoint, QSettings, Qt, QTimer
+from PySide6.QtCore import QByteArray, QItemSelectionModel, QModelIndex, QPoint, QSettings, QSize, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -126,9 +126,7 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------------------------------------
     # construction
-    def _action(
-        self, text: str, shortcut: Any = None, slot: Any = None, tip: str = "", icon: Any = None
-    ) -> QAction:
+    def _action(self, text: str, shortcut: Any = None, slot: Any = None, tip: str = "", icon: Any = None) -> QAction:
         action = QAction(text, self)
         if shortcut is not None:
             action.setShortcut(QKeySequence(shortcut))
@@ -291,11 +289,12 @@ class MainWindow(QMainWindow):
         self.queue_view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.queue_view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.queue_view.verticalHeader().setVisible(False)
-        self.queue_view.verticalHeader().setDefaultSectionSize(int(fm.height() * 1.9))
+        # Two lines per row, so a rejection reason or "what to do" is readable without a tooltip.
+        self.queue_view.verticalHeader().setDefaultSectionSize(int(fm.height() * 2.6))
         self.queue_view.setShowGrid(False)
         self.queue_view.setAlternatingRowColors(True)
-        self.queue_view.setWordWrap(False)
-        self.queue_view.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self.queue_view.setWordWrap(True)
+        self.queue_view.setTextElideMode(Qt.TextElideMode.ElideRight)
         self.queue_view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.progress_delegate = ProgressDelegate(self.queue_view)
         self.action_delegate = ActionDelegate(self.queue_view)
@@ -303,8 +302,10 @@ class MainWindow(QMainWindow):
         self.queue_view.setItemDelegateForColumn(UploadQueueModel.ACTION, self.action_delegate)
         qh = self.queue_view.horizontalHeader()
         qh.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        qh.resizeSection(UploadQueueModel.FILE, em * 16)
-        qh.resizeSection(UploadQueueModel.STATE, em * 8)
+        qh.resizeSection(UploadQueueModel.FILE, em * 13)
+        icon = QSize(fm.height() * 2 // 3, fm.height() * 2 // 3)
+        self.queue_view.setIconSize(icon)
+        qh.resizeSection(UploadQueueModel.STATE, fm.horizontalAdvance("Processing") + icon.width() + em * 2)
         qh.resizeSection(UploadQueueModel.PROGRESS, em * 17)
         qh.setSectionResizeMode(UploadQueueModel.DETAILS, QHeaderView.ResizeMode.Stretch)
         qh.setSectionResizeMode(UploadQueueModel.ACTION, QHeaderView.ResizeMode.Fixed)
@@ -367,9 +368,12 @@ class MainWindow(QMainWindow):
         rh.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         rh.setStretchLastSection(True)
         rh.setHighlightSections(False)
-        widths = (16, 8, 6, 6, 7, 9, 9, 16, 14)
-        for col, w in enumerate(widths):
-            rh.resizeSection(col, em * w)
+        self.records_view.setIconSize(icon)
+        widths = (12, 0, 5.5, 5, 6.5, 6, 6, 10, 10)
+        for col, w in enumerate(widths):  # wide enough for the title and the sort arrow
+            title = COLUMNS[col].title
+            rh.resizeSection(col, max(int(em * w), fm.horizontalAdvance(title) + em * 2))
+        rh.resizeSection(RecordTableModel.STATUS, fm.horizontalAdvance("Processed") + icon.width() + em * 2)
         self.records_view.sortByColumn(RecordTableModel.UPLOADED, Qt.SortOrder.DescendingOrder)
         bp.addWidget(self.records_view, 1)
 
@@ -385,30 +389,39 @@ class MainWindow(QMainWindow):
         npl = QVBoxLayout(notices_panel)
         npl.setContentsMargins(0, 0, 0, 0)
         npl.setSpacing(gap // 2)
+        nhead = QHBoxLayout()
         self.notices_title = section_title("Notices")
-        npl.addWidget(self.notices_title)
+        nhead.addWidget(self.notices_title)
+        nhead.addStretch(1)
+        self.clear_notices_button = QPushButton("Clear")
+        self.clear_notices_button.setToolTip("Remove all notices from this list")
+        nhead.addWidget(self.clear_notices_button)
+        npl.addLayout(nhead)
         self.notices = NoticesPanel()
         npl.addWidget(self.notices, 1)
 
-        self.right_split = QSplitter(Qt.Orientation.Vertical)
-        self.right_split.setObjectName("rightSplit")
-        self.right_split.addWidget(detail_panel)
-        self.right_split.addWidget(notices_panel)
-        self.right_split.setStretchFactor(0, 3)
-        self.right_split.setStretchFactor(1, 1)
+        # Activity on top (the queue, and the notices that say when files are done); the store below
+        # (the file list, and the selected file's profile, which needs room for its tables).
+        self.top_split = QSplitter(Qt.Orientation.Horizontal)
+        self.top_split.setObjectName("topSplit")
+        self.top_split.addWidget(uploads_panel)
+        self.top_split.addWidget(notices_panel)
+        self.top_split.setStretchFactor(0, 7)
+        self.top_split.setStretchFactor(1, 3)
         self.bottom_split = QSplitter(Qt.Orientation.Horizontal)
         self.bottom_split.setObjectName("bottomSplit")
         self.bottom_split.addWidget(browser_panel)
-        self.bottom_split.addWidget(self.right_split)
-        self.bottom_split.setStretchFactor(0, 3)
-        self.bottom_split.setStretchFactor(1, 2)
+        self.bottom_split.addWidget(detail_panel)
+        self.bottom_split.setStretchFactor(0, 11)
+        self.bottom_split.setStretchFactor(1, 9)
         self.main_split = QSplitter(Qt.Orientation.Vertical)
         self.main_split.setObjectName("mainSplit")
-        self.main_split.addWidget(uploads_panel)
+        self.main_split.addWidget(self.top_split)
         self.main_split.addWidget(self.bottom_split)
-        self.main_split.setStretchFactor(0, 2)
-        self.main_split.setStretchFactor(1, 3)
-        for split in (self.main_split, self.bottom_split, self.right_split):
+        self.main_split.setStretchFactor(0, 9)
+        self.main_split.setStretchFactor(1, 11)
+        self._splits = (self.main_split, self.top_split, self.bottom_split)
+        for split in self._splits:
             split.setChildrenCollapsible(False)
             split.setHandleWidth(gap)
         outer.addWidget(self.main_split, 1)
@@ -489,6 +502,7 @@ class MainWindow(QMainWindow):
         self.records_view.selectionModel().selectionChanged.connect(self._selection_changed)
         self.records.records_changed.connect(self._records_changed)
         self.notices.record_requested.connect(self.select_record)
+        self.clear_notices_button.clicked.connect(self._clear_notices)
         self._update_count()
         self._upload_summary("")
 
@@ -514,7 +528,7 @@ class MainWindow(QMainWindow):
         state = self.state.value("window/state")
         if isinstance(state, QByteArray | bytes):
             self.restoreState(QByteArray(state))
-        for split in (self.main_split, self.bottom_split, self.right_split):
+        for split in self._splits:
             value = self.state.value(f"splitters/{split.objectName()}")
             if isinstance(value, QByteArray | bytes):
                 split.restoreState(QByteArray(value))
@@ -525,7 +539,7 @@ class MainWindow(QMainWindow):
     def save_state(self) -> None:
         self.state.setValue("window/geometry", self.saveGeometry())
         self.state.setValue("window/state", self.saveState())
-        for split in (self.main_split, self.bottom_split, self.right_split):
+        for split in self._splits:
             self.state.setValue(f"splitters/{split.objectName()}", split.saveState())
         self.state.setValue("views/records_header", self.records_view.horizontalHeader().saveState())
         self.state.sync()
@@ -586,6 +600,8 @@ class MainWindow(QMainWindow):
             if generation != self._generation:
                 return
             self._reader = None
+            if self.banners.banner("env") is not None:
+                return  # the environment banner already says what is missing and how to fix it
             seconds = max(1, self.poll_timer.interval() // 1000)
             self.banners.show_message(
                 "store",
@@ -680,6 +696,10 @@ class MainWindow(QMainWindow):
         # A notice means the store has something new: fetch it now rather than at the next tick.
         self.poll_records()
 
+    def _clear_notices(self) -> None:
+        self.notices.list.clear()
+        self.notices_title.setText("Notices")
+
     def refresh_environment(self, quiet: bool = False) -> None:
         if self._env_running or self._closing:
             return
@@ -692,6 +712,7 @@ class MainWindow(QMainWindow):
             self._env_running = False
             if generation == self._generation:
                 self.env_bar.set_status(status)
+                self._environment_banner(status)
 
         def failed(exc: BaseException) -> None:
             self._env_running = False
@@ -704,6 +725,39 @@ class MainWindow(QMainWindow):
             on_error=failed,
             name="environment",
         )
+
+    def _environment_banner(self, status: dict[str, Any]) -> None:
+        """One banner that says what is missing and offers the fix, instead of errors from every part."""
+
+        def bad(key: str) -> bool:
+            health = status.get(key)
+            return health is not None and health.ok is False
+
+        settings = self.settings
+        if bad("localstack"):
+            where = settings.aws_endpoint if settings.mode == "local" else f"AWS ({settings.region})"
+            text = f"Nothing answers at {where}." + (
+                " Set up environment can start the local stack for you." if settings.mode == "local" else ""
+            )
+            self.banners.show_message("env", "warning", text, "Set up environment…", self.setup_environment)
+        elif bad("database") or bad("function") or bad("trigger"):
+            missing = [
+                name
+                for key, name in (("database", "database"), ("function", "function"), ("trigger", "upload trigger"))
+                if bad(key)
+            ]
+            self.banners.show_message(
+                "env",
+                "info",
+                f"The environment is not set up yet ({', '.join(missing)} missing): uploads will not be "
+                "profiled until it is.",
+                "Set up environment…",
+                self.setup_environment,
+            )
+        else:
+            self.banners.clear("env")
+            return
+        self.banners.clear("store")  # the environment banner already explains why the store fails
 
     def _close_later(self, reader: Any) -> None:
         if reader is not None:
@@ -803,9 +857,7 @@ class MainWindow(QMainWindow):
         if not message:
             self.banners.clear(banner_key)
         elif key == "upload":
-            self.banners.show_message(
-                banner_key, "error", message, "Retry failed", self.uploads.retry_all_failed
-            )
+            self.banners.show_message(banner_key, "error", message, "Retry failed", self.uploads.retry_all_failed)
         else:
             self.banners.show_message(banner_key, "warning", message)
 
@@ -847,9 +899,7 @@ class MainWindow(QMainWindow):
         current = self.records_view.selectionModel().currentIndex()
         selected = self.selected_records()
         record = None
-        if current.isValid() and self.records_view.selectionModel().isRowSelected(
-            current.row(), QModelIndex()
-        ):
+        if current.isValid() and self.records_view.selectionModel().isRowSelected(current.row(), QModelIndex()):
             record = current.data(RecordRole)
         elif selected:
             record = selected[0]
@@ -915,11 +965,7 @@ class MainWindow(QMainWindow):
         if not path_text:
             return
         path = Path(path_text)
-        fmt = (
-            "json"
-            if path.suffix.lower() == ".json" or (not path.suffix and "JSON" in chosen_filter)
-            else "csv"
-        )
+        fmt = "json" if path.suffix.lower() == ".json" or (not path.suffix and "JSON" in chosen_filter) else "csv"
         if not path.suffix:
             path = path.with_suffix("." + fmt)
         self.state.setValue("dialogs/export_dir", str(path.parent))
@@ -993,9 +1039,7 @@ class MainWindow(QMainWindow):
         try:
             self.backend.save_settings(new, keys)
         except Exception as exc:  # a read-only config folder must not lose the user's edits silently
-            QMessageBox.warning(
-                self, "Settings not saved", f"Could not save the settings: {describe_error(exc)}"
-            )
+            QMessageBox.warning(self, "Settings not saved", f"Could not save the settings: {describe_error(exc)}")
         self.apply_settings(new)
 
     def apply_settings(self, settings: Settings) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtWidgets import QListWidgetItem, QVBoxLayout, QWidget
 
 from gui import style
@@ -16,13 +16,12 @@ NoticeRole = Qt.ItemDataRole.UserRole + 2
 
 
 def notice_text(notice: Any) -> str:
+    """Two lines: what happened to which file, then the numbers (or the reason) and when."""
     when = style.local_time(notice.sent_at, seconds=True)
     if str(notice.status).upper() == "PROCESSED":
-        body = (
-            f"{style.human_count(notice.row_count)} rows × {style.human_count(notice.column_count)} columns"
-        )
-        return f"{notice.file_name} — processed, {body}  ·  {when}"
-    return f"{notice.file_name} — failed: {notice.error or 'no reason given'}  ·  {when}"
+        rows, cols = style.human_count(notice.row_count), style.human_count(notice.column_count)
+        return f"{notice.file_name} — processed\n{rows} rows × {cols} columns · {when}"
+    return f"{notice.file_name} — failed\n{notice.error or 'no reason given'} · {when}"
 
 
 class NoticesPanel(QWidget):
@@ -38,6 +37,10 @@ class NoticesPanel(QWidget):
         self.list.setWordWrap(True)
         self.list.setUniformItemSizes(False)
         self.list.setAlternatingRowColors(True)
+        self.list.setSpacing(1)
+        side = self.fontMetrics().height() * 2 // 3
+        self.list.setIconSize(QSize(side, side))
+        self.list.setSpacing(1)
         self.list.set_empty_text("No notices yet", "When the function finishes a file, it is announced here.")
         self.list.itemClicked.connect(self._clicked)
         self.list.itemActivated.connect(self._clicked)

@@ -80,9 +80,7 @@ COLUMNS: tuple[Column, ...] = (
     ),
     Column("Size", lambda r: style.human_bytes(r.size_bytes), lambda r: r.size_bytes or 0, True),
     Column("Uploaded", lambda r: style.local_time(r.uploaded_at), lambda r: style.timestamp(r.uploaded_at)),
-    Column(
-        "Processed", lambda r: style.local_time(r.processed_at), lambda r: style.timestamp(r.processed_at)
-    ),
+    Column("Processed", lambda r: style.local_time(r.processed_at), lambda r: style.timestamp(r.processed_at)),
     Column("Notes", notes_for, lambda r: notes_for(r).lower()),
     Column("Key", lambda r: r.key, lambda r: (r.key or "").lower()),
 )
@@ -121,9 +119,7 @@ class RecordTableModel(QAbstractTableModel):
     def columnCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: B008
         return 0 if parent.isValid() else len(COLUMNS)
 
-    def headerData(
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if orientation == Qt.Orientation.Horizontal and 0 <= section < len(COLUMNS):
             if role == Qt.ItemDataRole.DisplayRole:
                 return COLUMNS[section].title
@@ -149,9 +145,7 @@ class RecordTableModel(QAbstractTableModel):
             return _RIGHT if COLUMNS[col].align_right else None
         failed = record.status != "PROCESSED"
         if role == _DECORATION:
-            return (
-                style.dot_icon(STATUS_COLORS.get(record.status, style.GREY)) if col == self.STATUS else None
-            )
+            return style.dot_icon(STATUS_COLORS.get(record.status, style.GREY)) if col == self.STATUS else None
         if role == _FOREGROUND:
             return _FAILED_TEXT if failed and col in (self.STATUS, self.NOTES) else None
         if role == _BACKGROUND:

@@ -116,9 +116,7 @@ class SettingsDialog(QDialog):
         note.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         layout.addWidget(note)
 
-        self.buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
-        )
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         self.buttons.accepted.connect(self.accept)
         self.buttons.rejected.connect(self.reject)
         layout.addWidget(self.buttons)
@@ -156,9 +154,7 @@ class SettingsDialog(QDialog):
 
     def changed_keys(self) -> list[str]:
         values = self.values()
-        return [
-            k for k in EDITED_KEYS if values[k] != self._initial[k] and getattr(self.settings, k) != values[k]
-        ]
+        return [k for k in EDITED_KEYS if values[k] != self._initial[k] and getattr(self.settings, k) != values[k]]
 
     def problems(self) -> list[str]:
         v = self.values()

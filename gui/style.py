@@ -15,6 +15,7 @@ BLUE = "#1565c0"
 PURPLE = "#6a1b9a"
 GREY = "#757575"
 AMBER = "#f9a825"
+AMBER_TEXT = "#b26a00"  # amber dark enough to read as text on white
 
 
 def human_bytes(n: int | float | None) -> str:
@@ -28,6 +29,15 @@ def human_bytes(n: int | float | None) -> str:
             return f"{value:.1f} {unit}"
         value /= 1024
     return f"{value:.1f} TB"  # pragma: no cover
+
+
+def bytes_of(done: int, total: int) -> str:
+    """ "1.2 of 8.0 MB" (one unit when both share it), else "512 bytes of 1.5 MB"."""
+    a, b = human_bytes(done), human_bytes(total)
+    unit_a, unit_b = a.rsplit(" ", 1)[-1], b.rsplit(" ", 1)[-1]
+    if unit_a == unit_b and unit_a != "bytes":
+        return f"{a.rsplit(' ', 1)[0]} of {b}"
+    return f"{a} of {b}"
 
 
 def human_count(n: int | None) -> str:

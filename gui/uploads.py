@@ -120,7 +120,7 @@ class UploadItem:
 
     def progress_text(self) -> str:
         if self.state == UploadState.UPLOADING:
-            text = f"{style.human_bytes(self.sent)} of {style.human_bytes(self.size)}"
+            text = style.bytes_of(self.sent, self.size)
             if self.speed > 0:
                 text += f" · {style.human_bytes(self.speed)}/s"
             return text
@@ -162,9 +162,7 @@ class UploadQueueModel(QAbstractTableModel):
     def columnCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: B008
         return 0 if parent.isValid() else len(self.HEADERS)
 
-    def headerData(
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
             if 0 <= section < len(self.HEADERS):
                 return self.HEADERS[section]
@@ -252,6 +250,16 @@ def action_for(item: UploadItem) -> str:
     return ""
 
 
+def _inset(rect: QRect, max_height: int) -> QRect:
+    """``rect`` with a small margin, at most ``max_height`` tall, vertically centred."""
+    pad = max(2, min(rect.height(), max_height) // 8)
+    inner = rect.adjusted(pad, pad, -pad, -pad)
+    if inner.height() > max_height:
+        inner.setTop(inner.top() + (inner.height() - max_height) // 2)
+        inner.setHeight(max_height)
+    return inner
+
+
 class ProgressDelegate(QStyledItemDelegate):
     """Draws a progress bar with the bytes/speed text inside it."""
 
@@ -269,9 +277,7 @@ class ProgressDelegate(QStyledItemDelegate):
         style_ = widget.style() if widget is not None else QApplication.style()
         style_.drawControl(QStyle.ControlElement.CE_ItemViewItem, base, painter, widget)
         bar = QStyleOptionProgressBar()
-        rect: QRect = option.rect
-        pad = max(2, rect.height() // 8)
-        bar.rect = rect.adjusted(pad, pad, -pad, -pad)
+        bar.rect = _inset(option.rect, option.fontMetrics.height() * 3 // 2)
         bar.minimum = 0
         bar.maximum = 1000
         bar.progress = round(fraction * 1000)
@@ -300,9 +306,7 @@ class ActionDelegate(QStyledItemDelegate):
         self._pressed: QPersistentModelIndex | None = None
 
     def _button_rect(self, option: QStyleOptionViewItem) -> QRect:
-        rect: QRect = option.rect
-        pad = max(2, rect.height() // 10)
-        return rect.adjusted(pad, pad, -pad, -pad)
+        return _inset(option.rect, option.fontMetrics.height() * 9 // 5)
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: ModelIndex) -> None:
         base = QStyleOptionViewItem(option)
@@ -401,9 +405,7 @@ class UploadManager(QObject):
         self._checks.start(
             expand,
             on_done=done,
-            on_error=lambda exc: self.problem.emit(
-                "add", f"Could not read the dropped items: {describe_error(exc)}"
-            ),
+            on_error=lambda exc: self.problem.emit("add", f"Could not read the dropped items: {describe_error(exc)}"),
             name="expand",
         )
 
@@ -490,11 +492,7 @@ class UploadManager(QObject):
 
     def on_notice(self, notice: Any) -> None:
         for item in self.items:
-            if (
-                item.state == UploadState.PROCESSING
-                and item.key == notice.key
-                and item.bucket == notice.bucket
-            ):
+            if item.state == UploadState.PROCESSING and item.key == notice.key and item.bucket == notice.bucket:
                 self._processed(item, notice.status, notice.error, notice.row_count, notice.column_count)
 
     def check_existing(self, item: UploadItem, record: Any) -> None:
@@ -511,13 +509,9 @@ class UploadManager(QObject):
             return uploaded >= item.started_wall - 5
         return True
 
-    def _processed(
-        self, item: UploadItem, status: str, error: str | None, rows: int | None, cols: int | None
-    ) -> None:
+    def _processed(self, item: UploadItem, status: str, error: str | None, rows: int | None, cols: int | None) -> None:
         if str(status).upper() == "PROCESSED":
-            self._set(
-                item, UploadState.DONE, f"{style.human_count(rows)} rows × {style.human_count(cols)} columns"
-            )
+            self._set(item, UploadState.DONE, f"{style.human_count(rows)} rows × {style.human_count(cols)} columns")
         else:
             self._set(
                 item,
@@ -552,9 +546,7 @@ class UploadManager(QObject):
             parts = [f"{result.column_count} columns" if result.column_count else "", result.encoding or ""]
             if result.delimiter:
                 parts.append(f"{style.delimiter_name(result.delimiter)}-separated")
-            item.message = (
-                "Valid CSV (" + ", ".join(p for p in parts if p) + ") — waiting for a free upload slot"
-            )
+            item.message = "Valid CSV (" + ", ".join(p for p in parts if p) + ") — waiting for a free upload slot"
             self._set(item, UploadState.QUEUED, item.message)
             self._start_upload(item)
 
@@ -660,9 +652,7 @@ class UploadManager(QObject):
         elif len(failed) == 1:
             self.problem.emit("upload", f"Upload of {failed[0].name} failed: {failed[0].message}")
         else:
-            self.problem.emit(
-                "upload", f"{len(failed)} uploads failed — each row says what to do, then press Retry."
-            )
+            self.problem.emit("upload", f"{len(failed)} uploads failed — each row says what to do, then press Retry.")
 
     def _emit_summary(self, *_args: Any) -> None:
         self.summary_changed.emit(self.summary())

@@ -62,10 +62,10 @@ class Banner(QFrame):
         self.close_button.setAutoRaise(True)
         self.close_button.setToolTip("Dismiss")
         self.close_button.clicked.connect(self._dismiss)
-        layout.addWidget(self.icon, 0, Qt.AlignmentFlag.AlignTop)
+        layout.addWidget(self.icon, 0, Qt.AlignmentFlag.AlignVCenter)
         layout.addWidget(self.label, 1)
         layout.addWidget(self.action, 0, Qt.AlignmentFlag.AlignVCenter)
-        layout.addWidget(self.close_button, 0, Qt.AlignmentFlag.AlignTop)
+        layout.addWidget(self.close_button, 0, Qt.AlignmentFlag.AlignVCenter)
         self._callback: Callable[[], object] | None = None
         self.action.clicked.connect(self._run_action)
 
@@ -234,9 +234,7 @@ class EmptyStatePainter:
         top = rect.top() + max(0, (rect.height() - total_h) // 2)
         title_rect = rect.adjusted(0, top - rect.top(), 0, 0)
         title_rect.setHeight(title_h)
-        painter.drawText(
-            title_rect, Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignVCenter, self.title
-        )
+        painter.drawText(title_rect, Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignVCenter, self.title)
         if self.hint:
             painter.setFont(view.font())
             painter.setPen(palette.color(QPalette.ColorRole.PlaceholderText))

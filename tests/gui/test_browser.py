@@ -113,8 +113,8 @@ def test_notices_newest_first_and_click_selects_the_record(qtbot: Any, window: A
     backend.push_notice(make_notice("two.csv", seconds=2, status="FAILED"))  # SQS redelivery
     qtbot.waitUntil(lambda: window.notices.count() == 2, timeout=3000)
     texts = window.notices.texts()
-    assert texts[0].startswith("two.csv — failed: Unterminated quote")
-    assert texts[1].startswith("one.csv — processed, 3 rows × 3 columns")
+    assert texts[0].startswith("two.csv — failed\nUnterminated quote on line 3.")
+    assert texts[1].startswith("one.csv — processed\n3 rows × 3 columns")
     assert window.notices_title.text() == "Notices (2)"
     window.filter_edit.setText("two")  # hidden rows are shown again when their notice is clicked
     item = window.notices.list.item(1)
