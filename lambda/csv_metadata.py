@@ -39,18 +39,19 @@ Decisions:
   A single-record file is a header unless one of its fields is a number. Without a header, the column
   names are ``column_1`` .. ``column_N``.
 * ``null_count`` counts empty cells ("" after unquoting); ``NA``, ``null``, ``-`` are ordinary values.
-* Types: integer / float / boolean (``true``/``false``, any case) from pandas' C parser (nullable dtypes, so
-  an integer column with empty cells stays integer); date (``YYYY-MM-DD``) and datetime (ISO 8601) when every
-  value parses; a column with no value at all is ``empty``; everything else is ``string``.
-  ``min``/``max`` for integer/float (finite values only) and date/datetime (ISO strings).
+* Types: integer / float / boolean (``true``/``True``/``TRUE`` and the same for false) as pandas' C parser
+  infers them; a whole-number column with empty cells (which pandas can only hold as float) is integer;
+  date (``YYYY-MM-DD``) and datetime (ISO 8601) when every distinct value parses; a column with no value at
+  all is ``empty``; everything else, including mixed columns, is ``string``. ``min``/``max`` for
+  integer/float (finite values only) and date/datetime (ISO strings).
 * ``sample_rows`` cells longer than 1000 characters are cut to 1000 characters + "…" (a 5 MB field
   would otherwise be stored five times over); column names are kept whole.
-* ``duplicate_row_count``: data rows identical (all cells) to an earlier data row.
-* Memory: the bytes are never copied whole (the scan works on 1 MiB pieces and keeps only positions; pandas
-  reads through a zero-copy view), nothing is written to /tmp. Measured peak for 10 MB: ~5-7x the file size,
-  mostly pandas' frame and its Python strings.
-* Rows are "duplicates" when their text is identical (after the line end); with consistent quoting that is
-  the same as identical values.
+* Memory: the text is decoded once to check the encoding and dropped (UTF-16/32 are kept re-encoded as
+  UTF-8); the scan works on 1 MiB pieces and keeps only positions; pandas reads the original bytes through a
+  zero-copy view; nothing is written to /tmp. Measured peak for 10 MB: ~5-7x the file size, mostly pandas'
+  frame and its strings.
+* ``duplicate_row_count``: data rows whose text is identical to an earlier data row's (line end excluded);
+  with consistent quoting that is the same as identical values.
 """
 
 from __future__ import annotations
