@@ -242,6 +242,17 @@ class UploadQueueModel(QAbstractTableModel):
         return self.items[row] if 0 <= row < len(self.items) else None
 
 
+def _without_name(reason: str | None, path: Path) -> str:
+    """ "x.csv: the file is empty" -> "The file is empty" (the row already shows the name)."""
+    if not reason:
+        return ""
+    prefix = f"{path.name}: "
+    if reason.startswith(prefix):
+        reason = reason[len(prefix) :]
+        return reason[:1].upper() + reason[1:]
+    return reason
+
+
 def action_for(item: UploadItem) -> str:
     if item.state in CANCELLABLE:
         return "Cancel"
@@ -541,7 +552,7 @@ class UploadManager(QObject):
                 return
             item.size = int(result.size_bytes or 0)
             if not result.ok:
-                self._set(item, UploadState.REJECTED, result.reason or "Not a usable CSV file.")
+                self._set(item, UploadState.REJECTED, _without_name(result.reason, path) or "Not a usable CSV.")
                 return
             parts = [f"{result.column_count} columns" if result.column_count else "", result.encoding or ""]
             if result.delimiter:

@@ -62,9 +62,7 @@ def dialogs(monkeypatch: pytest.MonkeyPatch) -> DialogRecorder:
     recorder = DialogRecorder()
     for kind in ("question", "warning", "information", "critical"):
         monkeypatch.setattr(QMessageBox, kind, staticmethod(recorder.static(kind)))
-    monkeypatch.setattr(
-        QMessageBox, "about", staticmethod(lambda *a, **k: recorder.calls.append(("about", "", "")))
-    )
+    monkeypatch.setattr(QMessageBox, "about", staticmethod(lambda *a, **k: recorder.calls.append(("about", "", ""))))
 
     def exec_(box: QMessageBox) -> int:
         recorder.calls.append(("exec", box.windowTitle(), box.text() + "\n" + box.informativeText()))

@@ -90,17 +90,6 @@ def make_notice(name: str, *, status: str = "PROCESSED", seconds: int = 0, bucke
     )
 
 
-@dataclass(frozen=True)
-class FakeValidation:
-    path: Path
-    ok: bool
-    reason: str | None
-    size_bytes: int
-    encoding: str | None = "utf-8"
-    delimiter: str | None = ","
-    column_count: int | None = 3
-
-
 class FakeReader:
     def __init__(self, backend: FakeBackend) -> None:
         self.backend = backend
@@ -199,30 +188,21 @@ class FakeBackend:
             self.notices.append(notice)
 
     # -- Backend API ---------------------------------------------------------------------------------
+    # Local checks are not at the network boundary: the real backend.validation runs.
     def expand_paths(self, paths: list[Path]) -> list[Path]:
-        out: list[Path] = []
-        for p in paths:
-            out.extend(sorted(p.glob("*.csv")) if p.is_dir() else [p])
-        return out
+        from backend.validation import expand_paths
 
-    def validate_file(self, path: Path, max_bytes: int) -> FakeValidation:
-        if not path.exists():
-            return FakeValidation(path, False, f"{path.name} does not exist any more.", 0)
-        size = path.stat().st_size
-        if path.suffix.lower() != ".csv":
-            return FakeValidation(path, False, f"{path.name} is not a CSV file (expected a .csv name).", size)
-        if size == 0:
-            return FakeValidation(path, False, "The file is empty: there is nothing to upload.", 0)
-        if size > max_bytes:
-            return FakeValidation(path, False, f"The file is larger than the {max_bytes} byte limit.", size)
-        return FakeValidation(path, True, None, size)
+        return expand_paths(paths)
+
+    def validate_file(self, path: Path, max_bytes: int) -> Any:
+        from backend.validation import validate_file
+
+        return validate_file(path, max_bytes)
 
     def object_key_for(self, settings: Any, path: Path) -> str:
         return path.name
 
-    def upload_file(
-        self, settings: Any, path: Path, *, key: str | None, on_progress: Any, cancel: Any
-    ) -> Any:
+    def upload_file(self, settings: Any, path: Path, *, key: str | None, on_progress: Any, cancel: Any) -> Any:
         with self.lock:
             self.uploads_running += 1
             self.max_parallel_seen = max(self.max_parallel_seen, self.uploads_running)

@@ -50,9 +50,7 @@ def test_records_are_polled_incrementally_without_reset_and_selection_is_kept(
     assert visible_names(window) == ["c.csv", "b.csv", "a.csv"]  # newest upload first
 
 
-def test_detail_pane_shows_columns_types_counts_and_sample_rows(
-    qtbot: Any, window: Any, backend: Any
-) -> None:
+def test_detail_pane_shows_columns_types_counts_and_sample_rows(qtbot: Any, window: Any, backend: Any) -> None:
     assert "No file selected" in window.detail.text()
     backend.add_records(make_record("cities.csv", rows=3))
     qtbot.waitUntil(lambda: window.records.rowCount() == 1, timeout=3000)
@@ -97,9 +95,7 @@ def test_filter_box_and_status_filter(qtbot: Any, window: Any, backend: Any) -> 
 
 
 def test_header_click_sorts(qtbot: Any, window: Any, backend: Any) -> None:
-    backend.add_records(
-        make_record("x.csv", rows=100), make_record("y.csv", rows=9), make_record("z.csv", rows=20)
-    )
+    backend.add_records(make_record("x.csv", rows=100), make_record("y.csv", rows=9), make_record("z.csv", rows=20))
     qtbot.waitUntil(lambda: window.records.rowCount() == 3, timeout=3000)
     window.records_view.sortByColumn(RecordTableModel.ROWS, Qt.SortOrder.AscendingOrder)
     assert visible_names(window) == ["y.csv", "z.csv", "x.csv"]

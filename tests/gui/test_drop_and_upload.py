@@ -98,19 +98,20 @@ def test_dropped_files_are_validated_rejected_ones_stay_with_their_reason(
     qtbot: Any, window: Any, backend: Any, tmp_path: Path
 ) -> None:
     good = write(tmp_path, "good.csv")
-    notes = write(tmp_path, "notes.txt", "hello")
+    sheet = tmp_path / "sheet.xlsx"
+    sheet.write_bytes(b"PK\x03\x04\x14\x00\x06\x00" + bytes(200))
     empty = write(tmp_path, "empty.csv", "")
-    mime = mime_for(good, notes, empty)
+    mime = mime_for(good, sheet, empty)
     event = drop(window.drop_zone, mime)
     assert event.isAccepted()
     assert window.drop_zone.drag_state is None
     qtbot.waitUntil(lambda: len(window.uploads.items) == 3, timeout=3000)
     qtbot.waitUntil(lambda: states(window)["good.csv"] == UploadState.PROCESSING, timeout=5000)
-    assert states(window)["notes.txt"] == UploadState.REJECTED
+    assert states(window)["sheet.xlsx"] == UploadState.REJECTED
     assert states(window)["empty.csv"] == UploadState.REJECTED
     texts = "\n".join(row_texts(window))
-    assert "notes.txt | Rejected" in texts and "is not a CSV file" in texts
-    assert "empty.csv | Rejected" in texts and "The file is empty" in texts
+    assert "sheet.xlsx | Rejected" in texts and "Excel workbook" in texts
+    assert "empty.csv | Rejected" in texts and "The file is empty (0 bytes)" in texts
     assert backend.uploaded == ["good.csv"]  # nothing is sent for rejected files
 
 
@@ -205,17 +206,15 @@ def test_parallel_uploads_are_limited(qtbot: Any, window: Any, backend: Any, tmp
 
 def test_clear_finished_keeps_active_rows(qtbot: Any, window: Any, backend: Any, tmp_path: Path) -> None:
     backend.upload_gate = threading.Event()
-    window.add_paths([write(tmp_path, "bad.txt", "x"), write(tmp_path, "busy.csv")])
+    window.add_paths([write(tmp_path, "bad.csv", ""), write(tmp_path, "busy.csv")])
     qtbot.waitUntil(lambda: states(window).get("busy.csv") == UploadState.UPLOADING, timeout=5000)
-    qtbot.waitUntil(lambda: states(window).get("bad.txt") == UploadState.REJECTED, timeout=5000)
+    qtbot.waitUntil(lambda: states(window).get("bad.csv") == UploadState.REJECTED, timeout=5000)
     window.clear_button.click()
     assert list(states(window)) == ["busy.csv"]
     backend.upload_gate.set()
 
 
-def test_same_file_is_not_queued_twice_while_active(
-    qtbot: Any, window: Any, backend: Any, tmp_path: Path
-) -> None:
+def test_same_file_is_not_queued_twice_while_active(qtbot: Any, window: Any, backend: Any, tmp_path: Path) -> None:
     backend.upload_gate = threading.Event()
     path = write(tmp_path, "dup.csv")
     window.add_paths([path])

@@ -37,9 +37,7 @@ def test_status_lights_follow_environment_status(qtbot: Any, window: Any, backen
 
 
 def test_setup_runs_every_step_with_live_progress(qtbot: Any, window: Any, backend: Any) -> None:
-    backend.steps = [
-        FakeStep(n, t, status="found" if n == "bucket" else "created", delay=0.02) for n, t in STEPS
-    ]
+    backend.steps = [FakeStep(n, t, status="found" if n == "bucket" else "created", delay=0.02) for n, t in STEPS]
     dialog = window.setup_environment()
     assert isinstance(dialog, OperationDialog)
     qtbot.waitUntil(lambda: dialog.succeeded is not None, timeout=5000)
@@ -77,9 +75,7 @@ def test_setup_offers_to_start_the_local_stack_when_nothing_answers(
     assert dialog.succeeded is True
 
 
-def test_teardown_asks_first_and_clears_the_browser(
-    qtbot: Any, window: Any, backend: Any, dialogs: Any
-) -> None:
+def test_teardown_asks_first_and_clears_the_browser(qtbot: Any, window: Any, backend: Any, dialogs: Any) -> None:
     backend.add_records(make_record("a.csv"))
     qtbot.waitUntil(lambda: window.records.rowCount() == 1, timeout=3000)
     dialogs.answers["warning"] = QMessageBox.StandardButton.Cancel
@@ -94,12 +90,8 @@ def test_teardown_asks_first_and_clears_the_browser(
     assert dialog.table.item(0, 1).text() == "✔  Removed"
 
 
-def test_store_error_becomes_a_banner_and_clears_when_the_store_answers(
-    qtbot: Any, window: Any, backend: Any
-) -> None:
-    backend.store_error = (
-        "Cannot connect to MySQL at 127.0.0.1:3307. Is the local stack up? Run `csvdrop stack up`."
-    )
+def test_store_error_becomes_a_banner_and_clears_when_the_store_answers(qtbot: Any, window: Any, backend: Any) -> None:
+    backend.store_error = "Cannot connect to MySQL at 127.0.0.1:3307. Is the local stack up? Run `csvdrop stack up`."
     qtbot.waitUntil(lambda: "store" in window.banners.messages(), timeout=3000)
     text = window.banners.messages()["store"]
     assert "Cannot connect to MySQL" in text and "Traceback" not in text
@@ -118,9 +110,7 @@ def test_notice_errors_show_in_the_notices_panel(qtbot: Any, window: Any, backen
     assert "does not exist" in window.notices.list.empty_state.hint
 
 
-def test_unexpected_exception_is_logged_and_shown_not_a_traceback(
-    qtbot: Any, dialogs: Any, caplog: Any
-) -> None:
+def test_unexpected_exception_is_logged_and_shown_not_a_traceback(qtbot: Any, dialogs: Any, caplog: Any) -> None:
     hook = ExceptHook(Path("/tmp/gui.log"))
     try:
         raise ValueError("boom")
@@ -131,9 +121,7 @@ def test_unexpected_exception_is_logged_and_shown_not_a_traceback(
     assert "boom" in caplog.text
 
 
-def test_event_loop_keeps_turning_while_work_runs(
-    qtbot: Any, window: Any, backend: Any, tmp_path: Path
-) -> None:
+def test_event_loop_keeps_turning_while_work_runs(qtbot: Any, window: Any, backend: Any, tmp_path: Path) -> None:
     backend.chunk, backend.chunk_delay = 4, 0.001
     backend.poll_delay = 0.05  # a slow database
     backend.auto_process = True

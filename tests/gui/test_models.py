@@ -39,9 +39,7 @@ def test_record_model_passes_qt_model_tester(qtmodeltester: Any) -> None:
 
 def test_upload_model_passes_qt_model_tester(qtmodeltester: Any) -> None:
     model = UploadQueueModel()
-    model.add(
-        [UploadItem(path=Path("/tmp/x.csv")), UploadItem(path=Path("/tmp/y.txt"), state=UploadState.REJECTED)]
-    )
+    model.add([UploadItem(path=Path("/tmp/x.csv")), UploadItem(path=Path("/tmp/y.txt"), state=UploadState.REJECTED)])
     qtmodeltester.check(model)
 
 
