@@ -3,7 +3,7 @@
     QT_QPA_PLATFORM=offscreen .venv/bin/python docs/screenshots.py
     QT_QPA_PLATFORM=offscreen QT_SCALE_FACTOR=2 .venv/bin/python docs/screenshots.py   # *-2x.png
 
-Writes: window-empty.png, window-uploads.png, window-browser.png, setup-dialog.png.
+Writes: window-empty.png, window-drag.png, window-uploads.png, window-browser.png, setup-dialog.png.
 """
 
 from __future__ import annotations
@@ -152,6 +152,10 @@ def main() -> int:
     win.show()
     settle(app)
     save(win, "window-empty", scale)
+    win.drop_zone._set_drag_state("accept")  # what dragging files over the window looks like
+    settle(app, 50)
+    save(win, "window-drag", scale)
+    win.drop_zone._set_drag_state(None)
 
     # 2. Uploads in progress, with a rejected file and a failure.
     win.env_bar.set_status(healthy)

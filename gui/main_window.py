@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QByteArray, QItemSelectionModel, QModelIndex, QPoint, QSettings, QSize, Qt, QTimer
-from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence
+from PySide6.QtGui import QAction, QCloseEvent, QColor, QGuiApplication, QKeySequence, QPalette
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QApplication,
@@ -82,7 +82,8 @@ class MainWindow(QMainWindow):
         super().__init__(parent)
         self.settings = settings
         self.backend: Backend = backend if backend is not None else Backend()
-        self.jobs = JobRunner(4, self)
+        # Polls, notices, environment checks, setup/export: each holds a thread while it waits on the network.
+        self.jobs = JobRunner(6, self)
         self.uploads = UploadManager(settings, self.backend, self)
         self.records = RecordTableModel(self)
         self.proxy = RecordFilterProxy(self)
@@ -100,6 +101,7 @@ class MainWindow(QMainWindow):
         self._notices_running = False
         self._env_running = False
         self._closing = False
+        self._stopped = True  # False when shutdown() left a worker running (inside a network call)
         self._dialog: OperationDialog | None = None
         self.tray: QSystemTrayIcon | None = None
 
@@ -280,11 +282,7 @@ class MainWindow(QMainWindow):
         dz.setContentsMargins(border, border, border, border)
         self.queue_view = TableView()
         self.queue_view.setModel(self.uploads.model)
-        self.queue_view.set_empty_text(
-            "Drop CSV files or folders here",
-            "or press Add files… (Ctrl+O). Each file is checked on this computer first; "
-            "only valid CSV files are uploaded.",
-        )
+        self._queue_empty_text()
         self.queue_view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.queue_view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.queue_view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
@@ -431,6 +429,17 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.env_bar)
         self.statusBar().setSizeGripEnabled(True)
 
+        for widget, name in (
+            (self.queue_view, "Upload queue"),
+            (self.records_view, "Files in the bucket"),
+            (self.filter_edit, "Filter files"),
+            (self.status_combo, "Status filter"),
+            (self.detail, "File details"),
+            (self.notices.list, "Notices"),
+            (self.drop_zone, "Drop CSV files here"),
+        ):
+            widget.setAccessibleName(name)
+
         # Keyboard order: queue, filter, status, records, detail, notices.
         QWidget.setTabOrder(self.add_button, self.retry_button)
         QWidget.setTabOrder(self.retry_button, self.clear_button)
@@ -484,6 +493,7 @@ class MainWindow(QMainWindow):
 
     def _connect(self) -> None:
         self.drop_zone.dropped.connect(self.add_paths)
+        self.drop_zone.drag_state_changed.connect(self._queue_empty_text)
         self.action_delegate.clicked.connect(self._queue_action)
         self.queue_view.doubleClicked.connect(self._queue_double_clicked)
         self.queue_view.customContextMenuRequested.connect(self._queue_menu)
@@ -767,6 +777,31 @@ class MainWindow(QMainWindow):
     # uploads
     def add_paths(self, paths: list[Path]) -> None:
         self.uploads.add_paths(paths)
+
+    def _queue_empty_text(self, drag_state: str = "") -> None:
+        palette = self.queue_view.palette()
+        base = QApplication.palette().color(QPalette.ColorRole.Base)
+        if drag_state:  # tint the list itself, not just the dashed frame around it
+            accent = QColor(style.BLUE if drag_state == "accept" else style.RED)
+            base = QColor(
+                (base.red() * 9 + accent.red()) // 10,
+                (base.green() * 9 + accent.green()) // 10,
+                (base.blue() * 9 + accent.blue()) // 10,
+            )
+        palette.setColor(QPalette.ColorRole.Base, base)
+        self.queue_view.setPalette(palette)
+        if drag_state == "accept":
+            self.queue_view.set_empty_text("Release to add these files", "Folders add the .csv files inside them.")
+        elif drag_state == "reject":
+            self.queue_view.set_empty_text(
+                "These cannot be dropped here", "Only files and folders from this computer can be uploaded."
+            )
+        else:
+            self.queue_view.set_empty_text(
+                "Drop CSV files or folders here",
+                "or press Add files… (Ctrl+O). Each file is checked on this computer first; "
+                "only valid CSV files are uploaded.",
+            )
 
     def add_files_dialog(self) -> None:
         start = str(self.state.value("dialogs/last_dir", "") or Path.home())
@@ -1101,7 +1136,7 @@ class MainWindow(QMainWindow):
     def shutdown(self, timeout_ms: int = 3000) -> bool:
         """Stop timers and workers; close the store and notice connections. Idempotent."""
         if self._closing:
-            return True
+            return self._stopped
         self._closing = True
         try:
             self.save_state()
@@ -1116,7 +1151,8 @@ class MainWindow(QMainWindow):
         if self.tray is not None:
             self.tray.hide()
         ok_uploads = self.uploads.shutdown(timeout_ms)
-        return self.jobs.shutdown(timeout_ms) and ok_uploads
+        self._stopped = self.jobs.shutdown(timeout_ms) and ok_uploads
+        return self._stopped
 
 
 def _close_all(resources: list[Any]) -> None:

@@ -152,6 +152,7 @@ class DropZone(QFrame):
     """Accepts dropped files and folders; highlights while something droppable is dragged over it."""
 
     dropped = Signal(list)  # list[Path]
+    drag_state_changed = Signal(str)  # "accept", "reject" or "" when the drag leaves
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -167,8 +168,7 @@ class DropZone(QFrame):
         if state != self._drag_state:
             self._drag_state = state
             self.update()
-            for child in self.findChildren(QWidget):
-                child.update()
+            self.drag_state_changed.emit(state or "")
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
         if local_paths(event.mimeData()):

@@ -1,0 +1,56 @@
+"""The window against the real local stack: drop a file, watch it upload, get profiled and show up.
+
+Uses the root conftest's session fixture ``provisioned`` (LocalStack + MariaDB, setup run).
+"""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from backend.config import Settings
+from gui.uploads import UploadState
+
+pytestmark = [pytest.mark.stack, pytest.mark.slow]
+
+
+@pytest.fixture
+def real_window(qtbot: Any, provisioned: Settings, tmp_path: Path) -> Any:
+    from gui.main_window import MainWindow
+
+    win = MainWindow(provisioned.replace(config_path=tmp_path / "config.toml", poll_interval_ms=300))
+    qtbot.addWidget(win)
+    win.show()
+    yield win
+    win.shutdown()
+
+
+def test_dropped_file_is_uploaded_profiled_and_shown(qtbot: Any, real_window: Any, tmp_path: Path) -> None:
+    win = real_window
+    name = f"gui-{uuid.uuid4().hex[:8]}.csv"
+    path = tmp_path / name
+    path.write_text("id,city,amount\n1,Oslo,2.5\n2,Bergen,\n3,Oslo,7\n", encoding="utf-8")
+    win.add_paths([path])
+    qtbot.waitUntil(lambda: bool(win.uploads.items) and win.uploads.items[0].state.finished, timeout=180_000)
+    item = win.uploads.items[0]
+    assert item.state == UploadState.DONE, item.message
+    assert item.message == "3 rows × 3 columns"
+    qtbot.waitUntil(lambda: win.records.find(win.settings.bucket, item.key) is not None, timeout=30_000)
+    assert win.select_record(win.settings.bucket, item.key)
+    text = win.detail.text()
+    assert name in text and "amount\tDecimal\t1" in text
+    qtbot.waitUntil(lambda: win.env_bar.all_ok(), timeout=60_000)
+    assert "store" not in win.banners.messages()
+
+
+def test_rejected_file_is_not_uploaded(qtbot: Any, real_window: Any, tmp_path: Path) -> None:
+    win = real_window
+    path = tmp_path / "empty.csv"
+    path.write_text("", encoding="utf-8")
+    win.add_paths([path])
+    qtbot.waitUntil(lambda: bool(win.uploads.items) and win.uploads.items[0].state.finished, timeout=10_000)
+    assert win.uploads.items[0].state == UploadState.REJECTED
+    assert win.uploads.items[0].key is None
