@@ -475,7 +475,7 @@ def step_smoke_test(ctx: Context) -> tuple[Status, str]:
         reader.close()
     raise ProvisioningError(
         f"The smoke-test file s3://{s.bucket}/{key} was not processed within 90 s. "
-        f"See the function's logs: `aws logs tail /aws/lambda/{s.function_name}`.")
+        f"See the function's logs: `aws logs filter-log-events --log-group-name /aws/lambda/{s.function_name}`.")
 
 
 SETUP_PLAN: list[tuple[str, str, Callable[[Context], tuple[Status, str]]]] = [

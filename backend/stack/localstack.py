@@ -150,6 +150,8 @@ class LocalStackService:
             SERVICES=SERVICES,
             EAGER_SERVICE_LOADING="0",
             LAMBDA_RUNTIME_EXECUTOR=EXECUTOR_NAME,
+            # DynamoDB Local needs Java 21 and a download; our plugin serves DynamoDB from moto instead.
+            PROVIDER_OVERRIDE_DYNAMODB="moto",
             LAMBDA_KEEPALIVE_MS=os.environ.get("LAMBDA_KEEPALIVE_MS", "600000"),
             LOCALSTACK_HOST=f"{self.host}:{self.port}",
             CSVDROP_SERVICE_PYTHON=self.settings.service_python,

@@ -1,0 +1,99 @@
+"""DynamoDB mode (METADATA_STORE=dynamodb) passes the same end-to-end checks as MySQL mode."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import pytest
+
+from backend import aws
+from backend.config import Settings
+from backend.notices import NoticeReader
+from backend.provisioning import run_setup
+from backend.store import open_reader
+from backend.upload import upload_file
+from pipeline_helpers import independent_shape, run_cli
+
+pytestmark = [pytest.mark.stack]
+
+
+@pytest.fixture(scope="module")
+def dynamo(stack: Settings) -> Settings:
+    """A second, independent environment on the same stack, storing metadata in DynamoDB."""
+    settings = stack.replace(
+        metadata_store="dynamodb", bucket="csvdrop-ddb-e2e", function_name="process_csv_ddb",
+        topic_name="csv-metadata-notices-ddb", queue_name="csvdrop-app-notices-ddb",
+        role_name="csvdrop-ddb-role", dynamodb_table="MetadataTable",
+    )
+    results = run_setup(settings)
+    assert all(r.status != "failed" for r in results), results
+    return settings
+
+
+def _item(settings: Settings, key: str) -> dict | None:  # type: ignore[type-arg]
+    ddb = aws.client(settings, "dynamodb")
+    return ddb.get_item(TableName=settings.dynamodb_table, Key={"FileName": {"S": key}}, ConsistentRead=True).get("Item")
+
+
+def _wait_item(settings: Settings, key: str, etag: str, timeout: float = 60) -> dict:  # type: ignore[type-arg]
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        item = _item(settings, key)
+        if item and item.get("ETag", {}).get("S") == etag:
+            return item
+        time.sleep(0.1)
+    raise AssertionError(f"no DynamoDB item for {key}")
+
+
+CASES = {
+    "quoted.csv": ('id,text\n1,"a\nb"\n2,"c,d"\n'.encode(), "utf-8", ","),
+    "semi.csv": ("x;y;z\n1;2;3\n".encode(), "utf-8", ";"),
+    "latin.csv": ("név,ciudad\nÁrpád,Málaga\n".encode("latin-1"), "latin-1", ","),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_dynamodb_mode_end_to_end(dynamo: Settings, tmp_path: Path, name: str) -> None:
+    data, encoding, delimiter = CASES[name]
+    path = tmp_path / name
+    path.write_bytes(data)
+    key = f"ddb-{uuid.uuid4().hex[:8]}/{name}"
+    result = upload_file(dynamo, path, key=key)
+    item = _wait_item(dynamo, key, result.etag)
+    assert item["FileName"]["S"] == key
+    reader = open_reader(dynamo)
+    try:
+        record = reader.get(dynamo.bucket, key)
+    finally:
+        reader.close()
+    assert record is not None and record.status == "PROCESSED", record
+    assert (record.row_count, record.column_count, list(record.column_names)) == independent_shape(data, encoding, delimiter)
+
+
+def test_dynamodb_mode_failed_file_and_notice(dynamo: Settings) -> None:
+    key = f"ddb-{uuid.uuid4().hex[:8]}/empty.csv"
+    put = aws.client(dynamo, "s3").put_object(Bucket=dynamo.bucket, Key=key, Body=b"")
+    item = _wait_item(dynamo, key, put["ETag"].strip('"'))
+    assert item["Status"]["S"] == "FAILED"
+    reader = NoticeReader(dynamo)
+    seen = {}
+    try:
+        for _ in range(20):
+            seen.update({n.key: n for n in reader.receive(wait_seconds=1)})
+            if key in seen:
+                break
+    finally:
+        reader.close()
+    assert seen[key].status == "FAILED"
+
+
+def test_dynamodb_mode_cli_list(dynamo: Settings, tmp_path: Path) -> None:
+    path = tmp_path / f"cli-{uuid.uuid4().hex[:6]}.csv"
+    path.write_text("a,b\n1,2\n")
+    assert run_cli(dynamo, "upload", str(path), "--wait").returncode == 0
+    listed = run_cli(dynamo, "list", "--json", "--name", path.stem)
+    assert listed.returncode == 0, listed.stderr
+    assert '"row_count": 1' in listed.stdout
