@@ -3,7 +3,8 @@
     QT_QPA_PLATFORM=offscreen .venv/bin/python docs/screenshots.py
     QT_QPA_PLATFORM=offscreen QT_SCALE_FACTOR=2 .venv/bin/python docs/screenshots.py   # *-2x.png
 
-Writes: window-empty.png, window-drag.png, window-uploads.png, window-browser.png, setup-dialog.png.
+Writes: window-empty.png, window-drag.png, window-uploads.png, window-browser.png, setup-dialog.png,
+settings-dialog.png.
 """
 
 from __future__ import annotations
@@ -247,6 +248,15 @@ def main() -> int:
     save(dialog, "setup-dialog", scale)
     dialog.running = False
     dialog.close()
+
+    # 5. Settings.
+    from gui.settings_dialog import SettingsDialog
+
+    prefs = SettingsDialog(settings.replace(config_path=Path.home() / ".config/csvdrop/config.toml"), win)
+    prefs.show()
+    settle(app, 50)
+    save(prefs, "settings-dialog", scale)
+    prefs.close()
     win.shutdown(1000)
     win.close()
     return 0

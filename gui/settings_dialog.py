@@ -121,6 +121,18 @@ class SettingsDialog(QDialog):
         self.buttons.rejected.connect(self.reject)
         layout.addWidget(self.buttons)
 
+        # One label column across the three groups, so the fields line up.
+        labels: list[QWidget] = []
+        for form_ in (form, form2, form3):
+            for row in range(form_.rowCount()):
+                item = form_.itemAt(row, QFormLayout.ItemRole.LabelRole)
+                widget = item.widget() if item is not None else None
+                if widget is not None:
+                    labels.append(widget)
+        width = max(label.sizeHint().width() for label in labels)
+        for label in labels:
+            label.setMinimumWidth(width)
+
         self.mode.setCurrentIndex(max(0, self.mode.findData(settings.mode)))
         self.store.setCurrentIndex(max(0, self.store.findData(settings.metadata_store)))
         for widget in (self.endpoint, self.profile, self.region, self.bucket, self.db_host):

@@ -631,7 +631,7 @@ class UploadManager(QObject):
             if is_cancelled(exc) or item.cancel.is_set():
                 self._set(item, UploadState.CANCELLED, "Cancelled — press Retry to upload it.")
                 return
-            self._set(item, UploadState.FAILED, describe_error(exc))
+            self._set(item, UploadState.FAILED, _without_name(describe_error(exc), path))
             self._update_failure_banner()
 
         item.job = self._uploads.start(

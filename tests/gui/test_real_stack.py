@@ -42,8 +42,19 @@ def test_dropped_file_is_uploaded_profiled_and_shown(qtbot: Any, real_window: An
     assert win.select_record(win.settings.bucket, item.key)
     text = win.detail.text()
     assert name in text and "amount\tDecimal\t1" in text
-    qtbot.waitUntil(lambda: win.env_bar.all_ok(), timeout=60_000)
+    qtbot.waitUntil(lambda: any(t.startswith(f"{name} — processed") for t in win.notices.texts()), timeout=60_000)
+    qtbot.waitUntil(win.env_bar.all_ok, timeout=60_000)
     assert "store" not in win.banners.messages()
+    assert "env" not in win.banners.messages()
+
+
+def test_setup_from_the_window_finds_everything_in_place(qtbot: Any, real_window: Any) -> None:
+    dialog = real_window.setup_environment()
+    qtbot.waitUntil(lambda: dialog.succeeded is not None, timeout=300_000)
+    assert dialog.succeeded is True, dialog.outcome.text()
+    assert dialog.results and all(status != "failed" for _, status, _ in dialog.results)
+    assert "Environment ready" in dialog.outcome.text()
+    dialog.close()
 
 
 def test_rejected_file_is_not_uploaded(qtbot: Any, real_window: Any, tmp_path: Path) -> None:
