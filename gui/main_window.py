@@ -45,6 +45,7 @@ from gui.uploads import (
     UploadManager,
     UploadQueueModel,
     UploadState,
+    can_retry,
 )
 from gui.widgets import BannerArea, DropZone, TableView
 
@@ -100,6 +101,7 @@ class MainWindow(QMainWindow):
         self._notice_reader: Any = None
         self._notices_running = False
         self._env_running = False
+        self._env_again = False
         self._closing = False
         self._stopped = True  # False when shutdown() left a worker running (inside a network call)
         self._dialog: OperationDialog | None = None
@@ -201,7 +203,7 @@ class MainWindow(QMainWindow):
             "&Export selected…",
             "Ctrl+E",
             self.export_selection,
-            "Save the selected files' metadata as CSV or JSON",
+            "Save the selected files' metadata (or every file shown) as CSV or JSON",
         )
         self.clear_action = self._action(
             "C&lear finished uploads",
@@ -610,6 +612,8 @@ class MainWindow(QMainWindow):
             if generation != self._generation:
                 return
             self._reader = None
+            if not self._loaded_once:
+                self.record_count.setText("not available")
             if self.banners.banner("env") is not None:
                 return  # the environment banner already says what is missing and how to fix it
             seconds = max(1, self.poll_timer.interval() // 1000)
@@ -711,9 +715,13 @@ class MainWindow(QMainWindow):
         self.notices_title.setText("Notices")
 
     def refresh_environment(self, quiet: bool = False) -> None:
-        if self._env_running or self._closing:
+        if self._closing:
+            return
+        if self._env_running:  # a check is under way; its answer may predate what changed: check again
+            self._env_again = True
             return
         self._env_running = True
+        self._env_again = False
         if not quiet:
             self.env_bar.set_checking()
         generation, settings = self._generation, self.settings
@@ -723,11 +731,15 @@ class MainWindow(QMainWindow):
             if generation == self._generation:
                 self.env_bar.set_status(status)
                 self._environment_banner(status)
+            if self._env_again:
+                self.refresh_environment(quiet=True)
 
         def failed(exc: BaseException) -> None:
             self._env_running = False
             if generation == self._generation:
                 self.env_bar.set_error(describe_error(exc))
+            if self._env_again:
+                self.refresh_environment(quiet=True)
 
         self.jobs.start(
             lambda _r: self.backend.environment_status(settings),
@@ -838,7 +850,7 @@ class MainWindow(QMainWindow):
             return
         if item.state in (UploadState.QUEUED, UploadState.VALIDATING, UploadState.UPLOADING):
             self.uploads.cancel(item)
-        else:
+        elif can_retry(item):
             self.uploads.retry(item)
 
     def _queue_double_clicked(self, index: QModelIndex) -> None:
@@ -854,9 +866,7 @@ class MainWindow(QMainWindow):
             any(i.state in (UploadState.QUEUED, UploadState.VALIDATING, UploadState.UPLOADING) for i in items)
         )
         retry = menu.addAction("Retry")
-        retry.setEnabled(
-            any(i.state in (UploadState.FAILED, UploadState.REJECTED, UploadState.CANCELLED) for i in items)
-        )
+        retry.setEnabled(any(can_retry(i) for i in items))
         show = menu.addAction("Show in file list")
         show.setEnabled(len(items) == 1 and bool(items[0].key))
         copy_url = menu.addAction("Copy S3 address")
@@ -881,7 +891,10 @@ class MainWindow(QMainWindow):
     def _upload_summary(self, text: str) -> None:
         self.upload_summary.setText(text)
         finished = any(i.state.finished for i in self.uploads.items)
-        failed = any(i.state in (UploadState.FAILED, UploadState.CANCELLED) for i in self.uploads.items)
+        failed = any(
+            i.state in (UploadState.FAILED, UploadState.CANCELLED) or (can_retry(i) and i.stalled)
+            for i in self.uploads.items
+        )
         self.clear_button.setEnabled(finished)
         self.clear_action.setEnabled(finished)
         self.retry_button.setEnabled(failed)
@@ -897,6 +910,13 @@ class MainWindow(QMainWindow):
             self.banners.show_message(banner_key, "warning", message)
 
     def _uploaded(self, item: UploadItem) -> None:
+        trigger = self.env_bar.lights["trigger"]
+        if trigger.ok is False:
+            self.uploads.mark_stalled(
+                item,
+                f"Uploaded to {item.s3_url}, but the upload trigger is not set up, so nothing will profile it: "
+                "run Set up environment (Ctrl+Shift+S), then Retry.",
+            )
         if item.key:
             record = self.records.find(item.bucket, item.key)
             if record is not None:

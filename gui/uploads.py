@@ -108,6 +108,8 @@ class UploadItem:
     job: Job | None = None
     # Bumped by cancel/retry: outcomes of an earlier attempt's jobs are ignored.
     attempt: int = 0
+    # Uploaded, but nothing will (or did) profile it: retry is offered.
+    stalled: bool = False
     samples: deque[tuple[float, int]] = field(default_factory=lambda: deque(maxlen=30))
 
     @property
@@ -233,10 +235,10 @@ class UploadQueueModel(QAbstractTableModel):
             row -= 1
 
     def row_of(self, item: UploadItem) -> int:
-        for row, candidate in enumerate(self.items):
-            if candidate is item:
-                return row
-        return -1
+        try:
+            return self.items.index(item)  # identity comparison (eq=False), in C
+        except ValueError:
+            return -1
 
     def item_at(self, row: int) -> UploadItem | None:
         return self.items[row] if 0 <= row < len(self.items) else None
@@ -253,10 +255,14 @@ def _without_name(reason: str | None, path: Path) -> str:
     return reason
 
 
+def can_retry(item: UploadItem) -> bool:
+    return item.state in RETRYABLE or (item.state == UploadState.PROCESSING and item.stalled)
+
+
 def action_for(item: UploadItem) -> str:
     if item.state in CANCELLABLE:
         return "Cancel"
-    if item.state in RETRYABLE:
+    if can_retry(item):
         return "Retry"
     return ""
 
@@ -451,9 +457,17 @@ class UploadManager(QObject):
         item.attempt += 1
         self._set(item, UploadState.CANCELLED, "Cancelled — press Retry to upload it.")
 
+    def mark_stalled(self, item: UploadItem, message: str) -> None:
+        """Uploaded, but nothing is going to profile it (no trigger): say so and offer Retry."""
+        if item.state == UploadState.PROCESSING:
+            item.stalled = True
+            item.message = message
+            self.model.changed(item)
+
     def retry(self, item: UploadItem) -> None:
-        if item.state not in RETRYABLE:
+        if not can_retry(item):
             return
+        item.stalled = False
         item.attempt += 1
         item.cancel = threading.Event()
         item.sent = 0
@@ -466,7 +480,7 @@ class UploadManager(QObject):
 
     def retry_all_failed(self) -> None:
         for item in list(self.items):
-            if item.state in (UploadState.FAILED, UploadState.CANCELLED):
+            if item.state in (UploadState.FAILED, UploadState.CANCELLED) or (can_retry(item) and item.stalled):
                 self.retry(item)
 
     def clear_finished(self) -> int:
@@ -652,9 +666,8 @@ class UploadManager(QObject):
                     f"Uploaded to {item.s3_url}, no profile after {waited}"
                     " — is the trigger set up? Check the Environment lights (F5)."
                 )
-                if item.message != hint:
-                    item.message = hint
-                    self.model.changed(item)
+                if not item.stalled:
+                    self.mark_stalled(item, hint)
 
     def _update_failure_banner(self) -> None:
         failed = [i for i in self.items if i.state == UploadState.FAILED]

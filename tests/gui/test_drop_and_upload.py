@@ -246,3 +246,21 @@ def test_existing_fresh_record_completes_an_upload_immediately(
     old = make_record("fast.csv", minutes=-600)
     window.uploads.check_existing(item, old)  # an old record for the same key must not count
     assert item.state == UploadState.PROCESSING
+
+
+def test_upload_without_a_trigger_says_so_and_offers_retry(
+    qtbot: Any, window: Any, backend: Any, tmp_path: Path
+) -> None:
+    from backend.provisioning import Health
+
+    backend.env["trigger"] = Health(False, "not wired: run Set up environment")
+    window.refresh_environment()
+    qtbot.waitUntil(lambda: window.env_bar.lights["trigger"].ok is False, timeout=3000)
+    window.add_paths([write(tmp_path, "orphan.csv")])
+    qtbot.waitUntil(lambda: states(window).get("orphan.csv") == UploadState.PROCESSING, timeout=5000)
+    qtbot.waitUntil(lambda: "trigger is not set up" in row_texts(window)[0], timeout=3000)
+    assert window.uploads.model.index(0, UploadQueueModel.ACTION).data() == "Retry"
+    assert window.retry_button.isEnabled()
+    backend.auto_process = True  # the user ran setup
+    window._queue_action(0)
+    qtbot.waitUntil(lambda: states(window)["orphan.csv"] == UploadState.DONE, timeout=5000)
