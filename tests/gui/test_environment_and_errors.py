@@ -212,3 +212,24 @@ def test_quitting_with_active_uploads_asks_first(
     dialogs.answers["question"] = QMessageBox.StandardButton.Yes
     window.close()
     assert not window.isVisible()
+
+
+def test_exception_in_a_slot_reaches_the_hook_dialog(qtbot: Any, dialogs: Any, monkeypatch: Any) -> None:
+    monkeypatch.setattr(sys, "excepthook", ExceptHook(None))
+
+    def broken_slot() -> None:
+        raise RuntimeError("slot failed")
+
+    QTimer.singleShot(0, broken_slot)
+    qtbot.waitUntil(lambda: any(kind == "exec" for kind, _, _ in dialogs.calls), timeout=2000)
+    assert "RuntimeError: slot failed" in dialogs.calls[-1][2]
+
+
+def test_quit_after_comes_from_the_option_or_the_environment(monkeypatch: Any) -> None:
+    from gui.__main__ import QUIT_ENV, parse_args
+
+    monkeypatch.delenv(QUIT_ENV, raising=False)
+    assert parse_args([]).quit_after is None
+    assert parse_args(["--quit-after", "1500"]).quit_after == 1500
+    monkeypatch.setenv(QUIT_ENV, "700")
+    assert parse_args([]).quit_after == 700
