@@ -1053,6 +1053,8 @@ class MainWindow(QMainWindow):
         if self._dialog is not None and self._dialog.running:
             self._dialog.raise_()
             return self._dialog
+        if self._dialog is not None:  # the previous run's dialog, closed by now
+            self._dialog.deleteLater()
         dialog = OperationDialog(
             "setup" if kind == "setup" else "teardown", self.settings, self.backend, self.jobs, self
         )
@@ -1138,12 +1140,17 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:
         busy = self.uploads.active_count()
-        if busy and not self._closing:
+        setting_up = self._dialog is not None and self._dialog.running
+        if (busy or setting_up) and not self._closing:
+            parts = []
+            if busy:
+                parts.append(f"{busy} upload{'s are' if busy != 1 else ' is'} still running")
+            if setting_up:
+                parts.append("the environment is being set up (the step under way may be left half done)")
             answer = QMessageBox.question(
                 self,
                 "Quit CSV Drop?",
-                f"{busy} upload{'s are' if busy != 1 else ' is'} still running. Quit and cancel "
-                f"{'them' if busy != 1 else 'it'}?",
+                " and ".join(parts).capitalize() + ". Quit anyway?",
                 QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
                 QMessageBox.StandardButton.No,
             )
