@@ -52,7 +52,7 @@ class Settings:
     function_name: str = "process_csv"
     lambda_runtime: str = "python3.13"
     lambda_timeout_s: int = 60
-    lambda_memory_mb: int = 512
+    lambda_memory_mb: int = 1024
     topic_name: str = "csv-metadata-notices"
     queue_name: str = "csvdrop-app-notices"
     db_secret_name: str = "csvdrop/db-writer"

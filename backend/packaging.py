@@ -99,7 +99,7 @@ def build_layer_zip(settings: Settings) -> Artifact:
     site = staging / "python"
     cmd = [_uv(), "pip", "install", "--quiet", "--target", str(site), "--python-platform", PLATFORM,
            "--python-version", version, "--only-binary", ":all:", "--no-compile", "-r", str(REQUIREMENTS)]
-    result = subprocess.run(cmd, capture_output=True, text=True, check=False)  # noqa: S603
+    result = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         raise PackagingError(f"Building the dependency layer failed:\n{(result.stderr or result.stdout)[-2000:]}")
     for junk in [*site.glob("bin"), *site.rglob("tests"), *site.rglob("__pycache__")]:
@@ -117,7 +117,7 @@ def _precompile(site: Path, version: str) -> None:
     if f"{sys.version_info.major}.{sys.version_info.minor}" != version:
         return
     env = {**os.environ, "SOURCE_DATE_EPOCH": "315532800"}
-    subprocess.run(  # noqa: S603
+    subprocess.run(
         [sys.executable, "-m", "compileall", "-q", "-j", "0", "--invalidation-mode", "unchecked-hash", str(site)],
         capture_output=True, check=False, env=env,
     )

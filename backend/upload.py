@@ -54,7 +54,7 @@ def sanitize_key_part(name: str) -> str:
     name = name.lstrip(".") or "unnamed.csv"
     encoded = name.encode("utf-8")
     if len(encoded) > 255:
-        stem, dot, ext = name.rpartition(".")
+        _stem, dot, ext = name.rpartition(".")
         ext_bytes = (dot + ext).encode("utf-8") if dot and len(ext) <= 10 else b""
         name = encoded[: 255 - len(ext_bytes)].decode("utf-8", "ignore") + ext_bytes.decode()
     return name

@@ -13,8 +13,9 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-from backend.config import Settings
 from conftest import ROOT, mysql_admin
+
+from backend.config import Settings
 
 VENV_BIN = Path(sys.executable).parent
 

@@ -49,7 +49,7 @@ def docker_compose_available() -> bool:
     docker = shutil.which("docker")
     if not docker:
         return False
-    result = subprocess.run([docker, "info"], capture_output=True, check=False, timeout=10)  # noqa: S603
+    result = subprocess.run([docker, "info"], capture_output=True, check=False, timeout=10)
     return result.returncode == 0
 
 
@@ -63,8 +63,8 @@ def stack_up(settings: Settings, on_message: Say | None = None, *, use_docker: b
         use_docker = not localstack.healthy() and docker_compose_available()
     if use_docker:
         say("Docker is running: starting the stack with docker compose (same LocalStack build and executor).")
-        result = subprocess.run(  # noqa: S603
-            ["docker", "compose", "-f", str(PROJECT_ROOT / "docker-compose.yml"), "up", "-d", "--wait"],  # noqa: S607
+        result = subprocess.run(
+            ["docker", "compose", "-f", str(PROJECT_ROOT / "docker-compose.yml"), "up", "-d", "--wait"],
             capture_output=True, text=True, check=False,
         )
         if result.returncode != 0:

@@ -85,7 +85,7 @@ def ensure_venv(settings: Settings, on_message: Callable[[str], None] | None = N
         ]
     env = {**os.environ, "UV_PYTHON_DOWNLOADS": "never"}
     for argv in steps:
-        result = subprocess.run(argv, capture_output=True, text=True, env=env, check=False)  # noqa: S603
+        result = subprocess.run(argv, capture_output=True, text=True, env=env, check=False)
         if result.returncode != 0:
             raise StackError(
                 f"Installing LocalStack failed ({' '.join(argv[:3])} ...):\n{(result.stderr or result.stdout)[-3000:]}"
@@ -111,7 +111,7 @@ class LocalStackService:
 
     def health(self) -> dict[str, object] | None:
         try:
-            with urllib.request.urlopen(f"{self.endpoint}/_localstack/health", timeout=2) as resp:  # noqa: S310
+            with urllib.request.urlopen(f"{self.endpoint}/_localstack/health", timeout=2) as resp:
                 data: dict[str, object] = json.loads(resp.read())
                 return data
         except (urllib.error.URLError, OSError, ValueError):

@@ -102,7 +102,7 @@ class MySqlService:
         else:
             argv = [binaries.server, "--no-defaults", "--initialize-insecure", f"--datadir={self.datadir}",
                     "--user=root"]
-        result = subprocess.run(argv, capture_output=True, text=True, check=False)  # noqa: S603
+        result = subprocess.run(argv, capture_output=True, text=True, check=False)
         if result.returncode != 0:
             shutil.rmtree(self.datadir, ignore_errors=True)
             raise StackError(

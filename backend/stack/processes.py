@@ -48,7 +48,7 @@ def spawn(argv: list[str], *, env: dict[str, str], log_file: Path, cwd: Path) ->
     """Start a detached service process (own session, so it outlives the CLI) logging to log_file."""
     log_file.parent.mkdir(parents=True, exist_ok=True)
     with open(log_file, "ab") as log:
-        proc = subprocess.Popen(  # noqa: S603 - argv is built from fixed parts and resolved paths
+        proc = subprocess.Popen(
             argv,
             env=env,
             cwd=cwd,

@@ -8,20 +8,20 @@ import uuid
 from pathlib import Path
 
 import pytest
+from pipeline_helpers import awscli, independent_shape, mysql_row, run_cli, wait_for_row
 
 from backend import aws
 from backend.config import Settings
 from backend.notices import NoticeReader
 from backend.reconcile import synthetic_event
 from backend.upload import upload_file
-from pipeline_helpers import awscli, independent_shape, mysql_row, run_cli, wait_for_row
 
 pytestmark = [pytest.mark.stack]
 
 # name -> (bytes, encoding, delimiter) of files that must be PROCESSED with the csv module's shape.
 GOOD = {
-    "quoted_newlines.csv": ('id,comment,score\n1,"line one\nline two",3.5\n2,"say ""hi"", ok",4\n3,plain,5\n'
-                            .encode(), "utf-8", ","),
+    "quoted_newlines.csv": (b'id,comment,score\n1,"line one\nline two",3.5\n2,"say ""hi"", ok",4\n3,plain,5\n'
+, "utf-8", ","),
     "semicolon.csv": ("name;city;amount\nAnna;Köln;12,5\nBen;Graz;7\n".encode(), "utf-8", ";"),
     "tabs.tsv.csv": (b"a\tb\tc\n1\t2\t3\n4\t5\t6\n7\t8\t9\n", "utf-8", "\t"),
     "latin1.csv": ("name,city\nJosé,Málaga\nFrançois,Besançon\n".encode("latin-1"), "latin-1", ","),

@@ -6,6 +6,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from pipeline_helpers import independent_shape, run_cli
 
 from backend import aws
 from backend.config import Settings
@@ -13,7 +14,6 @@ from backend.notices import NoticeReader
 from backend.provisioning import run_setup
 from backend.store import open_reader
 from backend.upload import upload_file
-from pipeline_helpers import independent_shape, run_cli
 
 pytestmark = [pytest.mark.stack]
 
@@ -33,7 +33,8 @@ def dynamo(stack: Settings) -> Settings:
 
 def _item(settings: Settings, key: str) -> dict | None:  # type: ignore[type-arg]
     ddb = aws.client(settings, "dynamodb")
-    return ddb.get_item(TableName=settings.dynamodb_table, Key={"FileName": {"S": key}}, ConsistentRead=True).get("Item")
+    key_attr = {"FileName": {"S": key}}
+    return ddb.get_item(TableName=settings.dynamodb_table, Key=key_attr, ConsistentRead=True).get("Item")
 
 
 def _wait_item(settings: Settings, key: str, etag: str, timeout: float = 60) -> dict:  # type: ignore[type-arg]
@@ -49,8 +50,8 @@ def _wait_item(settings: Settings, key: str, etag: str, timeout: float = 60) -> 
 
 
 CASES = {
-    "quoted.csv": ('id,text\n1,"a\nb"\n2,"c,d"\n'.encode(), "utf-8", ","),
-    "semi.csv": ("x;y;z\n1;2;3\n".encode(), "utf-8", ";"),
+    "quoted.csv": (b'id,text\n1,"a\nb"\n2,"c,d"\n', "utf-8", ","),
+    "semi.csv": (b"x;y;z\n1;2;3\n", "utf-8", ";"),
     "latin.csv": ("név,ciudad\nÁrpád,Málaga\n".encode("latin-1"), "latin-1", ","),
 }
 
@@ -70,7 +71,8 @@ def test_dynamodb_mode_end_to_end(dynamo: Settings, tmp_path: Path, name: str) -
     finally:
         reader.close()
     assert record is not None and record.status == "PROCESSED", record
-    assert (record.row_count, record.column_count, list(record.column_names)) == independent_shape(data, encoding, delimiter)
+    expected = independent_shape(data, encoding, delimiter)
+    assert (record.row_count, record.column_count, list(record.column_names)) == expected
 
 
 def test_dynamodb_mode_failed_file_and_notice(dynamo: Settings) -> None:

@@ -1,0 +1,154 @@
+"""Pipeline benchmark on a private stack: upload complete -> record visible in MySQL.
+
+- latency p50/p95 over N warm files each of 1 KB, 1 MB, 10 MB, and the cold first file;
+- throughput: 200 files of 100 KB uploaded at once, time until all 200 records exist (none missing/duplicated).
+Baseline in the same run: profiling the same bytes in-process (`profile_csv`), i.e. the work itself without S3,
+Lambda, Secrets Manager, MySQL or SNS; the ratio is what the pipeline adds.
+"""
+
+from __future__ import annotations
+
+import importlib
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pymysql
+
+from backend import aws
+from backend.config import PROJECT_ROOT, Settings, load_settings
+from backend.provisioning import run_setup
+from backend.stack import stack_down, stack_up
+from bench.common import free_port, percentile
+
+
+def make_csv(target_bytes: int, seed: int = 0) -> bytes:
+    header = "id,customer,country,amount,ordered_on,paid\n"
+    countries = ["GB", "DE", "FR", "US", "JP", "BR", "IN"]
+    parts = [header]
+    size = len(header)
+    i = seed * 1_000_000
+    while size < target_bytes:
+        line = (f"{i},Customer {i % 9973},{countries[i % 7]},{(i * 37) % 100000 / 100:.2f},"
+                f"2025-{1 + i % 12:02d}-{1 + i % 28:02d},{'true' if i % 3 else 'false'}\n")
+        parts.append(line)
+        size += len(line)
+        i += 1
+    return "".join(parts).encode()
+
+
+def _profile_module() -> Any:
+    sys.path.insert(0, str(PROJECT_ROOT / "lambda"))
+    return importlib.import_module("csv_metadata")
+
+
+class RecordWatcher:
+    def __init__(self, settings: Settings) -> None:
+        self.conn = pymysql.connect(host=settings.mysql_host, port=settings.mysql_port, user=settings.mysql_admin_user,
+                                    password=settings.mysql_admin_password, database=settings.mysql_database,
+                                    autocommit=True)
+
+    def wait(self, bucket: str, key: str, etag: str, timeout: float = 120) -> float:
+        deadline = time.perf_counter() + timeout
+        with self.conn.cursor() as cur:
+            while time.perf_counter() < deadline:
+                cur.execute("SELECT etag FROM csv_metadata WHERE bucket=%s AND object_key=%s", (bucket, key))
+                row = cur.fetchone()
+                if row and row[0] == etag:
+                    return time.perf_counter()
+                time.sleep(0.005)
+        raise TimeoutError(key)
+
+    def count(self, bucket: str, prefix: str) -> tuple[int, int]:
+        with self.conn.cursor() as cur:
+            cur.execute("SELECT COUNT(*), COUNT(DISTINCT object_key) FROM csv_metadata "
+                        "WHERE bucket=%s AND object_key LIKE %s", (bucket, prefix + "%"))
+            total, distinct = cur.fetchone()
+        return int(total), int(distinct)
+
+
+def run(files_per_size: int = 30, burst: int = 200, concurrency: int | None = None) -> list[dict[str, Any]]:
+    state = Path(tempfile.mkdtemp(prefix="csvdrop-bench-pipeline-"))
+    ls_port, my_port = free_port(), free_port()
+    base = load_settings(env={})
+    settings = base.replace(state_dir=state, localstack_venv=base.localstack_venv_dir, localstack_port=ls_port,
+                            aws_endpoint=f"http://127.0.0.1:{ls_port}", mysql_port=my_port)
+    rows: list[dict[str, Any]] = []
+    profile = _profile_module()
+    try:
+        stack_up(settings, use_docker=False)
+        results = run_setup(settings)
+        assert all(r.status != "failed" for r in results), results
+        s3, lam = aws.client(settings, "s3"), aws.client(settings, "lambda")
+        if concurrency:
+            lam.put_function_concurrency(FunctionName=settings.function_name, ReservedConcurrentExecutions=concurrency)
+        watcher = RecordWatcher(settings)
+
+        # Cold: a configuration change makes LocalStack start a fresh execution environment.
+        config = lam.get_function_configuration(FunctionName=settings.function_name)
+        env = config["Environment"]["Variables"] | {"BENCH_COLD": uuid.uuid4().hex}
+        lam.update_function_configuration(FunctionName=settings.function_name, Environment={"Variables": env})
+        lam.get_waiter("function_updated_v2").wait(FunctionName=settings.function_name)
+        body = make_csv(1024 * 1024)
+        put = s3.put_object(Bucket=settings.bucket, Key="cold/first.csv", Body=body)
+        t0 = time.perf_counter()
+        cold = watcher.wait(settings.bucket, "cold/first.csv", put["ETag"].strip('"')) - t0
+        rows.append({"measure": "cold first file, 1 MB (upload done -> record)", "p50 s": round(cold, 3),
+                     "p95 s": "", "baseline in-process s": "", "ratio": ""})
+
+        for label, size in (("1 KB", 1024), ("1 MB", 1024 * 1024), ("10 MB", 10 * 1024 * 1024)):
+            body = make_csv(size, seed=size)
+            t0 = time.perf_counter()
+            profile.profile_csv(body)
+            baseline = time.perf_counter() - t0
+            latencies = []
+            for i in range(files_per_size):
+                key = f"lat-{label.replace(' ', '')}/{i}.csv"
+                data = body + f"{i},extra,GB,1.00,2025-01-01,true\n".encode()
+                put = s3.put_object(Bucket=settings.bucket, Key=key, Body=data)
+                t0 = time.perf_counter()
+                latencies.append(watcher.wait(settings.bucket, key, put["ETag"].strip('"')) - t0)
+            p50 = statistics.median(latencies)
+            rows.append({"measure": f"warm latency {label} (n={files_per_size})", "p50 s": round(p50, 3),
+                         "p95 s": round(percentile(latencies, 95), 3), "baseline in-process s": round(baseline, 3),
+                         "ratio": f"{p50 / baseline:.1f}x"})
+
+        body = make_csv(100 * 1024, seed=7)
+        prefix = f"burst-{uuid.uuid4().hex[:6]}/"
+        keys = [f"{prefix}{i:03d}.csv" for i in range(burst)]
+        t0 = time.perf_counter()
+        with ThreadPoolExecutor(max_workers=16) as pool:
+            list(pool.map(lambda k: s3.put_object(Bucket=settings.bucket, Key=k, Body=body), keys))
+        uploaded = time.perf_counter() - t0
+        deadline = time.perf_counter() + 300
+        total = distinct = 0
+        while time.perf_counter() < deadline:
+            total, distinct = watcher.count(settings.bucket, prefix)
+            if total >= burst:
+                break
+            time.sleep(0.05)
+        elapsed = time.perf_counter() - t0
+        t1 = time.perf_counter()
+        for _ in range(burst):
+            profile.profile_csv(body)
+        serial = time.perf_counter() - t1
+        rows.append({"measure": f"burst: {burst} x 100 KB at once, all records ({total} rows, {distinct} distinct, "
+                                f"uploads took {uploaded:.1f} s)",
+                     "p50 s": round(elapsed, 2), "p95 s": f"{burst / elapsed:.1f} files/s",
+                     "baseline in-process s": round(serial, 2), "ratio": f"{elapsed / serial:.1f}x"})
+    finally:
+        stack_down(settings)
+        shutil.rmtree(state, ignore_errors=True)
+    return rows
+
+
+if __name__ == "__main__":
+    from bench.common import print_table
+
+    print_table("Pipeline: upload complete -> record visible", run())
