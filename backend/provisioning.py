@@ -158,9 +158,12 @@ def step_database(ctx: Context) -> tuple[Status, str]:
         writer_password=ctx.facts["writer_password"],
         reader_password=ctx.facts["reader_password"],
     )
-    created = any(d.startswith(("created", "applied")) for d in done)
-    return ("created" if created else "found"), (
-        f"{s.mysql_database} on {s.mysql_host}:{s.mysql_port}: " + "; ".join(done))
+    changes = [d for d in done if d.startswith(("created", "applied", "dropped", "changed"))]
+    where = f"{s.mysql_database} on {s.mysql_host}:{s.mysql_port}"
+    if changes:
+        return "created", f"{where}: " + "; ".join(changes)
+    users = f"{s.mysql_writer_user} (writer), {s.mysql_reader_user} (read-only)"
+    return "found", f"{where}: schema up to date; users {users}"
 
 
 def step_dynamodb(ctx: Context) -> tuple[Status, str]:

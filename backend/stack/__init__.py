@@ -53,7 +53,8 @@ def docker_compose_available() -> bool:
     return result.returncode == 0
 
 
-def stack_up(settings: Settings, on_message: Say | None = None, *, use_docker: bool | None = None) -> None:
+def stack_up(settings: Settings, on_message: Say | None = None, *, use_docker: bool | None = None,
+             restore: bool = True) -> None:
     say = on_message or (lambda _m: None)
     if settings.mode == "aws":
         say("mode = aws: nothing to start locally (using real AWS and the configured database).")
@@ -73,12 +74,39 @@ def stack_up(settings: Settings, on_message: Say | None = None, *, use_docker: b
     started = time.monotonic()
     say(f"mysql: {mysql.start()} ({mysql.endpoint}) in {time.monotonic() - started:.1f} s")
     started = time.monotonic()
-    say(f"localstack: {localstack.start(say)} ({localstack.endpoint}) in {time.monotonic() - started:.1f} s")
+    outcome = localstack.start(say)
+    say(f"localstack: {outcome} ({localstack.endpoint}) in {time.monotonic() - started:.1f} s")
+    if outcome == "started" and restore:
+        restore_environment(settings, localstack.endpoint, say)
+
+
+def restore_environment(settings: Settings, endpoint: str, say: Say) -> None:
+    """A fresh LocalStack is empty: put the saved objects back and, if this environment had been set up,
+    set it up again and process whatever has no record yet (uploads cut off by the last `down`)."""
+    from backend.stack.snapshot import restore_s3_snapshot
+
+    restored = restore_s3_snapshot(settings, endpoint, say)
+    if settings.bucket not in restored:
+        return
+    from backend.provisioning import run_setup
+    from backend.reconcile import reconcile
+
+    say("setup: recreating the function, topic and queues of the restored environment")
+    results = run_setup(settings, on_step=lambda r: say(f"  {r.status:<8} {r.name}: {r.detail}"))
+    if any(r.status == "failed" for r in results):
+        say("setup failed after restart: run `csvdrop setup` to see why and fix it")
+        return
+    report = reconcile(settings)
+    say(f"reconcile: {report.objects} objects, {report.redriven} sent for processing (no up-to-date record)")
 
 
 def stack_down(settings: Settings, on_message: Say | None = None) -> None:
     say = on_message or (lambda _m: None)
     localstack, mysql = _services(settings)
+    if localstack.managed_pid() and localstack.healthy():
+        from backend.stack.snapshot import try_save
+
+        try_save(settings, localstack.endpoint, say)
     say(f"localstack: {localstack.stop()}")
     say(f"mysql: {mysql.stop()}")
 

@@ -153,6 +153,8 @@ class LocalStackService:
             # DynamoDB Local needs Java 21 and a download; our plugin serves DynamoDB from moto instead.
             PROVIDER_OVERRIDE_DYNAMODB="moto",
             LAMBDA_KEEPALIVE_MS=os.environ.get("LAMBDA_KEEPALIVE_MS", "600000"),
+            # Async retries after 5 s and 10 s (AWS: about 1 and 2 minutes): a local fault heals quickly.
+            LAMBDA_RETRY_BASE_DELAY=os.environ.get("LAMBDA_RETRY_BASE_DELAY", "5"),
             LOCALSTACK_HOST=f"{self.host}:{self.port}",
             CSVDROP_SERVICE_PYTHON=self.settings.service_python,
         )
