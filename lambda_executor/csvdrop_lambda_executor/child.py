@@ -1,9 +1,11 @@
 """The Lambda runtime inside the child process. Stdlib only: it runs under the function's interpreter.
 
-It imports the handler, serves ``POST /invoke`` on 127.0.0.1 (port chosen by the OS, announced in the
-``/status/<id>/ready`` body), runs each invocation on the main thread and posts logs, then the response
-or error, back to ``LOCALSTACK_RUNTIME_ENDPOINT`` (LocalStack's executor protocol). Timeouts and crashes
-are handled by the parent executor, which kills this process.
+It imports the handler, then serves invocations over a private channel to the executor (two pipes, fds
+named in ``_CSVDROP_FDS``; length-prefixed frames, see ``encode_frame``): ``ready`` or ``init-error``
+once, then for each ``invoke`` frame one ``result`` frame carrying the response or error payload and the
+invocation's logs (START/END/REPORT). Each invocation runs on the main thread. What the function prints is
+also written to fd 2 (the executor keeps it for crash/timeout logs). Timeouts and crashes are handled by
+the parent executor, which kills this process.
 """
 
 from __future__ import annotations
@@ -13,9 +15,8 @@ import io
 import json
 import logging
 import os
-import queue
 import resource
-import socket
+import struct
 import sys
 import threading
 import time
@@ -164,60 +165,39 @@ class _RequestIdFilter(logging.Filter):
         return True
 
 
-# Plain sockets instead of http.client/http.server: those import ssl, email ... (~50-100 ms per cold start).
-def _read_request(conn: socket.socket) -> tuple[bytes, bytes]:
-    """(head, body) of one HTTP message with a Content-Length body (or none)."""
-    data = bytearray()
-    while b"\r\n\r\n" not in data:
-        chunk = conn.recv(65536)
-        if not chunk:
-            raise ConnectionError("connection closed before the end of the headers")
-        data += chunk
-    head, _, body = bytes(data).partition(b"\r\n\r\n")
-    length = 0
-    for line in head.split(b"\r\n")[1:]:
-        name, _, value = line.partition(b":")
-        if name.strip().lower() == b"content-length":
-            length = int(value)
-    rest = bytearray(body)
-    while len(rest) < length:
-        chunk = conn.recv(1 << 20)
-        if not chunk:
-            raise ConnectionError("connection closed before the end of the body")
-        rest += chunk
-    return head, bytes(rest)
+# --- the channel to the executor: length-prefixed frames over two pipes ------------------------------
+# A frame is a 4-byte big-endian length, a JSON header of that length and then the raw parts whose sizes
+# the header lists under "sizes" (payloads and logs travel as bytes, not re-encoded inside JSON).
+_LEN = struct.Struct(">I")
 
 
-def post(endpoint: str, path: str, body: bytes) -> int:
-    """POST to LocalStack (``http://host:port/prefix``); returns the status code."""
-    hostport, _, prefix = endpoint.removeprefix("http://").partition("/")
-    host, _, port = hostport.rpartition(":")
-    with socket.create_connection((host.strip("[]"), int(port)), timeout=30) as conn:
-        conn.sendall(
-            f"POST /{prefix}{path} HTTP/1.1\r\nHost: {hostport}\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode()
-            + body
-        )
-        response = bytearray()
-        while chunk := conn.recv(65536):  # the server closes after its answer
-            response += chunk
-    status = int(response.split(b" ", 2)[1])
-    if status >= 300:
-        raise ConnectionError(f"POST {path} answered {status}")
-    return status
+def encode_frame(header: dict, *parts: bytes) -> bytes:
+    head = json.dumps({**header, "sizes": [len(p) for p in parts]}).encode()
+    return b"".join((_LEN.pack(len(head)), head, *parts))
 
 
-def serve_invokes(server: socket.socket, invocations: queue.Queue) -> None:
-    """Accept ``POST /invoke`` from the executor: queue the JSON body, answer 200 at once."""
-    while True:
-        conn, _ = server.accept()
-        with conn:
-            try:
-                _, body = _read_request(conn)
-                invocations.put(json.loads(body))
-                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
-            except (OSError, ValueError) as exc:
-                print(f"csvdrop-local runtime: bad invoke request: {exc}", file=sys.__stderr__, flush=True)
+def read_frame(stream) -> tuple[dict, list[bytes]] | None:
+    """Next frame from a buffered binary stream; None at a clean end of stream."""
+    prefix = stream.read(_LEN.size)
+    if not prefix:
+        return None
+    if len(prefix) < _LEN.size:
+        raise EOFError("stream ended inside a frame")
+    head = stream.read(_LEN.unpack(prefix)[0])
+    header = json.loads(head)
+    parts = []
+    for size in header.pop("sizes", []):
+        part = stream.read(size)
+        if len(part) < size:
+            raise EOFError("stream ended inside a frame")
+        parts.append(part)
+    return header, parts
+
+
+def write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
 
 
 def main() -> None:
@@ -226,8 +206,11 @@ def main() -> None:
     if sys.path and os.path.abspath(sys.path[0]) == os.path.dirname(os.path.abspath(__file__)):
         del sys.path[0]
     env = os.environ
-    runtime_id = env["LOCALSTACK_RUNTIME_ID"]
-    endpoint = env["LOCALSTACK_RUNTIME_ENDPOINT"]
+    # Invocations arrive on in_fd, answers go out on out_fd; stdout/stderr are the function's output.
+    in_fd, out_fd = (int(fd) for fd in env.pop("_CSVDROP_FDS").split(","))
+    os.set_inheritable(in_fd, False)  # the function's subprocesses must not hold the channel
+    os.set_inheritable(out_fd, False)
+    invocations = os.fdopen(in_fd, "rb", buffering=1 << 16)
     task_root = env["LAMBDA_TASK_ROOT"]
     extra = [p for p in env.pop("_CSVDROP_LAYER_PATHS", "").split(os.pathsep) if p]
     runtime_dir = env.pop("_CSVDROP_RUNTIME_DIR", "")
@@ -250,23 +233,19 @@ def main() -> None:
 
     try:
         handler = load_handler(env["_HANDLER"])
-    except Exception as exc:  # init error: report it on the status channel and exit
+    except Exception as exc:  # init error: report it and exit
         payload = failure_payload(exc)
         print(error_log_line(payload), file=real_out, flush=True)
-        post(endpoint, f"/status/{runtime_id}/error", json.dumps(payload).encode())
+        write_all(out_fd, encode_frame({"type": "init-error"}, json.dumps(payload).encode()))
         sys.exit(1)
     spawned_at = float(env.pop("_CSVDROP_SPAWNED_AT", "0"))  # the executor's clock at spawn
     init_ms: float | None = (time.time() - spawned_at if spawned_at else time.perf_counter() - t0) * 1000
-
-    server = socket.create_server(("127.0.0.1", 0))  # loopback only
-    invocations: queue.Queue = queue.Queue()
-    threading.Thread(target=serve_invokes, args=(server, invocations), name="invokes", daemon=True).start()
-    post(endpoint, f"/status/{runtime_id}/ready", json.dumps({"port": server.getsockname()[1]}).encode())
+    write_all(out_fd, encode_frame({"type": "ready"}))
 
     version = env.get("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
     memory = env.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
-    while True:
-        inv = invocations.get()
+    while frame := read_frame(invocations):  # end of stream: the executor let go of this environment
+        inv, parts = frame
         request_id = inv["invoke-id"]
         request_filter.request_id = request_id
         if inv.get("trace-id"):
@@ -277,7 +256,7 @@ def main() -> None:
         is_error = False
         try:
             try:
-                event = json.loads(inv.get("payload") or "{}")
+                event = json.loads(parts[0] if parts and parts[0] else b"{}")
             except ValueError as exc:
                 raise TypedError("Runtime.UnmarshalError", f"Unable to unmarshal input: {exc}") from exc
             result = handler(event, context)
@@ -299,8 +278,8 @@ def main() -> None:
             f"{report_line(request_id, duration, memory, init_ms)}\n"
         )
         init_ms = None
-        post(endpoint, f"/invocations/{request_id}/logs", json.dumps({"logs": logs}).encode())
-        post(endpoint, f"/invocations/{request_id}/{'error' if is_error else 'response'}", body)
+        header = {"type": "result", "invoke-id": request_id, "error": is_error}
+        write_all(out_fd, encode_frame(header, body, logs.encode(errors="replace")))
 
 
 if __name__ == "__main__":

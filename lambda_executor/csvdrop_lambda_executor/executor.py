@@ -1,19 +1,22 @@
 """``LocalProcessRuntimeExecutor``: one execution environment = one local Python child process.
 
-LocalStack drives it through the RuntimeExecutor interface; the child (``child.py``) speaks LocalStack's
-executor protocol (``ExecutorEndpoint``). This side owns what the child cannot do for itself: the
-invocation timeout and a crash mid-invoke (it kills the child or notices its death and fails the pending
-invocation at once), re-spawning a dead child on the next invoke (a cold start), and reaping in stop().
+LocalStack drives it through the RuntimeExecutor interface. The executor and its child (``child.py``) talk
+over a private pair of pipes (length-prefixed frames), not through LocalStack's HTTP gateway: ``invoke()``
+writes the invocation and resolves its result from the child's answer directly, so a warm invoke costs
+LocalStack no HTTP request at all. stdout/stderr stay the function's output. This side owns what the child
+cannot do for itself: the invocation timeout and a crash mid-invoke (it kills the child or notices its death
+and fails the pending invocation at once), re-spawning a dead child on the next invoke (a cold start), and
+reaping in stop().
 """
 
 from __future__ import annotations
 
 import ctypes
 import functools
-import http.client
 import json
 import logging
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -27,13 +30,11 @@ from pathlib import Path
 
 from localstack import config
 from localstack.aws.api.lambda_ import PackageType
-from localstack.services.lambda_.invocation.executor_endpoint import (
-    ExecutorEndpoint,
-    StatusErrorException,
-)
+from localstack.services.lambda_.invocation.executor_endpoint import NAMESPACE, StatusErrorException
 from localstack.services.lambda_.invocation.lambda_models import FunctionVersion, InvocationResult
 from localstack.services.lambda_.invocation.runtime_executor import LambdaRuntimeException, RuntimeExecutor
 
+from csvdrop_lambda_executor.child import encode_frame, read_frame
 from csvdrop_lambda_executor.interpreters import (
     InterpreterNotFound,
     find_interpreter,
@@ -114,20 +115,26 @@ def _resolve(future: Future, result: InvocationResult) -> None:
         pass
 
 
+def _set(future: Future, value: object) -> None:
+    try:
+        future.set_result(value)
+    except InvalidStateError:  # cancelled by stop(), or already failed
+        pass
+
+
+def _fail(future: Future, exc: BaseException) -> None:
+    try:
+        future.set_exception(exc)
+    except InvalidStateError:
+        pass
+
+
 def _timestamp() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 def _env_timeout() -> float:
     return float(config.LAMBDA_RUNTIME_ENVIRONMENT_TIMEOUT)
-
-
-class _Endpoint(ExecutorEndpoint):
-    """LocalStack's endpoint, plus: the child announces its OS-chosen port in the ready body."""
-
-    def status_ready(self, request, executor_id):
-        self.container_port = int(json.loads(request.data or b"{}")["port"])
-        return super().status_ready(request, executor_id)
 
 
 class _Output:
@@ -156,36 +163,90 @@ class _Output:
             return bytes(self._buf[max(0, offset - self._base) :]).decode(errors="replace")
 
 
+class _Child:
+    """One child process and its channel. Invocation frames are written to ``to_child`` (non-blocking,
+    bounded by the invocation's deadline); a reader thread turns the child's frames into the ``startup``
+    result and into the result of the executor's pending invocation."""
+
+    def __init__(self, proc: subprocess.Popen, to_child: int, from_child: int) -> None:
+        self.proc = proc
+        self.to_child = to_child
+        self.from_child = from_child
+        self.startup: Future[bool] = Future()
+        self._lock = threading.Lock()  # a write never races the close (fd numbers are reused)
+
+    def send(self, frame: bytes, deadline: float) -> bool | None:
+        """True when written, False when the child is gone, None when the deadline passed first."""
+        view = memoryview(frame)
+        with self._lock:
+            if self.to_child < 0:
+                return False
+            try:
+                while view:
+                    try:
+                        view = view[os.write(self.to_child, view) :]
+                    except BlockingIOError:  # the child is not reading (yet): wait, up to the deadline
+                        remaining = deadline - time.time()
+                        if remaining <= 0 or not select.select([], [self.to_child], [], remaining)[1]:
+                            return None
+            except OSError as exc:  # BrokenPipeError: the child is gone
+                LOG.debug("csvdrop-local: sending an invocation to pid %s failed: %s", self.proc.pid, exc)
+                return False
+        return True
+
+    def close_channel(self) -> None:
+        """No more invocations: the child sees the end of its input (it exits if still alive)."""
+        with self._lock:
+            fd, self.to_child = self.to_child, -1
+        if fd >= 0:
+            os.close(fd)
+
+
+class _Pending:
+    """The invocation in flight: its id, its future, where its output starts, when it started."""
+
+    __slots__ = ("future", "offset", "request_id", "started")
+
+    def __init__(self, request_id: str, offset: int) -> None:
+        self.request_id = request_id
+        self.future: Future[InvocationResult] = Future()
+        self.offset = offset
+        self.started = time.perf_counter()
+
+
 class LocalProcessRuntimeExecutor(RuntimeExecutor):
     def __init__(self, id: str, function_version: FunctionVersion) -> None:
         super().__init__(id=id, function_version=function_version)
-        self.endpoint = _Endpoint(self.id, container_address="127.0.0.1", container_port=None)
         self.output = _Output()
         self.env: dict[str, str] = {}
         self.python = ""
-        self.proc: subprocess.Popen | None = None
+        self.child: _Child | None = None
         self.killed: set[int] = set()  # pids we killed on purpose (timeout, stop)
-        self.pending: tuple[str, int, float] | None = None  # request id, output offset, perf_counter
+        self.pending: _Pending | None = None
         self.stopped = False
+
+    @property
+    def proc(self) -> subprocess.Popen | None:
+        return self.child.proc if self.child else None
 
     # --- lifecycle -------------------------------------------------------------------------------
     def start(self, env_vars: dict[str, str]) -> None:
-        self.endpoint.start()
         try:
             self.env = self._child_env(env_vars)
         except (InterpreterNotFound, LambdaRuntimeException) as exc:
             payload = {"errorType": "Runtime.InvalidRuntime", "errorMessage": str(exc), "stackTrace": []}
             raise StatusErrorException(str(exc), payload=json.dumps(payload).encode()) from exc
-        self._spawn()
-        self.endpoint.startup_future.result(timeout=_env_timeout())
+        self._spawn().startup.result(timeout=_env_timeout())
 
     def stop(self) -> None:
         self.stopped = True
+        child, pending = self.child, self.pending
         self._kill()
-        try:
-            self.endpoint.shutdown()
-        except Exception as exc:
-            LOG.debug("csvdrop-local: endpoint shutdown for %s failed: %s", self.id, exc)
+        if child is not None:
+            child.startup.cancel()  # a start() still waiting gives up, as with LocalStack's endpoint
+            child.close_channel()
+        if pending is not None:
+            pending.future.cancel()
 
     def _child_env(self, env_vars: dict[str, str]) -> dict[str, str]:
         fv = self.function_version
@@ -211,54 +272,107 @@ class LocalProcessRuntimeExecutor(RuntimeExecutor):
         self.python = python
         return env
 
-    def _spawn(self) -> None:
-        """Start a child and return at once; readiness arrives on endpoint.startup_future."""
-        self.endpoint.startup_future = Future()
+    def _spawn(self) -> _Child:
+        """Start a child and return at once; readiness arrives on the child's ``startup`` future."""
+        to_child_r, to_child = os.pipe()  # both non-inheritable; pass_fds hands the child its two ends
+        from_child, from_child_w = os.pipe()
         cmd = [self.python, "-s", CHILD_SCRIPT]  # -s: no user site-packages
-        proc = _SPAWNER.submit(
-            subprocess.Popen,
-            cmd,
-            env={**self.env, "_CSVDROP_SPAWNED_AT": str(time.time())},
-            cwd=self.env["LAMBDA_TASK_ROOT"],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            preexec_fn=_die_with_parent(os.getpid()),
-        ).result()
-        self.proc = proc
-        reader = threading.Thread(target=self._read, args=(proc,), name=f"lambda-out-{proc.pid}", daemon=True)
-        reader.start()
-        threading.Thread(target=self._watch, args=(proc, reader), name=f"lambda-wait-{proc.pid}", daemon=True).start()
+        try:
+            proc = _SPAWNER.submit(
+                subprocess.Popen,
+                cmd,
+                env={
+                    **self.env,
+                    "_CSVDROP_SPAWNED_AT": str(time.time()),
+                    "_CSVDROP_FDS": f"{to_child_r},{from_child_w}",
+                },
+                cwd=self.env["LAMBDA_TASK_ROOT"],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                pass_fds=(to_child_r, from_child_w),
+                start_new_session=True,
+                preexec_fn=_die_with_parent(os.getpid()),
+            ).result()
+        except BaseException:
+            for fd in (to_child, from_child):
+                os.close(fd)
+            raise
+        finally:
+            os.close(to_child_r)
+            os.close(from_child_w)
+        os.set_blocking(to_child, False)
+        child = _Child(proc, to_child, from_child)
+        self.child = child
+        pid = proc.pid
+        output = threading.Thread(target=self._read_output, args=(proc,), name=f"lambda-out-{pid}", daemon=True)
+        frames = threading.Thread(target=self._read_frames, args=(child,), name=f"lambda-chan-{pid}", daemon=True)
+        output.start()
+        frames.start()
+        watch = threading.Thread(
+            target=self._watch, args=(child, (output, frames)), name=f"lambda-wait-{pid}", daemon=True
+        )
+        watch.start()
+        return child
 
-    def _read(self, proc: subprocess.Popen) -> None:
+    def _read_output(self, proc: subprocess.Popen) -> None:
         while chunk := os.read(proc.stdout.fileno(), 65536):
             self.output.append(chunk)
         proc.stdout.close()
 
-    def _watch(self, proc: subprocess.Popen, reader: threading.Thread) -> None:
+    def _read_frames(self, child: _Child) -> None:
+        """The child's answers: ready / init-error once, then one result per invocation."""
+        with os.fdopen(child.from_child, "rb", buffering=1 << 16) as stream:
+            while True:
+                try:
+                    frame = read_frame(stream)
+                except (OSError, ValueError, EOFError) as exc:
+                    LOG.debug("csvdrop-local: channel of %s broke: %s", self.id, exc)
+                    return
+                if frame is None:
+                    return
+                header, parts = frame
+                kind = header.get("type")
+                if kind == "ready":
+                    _set(child.startup, True)
+                elif kind == "init-error":
+                    payload = parts[0] if parts else b"{}"
+                    LOG.warning("Execution environment startup failed: %s", payload.decode(errors="replace"))
+                    _fail(child.startup, StatusErrorException("Environment startup failed", payload=payload))
+                elif kind == "result":
+                    pending = self.pending
+                    request_id = header.get("invoke-id", "")
+                    if pending is None or pending.request_id != request_id or child is not self.child:
+                        LOG.debug("csvdrop-local: %s: late result for %s ignored", self.id, request_id)
+                        continue
+                    body, logs = parts[0], parts[1].decode(errors="replace")
+                    _resolve(pending.future, InvocationResult(request_id, body, bool(header.get("error")), logs))
+
+    def _watch(self, child: _Child, readers: tuple[threading.Thread, ...]) -> None:
         """Runs when a child exits: fail whatever was waiting on it, unless we killed it ourselves."""
+        proc = child.proc
         proc.wait()
-        reader.join(timeout=1)
-        if proc.pid in self.killed or proc is not self.proc:  # on purpose, or already replaced
+        for reader in readers:  # what the child said and printed before it died comes first
+            reader.join(timeout=1)
+        child.close_channel()
+        if proc.pid in self.killed or child is not self.child:  # on purpose, or already replaced
             return
-        startup = self.endpoint.startup_future
-        if startup is not None and not startup.done():
+        if not child.startup.done():
             reason = exit_reason(proc.returncode)
             tail = self.output.since(0)[-4000:]
             payload = {"errorType": "Runtime.ExitError", "errorMessage": f"{reason}\n{tail}".strip()}
-            startup.set_exception(StatusErrorException(reason, payload=json.dumps(payload).encode()))
+            _fail(child.startup, StatusErrorException(reason, payload=json.dumps(payload).encode()))
         self._fail_pending_on_exit()
 
     def _fail_pending_on_exit(self) -> None:
-        invocation, pending, proc = self.endpoint.invocation_future, self.pending, self.proc
-        if invocation is None or pending is None or proc is None or proc.returncode is None:
+        pending, proc = self.pending, self.proc
+        if pending is None or proc is None or proc.returncode is None:
             return
-        request_id, offset, started = pending
+        request_id = pending.request_id
         line = f"RequestId: {request_id} Error: {exit_reason(proc.returncode)}"
         payload = {"errorType": "Runtime.ExitError", "errorMessage": line}
-        logs = self._logs(request_id, offset, started, f"{line}\nRuntime.ExitError", "error")
-        _resolve(invocation, InvocationResult(request_id, json.dumps(payload).encode(), True, logs))
+        logs = self._logs(request_id, pending.offset, pending.started, f"{line}\nRuntime.ExitError", "error")
+        _resolve(pending.future, InvocationResult(request_id, json.dumps(payload).encode(), True, logs))
 
     def _kill(self) -> None:
         proc = self.proc
@@ -274,28 +388,38 @@ class LocalProcessRuntimeExecutor(RuntimeExecutor):
     # --- invocations -----------------------------------------------------------------------------
     def invoke(self, payload: dict[str, str]) -> InvocationResult:
         request_id = payload["invoke-id"]
-        if self.proc is None or self.proc.poll() is not None:  # died or timed out before: cold start
+        child = self.child
+        if child is None or child.proc.poll() is not None:  # died or timed out before: cold start
             offset, started = self.output.end, time.perf_counter()
-            self._spawn()
+            child = self._spawn()
             try:
-                self.endpoint.startup_future.result(timeout=_env_timeout())
+                child.startup.result(timeout=_env_timeout())
             except StatusErrorException as exc:
                 logs = self._logs(request_id, offset, started, "", "error")
                 return InvocationResult(request_id, exc.payload, True, logs)
         timeout = int(self.function_version.config.timeout)
-        invocation: Future[InvocationResult] = Future()
-        self.endpoint.invocation_future, self.endpoint.logs = invocation, None
         deadline = time.time() + timeout
-        self.pending = (request_id, self.output.end, time.perf_counter())
+        pending = self.pending = _Pending(request_id, self.output.end)
+        header = {
+            "type": "invoke",
+            "invoke-id": request_id,
+            "invoked-function-arn": payload.get("invoked-function-arn", ""),
+            "trace-id": payload.get("trace-id", ""),
+            "deadline-ms": int(deadline * 1000),
+        }
+        frame = encode_frame(header, (payload.get("payload") or "").encode())
         try:
-            if not self._send(dict(payload, **{"deadline-ms": int(deadline * 1000)})):
+            sent = child.send(frame, deadline)
+            if sent is False:
                 try:  # the child is gone: report its exit (unless the watcher already did)
-                    self.proc.wait(timeout=5)
+                    child.proc.wait(timeout=5)
                 except subprocess.TimeoutExpired:  # alive but unreachable: put it down
                     self._kill()
                 self._fail_pending_on_exit()
             try:
-                return invocation.result(timeout=max(0.0, deadline - time.time()))
+                if sent is None:  # the deadline passed while the child would not take the invocation
+                    raise TimeoutError
+                return pending.future.result(timeout=max(0.0, deadline - time.time()))
             except TimeoutError:
                 self._kill()
                 message = f"Task timed out after {timeout:.2f} seconds"
@@ -304,27 +428,11 @@ class LocalProcessRuntimeExecutor(RuntimeExecutor):
                     "errorType": "Sandbox.Timedout",
                     "errorMessage": f"RequestId: {request_id} Error: {message}",
                 }
-                logs = self._logs(request_id, self.pending[1], self.pending[2], line, "timeout")
-                _resolve(invocation, InvocationResult(request_id, json.dumps(error).encode(), True, logs))
-                return invocation.result()  # the answer, if it came in the last instant
+                logs = self._logs(request_id, pending.offset, pending.started, line, "timeout")
+                _resolve(pending.future, InvocationResult(request_id, json.dumps(error).encode(), True, logs))
+                return pending.future.result()  # the answer, if it came in the last instant
         finally:
             self.pending = None
-
-    def _send(self, body: dict) -> bool:
-        """POST the invocation to the child; False when the child is gone."""
-        conn = http.client.HTTPConnection("127.0.0.1", self.endpoint.container_port, timeout=10)
-        try:
-            conn.request("POST", "/invoke", json.dumps(body), {"Content-Type": "application/json"})
-            response = conn.getresponse()
-            response.read()
-        except OSError as exc:
-            LOG.debug("csvdrop-local: sending invoke to %s failed: %s", self.id, exc)
-            return False
-        finally:
-            conn.close()
-        if response.status != 200:
-            raise LambdaRuntimeException(f"Child runtime of {self.id} refused the invoke: {response.status}")
-        return True
 
     def _logs(self, request_id: str, offset: int, started: float, last: str, status: str) -> str:
         """START/END/REPORT around what the child printed, for invocations the child could not finish."""
@@ -349,10 +457,9 @@ class LocalProcessRuntimeExecutor(RuntimeExecutor):
         return "127.0.0.1" if host in ("0.0.0.0", "", "::") else host
 
     def get_runtime_endpoint(self) -> str:
-        return (
-            f"http://{self.get_endpoint_from_executor()}:{config.GATEWAY_LISTEN[0].port}"
-            f"{self.endpoint.get_endpoint_prefix()}"
-        )
+        """Only fills LOCALSTACK_RUNTIME_ENDPOINT in the function's environment (LocalStack reads nothing
+        else from it): this executor's children answer over their pipes, not through this URL."""
+        return f"http://{self.get_endpoint_from_executor()}:{config.GATEWAY_LISTEN[0].port}{NAMESPACE}/{self.id}"
 
     def get_logs(self) -> str:
         return self.output.since(0)

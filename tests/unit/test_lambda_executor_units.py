@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import importlib.util
+import io
 import json
-import queue
-import socket
+import os
 import subprocess
 import sys
 import threading
@@ -230,14 +230,119 @@ def test_context_reports_function_settings_and_remaining_time(monkeypatch: pytes
     assert 2000 < ctx.get_remaining_time_in_millis() <= 3000
 
 
-def test_invoke_server_and_poster_speak_http_to_each_other() -> None:
-    server = socket.create_server(("127.0.0.1", 0))
-    invocations: queue.Queue = queue.Queue()
-    threading.Thread(target=child.serve_invokes, args=(server, invocations), daemon=True).start()
-    port = server.getsockname()[1]
-    body = json.dumps({"invoke-id": "r1", "payload": "é" * 100_000}).encode()
-    assert child.post(f"http://127.0.0.1:{port}/_localstack_lambda/abc", "/invoke", body) == 200
-    assert invocations.get(timeout=5) == {"invoke-id": "r1", "payload": "é" * 100_000}
+def test_frames_round_trip_over_a_pipe_with_large_binary_parts() -> None:
+    r, w = os.pipe()
+    blob = "é".encode() * 1_000_000
+    frames = [
+        ({"type": "invoke", "invoke-id": "r1"}, (blob, b"")),
+        ({"type": "ready"}, ()),
+        ({"type": "result", "error": True}, (b"{}", "log é\n".encode())),
+    ]
+    writer = threading.Thread(
+        target=lambda: [child.write_all(w, child.encode_frame(h, *parts)) for h, parts in frames] and os.close(w)
+    )
+    writer.start()  # a megabyte does not fit the pipe: reader and writer must interleave
+    with os.fdopen(r, "rb") as stream:
+        got = [child.read_frame(stream) for _ in frames]
+        assert child.read_frame(stream) is None  # clean end of stream
+    writer.join()
+    assert got == [(h, list(parts)) for h, parts in frames]
+
+
+def test_a_frame_cut_short_is_an_error() -> None:
+    data = child.encode_frame({"type": "result"}, b"0123456789")
+    with pytest.raises(EOFError):
+        child.read_frame(io.BytesIO(data[:-3]))
+    with pytest.raises(EOFError):
+        child.read_frame(io.BytesIO(data[:2]))
+
+
+class _Runtime:
+    """child.py in a real process, driven over its two pipes as the executor does."""
+
+    def __init__(self, task_root: Path, handler: str) -> None:
+        to_child_r, self.to_child = os.pipe()
+        from_child, from_child_w = os.pipe()
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "LAMBDA_TASK_ROOT": str(task_root),
+            "_HANDLER": handler,
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256",
+            "_CSVDROP_FDS": f"{to_child_r},{from_child_w}",
+        }
+        self.proc = subprocess.Popen(
+            [sys.executable, "-s", str(PKG / "child.py")],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            pass_fds=(to_child_r, from_child_w),
+        )
+        os.close(to_child_r)
+        os.close(from_child_w)
+        self.answers = os.fdopen(from_child, "rb")
+
+    def next(self) -> tuple[dict, list[bytes]]:
+        frame = child.read_frame(self.answers)
+        assert frame is not None, self.proc.stdout.read().decode() if self.proc.poll() is not None else ""
+        return frame
+
+    def invoke(self, request_id: str, payload: bytes) -> tuple[dict, list[bytes]]:
+        header = {"type": "invoke", "invoke-id": request_id, "deadline-ms": int(time.time() * 1000) + 5000}
+        child.write_all(self.to_child, child.encode_frame(header, payload))
+        return self.next()
+
+    def close(self) -> int:
+        os.close(self.to_child)
+        code = self.proc.wait(timeout=10)
+        self.answers.close()
+        self.proc.stdout.close()
+        return code
+
+
+def test_child_runtime_serves_invocations_over_its_pipes(tmp_path: Path) -> None:
+    (tmp_path / "app.py").write_text(
+        "import os\n"
+        "def handler(event, context):\n"
+        "    print('hello', event.get('n'))\n"
+        "    if event.get('bad'):\n"
+        "        raise ValueError('bad ' + str(event['n']))\n"
+        "    if event.get('set'):\n"
+        "        return {1, 2}\n"
+        "    return {'n': event['n'], 'rid': context.aws_request_id, 'pid': os.getpid(),\n"
+        "            'remaining': context.get_remaining_time_in_millis()}\n"
+    )
+    runtime = _Runtime(tmp_path, "app.handler")
+    try:
+        assert runtime.next() == ({"type": "ready"}, [])
+        header, (body, logs) = runtime.invoke("r1", b'{"n": 1}')
+        assert header == {"type": "result", "invoke-id": "r1", "error": False}
+        out = json.loads(body)
+        assert out["n"] == 1 and out["rid"] == "r1" and 0 < out["remaining"] <= 5000
+        lines = logs.decode().splitlines()
+        assert lines[0] == "START RequestId: r1 Version: $LATEST" and lines[1] == "hello 1"
+        assert lines[2] == "END RequestId: r1" and "Init Duration" in lines[3]
+        header, (body, logs) = runtime.invoke("r2", b'{"n": 2, "bad": true}')
+        assert header["error"] is True
+        err = json.loads(body)
+        assert (err["errorType"], err["errorMessage"], err["requestId"]) == ("ValueError", "bad 2", "r2")
+        assert "[ERROR] ValueError: bad 2" in logs.decode() and "Init Duration" not in logs.decode()
+        header, (body, _) = runtime.invoke("r3", b'{"n": 3, "set": true}')
+        assert header["error"] is True and json.loads(body)["errorType"] == "Runtime.MarshalError"
+        header, (body, _) = runtime.invoke("r4", b"not json")
+        assert header["error"] is True and json.loads(body)["errorType"] == "Runtime.UnmarshalError"
+        header, (body, _) = runtime.invoke("r5", b'{"n": 5}')
+        assert json.loads(body)["pid"] == out["pid"]  # one warm process throughout
+    finally:
+        assert runtime.close() == 0  # the end of its input ends the runtime
+
+
+def test_child_runtime_reports_an_init_error_and_exits(tmp_path: Path) -> None:
+    runtime = _Runtime(tmp_path, "nosuchmodule.handler")
+    header, (payload,) = runtime.next()
+    assert header == {"type": "init-error"}
+    assert json.loads(payload)["errorType"] == "Runtime.ImportModuleError"
+    assert runtime.close() == 1
 
 
 def test_max_memory_is_this_process_peak_not_the_forked_parents() -> None:
