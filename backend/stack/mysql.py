@@ -82,6 +82,8 @@ class MySqlService:
                 user=self.settings.mysql_admin_user,
                 password=self.settings.mysql_admin_password,
                 connect_timeout=2,
+                read_timeout=3,
+                write_timeout=3,
             )
         except pymysql.err.OperationalError as exc:
             # Access denied still proves a MySQL server answers there.

@@ -189,3 +189,28 @@ def test_second_setup_finds_everything(provisioned: Settings) -> None:
     lines = [line for line in done.stdout.splitlines() if line[:1] in "+=~!-✓"]
     statuses = {line[0] for line in lines}
     assert "+" not in statuses and "!" not in statuses, done.stdout
+
+
+def test_email_notices_are_delivered(provisioned: Settings, s3) -> None:  # type: ignore[no-untyped-def]
+    """`setup --notify-email` subscribes an address; LocalStack delivers through its SES message store."""
+    import urllib.request
+
+    address = f"ops-{uuid.uuid4().hex[:6]}@example.com"
+    done = run_cli(provisioned, "setup", "--notify-email", address)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"email notices to {address}" in done.stdout
+    key = _unique("emailed.csv")
+    s3.put_object(Bucket=provisioned.bucket, Key=key, Body=b"a,b\n1,2\n")
+    deadline = time.monotonic() + 30
+    mails: list[dict] = []  # type: ignore[type-arg]
+    while time.monotonic() < deadline:
+        with urllib.request.urlopen(f"{provisioned.aws_endpoint}/_aws/ses", timeout=5) as resp:  # noqa: S310
+            messages = json.loads(resp.read()).get("messages", [])
+        mails = [m for m in messages if address in json.dumps(m.get("Destination", {}))
+                 and "emailed.csv" in json.dumps(m)]
+        if mails:
+            break
+        time.sleep(0.5)
+    assert mails, f"no email to {address}"
+    body = json.dumps(mails[0])
+    assert "1 rows x 2 columns" in body

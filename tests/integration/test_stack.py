@@ -1,0 +1,158 @@
+"""`csvdrop stack up | status | down` as a user runs them: a private stack, the CLI, a real client (awscli)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+from conftest import _shared_localstack_venv, free_port
+from pipeline_helpers import awscli, run_cli
+
+from backend.config import Settings, load_settings
+from backend.stack import StackError, stack_up
+from backend.stack.localstack import LocalStackService
+from backend.stack.mysql import MySqlService
+
+pytestmark = [pytest.mark.stack]
+
+
+@pytest.fixture(scope="module")
+def private(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+    state = Path(tempfile.mkdtemp(prefix="csvdrop-test-cli-stack-"))
+    port = free_port()
+    settings = load_settings(env={}, state_dir=state, localstack_venv=_shared_localstack_venv(),
+                             localstack_port=port, aws_endpoint=f"http://127.0.0.1:{port}", mysql_port=free_port())
+    yield settings
+    run_cli(settings, "stack", "down")
+    shutil.rmtree(state, ignore_errors=True)
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.3)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def test_up_status_awscli_down_leaves_nothing(private: Settings) -> None:
+    up = run_cli(private, "stack", "up", timeout=300)
+    assert up.returncode == 0, up.stdout + up.stderr
+    status = run_cli(private, "stack", "status", "--json")
+    assert status.returncode == 0, status.stdout
+    services = {s["name"]: s for s in json.loads(status.stdout)}
+    assert services["localstack"]["healthy"] and services["localstack"]["managed"]
+    assert services["mysql"]["healthy"] and services["mysql"]["managed"]
+
+    made = awscli(private, "s3", "mb", "s3://cli-made-bucket")
+    assert made.returncode == 0, made.stderr
+    listed = awscli(private, "s3", "ls")
+    assert "cli-made-bucket" in listed.stdout
+
+    again = run_cli(private, "stack", "up")
+    assert again.returncode == 0 and "already running" in again.stdout
+
+    pids = [LocalStackService(private).managed_pid(), MySqlService(private).managed_pid()]
+    assert all(pids)
+    descendants = [c.pid for pid in pids if pid for c in psutil.Process(pid).children(recursive=True)]
+    down = run_cli(private, "stack", "down")
+    assert down.returncode == 0, down.stderr
+    assert not _listening(private.localstack_port) and not _listening(private.mysql_port)
+    alive = [p for p in [*pids, *descendants] if p and psutil.pid_exists(p)
+             and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]
+    assert not alive, f"processes left behind: {alive}"
+    status = run_cli(private, "stack", "status")
+    assert status.returncode == 3 and "DOWN" in status.stdout
+
+
+def test_mysql_data_is_kept_across_down_and_up(private: Settings) -> None:
+    import pymysql
+
+    assert run_cli(private, "stack", "up", timeout=300).returncode == 0
+    conn = pymysql.connect(host="127.0.0.1", port=private.mysql_port, user="root", autocommit=True)
+    with conn.cursor() as cur:
+        cur.execute("CREATE DATABASE IF NOT EXISTS keepme")
+        cur.execute("CREATE TABLE IF NOT EXISTS keepme.t (v INT)")
+        cur.execute("INSERT INTO keepme.t VALUES (42)")
+    conn.close()
+    assert run_cli(private, "stack", "down").returncode == 0
+    assert run_cli(private, "stack", "up", timeout=300).returncode == 0
+    conn = pymysql.connect(host="127.0.0.1", port=private.mysql_port, user="root")
+    with conn.cursor() as cur:
+        cur.execute("SELECT v FROM keepme.t")
+        assert cur.fetchall() == ((42,),)
+    conn.close()
+    assert run_cli(private, "stack", "down").returncode == 0
+
+
+def test_port_taken_by_something_else_is_a_clear_error(tmp_path: Path) -> None:
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        port = squatter.getsockname()[1]
+        settings = load_settings(env={}, state_dir=tmp_path, localstack_venv=_shared_localstack_venv(),
+                                 localstack_port=port, aws_endpoint=f"http://127.0.0.1:{port}",
+                                 mysql_port=free_port())
+        with pytest.raises(StackError, match=rf"Port {port} .* is taken by .*not LocalStack"):
+            stack_up(settings, use_docker=False)
+        run_cli(settings, "stack", "down")
+
+
+def test_cli_reports_errors_without_traceback(tmp_path: Path) -> None:
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        port = squatter.getsockname()[1]
+        settings = load_settings(env={}, state_dir=tmp_path, localstack_venv=_shared_localstack_venv(),
+                                 localstack_port=free_port(), mysql_port=port)
+        done = run_cli(settings, "stack", "up")
+    assert done.returncode != 0
+    assert f"Port {port}" in done.stderr and "Traceback" not in done.stderr + done.stdout
+
+
+def test_localstack_start_failure_shows_the_log_tail(tmp_path: Path) -> None:
+    """A broken service venv: `up` fails with the tail of LocalStack's log, and no process is left."""
+    venv = tmp_path / "broken-venv"
+    (venv / "bin").mkdir(parents=True)
+    fake = venv / "bin" / "python"
+    fake.write_text("#!/bin/sh\necho 'boom: LocalStack cannot start here' >&2\nexit 3\n")
+    fake.chmod(0o755)
+    settings = load_settings(env={}, state_dir=tmp_path, localstack_venv=venv, localstack_port=free_port(),
+                             mysql_port=free_port())
+    from backend.stack import localstack as ls_module
+
+    (venv / ls_module._INSTALL_STAMP).write_text(ls_module._inputs_digest())
+    with pytest.raises(StackError, match="boom: LocalStack cannot start here"):
+        LocalStackService(settings).start()
+
+
+def test_compose_file_is_valid_and_mirrors_the_launcher() -> None:
+    import yaml
+
+    root = Path(__file__).resolve().parents[2]
+    compose = yaml.safe_load((root / "docker-compose.yml").read_text())
+    services = compose["services"]
+    assert set(services) == {"localstack", "mysql"}
+    for name, service in services.items():
+        assert "healthcheck" in service, name
+        for mapping in service.get("ports", []):
+            assert mapping.startswith("127.0.0.1:"), f"{name} publishes {mapping} beyond loopback"
+    assert services["mysql"]["image"].startswith("mysql:8")
+    assert services["localstack"]["build"]["dockerfile"] == "stack/Dockerfile"
+    assert "LOCALSTACK_AUTH_TOKEN" not in (root / "docker-compose.yml").read_text()
+
+    dockerfile = (root / "stack" / "Dockerfile").read_text()
+    assert "localstack-constraints.txt" in dockerfile and "lambda_executor" in dockerfile
+    assert 'localstack-core[runtime]==2026.3.0' in dockerfile
+    launcher_env = LocalStackService(load_settings(env={}, state_dir=Path(tempfile.mkdtemp()))).environment()
+    path_specific = {"GATEWAY_LISTEN", "FILESYSTEM_ROOT", "LOCALSTACK_VOLUME_DIR", "CONFIG_DIR", "TMPDIR",
+                     "XDG_CACHE_HOME", "LOCALSTACK_HOST", "CSVDROP_SERVICE_PYTHON"}
+    for key in ("OVERRIDE_IN_DOCKER", "GATEWAY_SERVER", "DISABLE_EVENTS", "SKIP_SSL_CERT_DOWNLOAD", "DNS_ADDRESS",
+                "SQS_DISABLE_CLOUDWATCH_METRICS", "SERVICES", "EAGER_SERVICE_LOADING", "LAMBDA_RUNTIME_EXECUTOR",
+                "PROVIDER_OVERRIDE_DYNAMODB", "LAMBDA_KEEPALIVE_MS", "LAMBDA_RETRY_BASE_DELAY"):
+        assert key not in path_specific
+        assert f"{key}={launcher_env[key]}" in dockerfile, f"Dockerfile differs from the launcher on {key}"
