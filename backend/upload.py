@@ -24,7 +24,7 @@ from backend.config import Settings
 
 ProgressCallback = Callable[[int, int], None]
 
-_UNSAFE = re.compile(r"[\x00-\x1f\x7f\\]")
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\\]")  # C0, DEL and C1 controls, backslash
 MAX_KEY_BYTES = 1024
 
 
