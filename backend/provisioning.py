@@ -258,7 +258,7 @@ def lambda_policy(ctx: Context) -> dict[str, Any]:
         {"Sid": "PublishNotices", "Effect": "Allow", "Action": ["sns:Publish"],
          "Resource": ctx.facts.get("topic_arn", f"arn:aws:sns:{region}:{account}:{s.topic_name}")},
         {"Sid": "OwnLogs", "Effect": "Allow",
-         "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+         "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
          "Resource": f"arn:aws:logs:{region}:{account}:log-group:/aws/lambda/{s.function_name}:*"},
         {"Sid": "FailedEvents", "Effect": "Allow", "Action": ["sqs:SendMessage"],
          "Resource": f"arn:aws:sqs:{region}:{account}:{s.function_name}{FAILED_EVENTS_QUEUE_SUFFIX}"},
@@ -359,6 +359,15 @@ def _wait_function_ready(lam: Any, name: str, timeout_s: float = 120) -> dict[st
         time.sleep(0.5)
 
 
+def _ensure_log_group(ctx: Context) -> None:
+    """Setup creates the function's log group, so its role needs no logs:CreateLogGroup (README, Security)."""
+    try:
+        ctx.client("logs").create_log_group(logGroupName=f"/aws/lambda/{ctx.settings.function_name}")
+    except ClientError as exc:
+        if _code(exc) != "ResourceAlreadyExistsException":
+            raise
+
+
 def step_function(ctx: Context) -> tuple[Status, str]:
     s = ctx.settings
     for needed, step in (("topic_arn", step_topic), ("role_arn", step_role), ("layer_arn", step_layer),
@@ -367,6 +376,7 @@ def step_function(ctx: Context) -> tuple[Status, str]:
             step(ctx)
     if s.metadata_store == "mysql" and "writer_secret_arn" not in ctx.facts:
         step_secrets(ctx)
+    _ensure_log_group(ctx)
     lam = ctx.client("lambda")
     code = build_function_zip(s)
     wanted = {
