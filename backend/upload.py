@@ -95,6 +95,20 @@ def explain(exc: BaseException, settings: Settings, path: Path | None = None) ->
     return f"{where}{exc}"
 
 
+def _aws_error_inside(exc: BaseException) -> BaseException:
+    """boto3's upload_file re-raises an S3 ClientError as S3UploadFailedError (the ClientError is only its
+    context): the AWS error inside is what `explain` knows how to put in words (e.g. NoSuchBucket)."""
+    current: BaseException | None = exc
+    for _ in range(10):  # exception chains can be cyclic
+        if current is None:
+            break
+        if isinstance(current, (BotoCoreError, ClientError)):
+            found: BaseException = current
+            return found
+        current = current.__cause__ or current.__context__
+    return exc
+
+
 def upload_file(
     settings: Settings,
     path: Path,
@@ -148,7 +162,7 @@ def upload_file(
     except Exception as exc:  # s3transfer wraps callback exceptions in its own types
         if cancel is not None and cancel.is_set():
             raise UploadCancelled(f"{path.name}: upload cancelled.") from exc
-        raise UploadError(explain(exc, settings, path)) from exc
+        raise UploadError(explain(_aws_error_inside(exc), settings, path)) from exc
     if on_progress:
         on_progress(size, size)
     return UploadResult(key, str(head.get("ETag", "")).strip('"'), size, time.perf_counter() - started)
