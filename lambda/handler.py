@@ -111,7 +111,12 @@ def process_object(bucket: str, key: str, *, etag: str, sequencer: str) -> dict[
     record["processed_at"] = _iso(dt.datetime.now(dt.UTC))
     record["duration_ms"] = round((time.perf_counter() - started) * 1000, 2)
 
-    stored = _writer_for_env().upsert(record)
+    try:
+        stored = _writer_for_env().upsert(record)
+    except Exception:
+        # The exception's own message may not name the file (e.g. "cannot connect"): say which one failed.
+        LOG.error("could not store the record of s3://%s/%s; the invocation fails and is retried", bucket, key)
+        raise
     if stored:
         publish_notice(record)
     LOG.info("%s %s/%s rows=%s stored=%s in %.1f ms", record["status"], bucket, key,
