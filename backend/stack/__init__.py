@@ -87,7 +87,12 @@ def restore_environment(settings: Settings, endpoint: str, say: Say) -> None:
 
     restored = restore_s3_snapshot(settings, endpoint, say)
     if settings.bucket not in restored:
-        return
+        # No saved bucket: LocalStack stopped without `stack down` (crash, kill, reboot), or never had one.
+        # The metadata database outlives LocalStack and exists only once setup ran: then set up again.
+        if not _metadata_database_exists(settings):
+            return
+        say("localstack: it stopped without `csvdrop stack down`, so its objects were not saved; objects "
+            "uploaded since the last `down` must be uploaded again")
     from backend.provisioning import run_setup
     from backend.reconcile import reconcile
 
@@ -98,6 +103,28 @@ def restore_environment(settings: Settings, endpoint: str, say: Say) -> None:
         return
     report = reconcile(settings)
     say(f"reconcile: {report.objects} objects, {report.redriven} sent for processing (no up-to-date record)")
+
+
+def _metadata_database_exists(settings: Settings) -> bool:
+    """True when the local MySQL holds the metadata table, i.e. this environment had been set up."""
+    if settings.metadata_store != "mysql":
+        return False
+    import pymysql
+
+    try:
+        conn = pymysql.connect(host=settings.mysql_host, port=settings.mysql_port, user=settings.mysql_admin_user,
+                               password=settings.mysql_admin_password, connect_timeout=5)
+    except pymysql.err.MySQLError:
+        return False
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT 1 FROM information_schema.tables WHERE table_schema = %s AND table_name = %s",
+                        (settings.mysql_database, "csv_metadata"))
+            return cur.fetchone() is not None
+    except pymysql.err.MySQLError:
+        return False
+    finally:
+        conn.close()
 
 
 def stack_down(settings: Settings, on_message: Say | None = None) -> None:
