@@ -28,6 +28,22 @@ _UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\\]")  # C0, DEL and C1 controls, back
 MAX_KEY_BYTES = 1024
 
 
+_clients: dict[Settings, Any] = {}
+_clients_lock = threading.Lock()
+
+
+def _s3_client(settings: Settings) -> Any:
+    """One S3 client per settings, shared by every upload (boto3 clients are thread-safe). Making a client
+    costs ~0.1-0.2 s of CPU, more than uploading a small file, so a client per upload halved throughput."""
+    with _clients_lock:
+        s3 = _clients.get(settings)
+        if s3 is None:
+            if len(_clients) >= 8:  # settings rarely change; never grow without bound
+                _clients.clear()
+            s3 = _clients[settings] = aws.client(settings, "s3", timeout_s=5, retries=2)
+        return s3
+
+
 class UploadError(RuntimeError):
     """Upload failed; the message says what happened and what to do."""
 
@@ -125,7 +141,7 @@ def upload_file(
     except OSError as exc:
         raise UploadError(f"{path.name}: cannot read the file ({exc.strerror}).") from exc
     key = key or object_key_for(settings, path)
-    s3 = client or aws.client(settings, "s3", timeout_s=5, retries=2)
+    s3 = client or _s3_client(settings)
     sent = 0
     lock = threading.Lock()
 
