@@ -1,0 +1,78 @@
+"""A private local cloud for tests that stop, kill or restart its services (never the shared session stack).
+
+Free ports, a temporary state folder, the LocalStack venv every test session shares; setup run on it. The
+services are stopped and the folder removed even when the test fails; the service logs are kept in
+``$TMPDIR/csvdrop-test-faults-logs/`` for a post-mortem.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from backend.config import Settings, load_settings
+from backend.provisioning import run_setup
+from backend.stack import stack_up
+from backend.stack.localstack import LocalStackService
+from backend.stack.mysql import MySqlService
+
+LOGS = Path(tempfile.gettempdir()) / "csvdrop-test-faults-logs"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def setup_or_fail(settings: Settings) -> None:
+    results = run_setup(settings)
+    failed = [r for r in results if r.status == "failed"]
+    if failed:
+        log = LocalStackService(settings).log_file
+        tail = "\n".join(log.read_text(errors="replace").splitlines()[-40:]) if log.exists() else ""
+        raise AssertionError(f"setup failed: {failed}\nLocalStack log (tail):\n{tail}")
+
+
+def stop_services(settings: Settings) -> None:
+    """Stops whatever of the stack runs (no snapshot: its state folder is thrown away)."""
+    for service in (LocalStackService(settings), MySqlService(settings)):
+        try:
+            service.stop()
+        except Exception as exc:  # keep stopping the other one
+            print(f"stopping {service.name} failed: {exc}")
+
+
+def _keep_logs(settings: Settings, label: str) -> None:
+    LOGS.mkdir(exist_ok=True)
+    for log in (LocalStackService(settings).log_file, MySqlService(settings).log_file):
+        if log.exists():
+            shutil.copy(log, LOGS / f"{label}-{log.name}")
+
+
+@contextmanager
+def private_stack(label: str) -> Iterator[Settings]:
+    """A running, provisioned LocalStack + MariaDB of one's own, as Settings."""
+    state = Path(tempfile.mkdtemp(prefix=f"csvdrop-test-{label}-"))
+    ls_port, my_port = _free_port(), _free_port()
+    settings = load_settings(
+        env={},
+        state_dir=state,
+        localstack_venv=load_settings(env={}).localstack_venv_dir,  # shared, as in tests/conftest.py
+        localstack_port=ls_port,
+        aws_endpoint=f"http://127.0.0.1:{ls_port}",
+        mysql_port=my_port,
+    )
+    try:
+        stack_up(settings, print, use_docker=False)
+        setup_or_fail(settings)
+        yield settings
+    finally:
+        stop_services(settings)
+        _keep_logs(settings, label)
+        shutil.rmtree(state, ignore_errors=True)
