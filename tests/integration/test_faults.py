@@ -1,0 +1,501 @@
+"""Fault injection on the real stack: every part of the pipeline fails once, and the pipeline heals.
+
+These tests stop, kill and restart services, so they run on their OWN private stack (free ports, temporary
+state folder, the shared LocalStack venv), never on the session stack other tests share. The tests that need
+no restart come first; the LocalStack restarts (upload cut off, `stack down` with uploads in flight) come last.
+
+Reproduce one fault: ``.venv/bin/pytest tests/integration/test_faults.py -q -k <name>``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+from conftest import mysql_admin
+from pipeline_helpers import mysql_row, wait_for_row
+from private_stack import private_stack, setup_or_fail
+
+from backend import aws
+from backend.config import Settings
+from backend.notices import NoticeReader, QueueMissing
+from backend.provisioning import FAILED_EVENTS_QUEUE_SUFFIX
+from backend.reconcile import reconcile, synthetic_event
+from backend.stack import stack_down, stack_up
+from backend.stack.localstack import LocalStackService
+from backend.stack.mysql import MySqlService
+from backend.store import StoreError, open_reader
+from backend.upload import UploadError, upload_file
+
+pytestmark = [pytest.mark.stack, pytest.mark.slow]
+
+CHILD_MODULE = "csvdrop_lambda_executor/child.py"  # what the executor runs per execution environment
+LOG_GROUP_PREFIX = "/aws/lambda/"
+
+
+# ---------------------------------------------------------------------------------------------- the stack
+@pytest.fixture(scope="module")
+def fstack() -> Iterator[Settings]:
+    """A private, provisioned local cloud for this module only (it gets stopped and restarted)."""
+    if os.environ.get("CSVDROP_TEST_EXTERNAL_STACK"):
+        pytest.skip("fault injection stops services: it needs its own private stack")
+    with private_stack("faults") as settings:
+        yield settings
+
+
+def _unique(name: str) -> str:
+    return f"faults-{uuid.uuid4().hex[:8]}/{name}"
+
+
+def _csv_bytes(target_bytes: int, seed: str = "") -> bytes:
+    """A CSV of about target_bytes with typed columns (enough work for the profiler)."""
+    header = b"id,when,amount,flag,city,note\n"
+    row = "{i},2026-01-{d:02d},{a:.2f},{f},City{c},note {seed} {i}\n"
+    lines = [header]
+    size, i = len(header), 0
+    while size < target_bytes:
+        line = row.format(i=i, d=i % 28 + 1, a=i * 1.25, f="true" if i % 2 else "false", c=i % 97,
+                          seed=seed).encode()
+        lines.append(line)
+        size += len(line)
+        i += 1
+    return b"".join(lines)
+
+
+def _rows_for(settings: Settings, keys: list[str]) -> dict[str, list[dict[str, Any]]]:
+    """Every row per key (a duplicate would show up as two)."""
+    conn = mysql_admin(settings)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT object_key, status, etag, revision, row_count FROM csv_metadata WHERE bucket = %s",
+                        (settings.bucket,))
+            rows = cur.fetchall()
+    finally:
+        conn.close()
+    out: dict[str, list[dict[str, Any]]] = {k: [] for k in keys}
+    for row in rows:
+        if row["object_key"] in out:
+            out[row["object_key"]].append(row)
+    return out
+
+
+def _all_rows(settings: Settings) -> dict[str, dict[str, Any]]:
+    conn = mysql_admin(settings)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT object_key, etag, revision, status FROM csv_metadata WHERE bucket = %s",
+                        (settings.bucket,))
+            return {row["object_key"]: row for row in cur.fetchall()}
+    finally:
+        conn.close()
+
+
+def _log_text(settings: Settings, since_ms: int) -> str:
+    """Every log line the function wrote since since_ms (CloudWatch Logs, as `aws logs` would show)."""
+    logs = aws.client(settings, "logs")
+    group = LOG_GROUP_PREFIX + settings.function_name
+    lines: list[str] = []
+    kwargs: dict[str, Any] = {"logGroupName": group, "startTime": since_ms}
+    try:
+        while True:
+            page = logs.filter_log_events(**kwargs)
+            lines += [e["message"] for e in page.get("events", [])]
+            if not page.get("nextToken"):
+                break
+            kwargs["nextToken"] = page["nextToken"]
+    except logs.exceptions.ResourceNotFoundException:
+        return ""
+    return "\n".join(lines)
+
+
+def _wait(predicate: Callable[[], Any], timeout: float, what: str, interval: float = 0.25) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(interval)
+
+
+def _failed_events(settings: Settings) -> list[dict[str, Any]]:
+    """Drains the function's on-failure destination queue; returns the destination records."""
+    sqs = aws.client(settings, "sqs")
+    url = sqs.get_queue_url(QueueName=settings.function_name + FAILED_EVENTS_QUEUE_SUFFIX)["QueueUrl"]
+    out = []
+    while True:
+        messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get("Messages", [])
+        if not messages:
+            return out
+        for message in messages:
+            out.append(json.loads(message["Body"]))
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+
+
+def _event_keys(destination_records: list[dict[str, Any]]) -> set[str]:
+    keys = set()
+    for record in destination_records:
+        payload = record.get("requestPayload") or {}
+        for r in payload.get("Records", []):
+            import urllib.parse
+
+            keys.add(urllib.parse.unquote_plus(r["s3"]["object"]["key"]))
+    return keys
+
+
+def _lambda_children(settings: Settings) -> list[psutil.Process]:
+    """The executor's child processes (one per execution environment) under the private LocalStack."""
+    pid = LocalStackService(settings).managed_pid()
+    assert pid, "the private LocalStack is not running"
+    children = []
+    for proc in psutil.Process(pid).children(recursive=True):
+        try:
+            if any(CHILD_MODULE in part for part in proc.cmdline()):
+                children.append(proc)
+        except psutil.Error:
+            continue
+    return children
+
+
+# ---------------------------------------------------------------------------------------------- no restarts
+def test_old_event_after_new_upload_and_duplicate_delivery_change_nothing(fstack: Settings) -> None:
+    """Fault 4: the same S3 event twice, and an older upload's event after the newer one was processed."""
+    s3, lam = aws.client(fstack, "s3"), aws.client(fstack, "lambda")
+    key = _unique("out-of-order.csv")
+    old_body, new_body = b"a\n1\n", b"a,b,c\n1,2,3\n4,5,6\n"
+    old = s3.put_object(Bucket=fstack.bucket, Key=key, Body=old_body)
+    old_etag = old["ETag"].strip('"')
+    wait_for_row(fstack, key, old_etag)
+    new = s3.put_object(Bucket=fstack.bucket, Key=key, Body=new_body)
+    new_etag = new["ETag"].strip('"')
+    newest = wait_for_row(fstack, key, new_etag)
+    assert (newest["row_count"], newest["column_count"]) == (2, 3)
+
+    def deliver(etag: str, size: int) -> dict[str, Any]:
+        payload = json.dumps(synthetic_event(fstack.bucket, key, etag, size)).encode()
+        response = lam.invoke(FunctionName=fstack.function_name, Payload=payload)
+        body = response["Payload"].read()
+        assert "FunctionError" not in response, body
+        result: dict[str, Any] = json.loads(body)
+        return result
+
+    late = deliver(old_etag, len(old_body))  # the old upload's event, arriving late
+    assert late["results"][0].get("skipped"), late  # IfMatch: the old bytes are gone, nothing profiled
+    for _ in range(2):  # the new upload's event, delivered again (twice)
+        again = deliver(new_etag, len(new_body))
+        assert again["results"][0].get("stored") is False, again
+    rows = _rows_for(fstack, [key])[key]
+    assert len(rows) == 1, rows
+    assert (rows[0]["etag"], rows[0]["row_count"]) == (new_etag, 2)
+    assert rows[0]["revision"] == newest["revision"], "a late or duplicate event rewrote the record"
+
+
+def test_deleted_notice_queue_says_run_setup_and_setup_brings_notices_back(fstack: Settings, tmp_path: Path) -> None:
+    """Fault 5: the app's notices queue is deleted under a running reader."""
+    sqs = aws.client(fstack, "sqs")
+    reader = NoticeReader(fstack)
+    try:
+        reader.receive(wait_seconds=0)  # the reader knows its queue
+        sqs.delete_queue(QueueUrl=sqs.get_queue_url(QueueName=fstack.queue_name)["QueueUrl"])
+        with pytest.raises(QueueMissing) as missing:
+            _wait(lambda: reader.receive(wait_seconds=0) and False, 30, "QueueMissing")
+        message = str(missing.value)
+        assert "setup" in message.lower() and fstack.queue_name in message and "Traceback" not in message
+        with pytest.raises(QueueMissing):  # asking again says the same, it does not crash differently
+            reader.receive(wait_seconds=0)
+
+        setup_or_fail(fstack)
+        path = tmp_path / "after-queue-came-back.csv"
+        path.write_bytes(b"x,y\n1,2\n3,4\n")
+        key = _unique(path.name)
+        upload_file(fstack, path, key=key)
+        seen: dict[str, Any] = {}
+
+        def notice_arrived() -> bool:
+            for notice in reader.receive(wait_seconds=1):  # the same reader recovers
+                seen[notice.key] = notice
+            return key in seen
+
+        _wait(notice_arrived, 60, f"the notice for {key}", interval=0)
+        assert (seen[key].status, seen[key].row_count) == ("PROCESSED", 2)
+    finally:
+        reader.close()
+
+
+def test_reader_connection_killed_while_polling_loses_and_duplicates_nothing(fstack: Settings, tmp_path: Path) -> None:
+    """Fault 6: the app's database connection is killed server-side between (and during) polls."""
+    reader = open_reader(fstack)  # the app's own read-only user, password from Secrets Manager
+    s3 = aws.client(fstack, "s3")
+    prefix = _unique("")
+    keys = [f"{prefix}poll-{i}.csv" for i in range(6)]
+    seen: dict[str, list[int]] = {}
+    errors: list[str] = []
+    _, cursor = reader.changed_since(None)
+    while True:  # start from the current end: only this test's records count
+        more, cursor = reader.changed_since(cursor)
+        if not more:
+            break
+
+    def poll() -> None:
+        nonlocal cursor
+        try:
+            records, cursor = reader.changed_since(cursor)
+        except StoreError as exc:  # allowed once per kill, with a clear message; the next call recovers
+            errors.append(str(exc))
+            return
+        for record in records:
+            if record.key in keys:
+                seen.setdefault(record.key, []).append(record.revision)
+
+    def kill_reader_connection() -> int:
+        conn = reader._conn  # type: ignore[attr-defined]  # the reader's own connection, to kill it
+        assert conn is not None, "the reader has no open connection to kill"
+        thread_id = conn.thread_id()
+        admin = mysql_admin(fstack)
+        try:
+            with admin.cursor() as cur:
+                cur.execute("KILL CONNECTION %s", (thread_id,))
+        finally:
+            admin.close()
+        return int(thread_id)
+
+    try:
+        killed = []
+        for i, key in enumerate(keys):
+            poll()
+            killed.append(kill_reader_connection())
+            s3.put_object(Bucket=fstack.bucket, Key=key, Body=f"n,i\n{i},{i * 2}\n".encode())
+            poll()  # the first query after the kill runs on a dead connection
+        _wait(lambda: poll() or set(keys) <= seen.keys(), 60, "every record through the killed reader")
+        time.sleep(1)
+        poll()
+    finally:
+        reader.close()
+    assert len(set(killed)) == len(killed), "the reader did not open a new connection after a kill"
+    assert not errors, f"a killed connection escaped as an error instead of a transparent reconnect: {errors}"
+    duplicated = {k: v for k, v in seen.items() if len(v) != 1}
+    assert not duplicated, f"records delivered more than once: {duplicated}"
+    rows = _rows_for(fstack, keys)
+    assert all(len(r) == 1 and r[0]["status"] == "PROCESSED" for r in rows.values()), rows
+
+
+def test_lambda_child_killed_mid_file_is_retried_into_one_record(fstack: Settings) -> None:
+    """Fault 3: SIGKILL of the executor's child process while it profiles a ~10 MB file."""
+    s3 = aws.client(fstack, "s3")
+    # Warm up: a child exists and the next one will be a fresh cold start after the kill.
+    warm = _unique("warm.csv")
+    s3.put_object(Bucket=fstack.bucket, Key=warm, Body=b"a\n1\n")
+    wait_for_row(fstack, warm)
+    children = _lambda_children(fstack)
+    assert children, "no executor child process found under LocalStack"
+    before = {c.pid: sum(c.cpu_times()[:2]) for c in children}
+
+    key = _unique("big-killed.csv")
+    body = _csv_bytes(10 * 1000 * 1000, seed="kill")
+    started_ms = int(time.time() * 1000) - 1000
+    put = s3.put_object(Bucket=fstack.bucket, Key=key, Body=body)
+    etag = put["ETag"].strip('"')
+
+    def busy_child() -> psutil.Process | None:
+        for child in _lambda_children(fstack):
+            try:
+                if sum(child.cpu_times()[:2]) - before.get(child.pid, 0.0) > 0.3:
+                    return child
+            except psutil.Error:
+                continue
+        return None
+
+    victim = _wait(busy_child, 30, "an executor child busy with the big file", interval=0.05)
+    assert mysql_row(fstack, key) is None, "the file was already stored: the kill came too late"
+    victim.send_signal(signal.SIGKILL)
+    victim_pid = victim.pid
+
+    row = wait_for_row(fstack, key, etag, timeout=90)
+    assert row["status"] == "PROCESSED", row["error"]
+    assert row["row_count"] == body.count(b"\n") - 1
+    logs = _wait(lambda: (t := _log_text(fstack, started_ms)) and "Runtime.ExitError" in t and t, 30,
+                 "Runtime.ExitError in the function's log")
+    assert "signal: killed" in logs
+    assert victim_pid not in {c.pid for c in _lambda_children(fstack)}
+    time.sleep(2)  # a late duplicate would land now
+    rows = _rows_for(fstack, [key])[key]
+    assert len(rows) == 1 and rows[0]["revision"] == row["revision"], rows
+
+
+def test_mysql_down_briefly_the_async_retry_stores_the_record(fstack: Settings) -> None:
+    """Fault 2a: MariaDB stopped while the Lambda runs; it is back before the retries run out."""
+    s3 = aws.client(fstack, "s3")
+    mysql = MySqlService(fstack)
+    key = _unique("db-down-briefly.csv")
+    started_ms = int(time.time() * 1000) - 1000
+    try:
+        assert mysql.stop() == "stopped"
+        put = s3.put_object(Bucket=fstack.bucket, Key=key, Body=b"k,v\n1,one\n2,two\n")
+        failure = f"could not store the record of s3://{fstack.bucket}/{key}"
+        logs = _wait(lambda: (t := _log_text(fstack, started_ms)) and failure in t and t, 40,
+                     "the failed invocation's error in the function's log")
+        assert "StoreWriteError: cannot connect to the metadata database" in logs
+    finally:
+        mysql.start()
+    row = wait_for_row(fstack, key, put["ETag"].strip('"'), timeout=60)  # retries after 5 s and 10 s
+    assert row["status"] == "PROCESSED" and row["row_count"] == 2
+    assert len(_rows_for(fstack, [key])[key]) == 1
+
+
+def test_mysql_down_past_the_retries_reconcile_stores_the_record_once(fstack: Settings) -> None:
+    """Fault 2b: MariaDB down longer than the async retries: the event lands in the failed-events queue and
+    `reconcile` (safe to run any time) stores it; running it again changes nothing."""
+    s3 = aws.client(fstack, "s3")
+    mysql = MySqlService(fstack)
+    _failed_events(fstack)  # start from an empty failure queue
+    key = _unique("db-down-long.csv")
+    try:
+        assert mysql.stop() == "stopped"
+        put = s3.put_object(Bucket=fstack.bucket, Key=key, Body=b"k,v\n1,one\n2,two\n3,three\n")
+        failed: list[dict[str, Any]] = []
+        _wait(lambda: failed.extend(_failed_events(fstack)) or key in _event_keys(failed), 60,
+              "the event in the failed-events queue after the retries")
+    finally:
+        mysql.start()
+    assert mysql_row(fstack, key) is None
+    condition = failed[-1].get("requestContext", {}).get("condition")
+    assert condition == "RetriesExhausted", failed[-1]
+    before = _all_rows(fstack)
+    report = reconcile(fstack)
+    assert key in report.keys
+    row = wait_for_row(fstack, key, put["ETag"].strip('"'), timeout=60)
+    assert row["status"] == "PROCESSED" and row["row_count"] == 3
+    time.sleep(1)
+    settled = _all_rows(fstack)
+    assert {k: v["revision"] for k, v in settled.items() if k in before and k != key} == \
+        {k: v["revision"] for k, v in before.items() if k != key}, "reconcile rewrote records that were fine"
+    for _ in range(2):  # nothing missing now: reconcile must be a no-op
+        again = reconcile(fstack)
+        assert again.missing == 0 and again.redriven == 0, again
+    time.sleep(2)
+    assert _all_rows(fstack) == settled
+    assert len(_rows_for(fstack, [key])[key]) == 1
+
+
+# ---------------------------------------------------------------------------------------------- restarts
+MIB = 1024 * 1024
+
+
+def _message_is_for_people(message: str) -> None:
+    assert "Traceback" not in message and 'File "' not in message, message
+
+
+def test_localstack_stopped_mid_upload_says_so_and_the_retry_completes(fstack: Settings, tmp_path: Path) -> None:
+    """Fault 1: LocalStack stops while a multipart upload is on the wire."""
+    path = tmp_path / "cut-off.csv"
+    path.write_bytes(_csv_bytes(9 * MIB, seed="cut-off"))  # above the 8 MiB multipart threshold
+    key = _unique(path.name)
+    progressed, stopped = threading.Event(), threading.Event()
+
+    def on_progress(_sent: int, _total: int) -> None:
+        progressed.set()
+        stopped.wait(60)  # the transfer stalls here until LocalStack is gone: the stop is surely mid-way
+
+    def stop_localstack() -> None:
+        try:
+            if progressed.wait(60):
+                LocalStackService(fstack).stop()
+        finally:
+            stopped.set()
+
+    stopper = threading.Thread(target=stop_localstack, name="stop-localstack")
+    stopper.start()
+    try:
+        with pytest.raises(UploadError) as failure:
+            upload_file(fstack, path, key=key, on_progress=on_progress)
+    finally:
+        stopped.set()
+        stopper.join(60)
+    message = str(failure.value)
+    _message_is_for_people(message)
+    assert "cannot reach LocalStack" in message and "csvdrop stack up" in message and "retry" in message, message
+    assert not LocalStackService(fstack).healthy()
+
+    stack_up(fstack, print, use_docker=False)
+    result = upload_file(fstack, path, key=key)
+    row = wait_for_row(fstack, key, result.etag, timeout=90)
+    assert row["status"] == "PROCESSED", row["error"]
+    assert row["size_bytes"] == path.stat().st_size
+    time.sleep(2)
+    assert len(_rows_for(fstack, [key])[key]) == 1
+
+
+def test_stack_down_with_uploads_in_flight_then_up_loses_nothing(fstack: Settings, tmp_path: Path) -> None:
+    """Fault 7: `csvdrop stack down` while 20 uploads run, then `stack up` (restore + setup + reconcile)."""
+    before = _all_rows(fstack)
+    assert before, "earlier tests left no records to check for loss"
+    prefix = _unique("")
+    paths = []
+    for i in range(20):
+        path = tmp_path / f"in-flight-{i:02d}.csv"
+        path.write_bytes(_csv_bytes(2 * MIB, seed=f"in-flight {i}"))
+        paths.append(path)
+    keys = {p: prefix + p.name for p in paths}
+    outcomes: dict[Path, Any] = {}
+    lock = threading.Lock()
+    rate = 1.5 * MIB  # bytes/s per upload: slow enough that several are on the wire when the stack goes down
+
+    def upload(path: Path) -> None:
+        last = [0]
+
+        def throttle(sent: int, _total: int) -> None:
+            time.sleep(max(0, sent - last[0]) / rate)
+            last[0] = sent
+
+        try:
+            outcome: Any = upload_file(fstack, path, key=keys[path], on_progress=throttle)
+        except UploadError as exc:
+            outcome = exc
+        with lock:
+            outcomes[path] = outcome
+
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=fstack.parallel_uploads + 1) as pool:
+        futures = [pool.submit(upload, p) for p in paths]
+        _wait(lambda: len(outcomes) >= 4, 60, "the first uploads to finish")
+        stack_down(fstack, print)
+        for future in futures:
+            future.result(timeout=120)
+    failed = [p for p, o in outcomes.items() if isinstance(o, UploadError)]
+    succeeded = [p for p, o in outcomes.items() if not isinstance(o, UploadError)]
+    print(f"stack down mid-way: {len(succeeded)} uploads had finished, {len(failed)} were cut off")
+    assert failed, "every upload finished before the stack went down: nothing was in flight"
+    for path in failed:
+        _message_is_for_people(str(outcomes[path]))
+
+    stack_up(fstack, print, use_docker=False)
+    s3 = aws.client(fstack, "s3")
+    lost = []
+    for path in succeeded:  # reported as uploaded: the object must have survived down/up
+        try:
+            s3.head_object(Bucket=fstack.bucket, Key=keys[path])
+        except s3.exceptions.ClientError:
+            lost.append(path.name)
+    assert not lost, f"uploads reported as done but gone after stack down/up: {lost}"
+    for path in failed:  # the user presses Retry
+        upload_file(fstack, path, key=keys[path])
+    for path in paths:
+        etag = s3.head_object(Bucket=fstack.bucket, Key=keys[path])["ETag"].strip('"')
+        row = wait_for_row(fstack, keys[path], etag, timeout=90)
+        assert row["status"] == "PROCESSED", (path.name, row["error"])
+    time.sleep(2)
+    rows = _rows_for(fstack, list(keys.values()))
+    assert all(len(r) == 1 for r in rows.values()), {k: r for k, r in rows.items() if len(r) != 1}
+    after = _all_rows(fstack)
+    assert before.keys() <= after.keys(), f"records lost: {sorted(before.keys() - after.keys())}"
