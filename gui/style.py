@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import time
+from datetime import UTC, date, datetime
 
 from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QIcon, QPainter, QPainterPath, QPalette, QPen, QPixmap
@@ -70,11 +71,25 @@ def local_time(value: datetime | str | None, *, seconds: bool = False) -> str:
         parsed = value
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
-    value = parsed.astimezone()
-    fmt = "%H:%M:%S" if seconds else "%H:%M"
-    if value.date() == datetime.now().astimezone().date():
-        return value.strftime(fmt)
-    return value.strftime(f"%Y-%m-%d {fmt}")
+    # fromtimestamp is the C library's localtime (DST-correct) and ~50x cheaper than astimezone() +
+    # strftime: this runs for every row of a 100,000-record browser.
+    local = datetime.fromtimestamp(parsed.timestamp())
+    clock = f"{local.hour:02d}:{local.minute:02d}" + (f":{local.second:02d}" if seconds else "")
+    if local.date() == _today():
+        return clock
+    return f"{local.year:04d}-{local.month:02d}-{local.day:02d} {clock}"
+
+
+def _today() -> date:
+    now = time.time()
+    if now - _TODAY_CHECKED[0] > 60:
+        _TODAY_CHECKED[0] = now
+        _TODAY[0] = datetime.fromtimestamp(now).date()
+    return _TODAY[0]
+
+
+_TODAY_CHECKED = [0.0]
+_TODAY = [date.min]
 
 
 def timestamp(value: datetime | str | None) -> float:
