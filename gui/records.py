@@ -47,6 +47,7 @@ def notes_for(record: Any) -> str:
     return "; ".join(notes)
 
 
+MAX_INSERT_RUNS = 16  # more separate insert positions than this: append and re-sort instead
 _ROW_FLAGS = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemNeverHasChildren
 
 
@@ -241,6 +242,16 @@ class RecordTableModel(QAbstractTableModel):
                 runs[-1][2].append(record)
             else:
                 runs.append((row, [keys], [record]))
+        if len(runs) > MAX_INSERT_RUNS:  # scattered: one append and one re-sort beat many inserts
+            first = len(self._records)
+            self.beginInsertRows(QModelIndex(), first, first + len(new) - 1)
+            self._records.extend(new)
+            self._keys.extend(new_keys)
+            self._display.extend(_display(r) for r in new)
+            self._reindex()
+            self.endInsertRows()
+            self._apply_sort()
+            return
         shift = 0
         for gap, keys_run, records in runs:
             row = gap + shift
@@ -248,9 +259,9 @@ class RecordTableModel(QAbstractTableModel):
             self._records[row:row] = records
             self._keys[row:row] = keys_run
             self._display[row:row] = [_display(r) for r in records]
-            self._reindex()
             self.endInsertRows()
             shift += len(records)
+        self._reindex()
 
     def _apply_sort(self) -> None:
         if self._sort_order is None or len(self._records) < 2:
