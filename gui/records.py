@@ -300,6 +300,9 @@ class RecordTableModel(QAbstractTableModel):
     def sort_key(self, row: int, column: int) -> Any:
         return self._keys[row][column]
 
+    def search_text(self, row: int) -> str:
+        return self._display[row][-1]
+
     def record_at(self, row: int) -> Any:
         return self._records[row] if 0 <= row < len(self._records) else None
 
@@ -311,7 +314,9 @@ class RecordTableModel(QAbstractTableModel):
 
 
 def _display(record: Any) -> tuple[str, ...]:
-    return tuple(str(column.display(record)) for column in COLUMNS)
+    """Display text per column, then the lower-cased text the filter searches (cached with them)."""
+    texts = tuple(str(column.display(record)) for column in COLUMNS)
+    return (*texts, f"{record.file_name}\n{record.key}\n{record.error or ''}".lower())
 
 
 def _sort_keys(record: Any) -> tuple[Any, ...]:
@@ -339,6 +344,7 @@ class RecordFilterProxy(QSortFilterProxyModel):
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._text = ""
+        self._words: list[str] = []
         self._status = ""
         self.setSortRole(SortRole)
         self.setDynamicSortFilter(True)
@@ -357,6 +363,7 @@ class RecordFilterProxy(QSortFilterProxyModel):
         if text != self._text:
             self.beginFilterChange()
             self._text = text
+            self._words = text.split()
             self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
 
     def set_status(self, status: str) -> None:
@@ -378,8 +385,8 @@ class RecordFilterProxy(QSortFilterProxyModel):
         if self._status and record.status != self._status:
             return False
         if self._text:
-            haystack = f"{record.file_name}\n{record.key}\n{record.error or ''}".lower()
-            return all(word in haystack for word in self._text.split())
+            haystack = model.search_text(source_row)
+            return all(word in haystack for word in self._words)
         return True
 
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:

@@ -34,7 +34,9 @@ LOCALSTACK_VERSION = "2026.3.0"
 CONSTRAINTS = PROJECT_ROOT / "stack" / "localstack-constraints.txt"
 EXECUTOR_PACKAGE = PROJECT_ROOT / "lambda_executor"
 EXECUTOR_NAME = "csvdrop-local"
-SERVICES = "s3,lambda,sns,sqs,logs,secretsmanager,dynamodb,iam,sts,ses,cloudwatch,events"
+# No `cloudwatch` (metrics): LocalStack records a metric per Lambda invocation with no switch to turn it off,
+# ~6 ms of its CPU per invoke; CSV Drop uses Logs, not metrics.
+SERVICES = "s3,lambda,sns,sqs,logs,secretsmanager,dynamodb,iam,sts,ses,events"
 _INSTALL_STAMP = ".csvdrop-install-stamp"
 
 
@@ -148,6 +150,9 @@ class LocalStackService:
             DNS_ADDRESS="0",
             SQS_DISABLE_CLOUDWATCH_METRICS="1",
             SERVICES=SERVICES,
+            # LocalStack's internal clients (S3 -> Lambda, SNS -> SQS, log delivery) call the gateway
+            # in-process instead of over HTTP: about a third less CPU per invocation.
+            IN_MEMORY_CLIENT="1",
             EAGER_SERVICE_LOADING="0",
             LAMBDA_RUNTIME_EXECUTOR=EXECUTOR_NAME,
             # DynamoDB Local needs Java 21 and a download; our plugin serves DynamoDB from moto instead.

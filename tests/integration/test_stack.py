@@ -153,6 +153,6 @@ def test_compose_file_is_valid_and_mirrors_the_launcher() -> None:
                      "XDG_CACHE_HOME", "LOCALSTACK_HOST", "CSVDROP_SERVICE_PYTHON"}
     for key in ("OVERRIDE_IN_DOCKER", "GATEWAY_SERVER", "DISABLE_EVENTS", "SKIP_SSL_CERT_DOWNLOAD", "DNS_ADDRESS",
                 "SQS_DISABLE_CLOUDWATCH_METRICS", "SERVICES", "EAGER_SERVICE_LOADING", "LAMBDA_RUNTIME_EXECUTOR",
-                "PROVIDER_OVERRIDE_DYNAMODB", "LAMBDA_KEEPALIVE_MS", "LAMBDA_RETRY_BASE_DELAY"):
+                "PROVIDER_OVERRIDE_DYNAMODB", "LAMBDA_KEEPALIVE_MS", "LAMBDA_RETRY_BASE_DELAY", "IN_MEMORY_CLIENT"):
         assert key not in path_specific
         assert f"{key}={launcher_env[key]}" in dockerfile, f"Dockerfile differs from the launcher on {key}"
