@@ -69,7 +69,7 @@ class Backend:
         return list(_module("validation").expand_paths(list(paths)))
 
     def validate_file(self, path: Path, max_bytes: int) -> Any:
-        return _module("validation").validate_file(path, max_bytes)
+        return _module("validation").validate_file_isolated(path, max_bytes)
 
     # -- upload ------------------------------------------------------------------------------------
     def object_key_for(self, settings: Settings, path: Path) -> str:

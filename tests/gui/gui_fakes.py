@@ -195,9 +195,9 @@ class FakeBackend:
         return expand_paths(paths)
 
     def validate_file(self, path: Path, max_bytes: int) -> Any:
-        from backend.validation import validate_file
+        from backend.validation import validate_file_isolated
 
-        return validate_file(path, max_bytes)
+        return validate_file_isolated(path, max_bytes)  # as the real facade (gui/backend_api.py)
 
     def object_key_for(self, settings: Any, path: Path) -> str:
         return path.name
