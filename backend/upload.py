@@ -102,6 +102,9 @@ def explain(exc: BaseException, settings: Settings, path: Path | None = None) ->
                 "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, then retry.")
     if isinstance(exc, ClientError):
         code = exc.response.get("Error", {}).get("Code", "")
+        if code in ("ServiceUnavailable", "503", "SlowDown") and settings.mode == "local":
+            return (f"{where}the local stack is stopping or busy: start it with `csvdrop stack up` "
+                    "(or the app's Environment panel), then retry.")
         if code == "NoSuchBucket":
             return (f"{where}the bucket '{settings.bucket}' does not exist. Run 'Set up environment' "
                     "(or `csvdrop setup`), then retry.")

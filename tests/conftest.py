@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -21,22 +20,11 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 # Tests never read the developer's own config file or stack state.
 os.environ["CSVDROP_CONFIG"] = os.path.join(tempfile.gettempdir(), "csvdrop-test-no-config.toml")
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from backend.config import Settings, load_settings  # noqa: E402
+from testsupport import free_port, shared_localstack_venv
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def _shared_localstack_venv() -> Path:
-    """One LocalStack venv for every test session (installing it costs ~10-30 s; its inputs are hashed)."""
-    return load_settings(env={}).localstack_venv_dir
+from backend.config import Settings, load_settings
 
 
 @pytest.fixture(scope="session")
@@ -52,7 +40,7 @@ def stack() -> Iterator[Settings]:
     settings = load_settings(
         env={},
         state_dir=state,
-        localstack_venv=_shared_localstack_venv(),
+        localstack_venv=shared_localstack_venv(),
         localstack_port=ls_port,
         aws_endpoint=f"http://127.0.0.1:{ls_port}",
         mysql_port=my_port,
@@ -80,11 +68,3 @@ def provisioned(stack: Settings) -> Settings:
     assert not failed, f"setup failed: {failed}"
     return stack
 
-
-def mysql_admin(settings: Settings):  # type: ignore[no-untyped-def]
-    """A direct admin connection, for asserting on rows in MySQL independently of the app's reader."""
-    import pymysql
-
-    return pymysql.connect(host=settings.mysql_host, port=settings.mysql_port, user=settings.mysql_admin_user,
-                           password=settings.mysql_admin_password, database=settings.mysql_database,
-                           autocommit=True, cursorclass=pymysql.cursors.DictCursor)

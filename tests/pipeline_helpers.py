@@ -13,7 +13,7 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-from conftest import ROOT, mysql_admin
+from testsupport import ROOT, mysql_admin
 
 from backend.config import Settings
 

@@ -203,7 +203,7 @@ def dynamodb_endpoint(stack: Settings) -> Iterator[str]:
         from moto.server import ThreadedMotoServer  # type: ignore[import-not-found]
     except ImportError:
         pytest.skip(f"no DynamoDB: the stack's LocalStack DynamoDB fails ({problem}); moto not installed")
-    from conftest import free_port
+    from testsupport import free_port
 
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)

@@ -131,8 +131,9 @@ def stack_down(settings: Settings, on_message: Say | None = None) -> None:
     say = on_message or (lambda _m: None)
     localstack, mysql = _services(settings)
     if localstack.managed_pid() and localstack.healthy():
-        from backend.stack.snapshot import try_save
+        from backend.stack.snapshot import drain_writes, try_save
 
+        drain_writes(localstack.endpoint, say)
         try_save(settings, localstack.endpoint, say)
     say(f"localstack: {localstack.stop()}")
     say(f"mysql: {mysql.stop()}")

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import urllib.error
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -94,6 +96,20 @@ def restore_s3_snapshot(settings: Settings, endpoint: str,
         restored.append(entry["name"])
     say(f"s3: restored {objects} objects in {len(restored)} buckets from {folder}")
     return restored
+
+
+def drain_writes(endpoint: str, on_message: Callable[[str], None]) -> None:
+    """Refuse new S3 writes and wait for those under way (the plugin's /_csvdrop/drain), so that the
+    snapshot holds every upload a client was told had succeeded."""
+    request = urllib.request.Request(f"{endpoint}/_csvdrop/drain", method="POST", data=b"")
+    try:
+        with urllib.request.urlopen(request, timeout=35) as resp:
+            state = json.loads(resp.read())
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        on_message(f"s3: WARNING could not pause uploads before saving ({exc}); an upload finishing now may be lost")
+        return
+    if state.get("in_flight"):
+        on_message(f"s3: WARNING {state['in_flight']} uploads were still running after 30 s")
 
 
 def try_save(settings: Settings, endpoint: str, on_message: Callable[[str], None]) -> None:

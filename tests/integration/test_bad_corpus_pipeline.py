@@ -17,8 +17,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
-from conftest import mysql_admin
 from data import make_corpus
+from testsupport import mysql_admin
 
 from backend import aws
 from backend.config import Settings

@@ -21,9 +21,9 @@ from typing import Any
 
 import psutil
 import pytest
-from conftest import mysql_admin
 from pipeline_helpers import mysql_row, wait_for_row
 from private_stack import private_stack, setup_or_fail
+from testsupport import mysql_admin
 
 from backend import aws
 from backend.config import Settings

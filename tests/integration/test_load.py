@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from conftest import mysql_admin
+from testsupport import mysql_admin
 
 from backend.config import Settings
 from backend.upload import upload_file

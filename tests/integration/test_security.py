@@ -23,8 +23,8 @@ from typing import Any
 import psutil
 import pymysql
 import pytest
-from conftest import ROOT, mysql_admin
 from pipeline_helpers import independent_shape, run_cli, wait_for_row
+from testsupport import ROOT, mysql_admin
 
 from backend import aws
 from backend.config import Settings, load_settings

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import psutil
 import pytest
-from conftest import _shared_localstack_venv, free_port
 from pipeline_helpers import awscli, run_cli
+from testsupport import free_port, shared_localstack_venv
 
 from backend.config import Settings, load_settings
 from backend.stack import StackError, stack_up
@@ -26,7 +26,7 @@ pytestmark = [pytest.mark.stack]
 def private(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
     state = Path(tempfile.mkdtemp(prefix="csvdrop-test-cli-stack-"))
     port = free_port()
-    settings = load_settings(env={}, state_dir=state, localstack_venv=_shared_localstack_venv(),
+    settings = load_settings(env={}, state_dir=state, localstack_venv=shared_localstack_venv(),
                              localstack_port=port, aws_endpoint=f"http://127.0.0.1:{port}", mysql_port=free_port())
     yield settings
     run_cli(settings, "stack", "down")
@@ -94,7 +94,7 @@ def test_port_taken_by_something_else_is_a_clear_error(tmp_path: Path) -> None:
         squatter.bind(("127.0.0.1", 0))
         squatter.listen()
         port = squatter.getsockname()[1]
-        settings = load_settings(env={}, state_dir=tmp_path, localstack_venv=_shared_localstack_venv(),
+        settings = load_settings(env={}, state_dir=tmp_path, localstack_venv=shared_localstack_venv(),
                                  localstack_port=port, aws_endpoint=f"http://127.0.0.1:{port}",
                                  mysql_port=free_port())
         with pytest.raises(StackError, match=rf"Port {port} .* is taken by .*not LocalStack"):
@@ -107,7 +107,7 @@ def test_cli_reports_errors_without_traceback(tmp_path: Path) -> None:
         squatter.bind(("127.0.0.1", 0))
         squatter.listen()
         port = squatter.getsockname()[1]
-        settings = load_settings(env={}, state_dir=tmp_path, localstack_venv=_shared_localstack_venv(),
+        settings = load_settings(env={}, state_dir=tmp_path, localstack_venv=shared_localstack_venv(),
                                  localstack_port=free_port(), mysql_port=port)
         done = run_cli(settings, "stack", "up")
     assert done.returncode != 0

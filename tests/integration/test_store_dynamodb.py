@@ -9,7 +9,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from conftest import free_port
 from store_fixtures import (  # noqa: F401 - fixtures
     DYNAMO_SOURCE,
     HOSTILE_KEYS,
@@ -21,6 +20,7 @@ from store_fixtures import (  # noqa: F401 - fixtures
     make_record,
     store_writer,
 )
+from testsupport import free_port
 
 from backend.aws import client
 from backend.config import Settings

@@ -11,7 +11,6 @@ from typing import Any
 import boto3
 import pymysql
 import pytest
-from conftest import free_port
 from store_fixtures import (  # noqa: F401 - fixtures
     HOSTILE_KEYS,
     MySqlTestDb,
@@ -22,6 +21,7 @@ from store_fixtures import (  # noqa: F401 - fixtures
     mysql_db,
     store_writer,
 )
+from testsupport import free_port
 
 from backend.config import Settings
 from backend.store import CONTRACT_KEYS, SORT_KEYS, MetadataRecord, RecordQuery, StoreError, open_reader
