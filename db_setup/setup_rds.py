@@ -317,10 +317,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--writer-password", help="writer password (else env CSVDROP_WRITER_PASSWORD)")
     parser.add_argument("--reader-password", help="reader password (else env CSVDROP_READER_PASSWORD)")
     parser.add_argument("--migrations-only", action="store_true", help="only create the database and migrate")
+    parser.add_argument("--create-instance", metavar="INSTANCE_ID",
+                        help="first create (or find) this RDS MySQL instance and wait for it (real AWS only; "
+                             "admin password from CSVDROP_MYSQL_ADMIN_PASSWORD)")
     args = parser.parse_args(argv)
 
     settings = load_settings()
     try:
+        if args.create_instance:
+            instance = create_db_instance(settings, admin_password=settings.mysql_admin_password,
+                                          instance_id=args.create_instance)
+            print(f"RDS instance {instance['instance_id']}: {instance['status']} at {instance['host']}:"
+                  f"{instance['port']} (set CSVDROP_MYSQL_HOST / CSVDROP_MYSQL_PORT to it)")
+            if instance["host"]:
+                settings = settings.replace(mysql_host=instance["host"], mysql_port=int(instance["port"]))
         if args.migrations_only:
             database = check_database_name(settings.mysql_database)
             conn = admin_connect(settings)
