@@ -83,16 +83,16 @@ class NoticeReader:
         if self._queue_url is None:
             try:
                 self._queue_url = str(self._sqs.get_queue_url(QueueName=self.settings.queue_name)["QueueUrl"])
-            except ClientError as exc:
-                if exc.response.get("Error", {}).get("Code") in _MISSING_QUEUE:
-                    raise QueueMissing(
-                        f"The notices queue '{self.settings.queue_name}' does not exist. "
-                        "Run 'Set up environment' (csvdrop setup) to create it."
-                    ) from exc
-                raise NoticeError(explain(exc, self.settings)) from exc
-            except BotoCoreError as exc:
-                raise NoticeError(explain(exc, self.settings)) from exc
+            except (ClientError, BotoCoreError) as exc:
+                raise self._error(exc, "does not exist", "create") from exc
         return self._queue_url
+
+    def _error(self, exc: Exception, missing: str, verb: str) -> NoticeError:
+        """The user-facing error for a failed SQS call: a missing queue says how to get it back."""
+        if isinstance(exc, ClientError) and exc.response.get("Error", {}).get("Code") in _MISSING_QUEUE:
+            return QueueMissing(f"The notices queue '{self.settings.queue_name}' {missing}. "
+                                f"Run 'Set up environment' (csvdrop setup) to {verb} it.")
+        return NoticeError(explain(exc, self.settings))
 
     def receive(self, wait_seconds: int = 1, max_messages: int = 10) -> list[Notice]:
         url = self.queue_url()
@@ -101,16 +101,9 @@ class NoticeReader:
                 QueueUrl=url, MaxNumberOfMessages=max_messages, WaitTimeSeconds=wait_seconds,
                 AttributeNames=["SentTimestamp"],
             )
-        except ClientError as exc:
+        except (ClientError, BotoCoreError) as exc:
             self._queue_url = None
-            if exc.response.get("Error", {}).get("Code") in _MISSING_QUEUE:
-                raise QueueMissing(
-                    f"The notices queue '{self.settings.queue_name}' was deleted. "
-                    "Run 'Set up environment' (csvdrop setup) to recreate it."
-                ) from exc
-            raise NoticeError(explain(exc, self.settings)) from exc
-        except BotoCoreError as exc:
-            raise NoticeError(explain(exc, self.settings)) from exc
+            raise self._error(exc, "was deleted", "recreate") from exc
         messages = response.get("Messages", [])
         notices = [n for n in (parse_notice(m) for m in messages) if n is not None]
         if messages:
