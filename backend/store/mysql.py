@@ -50,10 +50,6 @@ def _naive_utc(value: datetime) -> datetime:
     return value.astimezone(UTC).replace(tzinfo=None)
 
 
-def _escape_like(text: str) -> str:
-    return text.replace("!", "!!").replace("%", "!%").replace("_", "!_")
-
-
 def _json(value: Any) -> Any:
     if isinstance(value, (bytes, bytearray)):
         value = value.decode("utf-8")
@@ -169,8 +165,11 @@ class MySqlReader:
             where.append("bucket = %s")
             params.append(query.bucket)
         if query.name_contains:
-            where.append("object_key LIKE %s ESCAPE '!'")
-            params.append(f"%{_escape_like(query.name_contains)}%")
+            # A plain substring test under a binary collation: LIKE needs escaping, and the table's
+            # accent-/case-folding collation treats some characters as ignorable, so a search for one of
+            # them would match every row.
+            where.append("LOCATE(LOWER(%s) COLLATE utf8mb4_bin, LOWER(object_key) COLLATE utf8mb4_bin) > 0")
+            params.append(query.name_contains)
         if query.uploaded_from is not None:
             where.append("uploaded_at >= %s")
             params.append(_naive_utc(query.uploaded_from))

@@ -17,6 +17,18 @@ from PySide6.QtWidgets import QMessageBox
 from backend.config import Settings, load_settings
 
 
+@pytest.fixture(autouse=True)
+def _flush_deferred_deletes(qapp: Any) -> Iterator[None]:
+    """Windows closed by a test are deleted by Qt on the next event-loop turn; do it now, so that the
+    teardown of one test's window never runs inside the next test (and its event-loop measurements)."""
+    yield
+    from PySide6.QtCore import QCoreApplication, QEvent
+
+    for _ in range(3):
+        QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+        qapp.processEvents()
+
+
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     return load_settings(
