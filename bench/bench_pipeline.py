@@ -95,6 +95,7 @@ def run(files_per_size: int = 30, burst: int = 200, concurrency: int | None = No
         env = config["Environment"]["Variables"] | {"BENCH_COLD": uuid.uuid4().hex}
         lam.update_function_configuration(FunctionName=settings.function_name, Environment={"Variables": env})
         lam.get_waiter("function_updated_v2").wait(FunctionName=settings.function_name)
+        time.sleep(3)  # LocalStack drops S3 events that arrive while the new version starts (no retry)
         body = make_csv(1024 * 1024)
         put = s3.put_object(Bucket=settings.bucket, Key="cold/first.csv", Body=body)
         t0 = time.perf_counter()
