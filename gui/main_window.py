@@ -374,6 +374,8 @@ class MainWindow(QMainWindow):
             title = COLUMNS[col].title
             rh.resizeSection(col, max(int(em * w), fm.horizontalAdvance(title) + em * 2))
         rh.resizeSection(RecordTableModel.STATUS, fm.horizontalAdvance("Processed") + icon.width() + em * 2)
+        for col in (RecordTableModel.UPLOADED, RecordTableModel.PROCESSED):  # dates before today show the day
+            rh.resizeSection(col, fm.horizontalAdvance("2026-12-31 23:59") + em * 2)
         self.records_view.sortByColumn(RecordTableModel.UPLOADED, Qt.SortOrder.DescendingOrder)
         bp.addWidget(self.records_view, 1)
 
