@@ -73,7 +73,7 @@ class RecordWatcher:
         return int(total), int(distinct)
 
 
-def run(files_per_size: int = 30, burst: int = 200, concurrency: int | None = None) -> list[dict[str, Any]]:
+def run(files_per_size: int = 30, burst: int = 200) -> list[dict[str, Any]]:
     state = Path(tempfile.mkdtemp(prefix="csvdrop-bench-pipeline-"))
     ls_port, my_port = free_port(), free_port()
     base = load_settings(env={})
@@ -86,8 +86,6 @@ def run(files_per_size: int = 30, burst: int = 200, concurrency: int | None = No
         results = run_setup(settings)
         assert all(r.status != "failed" for r in results), results
         s3, lam = aws.client(settings, "s3"), aws.client(settings, "lambda")
-        if concurrency:
-            lam.put_function_concurrency(FunctionName=settings.function_name, ReservedConcurrentExecutions=concurrency)
         watcher = RecordWatcher(settings)
 
         # Cold: a configuration change makes LocalStack start a fresh execution environment.
