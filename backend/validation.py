@@ -323,18 +323,18 @@ def expand_paths(paths: Iterable[Path]) -> list[Path]:
 # --- isolated validation ---------------------------------------------------------------------------
 # The desktop app validates dozens of files while it paints progress. Done in one of its threads, the
 # pure-Python parsing holds the GIL and the GUI thread waits for it (stalls of 100-300 ms were measured
-# with 50 files). A single worker process has its own interpreter, so the GUI only waits on a pipe.
+# with 50 files). Worker processes have their own interpreters, so the GUI only waits on a pipe.
 _POOL_LOCK = threading.Lock()
 _POOL: concurrent.futures.ProcessPoolExecutor | None = None
 
 
 def _pool() -> concurrent.futures.ProcessPoolExecutor:
-    global _POOL  # noqa: PLW0603 - one worker process per application
+    global _POOL  # noqa: PLW0603 - one pool of worker processes per application
     with _POOL_LOCK:
         if _POOL is None:
             # "spawn": never fork a process that runs Qt threads.
             _POOL = concurrent.futures.ProcessPoolExecutor(
-                max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+                max_workers=2, mp_context=multiprocessing.get_context("spawn"))
             atexit.register(_POOL.shutdown, wait=False, cancel_futures=True)
         return _POOL
 

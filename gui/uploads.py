@@ -383,7 +383,7 @@ class UploadManager(QObject):
         self.settings = settings
         self.backend = backend
         self.model = UploadQueueModel(self)
-        self._checks = JobRunner(1, self)
+        self._checks = JobRunner(2, self)
         self._uploads = JobRunner(settings.parallel_uploads, self)
         self._hint_timer = QTimer(self)
         self._hint_timer.setInterval(5000)
