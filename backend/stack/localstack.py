@@ -138,8 +138,9 @@ class LocalStackService:
             # This machine may carry /.dockerenv; without this LocalStack writes to /var/lib/localstack.
             OVERRIDE_IN_DOCKER="0",
             GATEWAY_LISTEN=f"{self.host}:{self.port}",
-            # The default server binds 0.0.0.0 whatever GATEWAY_LISTEN says; hypercorn honours it.
-            GATEWAY_SERVER="hypercorn",
+            # LocalStack's Twisted server bound to GATEWAY_LISTEN's host (its own binds every interface;
+            # hypercorn binds correctly but costs LocalStack twice the CPU per request): see server.py.
+            GATEWAY_SERVER="csvdrop-twisted",
             FILESYSTEM_ROOT=str(dirs["fs"]),
             LOCALSTACK_VOLUME_DIR=str(dirs["volume"]),
             CONFIG_DIR=str(dirs["config"]),

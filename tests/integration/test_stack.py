@@ -58,6 +58,10 @@ def test_up_status_awscli_down_leaves_nothing(private: Settings) -> None:
 
     pids = [LocalStackService(private).managed_pid(), MySqlService(private).managed_pid()]
     assert all(pids)
+    listening = {(c.laddr.ip, c.laddr.port) for pid in pids if pid
+                 for c in psutil.Process(pid).net_connections("inet") if c.status == psutil.CONN_LISTEN}
+    assert ("127.0.0.1", private.localstack_port) in listening and ("127.0.0.1", private.mysql_port) in listening
+    assert {ip for ip, _ in listening} == {"127.0.0.1"}, f"listening beyond loopback: {sorted(listening)}"
     descendants = [c.pid for pid in pids if pid for c in psutil.Process(pid).children(recursive=True)]
     down = run_cli(private, "stack", "down")
     assert down.returncode == 0, down.stderr
