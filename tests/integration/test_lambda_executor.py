@@ -51,7 +51,9 @@ def main(event, context):
     if "raise" in event:
         raise ValueError(event["raise"])
     if "sleep" in event:
+        started = time.time()
         time.sleep(event["sleep"])
+        print("window", event.get("marker", ""), started, time.time())
     if "exit" in event:
         os._exit(event["exit"])
     if "put" in event:
@@ -297,6 +299,60 @@ def test_logs_reach_cloudwatch_with_start_end_report(fn: Fn) -> None:
     assert any(m.startswith(f"END RequestId: {request_id}") for m in found)
     report = next(m for m in found if m.startswith(f"REPORT RequestId: {request_id}"))
     assert "Duration:" in report and f"Memory Size: {MEMORY_MB} MB" in report
+
+
+def _stream_messages(fn: Fn) -> dict[str, list[str]]:
+    """Every log stream of the function, its messages in stored order."""
+    group = f"/aws/lambda/{fn.name}"
+    try:
+        streams = fn.logs.describe_log_streams(logGroupName=group)["logStreams"]
+    except fn.logs.exceptions.ResourceNotFoundException:  # no invocation has logged yet
+        return {}
+    out = {}
+    for stream in streams:
+        name = stream["logStreamName"]
+        events = fn.logs.get_log_events(logGroupName=group, logStreamName=name, startFromHead=True)["events"]
+        out[name] = [e["message"] for e in events]
+    return out
+
+
+def test_async_burst_runs_at_most_cpus_plus_one_at_once_and_logs_every_invocation_in_order(fn: Fn) -> None:
+    """The plugin's cap (CPUs + 1, async_pool.py) and batched log delivery (log_batching.py), on LocalStack."""
+    cap = len(os.sched_getaffinity(0)) + 1
+    markers = [f"burst-{uuid.uuid4().hex[:10]}" for _ in range(cap + 3)]
+    for marker in markers:
+        resp = fn.lam.invoke(FunctionName=fn.name, InvocationType="Event",
+                             Payload=json.dumps({"marker": marker, "sleep": 0.8}))
+        assert resp["StatusCode"] == 202
+
+    def windows() -> dict[str, tuple[float, float]] | None:
+        found = {}
+        for messages in _stream_messages(fn).values():
+            for message in messages:
+                parts = message.split()
+                if parts[:1] == ["window"] and parts[1] in markers:
+                    found[parts[1]] = (float(parts[2]), float(parts[3]))
+        return found if len(found) == len(markers) else None
+
+    spans = _wait_for(windows, timeout_s=60, what=f"all {len(markers)} async invocations to log their window")
+    edges = sorted([(start, 1) for start, _ in spans.values()] + [(end, -1) for _, end in spans.values()])
+    running = peak = 0
+    for _, step in edges:
+        running += step
+        peak = max(peak, running)
+    assert 2 <= peak <= cap, f"{peak} invocations ran at once; the cap is {cap}"
+
+    # Each invocation's lines arrive whole and in order in its stream, however the deliveries were batched.
+    for messages in _stream_messages(fn).values():
+        for marker in markers:
+            at = [i for i, m in enumerate(messages) if marker in m]
+            if not at:
+                continue
+            assert len(at) == 2, messages  # "marker ..." and "window ..."
+            start = max(i for i in range(at[0]) if messages[i].startswith("START RequestId: "))
+            request_id = messages[start].split()[2]
+            end = messages.index(f"END RequestId: {request_id}\n", at[1])
+            assert messages[end + 1].startswith(f"REPORT RequestId: {request_id}")
 
 
 def test_init_error_is_reported_as_import_module_error(stack: Settings) -> None:
