@@ -289,36 +289,32 @@ def test_reader_connection_killed_while_polling_loses_and_duplicates_nothing(fst
     assert all(len(r) == 1 and r[0]["status"] == "PROCESSED" for r in rows.values()), rows
 
 
-def test_lambda_child_killed_mid_file_is_retried_into_one_record(fstack: Settings) -> None:
-    """Fault 3: SIGKILL of the executor's child process while it profiles a ~10 MB file."""
+def test_lambda_child_killed_mid_invocation_is_retried_into_one_record(fstack: Settings) -> None:
+    """Fault 3: SIGKILL of the executor's child process while it holds the invocation of a ~10 MB file.
+
+    Every child is frozen (SIGSTOP) before the upload, so the invocation is handed to a frozen child and cannot
+    finish before the kill: the fault lands mid-invocation every time, whatever the machine's speed.
+    """
     s3 = aws.client(fstack, "s3")
-    # Warm up: a child exists and the next one will be a fresh cold start after the kill.
+    # Warm up: a child exists and is idle, so LocalStack hands the next invocation to it.
     warm = _unique("warm.csv")
     s3.put_object(Bucket=fstack.bucket, Key=warm, Body=b"a\n1\n")
     wait_for_row(fstack, warm)
-    children = _lambda_children(fstack)
-    assert children, "no executor child process found under LocalStack"
-    before = {c.pid: sum(c.cpu_times()[:2]) for c in children}
-
-    key = _unique("big-killed.csv")
-    body = _csv_bytes(10 * 1000 * 1000, seed="kill")
-    started_ms = int(time.time() * 1000) - 1000
-    put = s3.put_object(Bucket=fstack.bucket, Key=key, Body=body)
-    etag = put["ETag"].strip('"')
-
-    def busy_child() -> psutil.Process | None:
-        for child in _lambda_children(fstack):
-            try:
-                if sum(child.cpu_times()[:2]) - before.get(child.pid, 0.0) > 0.3:
-                    return child
-            except psutil.Error:
-                continue
-        return None
-
-    victim = _wait(busy_child, 30, "an executor child busy with the big file", interval=0.05)
-    assert mysql_row(fstack, key) is None, "the file was already stored: the kill came too late"
-    victim.send_signal(signal.SIGKILL)
-    victim_pid = victim.pid
+    frozen = _lambda_children(fstack)
+    assert frozen, "no executor child process found under LocalStack"
+    for child in frozen:
+        child.send_signal(signal.SIGSTOP)
+    try:
+        key = _unique("big-killed.csv")
+        body = _csv_bytes(10 * 1000 * 1000, seed="kill")
+        started_ms = int(time.time() * 1000) - 1000
+        etag = s3.put_object(Bucket=fstack.bucket, Key=key, Body=body)["ETag"].strip('"')
+        time.sleep(1.5)  # the S3 event reaches the function and its invocation is written to a frozen child
+        assert mysql_row(fstack, key) is None, "the file was stored by a child that was not frozen"
+    finally:
+        for child in frozen:
+            child.send_signal(signal.SIGKILL)
+            child.send_signal(signal.SIGCONT)
 
     row = wait_for_row(fstack, key, etag, timeout=90)
     assert row["status"] == "PROCESSED", row["error"]
@@ -326,7 +322,7 @@ def test_lambda_child_killed_mid_file_is_retried_into_one_record(fstack: Setting
     logs = _wait(lambda: (t := _log_text(fstack, started_ms)) and "Runtime.ExitError" in t and t, 30,
                  "Runtime.ExitError in the function's log")
     assert "signal: killed" in logs
-    assert victim_pid not in {c.pid for c in _lambda_children(fstack)}
+    assert not {c.pid for c in frozen} & {c.pid for c in _lambda_children(fstack)}
     time.sleep(2)  # a late duplicate would land now
     rows = _rows_for(fstack, [key])[key]
     assert len(rows) == 1 and rows[0]["revision"] == row["revision"], rows
