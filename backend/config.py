@@ -86,9 +86,9 @@ class Settings:
     localstack_venv: Path | None = None
     # Python used to build the LocalStack venv and to run python3.x Lambda functions ("" = search).
     service_python: str = ""
-    # Async invocations of one function that the local stack runs at once (0 = its CPUs + 1). Each is a local
-    # process whose cold start costs about a second of CPU: more of them than CPUs add cold starts, not
-    # throughput. Real AWS scales by itself; this is not sent there.
+    # Async invocations of one function that the local stack runs at once (0 = its CPUs, at least 2). Each
+    # is a local process whose cold start costs about a second of CPU: more of them than CPUs add cold
+    # starts, not throughput. Real AWS scales by itself; this is not sent there.
     local_lambda_concurrency: int = 0
 
     config_path: Path = field(default_factory=default_config_path)

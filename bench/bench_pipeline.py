@@ -1,7 +1,8 @@
 """Pipeline benchmark on a private stack: upload complete -> record visible in MySQL.
 
 - latency p50/p95 over N warm files each of 1 KB, 1 MB, 10 MB, and the cold first file;
-- throughput: 200 files of 100 KB uploaded at once, time until all 200 records exist (none missing/duplicated).
+- throughput: 200 files of 100 KB uploaded at once, time until all 200 records exist (none missing/duplicated):
+  the first burst (one warm execution environment) and, sustained, the median of three more.
 Baseline in the same run: profiling the same bytes in-process (`profile_csv`), i.e. the work itself without S3,
 Lambda, Secrets Manager, MySQL or SNS; the ratio is what the pipeline adds.
 """
@@ -73,7 +74,32 @@ class RecordWatcher:
         return int(total), int(distinct)
 
 
-def run(files_per_size: int = 30, burst: int = 200) -> list[dict[str, Any]]:
+def _burst(s3: Any, watcher: RecordWatcher, bucket: str, body: bytes, count: int) -> tuple[float, float, int, int]:
+    """Uploads count copies at once (16 threads); (seconds until all records exist, upload seconds, rows, keys)."""
+    prefix = f"burst-{uuid.uuid4().hex[:6]}/"
+    keys = [f"{prefix}{i:03d}.csv" for i in range(count)]
+    t0 = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        list(pool.map(lambda k: s3.put_object(Bucket=bucket, Key=k, Body=body), keys))
+    uploaded = time.perf_counter() - t0
+    deadline = time.perf_counter() + 300
+    total = distinct = 0
+    while time.perf_counter() < deadline:
+        total, distinct = watcher.count(bucket, prefix)
+        if total >= count:
+            break
+        time.sleep(0.05)
+    return time.perf_counter() - t0, uploaded, total, distinct
+
+
+def _burst_row(label: str, count: int, result: tuple[float, float, int, int], serial: float) -> dict[str, Any]:
+    elapsed, uploaded, total, distinct = result
+    return {"measure": f"{label} ({total} rows, {distinct} distinct, uploads took {uploaded:.1f} s)",
+            "p50 s": round(elapsed, 2), "p95 s": f"{count / elapsed:.1f} files/s",
+            "baseline in-process s": round(serial, 2), "ratio": f"{elapsed / serial:.1f}x"}
+
+
+def run(files_per_size: int = 30, burst: int = 200, sustained_bursts: int = 3) -> list[dict[str, Any]]:
     state = Path(tempfile.mkdtemp(prefix="csvdrop-bench-pipeline-"))
     ls_port, my_port = free_port(), free_port()
     base = load_settings(env={})
@@ -119,28 +145,20 @@ def run(files_per_size: int = 30, burst: int = 200) -> list[dict[str, Any]]:
                          "ratio": f"{p50 / baseline:.1f}x"})
 
         body = make_csv(100 * 1024, seed=7)
-        prefix = f"burst-{uuid.uuid4().hex[:6]}/"
-        keys = [f"{prefix}{i:03d}.csv" for i in range(burst)]
-        t0 = time.perf_counter()
-        with ThreadPoolExecutor(max_workers=16) as pool:
-            list(pool.map(lambda k: s3.put_object(Bucket=settings.bucket, Key=k, Body=body), keys))
-        uploaded = time.perf_counter() - t0
-        deadline = time.perf_counter() + 300
-        total = distinct = 0
-        while time.perf_counter() < deadline:
-            total, distinct = watcher.count(settings.bucket, prefix)
-            if total >= burst:
-                break
-            time.sleep(0.05)
-        elapsed = time.perf_counter() - t0
         t1 = time.perf_counter()
         for _ in range(burst):
             profile.profile_csv(body)
         serial = time.perf_counter() - t1
-        rows.append({"measure": f"burst: {burst} x 100 KB at once, all records ({total} rows, {distinct} distinct, "
-                                f"uploads took {uploaded:.1f} s)",
-                     "p50 s": round(elapsed, 2), "p95 s": f"{burst / elapsed:.1f} files/s",
-                     "baseline in-process s": round(serial, 2), "ratio": f"{elapsed / serial:.1f}x"})
+        # The first burst meets one warm execution environment (the cap's others start cold); the next ones
+        # meet them all warm: the sustained rate, as a median.
+        first = _burst(s3, watcher, settings.bucket, body, burst)
+        rows.append(_burst_row(f"burst: {burst} x 100 KB at once, all records, first burst", burst, first, serial))
+        later = sorted((_burst(s3, watcher, settings.bucket, body, burst) for _ in range(sustained_bursts)),
+                       key=lambda b: b[0])
+        median = later[len(later) // 2]
+        rates = ", ".join(f"{burst / b[0]:.1f}" for b in later)
+        rows.append(_burst_row(f"sustained: median of {sustained_bursts} more bursts ({rates} files/s)", burst,
+                               median, serial))
     finally:
         stack_down(settings)
         shutil.rmtree(state, ignore_errors=True)

@@ -224,7 +224,8 @@ def sniff_dialect(sample: str, complete: bool) -> tuple[str | None, str]:
     """(delimiter or None for a single column, quote char) from the start of the text (step 5)."""
     quote = '"'
     # The "'" test first: the pattern scans the whole sample (2 ms on 64 KB), and cannot match without one.
-    if '"' not in sample and "'" in sample and re.search(r"(?:^|[,;\t|])'[^'\r\n]*'(?:[,;\t|]|$)", sample, re.MULTILINE):
+    single_quoted = r"(?:^|[,;\t|])'[^'\r\n]*'(?:[,;\t|]|$)"
+    if '"' not in sample and "'" in sample and re.search(single_quoted, sample, re.MULTILINE):
         quote = "'"
     best: tuple[float, int] | None = None
     chosen: str | None = None

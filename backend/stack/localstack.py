@@ -164,7 +164,7 @@ class LocalStackService:
             LOCALSTACK_HOST=f"{self.host}:{self.port}",
             CSVDROP_SERVICE_PYTHON=self.settings.service_python,
         )
-        if self.settings.local_lambda_concurrency > 0:  # else the plugin's default: CPUs + 1 (async_pool.py)
+        if self.settings.local_lambda_concurrency > 0:  # else the plugin's default: the CPUs, at least 2
             env["CSVDROP_LAMBDA_ASYNC_CONCURRENCY"] = str(self.settings.local_lambda_concurrency)
         return env
 

@@ -6,8 +6,9 @@ environments. Here an environment is a local Python process whose cold start (im
 connection) costs about a second of CPU, and the CPUs are shared with LocalStack itself: environments beyond
 the number of CPUs add cold starts, not throughput. Unlike reserved concurrency, which throttles the surplus into
 delayed retries, the cap makes LocalStack's event poller wait for a free slot before it hands on the next event,
-so the surplus stays in the function's event queue, in order, and is not received (and its visibility timeout
-not started) before it can run. Stdlib only (unit-tested without LocalStack); the patch is in patches.py.
+so it receives no more events (at most 10 at a time) until one can run: the surplus stays in the function's
+event queue, in order, its visibility timeout not yet started.
+Stdlib only (unit-tested without LocalStack); the patch is in patches.py.
 """
 
 from __future__ import annotations
@@ -23,11 +24,11 @@ ENV_VAR = "CSVDROP_LAMBDA_ASYNC_CONCURRENCY"
 
 def default_concurrency() -> int:
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    return cpus + 1
+    return max(2, cpus)
 
 
 def async_concurrency() -> int | None:
-    """The cap: the environment's whole number, CPUs + 1 when unset, None (LocalStack's own pool) for "off"."""
+    """The cap: the environment's whole number; the CPUs (at least 2) when unset; "off": None (LocalStack's pool)."""
     raw = os.environ.get(ENV_VAR, "").strip().lower()
     if not raw:
         return default_concurrency()

@@ -39,7 +39,7 @@ def test_cap_from_the_environment(monkeypatch: pytest.MonkeyPatch, raw: str, exp
 
 
 @pytest.mark.parametrize("raw", ["", "-3", "three"])
-def test_unset_or_unusable_cap_means_cpus_plus_one(monkeypatch: pytest.MonkeyPatch, raw: str) -> None:
+def test_unset_or_unusable_cap_means_the_cpus_at_least_two(monkeypatch: pytest.MonkeyPatch, raw: str) -> None:
     monkeypatch.setenv(pool.ENV_VAR, raw)
     assert pool.async_concurrency() == pool.default_concurrency() >= 2
 
