@@ -5,30 +5,17 @@ The patches themselves run against the real LocalStack in tests/integration/test
 
 from __future__ import annotations
 
-import importlib.util
 import threading
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from queue import Queue
-from types import ModuleType
 from typing import Any
 
 import pytest
+from lambda_loader import load_executor_module
 
-PKG = Path(__file__).resolve().parents[2] / "lambda_executor" / "csvdrop_lambda_executor"
-
-
-def _load(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(f"csvdrop_lambda_executor_{name}_under_test", PKG / f"{name}.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-pool = _load("async_pool")
-batching = _load("log_batching")
+pool = load_executor_module("async_pool")
+batching = load_executor_module("log_batching")
 
 
 # --- the async cap -------------------------------------------------------------------------------------

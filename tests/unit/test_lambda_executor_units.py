@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import json
 import os
@@ -11,26 +10,15 @@ import sys
 import threading
 import time
 from pathlib import Path
-from types import ModuleType
 
 import pytest
+from lambda_loader import EXECUTOR_DIR as PKG
+from lambda_loader import load_executor_module
 
 VERSION = f"{sys.version_info[0]}.{sys.version_info[1]}"
-PKG = Path(__file__).resolve().parents[2] / "lambda_executor" / "csvdrop_lambda_executor"
 
-
-def _load(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        f"csvdrop_lambda_executor_{name}_under_test", PKG / f"{name}.py"
-    )
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-interp = _load("interpreters")
-child = _load("child")
+interp = load_executor_module("interpreters")
+child = load_executor_module("child")
 
 
 # --- interpreter discovery ---------------------------------------------------------------------------
