@@ -1095,11 +1095,16 @@ class MainWindow(QMainWindow):
         if not keys:
             return
         new = dialog.result_settings()
-        try:
-            self.backend.save_settings(new, keys)
-        except Exception as exc:  # a read-only config folder must not lose the user's edits silently
-            QMessageBox.warning(self, "Settings not saved", f"Could not save the settings: {describe_error(exc)}")
         self.apply_settings(new)
+
+        def not_saved(exc: BaseException) -> None:  # a read-only config folder must not lose edits silently
+            QMessageBox.warning(self, "Settings not saved",
+                                f"The settings apply until CSV Drop closes, but could not be saved: "
+                                f"{describe_error(exc)}")
+
+        # The config file may sit on a slow or network home folder: written off the GUI thread.
+        self.jobs.start(lambda _report: self.backend.save_settings(new, keys), on_error=not_saved,
+                        name="save settings")
 
     def apply_settings(self, settings: Settings) -> None:
         store_changed = any(

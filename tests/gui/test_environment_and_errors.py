@@ -165,10 +165,32 @@ def test_settings_dialog_saves_only_changed_keys_and_applies_them(
     window.settings_action.trigger()
     assert window.settings.bucket == "other-bucket"
     assert window.settings.parallel_uploads == 5
+    qtbot.waitUntil(lambda: bool(backend.saved), timeout=5000)  # written on a worker thread
     assert backend.saved[-1][1] == ["bucket", "parallel_uploads"]
     saved = load_settings(env={}, config_path=window.settings.config_path)
     assert (saved.bucket, saved.parallel_uploads) == ("other-bucket", 5)
     assert "other-bucket" in window.windowTitle()
+
+
+def test_settings_that_cannot_be_saved_still_apply_and_say_why(
+    qtbot: Any, window: Any, backend: Any, dialogs: Any, monkeypatch: Any
+) -> None:
+    def fake_exec(dialog: SettingsDialog) -> int:
+        dialog.bucket.setText("kept-bucket")
+        return int(SettingsDialog.DialogCode.Accepted.value)
+
+    def read_only(settings: Any, keys: Any = None) -> Any:
+        raise PermissionError(13, "Permission denied", str(settings.config_path))
+
+    monkeypatch.setattr(SettingsDialog, "exec", fake_exec)
+    monkeypatch.setattr(backend, "save_settings", read_only)
+    window.settings_action.trigger()
+    assert window.settings.bucket == "kept-bucket"
+    qtbot.waitUntil(lambda: any(kind == "warning" for kind, *_ in dialogs.calls), timeout=5000)
+    _, title, text = next(c for c in dialogs.calls if c[0] == "warning")
+    assert title == "Settings not saved"
+    assert "Permission denied" in text and str(window.settings.config_path) in text
+    assert "Traceback" not in text
 
 
 def test_settings_dialog_rejects_bad_values(qtbot: Any, settings: Any) -> None:
