@@ -44,6 +44,7 @@ ModelIndex = QModelIndex | QPersistentModelIndex
 # A file still "processing" this long after its upload probably has no trigger to process it.
 PROCESSING_HINT_AFTER_S = 90.0
 PROGRESS_EVERY_S = 0.1
+CHECK_STARTS_PER_TURN = 4  # file checks started per turn of the event loop (see _start_checks)
 
 
 _ROW_FLAGS = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemNeverHasChildren
@@ -384,6 +385,8 @@ class UploadManager(QObject):
         self.backend = backend
         self.model = UploadQueueModel(self)
         self._checks = JobRunner(2, self)
+        # (item, attempt) whose check has not been started yet; started a few per event-loop turn
+        self._check_backlog: deque[tuple[UploadItem, int]] = deque()
         self._uploads = JobRunner(settings.parallel_uploads, self)
         self._hint_timer = QTimer(self)
         self._hint_timer.setInterval(5000)
@@ -437,8 +440,8 @@ class UploadManager(QObject):
             active.add(path)
             new.append(UploadItem(path=path, bucket=self.settings.bucket))
         self.model.add(new)
-        for item in new:
-            self._validate(item)
+        self._check_backlog.extend((item, item.attempt) for item in new)
+        self._start_checks()
         if skipped:
             self.problem.emit("add", f"{skipped} file(s) already in the queue were not added again.")
         return new
@@ -552,6 +555,17 @@ class UploadManager(QObject):
         item.state = state
         item.message = message
         self.model.changed(item)
+
+    def _start_checks(self) -> None:
+        """Starts the backlog's checks a few at a time: starting a job costs the GUI thread about a
+        millisecond (a QRunnable, its signal connections), so a drop of hundreds of files must not start
+        them all in one turn of the event loop."""
+        for _ in range(min(CHECK_STARTS_PER_TURN, len(self._check_backlog))):
+            item, attempt = self._check_backlog.popleft()
+            if item.attempt == attempt and item.state == UploadState.VALIDATING:  # not cancelled meanwhile
+                self._validate(item)
+        if self._check_backlog:
+            QTimer.singleShot(0, self, self._start_checks)
 
     def _validate(self, item: UploadItem) -> None:
         max_bytes = self.settings.max_file_bytes

@@ -32,6 +32,7 @@ def make_record(
     error: str | None = None,
     revision: int = 0,
     columns: list[dict[str, Any]] | None = None,
+    uploaded: datetime | None = None,
 ) -> MetadataRecord:
     cols = columns or [
         {"name": "id", "type": "integer", "null_count": 0, "distinct_count": rows, "min": 1, "max": rows},
@@ -56,8 +57,8 @@ def make_record(
         "etag": "e" * 32,
         "sha256": "ab" * 32,
         "sequencer": f"{revision:016X}",
-        "uploaded_at": (T0 + timedelta(minutes=minutes)).isoformat(),
-        "processed_at": (T0 + timedelta(minutes=minutes, seconds=2)).isoformat(),
+        "uploaded_at": (uploaded or T0 + timedelta(minutes=minutes)).isoformat(),
+        "processed_at": ((uploaded or T0 + timedelta(minutes=minutes)) + timedelta(seconds=2)).isoformat(),
         "duration_ms": 12.5,
         "encoding": "utf-8" if processed else None,
         "has_bom": False,
@@ -226,7 +227,9 @@ class FakeBackend:
                 time.sleep(self.chunk_delay)
             self.uploaded.append(key or path.name)
             if self.auto_process:
-                self.add_records(make_record(key or path.name, rows=3, bucket=settings.bucket))
+                # stamped now, as S3's LastModified would be: the app tells a fresh record from an old one by it
+                self.add_records(make_record(key or path.name, rows=3, bucket=settings.bucket,
+                                             uploaded=datetime.now(UTC)))
             return UploadResult(key or path.name, "e" * 32, size, time.monotonic() - start)
         finally:
             with self.lock:
