@@ -113,7 +113,14 @@ class RecordTableModel(QAbstractTableModel):
         self._records: list[Any] = []
         self._keys: list[tuple[Any, ...]] = []  # sort keys per row, computed once per record version
         self._display: list[tuple[str, ...]] = []  # display texts per row, likewise
+        # row per record id, rebuilt only when asked for after rows moved (an insert above them, a sort):
+        # rebuilding it for every batch of 100 made loading 100,000 records quadratic.
         self._rows: dict[tuple[str, str], int] = {}
+        self._rows_stale = False
+        self._ids: set[tuple[str, str]] = set()
+        # the rows' order keys in ascending order (reversed rows when sorted descending), kept in step
+        # with inserts so placing a batch is a bisect, not a pass over every row
+        self._ascending: list[tuple[Any, ...]] | None = None
         self._sort_order: tuple[int, Qt.SortOrder] | None = None
 
     def rowCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: B008
@@ -171,7 +178,7 @@ class RecordTableModel(QAbstractTableModel):
         changed: list[Any] = []
         for record in records:
             rid = record_id(record)
-            row = self._rows.get(rid)
+            row = self._row_index().get(rid) if rid in self._ids else None
             if row is not None:
                 self._records[row] = record
                 self._keys[row] = _sort_keys(record)
@@ -186,6 +193,7 @@ class RecordTableModel(QAbstractTableModel):
         for start, end in _runs(sorted(set(updated_rows))):
             self.dataChanged.emit(self.index(start, 0), self.index(end, len(COLUMNS) - 1))
         if updated_rows:
+            self._ascending = None
             self._apply_sort()  # an update may have moved a row
         if new and self._sort_order is not None:
             self._insert_sorted(new)
@@ -194,6 +202,7 @@ class RecordTableModel(QAbstractTableModel):
             self.beginInsertRows(QModelIndex(), first, first + len(new) - 1)
             for offset, record in enumerate(new):
                 self._rows[record_id(record)] = first + offset
+                self._ids.add(record_id(record))
             self._records.extend(new)
             self._keys.extend(_sort_keys(r) for r in new)
             self._display.extend(_display(r) for r in new)
@@ -211,6 +220,7 @@ class RecordTableModel(QAbstractTableModel):
             self._sort_order = None
             return
         self._sort_order = (column, order)
+        self._ascending = None
         self._apply_sort()
 
     def _order_keys(self, keys: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
@@ -219,8 +229,18 @@ class RecordTableModel(QAbstractTableModel):
         assert self._sort_order is not None
         return list(map(operator.itemgetter(self._sort_order[0], 0, 8), keys))
 
-    def _reindex(self) -> None:
-        self._rows = dict(zip(map(record_id, self._records), range(len(self._records)), strict=True))
+    def _row_index(self) -> dict[tuple[str, str], int]:
+        if self._rows_stale:
+            self._rows = dict(zip(map(record_id, self._records), range(len(self._records)), strict=True))
+            self._rows_stale = False
+        return self._rows
+
+    def _ascending_keys(self) -> list[tuple[Any, ...]]:
+        if self._ascending is None:
+            self._ascending = self._order_keys(self._keys)
+            if self._sort_order is not None and self._sort_order[1] == Qt.SortOrder.DescendingOrder:
+                self._ascending.reverse()
+        return self._ascending
 
     def _insert_sorted(self, new: list[Any]) -> None:
         """Each new record goes where the sort puts it; records landing in the same gap go in as one
@@ -228,40 +248,45 @@ class RecordTableModel(QAbstractTableModel):
         assert self._sort_order is not None
         descending = self._sort_order[1] == Qt.SortOrder.DescendingOrder
         new_keys = [_sort_keys(r) for r in new]
+        self._ids.update(map(record_id, new))
         entries = sorted(zip(self._order_keys(new_keys), new_keys, new, strict=True), key=operator.itemgetter(0),
                          reverse=descending)
-        order = self._order_keys(self._keys)
-        if descending:  # bisect wants ascending: search the reversed sequence
-            order.reverse()
-        runs: list[tuple[int, list[tuple[Any, ...]], list[Any]]] = []
-        for key, keys, record in entries:
-            pos = bisect.bisect_right(order, key)
-            row = len(order) - pos if descending else pos
+        ascending = self._ascending_keys()
+        runs: list[tuple[int, list[tuple[Any, ...]], list[Any], list[tuple[Any, ...]]]] = []
+        for order_key, keys, record in entries:
+            pos = bisect.bisect_right(ascending, order_key)
+            row = len(ascending) - pos if descending else pos
             if runs and runs[-1][0] == row:
                 runs[-1][1].append(keys)
                 runs[-1][2].append(record)
+                runs[-1][3].append(order_key)
             else:
-                runs.append((row, [keys], [record]))
+                runs.append((row, [keys], [record], [order_key]))
         if len(runs) > MAX_INSERT_RUNS:  # scattered: one append and one re-sort beat many inserts
             first = len(self._records)
             self.beginInsertRows(QModelIndex(), first, first + len(new) - 1)
             self._records.extend(new)
             self._keys.extend(new_keys)
             self._display.extend(_display(r) for r in new)
-            self._reindex()
+            self._rows_stale = True
+            self._ascending = None
             self.endInsertRows()
             self._apply_sort()
             return
         shift = 0
-        for gap, keys_run, records in runs:
+        size = len(ascending)
+        for gap, keys_run, records, order_run in runs:
             row = gap + shift
             self.beginInsertRows(QModelIndex(), row, row + len(records) - 1)
             self._records[row:row] = records
             self._keys[row:row] = keys_run
             self._display[row:row] = [_display(r) for r in records]
+            # the same rows in the ascending list: at the mirrored place, in ascending order
+            at = size - gap if descending else gap + shift
+            ascending[at:at] = order_run[::-1] if descending else order_run
+            self._rows_stale = True
             self.endInsertRows()
             shift += len(records)
-        self._reindex()
 
     def _apply_sort(self) -> None:
         if self._sort_order is None or len(self._records) < 2:
@@ -279,7 +304,8 @@ class RecordTableModel(QAbstractTableModel):
         self._records = [self._records[i] for i in permutation]
         self._keys = [self._keys[i] for i in permutation]
         self._display = [self._display[i] for i in permutation]
-        self._reindex()
+        self._rows_stale = True
+        self._ascending = None
         persistent = self.persistentIndexList()
         self.changePersistentIndexList(
             persistent, [self.index(new_row[i.row()], i.column()) if i.isValid() else i for i in persistent])
@@ -291,10 +317,13 @@ class RecordTableModel(QAbstractTableModel):
         self._keys.clear()
         self._display.clear()
         self._rows.clear()
+        self._rows_stale = False
+        self._ids.clear()
+        self._ascending = None
         self.endResetModel()
 
     def row_for(self, bucket: str, key: str) -> int:
-        row = self._rows.get((bucket, key))
+        row = self._row_index().get((bucket, key))
         return -1 if row is None else row
 
     def sort_key(self, row: int, column: int) -> Any:

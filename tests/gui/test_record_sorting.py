@@ -65,3 +65,39 @@ def test_filter_and_sort_together() -> None:
     assert _names(proxy) == [f"march-{i}.csv" for i in reversed(range(6))]
     model.upsert([make_record("march-9.csv", rows=99, minutes=9)])
     assert _names(proxy)[0] == "march-9.csv"
+
+
+def test_many_small_batches_with_updates_and_sort_changes_keep_order_and_row_index() -> None:
+    """The model keeps its row index and sorted keys between batches (rebuilt only when rows moved): a long
+    random run of grouped and scattered batches, updates that move rows, and sort changes in both directions
+    must agree with a plain sort after every step."""
+    model, proxy = RecordTableModel(), RecordFilterProxy()
+    proxy.setSourceModel(model)
+    rng = random.Random(11)
+    current: dict[str, Any] = {}
+    orders = [(RecordTableModel.UPLOADED, "uploaded_at"), (RecordTableModel.ROWS, "row_count")]
+    column, attr = orders[0]
+    descending = True
+    proxy.sort(column, Qt.SortOrder.DescendingOrder)
+    serial = 0
+    for step in range(120):
+        batch = []
+        if step % 17 == 16:  # the user clicks another header
+            column, attr = orders[rng.randrange(2)]
+            descending = rng.random() < 0.5
+            proxy.sort(column, Qt.SortOrder.DescendingOrder if descending else Qt.SortOrder.AscendingOrder)
+        for _ in range(rng.randrange(1, 30)):
+            if current and rng.random() < 0.15:  # a newer upload of a known file
+                name = rng.choice(sorted(current))
+                batch.append(make_record(name, rows=rng.randrange(10_000), minutes=rng.randrange(5000),
+                                         revision=serial + 1))
+            else:  # mostly newest first, as new uploads arrive; sometimes anywhere
+                minutes = 10_000 + serial if rng.random() < 0.8 else rng.randrange(10_000)
+                batch.append(make_record(f"f{serial:05d}.csv", rows=rng.randrange(10_000), minutes=minutes))
+            serial += 1
+        model.upsert(batch)
+        for record in batch:
+            current[record.file_name] = record
+        assert _names(proxy) == _expected(list(current.values()), attr, descending), f"step {step}"
+        assert all(model.row_for(r.bucket, r.key) == i for i, r in enumerate(model.records())), f"step {step}"
+    assert model.rowCount() == len(current)
