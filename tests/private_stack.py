@@ -7,12 +7,15 @@ services are stopped and the folder removed even when the test fails; the servic
 
 from __future__ import annotations
 
+import os
 import shutil
-import socket
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+import pytest
+from testsupport import free_port
 
 from backend.config import Settings, load_settings
 from backend.provisioning import run_setup
@@ -21,13 +24,6 @@ from backend.stack.localstack import LocalStackService
 from backend.stack.mysql import MySqlService
 
 LOGS = Path(tempfile.gettempdir()) / "csvdrop-test-faults-logs"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def setup_or_fail(settings: Settings) -> None:
@@ -57,9 +53,12 @@ def _keep_logs(settings: Settings, label: str) -> None:
 
 @contextmanager
 def private_stack(label: str) -> Iterator[Settings]:
-    """A running, provisioned LocalStack + MariaDB of one's own, as Settings."""
+    """A running, provisioned LocalStack + MariaDB of one's own, as Settings. Skips the caller when the suite
+    runs against an external stack (CSVDROP_TEST_EXTERNAL_STACK): tests that stop services need their own."""
+    if os.environ.get("CSVDROP_TEST_EXTERNAL_STACK"):
+        pytest.skip(f"{label}: stops or restarts services, so it needs its own private stack")
     state = Path(tempfile.mkdtemp(prefix=f"csvdrop-test-{label}-"))
-    ls_port, my_port = _free_port(), _free_port()
+    ls_port, my_port = free_port(), free_port()
     settings = load_settings(
         env={},
         state_dir=state,

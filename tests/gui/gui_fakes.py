@@ -13,6 +13,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from PySide6.QtCore import QElapsedTimer, QTimer
+
 from backend.notices import Notice, NoticeError
 from backend.provisioning import Health, StepResult
 from backend.store import MetadataRecord, StoreError
@@ -275,3 +277,36 @@ class FakeBackend:
 
         self.saved.append((settings, keys))
         return save_settings(settings, keys)
+
+
+class EventLoopGaps:
+    """Milliseconds between ticks of a 10 ms timer: a gap well above 10 ms is time the GUI thread was busy.
+
+    Use as a context manager around the work; ``gaps`` holds every gap, ``worst`` the largest after the first.
+    """
+
+    def __init__(self, interval_ms: int = 10) -> None:
+        self.gaps: list[float] = []
+        self._clock = QElapsedTimer()
+        self._timer = QTimer()
+        self._timer.setInterval(interval_ms)
+        self._timer.timeout.connect(self._tick)
+        self._last = 0.0
+
+    def _tick(self) -> None:
+        now = self._clock.elapsed()
+        self.gaps.append(now - self._last)
+        self._last = now
+
+    def __enter__(self) -> EventLoopGaps:
+        self._clock.start()
+        self._last = self._clock.elapsed()
+        self._timer.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._timer.stop()
+
+    @property
+    def worst(self) -> float:
+        return max(self.gaps[1:])

@@ -7,8 +7,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from gui_fakes import FakeStep, make_record
-from PySide6.QtCore import QElapsedTimer, QTimer
+from gui_fakes import EventLoopGaps, FakeStep, make_record
+from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QMessageBox
 
 from backend.config import load_settings
@@ -128,29 +128,15 @@ def test_event_loop_keeps_turning_while_work_runs(qtbot: Any, window: Any, backe
     backend.add_records(*[make_record(f"r{i}.csv", minutes=i) for i in range(800)])
     for i in range(8):
         (tmp_path / f"f{i}.csv").write_text("a,b\n" + "1,2\n" * 200, encoding="utf-8")
-    gaps: list[float] = []
-    clock = QElapsedTimer()
-    clock.start()
-    last = [clock.elapsed()]
-
-    def tick() -> None:
-        now = clock.elapsed()
-        gaps.append(now - last[0])
-        last[0] = now
-
-    timer = QTimer()
-    timer.setInterval(10)
-    timer.timeout.connect(tick)
-    timer.start()
-    window.add_paths(sorted(tmp_path.glob("f*.csv")))
-    deadline = time.monotonic() + 15
-    qtbot.waitUntil(lambda: len(backend.uploaded) == 8 or time.monotonic() > deadline, timeout=20000)
-    qtbot.wait(300)
-    timer.stop()
+    with EventLoopGaps() as loop:
+        window.add_paths(sorted(tmp_path.glob("f*.csv")))
+        deadline = time.monotonic() + 15
+        qtbot.waitUntil(lambda: len(backend.uploaded) == 8 or time.monotonic() > deadline, timeout=20000)
+        qtbot.wait(300)
     assert len(backend.uploaded) == 8
     assert window.records.rowCount() >= 800
-    assert len(gaps) > 20
-    assert max(gaps[1:]) < 100, f"the GUI thread stalled for {max(gaps[1:])} ms"
+    assert len(loop.gaps) > 20
+    assert loop.worst < 100, f"the GUI thread stalled for {loop.worst} ms"
 
 
 def test_settings_dialog_saves_only_changed_keys_and_applies_them(

@@ -5,7 +5,6 @@ Uses its own private stack (it stops LocalStack), never the session stack other 
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,8 +24,6 @@ pytestmark = [pytest.mark.stack, pytest.mark.slow]
 
 @pytest.fixture(scope="module")
 def gui_stack() -> Iterator[Settings]:
-    if os.environ.get("CSVDROP_TEST_EXTERNAL_STACK"):
-        pytest.skip("this test stops LocalStack: it needs its own private stack")
     with private_stack("faults-gui") as settings:
         yield settings
 

@@ -10,7 +10,6 @@ Reproduce one fault: ``.venv/bin/pytest tests/integration/test_faults.py -q -k <
 from __future__ import annotations
 
 import json
-import os
 import signal
 import threading
 import time
@@ -46,8 +45,6 @@ LOG_GROUP_PREFIX = "/aws/lambda/"
 @pytest.fixture(scope="module")
 def fstack() -> Iterator[Settings]:
     """A private, provisioned local cloud for this module only (it gets stopped and restarted)."""
-    if os.environ.get("CSVDROP_TEST_EXTERNAL_STACK"):
-        pytest.skip("fault injection stops services: it needs its own private stack")
     with private_stack("faults") as settings:
         yield settings
 
