@@ -10,23 +10,20 @@ S3, the Lambda executor, Secrets Manager, MySQL and SNS add on top of the work i
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 import psutil
 
-from backend.config import Settings, load_settings
+from backend.config import Settings
 from backend.provisioning import run_setup
-from backend.stack import stack_down, stack_up
+from backend.stack import stack_up
 from backend.upload import upload_file
 from bench.bench_pipeline import RecordWatcher, _profile_module, make_csv
-from bench.common import free_port
+from bench.common import stack_settings
 
 MIB = 1024 * 1024
 
@@ -71,20 +68,15 @@ class PeakMemory(threading.Thread):
 
 
 def run(files: int = 500, size: int = 10 * 1024, timeout_s: float = 600) -> list[dict[str, Any]]:
-    state = Path(tempfile.mkdtemp(prefix="csvdrop-bench-load-"))
-    ls_port, my_port = free_port(), free_port()
-    base = load_settings(env={})
-    settings = base.replace(state_dir=state, localstack_venv=base.localstack_venv_dir, localstack_port=ls_port,
-                            aws_endpoint=f"http://127.0.0.1:{ls_port}", mysql_port=my_port)
-    folder = state / "files"
-    folder.mkdir()
-    paths = []
-    for i in range(files):
-        path = folder / f"f{i:03d}.csv"
-        path.write_bytes(make_csv(size, seed=i))
-        paths.append(path)
-    rows: list[dict[str, Any]] = []
-    try:
+    with stack_settings("load") as settings:
+        folder = settings.state_dir / "files"
+        folder.mkdir()
+        paths = []
+        for i in range(files):
+            path = folder / f"f{i:03d}.csv"
+            path.write_bytes(make_csv(size, seed=i))
+            paths.append(path)
+        rows: list[dict[str, Any]] = []
         stack_up(settings, use_docker=False)
         results = run_setup(settings)
         assert all(r.status != "failed" for r in results), results
@@ -125,9 +117,6 @@ def run(files: int = 500, size: int = 10 * 1024, timeout_s: float = 600) -> list
                          "detail": f"idle {idle[name] / MIB:.0f} MiB" + (
                              f"; up to {memory.max_children} processes" if name == "lambda children" else ""),
                          "baseline": "", "ratio": ""})
-    finally:
-        stack_down(settings)
-        shutil.rmtree(state, ignore_errors=True)
     return rows
 
 

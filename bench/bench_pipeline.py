@@ -10,23 +10,20 @@ Lambda, Secrets Manager, MySQL or SNS; the ratio is what the pipeline adds.
 from __future__ import annotations
 
 import importlib
-import shutil
 import statistics
 import sys
-import tempfile
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 import pymysql
 
 from backend import aws
-from backend.config import PROJECT_ROOT, Settings, load_settings
+from backend.config import PROJECT_ROOT, Settings
 from backend.provisioning import run_setup
-from backend.stack import stack_down, stack_up
-from bench.common import free_port, percentile
+from backend.stack import stack_up
+from bench.common import percentile, stack_settings
 
 
 def make_csv(target_bytes: int, seed: int = 0) -> bytes:
@@ -100,14 +97,9 @@ def _burst_row(label: str, count: int, result: tuple[float, float, int, int], se
 
 
 def run(files_per_size: int = 30, burst: int = 200, sustained_bursts: int = 3) -> list[dict[str, Any]]:
-    state = Path(tempfile.mkdtemp(prefix="csvdrop-bench-pipeline-"))
-    ls_port, my_port = free_port(), free_port()
-    base = load_settings(env={})
-    settings = base.replace(state_dir=state, localstack_venv=base.localstack_venv_dir, localstack_port=ls_port,
-                            aws_endpoint=f"http://127.0.0.1:{ls_port}", mysql_port=my_port)
-    rows: list[dict[str, Any]] = []
-    profile = _profile_module()
-    try:
+    with stack_settings("pipeline") as settings:
+        rows: list[dict[str, Any]] = []
+        profile = _profile_module()
         stack_up(settings, use_docker=False)
         results = run_setup(settings)
         assert all(r.status != "failed" for r in results), results
@@ -159,9 +151,6 @@ def run(files_per_size: int = 30, burst: int = 200, sustained_bursts: int = 3) -
         rates = ", ".join(f"{burst / b[0]:.1f}" for b in later)
         rows.append(_burst_row(f"sustained: median of {sustained_bursts} more bursts ({rates} files/s)", burst,
                                median, serial))
-    finally:
-        stack_down(settings)
-        shutil.rmtree(state, ignore_errors=True)
     return rows
 
 

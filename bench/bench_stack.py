@@ -11,16 +11,13 @@ import json
 import os
 import shutil
 import statistics
-import tempfile
 import time
 import zipfile
-from pathlib import Path
 from typing import Any
 
 from backend import aws
-from backend.config import load_settings
-from backend.stack import stack_down, stack_up
-from bench.common import free_port, percentile
+from backend.stack import stack_up
+from bench.common import percentile, stack_settings
 
 ECHO = "import os\ndef handler(event, context):\n    return {'echo': event, 'pid': os.getpid()}\n"
 
@@ -33,13 +30,8 @@ def _zip(source: str) -> bytes:
 
 
 def run(warm_invokes: int = 50) -> list[dict[str, Any]]:
-    state = Path(tempfile.mkdtemp(prefix="csvdrop-bench-stack-"))
-    ls_port, my_port = free_port(), free_port()
-    base = load_settings(env={})
-    settings = base.replace(state_dir=state, localstack_venv=base.localstack_venv_dir, localstack_port=ls_port,
-                            aws_endpoint=f"http://127.0.0.1:{ls_port}", mysql_port=my_port)
-    rows: list[dict[str, Any]] = []
-    try:
+    with stack_settings("stack") as settings:
+        rows: list[dict[str, Any]] = []
         started = time.perf_counter()
         stack_up(settings, use_docker=False)
         rows.append({"metric": "stack cold start to healthy (venv installed, new state)",
@@ -77,7 +69,7 @@ def run(warm_invokes: int = 50) -> list[dict[str, Any]]:
 
         s3.create_bucket(Bucket="bench")
         body = os.urandom(10 * 1024 * 1024)
-        src = state / "10mb.bin"
+        src = settings.state_dir / "10mb.bin"
         src.write_bytes(body)
         puts = []
         for _ in range(5):
@@ -87,7 +79,7 @@ def run(warm_invokes: int = 50) -> list[dict[str, Any]]:
         copies = []
         for _ in range(5):
             t0 = time.perf_counter()
-            shutil.copyfile(src, state / "copy.bin")
+            shutil.copyfile(src, settings.state_dir / "copy.bin")
             copies.append(time.perf_counter() - t0)
         mbps = 10 * 1.048576 / statistics.median(puts)
         disk = 10 * 1.048576 / statistics.median(copies)
@@ -95,9 +87,6 @@ def run(warm_invokes: int = 50) -> list[dict[str, Any]]:
                      "target": ""})
         rows.append({"metric": "baseline: local file copy 10 MiB", "value": round(disk, 1), "unit": "MB/s",
                      "target": f"put/copy = {mbps / disk:.2f}x"})
-    finally:
-        stack_down(settings)
-        shutil.rmtree(state, ignore_errors=True)
     return rows
 
 
