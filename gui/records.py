@@ -113,11 +113,11 @@ class RecordTableModel(QAbstractTableModel):
         self._records: list[Any] = []
         self._keys: list[tuple[Any, ...]] = []  # sort keys per row, computed once per record version
         self._display: list[tuple[str, ...]] = []  # display texts per row, likewise
-        # row per record id, rebuilt only when asked for after rows moved (an insert above them, a sort):
-        # rebuilding it for every batch of 100 made loading 100,000 records quadratic.
+        # row per record id. Every id is in it; the rows are rebuilt only when asked for after rows moved
+        # (an insert above them, a sort): rebuilding it for every batch of 100 made loading 100,000 records
+        # quadratic.
         self._rows: dict[tuple[str, str], int] = {}
         self._rows_stale = False
-        self._ids: set[tuple[str, str]] = set()
         # the rows' order keys in ascending order (reversed rows when sorted descending), kept in step
         # with inserts so placing a batch is a bisect, not a pass over every row
         self._ascending: list[tuple[Any, ...]] | None = None
@@ -178,7 +178,7 @@ class RecordTableModel(QAbstractTableModel):
         changed: list[Any] = []
         for record in records:
             rid = record_id(record)
-            row = self._row_index().get(rid) if rid in self._ids else None
+            row = self._row_index()[rid] if rid in self._rows else None
             if row is not None:
                 self._records[row] = record
                 self._keys[row] = _sort_keys(record)
@@ -202,7 +202,6 @@ class RecordTableModel(QAbstractTableModel):
             self.beginInsertRows(QModelIndex(), first, first + len(new) - 1)
             for offset, record in enumerate(new):
                 self._rows[record_id(record)] = first + offset
-                self._ids.add(record_id(record))
             self._records.extend(new)
             self._keys.extend(_sort_keys(r) for r in new)
             self._display.extend(_display(r) for r in new)
@@ -248,7 +247,8 @@ class RecordTableModel(QAbstractTableModel):
         assert self._sort_order is not None
         descending = self._sort_order[1] == Qt.SortOrder.DescendingOrder
         new_keys = [_sort_keys(r) for r in new]
-        self._ids.update(map(record_id, new))
+        self._rows.update(dict.fromkeys(map(record_id, new), -1))  # known from now on; rows once rebuilt
+        self._rows_stale = True
         entries = sorted(zip(self._order_keys(new_keys), new_keys, new, strict=True), key=operator.itemgetter(0),
                          reverse=descending)
         ascending = self._ascending_keys()
@@ -318,7 +318,6 @@ class RecordTableModel(QAbstractTableModel):
         self._display.clear()
         self._rows.clear()
         self._rows_stale = False
-        self._ids.clear()
         self._ascending = None
         self.endResetModel()
 
