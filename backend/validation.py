@@ -328,13 +328,20 @@ _POOL_LOCK = threading.Lock()
 _POOL: concurrent.futures.ProcessPoolExecutor | None = None
 
 
+def _yield_cpu() -> None:
+    """Worker start-up: run below the app's priority. Two busy workers on a 2-core machine otherwise take both
+    cores from the GUI process while a big drop is checked (measured: 30 ms of its 110 ms stalls)."""
+    if hasattr(os, "nice"):
+        os.nice(10)
+
+
 def _pool() -> concurrent.futures.ProcessPoolExecutor:
     global _POOL  # noqa: PLW0603 - one pool of worker processes per application
     with _POOL_LOCK:
         if _POOL is None:
             # "spawn": never fork a process that runs Qt threads.
             _POOL = concurrent.futures.ProcessPoolExecutor(
-                max_workers=2, mp_context=multiprocessing.get_context("spawn"))
+                max_workers=2, mp_context=multiprocessing.get_context("spawn"), initializer=_yield_cpu)
             atexit.register(_POOL.shutdown, wait=False, cancel_futures=True)
         return _POOL
 

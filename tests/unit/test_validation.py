@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from backend import validation
 from backend.validation import ValidationResult, expand_paths, validate_file
 
 LIMIT = 10 * 1024 * 1024
@@ -123,3 +124,11 @@ def test_expand_paths_keeps_missing_files_for_the_validator_to_report(tmp_path: 
     missing = tmp_path / "missing.csv"
     assert expand_paths(iter([missing])) == [missing]
     assert not validate_file(missing, LIMIT).ok
+
+
+@pytest.mark.skipif(not hasattr(os, "nice"), reason="no process priorities on this system")
+def test_isolated_checks_run_below_the_app_priority() -> None:
+    """The check workers yield the CPU to the app: on a 2-core machine two busy workers at the same priority
+    left the GUI process waiting for a core while a drop of 50 files was checked."""
+    worker_niceness = validation._pool().submit(os.nice, 0).result(timeout=60)
+    assert worker_niceness >= min(19, os.nice(0) + 10)
