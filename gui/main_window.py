@@ -47,7 +47,7 @@ from gui.uploads import (
     UploadState,
     can_retry,
 )
-from gui.widgets import BannerArea, DropZone, TableView
+from gui.widgets import BannerArea, DropZone, ElidedLabel, TableView
 
 log = logging.getLogger(__name__)
 
@@ -261,7 +261,7 @@ class MainWindow(QMainWindow):
         up.setSpacing(gap // 2)
         head = QHBoxLayout()
         head.addWidget(section_title("Uploads"))
-        self.upload_summary = QLabel()
+        self.upload_summary = ElidedLabel()
         self.upload_summary.setStyleSheet("color: palette(placeholder-text);")
         head.addWidget(self.upload_summary)
         head.addStretch(1)
@@ -322,7 +322,7 @@ class MainWindow(QMainWindow):
         bhead = QHBoxLayout()
         self.browser_title = section_title("Files")
         bhead.addWidget(self.browser_title)
-        self.record_count = QLabel()
+        self.record_count = ElidedLabel()
         self.record_count.setStyleSheet("color: palette(placeholder-text);")
         bhead.addWidget(self.record_count)
         bhead.addStretch(1)

@@ -10,7 +10,7 @@ import pytest
 from gui_fakes import make_notice, make_record
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent
-from PySide6.QtWidgets import QApplication, QFileDialog
+from PySide6.QtWidgets import QApplication, QFileDialog, QLabel
 
 from gui.uploads import UploadQueueModel, UploadState
 
@@ -202,6 +202,29 @@ def test_parallel_uploads_are_limited(qtbot: Any, window: Any, backend: Any, tmp
     window.add_paths([write(tmp_path, f"f{i}.csv") for i in range(6)])
     qtbot.waitUntil(lambda: len(backend.uploaded) == 6, timeout=10000)
     assert backend.max_parallel_seen == window.settings.parallel_uploads == 2
+
+
+def test_queue_summary_counts_states_and_never_widens_the_window(
+    qtbot: Any, window: Any, backend: Any, tmp_path: Path
+) -> None:
+    """The summary line follows the queue; when it is too long it ends in "…" with the whole text as its tooltip,
+    instead of widening the window (which re-laid out and repainted every table on each change)."""
+    window.resize(window.minimumSizeHint().width(), window.height())
+    qtbot.wait(50)
+    width, minimum = window.width(), window.minimumSizeHint().width()
+    backend.upload_gate = threading.Event()
+    window.add_paths([write(tmp_path, "bad.csv", "")] + [write(tmp_path, f"f{i}.csv") for i in range(6)])
+    expected = "2 uploading · 4 waiting · 1 rejected"
+    qtbot.waitUntil(lambda: window.upload_summary.text() == expected, timeout=5000)
+    shown = QLabel.text(window.upload_summary)  # what the label paints
+    assert shown.endswith("…") and expected.startswith(shown[:-1]), shown
+    assert window.upload_summary.toolTip() == expected
+    assert (window.width(), window.minimumSizeHint().width()) == (width, minimum)
+    backend.upload_gate.set()
+    qtbot.waitUntil(lambda: window.upload_summary.text() == "6 processing · 1 rejected", timeout=5000)
+    window.resize(width + 600, window.height())
+    qtbot.waitUntil(lambda: QLabel.text(window.upload_summary) == "6 processing · 1 rejected", timeout=3000)
+    assert window.upload_summary.toolTip() == ""
 
 
 def test_clear_finished_keeps_active_rows(qtbot: Any, window: Any, backend: Any, tmp_path: Path) -> None:
