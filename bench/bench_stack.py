@@ -1,7 +1,8 @@
-"""Local cloud benchmark: stack cold start, Lambda cold/warm invoke latency, S3 put throughput.
+"""Local cloud benchmark: stack cold start, Lambda cold/warm invoke latency, S3 put throughput, client setup.
 
-Baseline in the same run: a direct in-process call of the same handler (what an invoke costs beyond the
-function's own work) and a plain local file copy of the same 10 MB (what S3 put costs beyond the disk).
+Baselines in the same run: one S3 API round trip (the floor under an invoke), a plain local file copy of the
+same 10 MB (what S3 put costs beyond the disk), and boto3 clients each made from a new session (what
+backend.aws did before it kept one session per target).
 """
 
 from __future__ import annotations
@@ -15,7 +16,10 @@ import time
 import zipfile
 from typing import Any
 
+import boto3
+
 from backend import aws
+from backend.config import Settings
 from backend.stack import stack_up
 from bench.common import percentile, stack_settings
 
@@ -27,6 +31,38 @@ def _zip(source: str) -> bytes:
     with zipfile.ZipFile(buf, "w") as zf:
         zf.writestr("fn.py", source)
     return buf.getvalue()
+
+
+HEALTH_CHECK_SERVICES = ("s3", "lambda", "sqs", "sns", "logs")
+
+
+def _client_rows(settings: Settings, rounds: int = 5) -> list[dict[str, Any]]:
+    """CPU to make the clients of one health check: backend.aws (one session per target) against a new session
+    per client. No request is sent; the first round warms both paths."""
+
+    def new_session_each() -> None:
+        for service in HEALTH_CHECK_SERVICES:
+            boto3.Session(region_name=settings.region).client(
+                service, endpoint_url=settings.endpoint_url, aws_access_key_id="test", aws_secret_access_key="test")
+
+    def shared_session() -> None:
+        for service in HEALTH_CHECK_SERVICES:
+            aws.client(settings, service)
+
+    times: dict[str, list[float]] = {"ours": [], "base": []}
+    for _ in range(rounds + 1):
+        for name, make in (("ours", shared_session), ("base", new_session_each)):
+            t0 = time.process_time()
+            make()
+            times[name].append((time.process_time() - t0) * 1000)
+    ours, base = statistics.median(times["ours"][1:]), statistics.median(times["base"][1:])
+    n = len(HEALTH_CHECK_SERVICES)
+    return [
+        {"metric": f"{n} boto3 clients, backend.aws (one session per target), CPU median of {rounds}",
+         "value": round(ours, 1), "unit": "ms", "target": ""},
+        {"metric": f"baseline: {n} clients, a new boto3 session each", "value": round(base, 1), "unit": "ms",
+         "target": f"ours/baseline = {ours / base:.2f}x"},
+    ]
 
 
 def run(warm_invokes: int = 50) -> list[dict[str, Any]]:
@@ -87,6 +123,7 @@ def run(warm_invokes: int = 50) -> list[dict[str, Any]]:
                      "target": ""})
         rows.append({"metric": "baseline: local file copy 10 MiB", "value": round(disk, 1), "unit": "MB/s",
                      "target": f"put/copy = {mbps / disk:.2f}x"})
+        rows += _client_rows(settings)
     return rows
 
 
