@@ -276,8 +276,9 @@ class FakeBackend:
     def save_settings(self, settings: Any, keys: list[str] | None = None) -> Path:
         from backend.config import save_settings
 
-        self.saved.append((settings, keys))
-        return save_settings(settings, keys)
+        path = save_settings(settings, keys)
+        self.saved.append((settings, keys))  # after the write: tests wait on this list, then read the file
+        return path
 
 
 class EventLoopGaps:
