@@ -20,26 +20,18 @@ _LOCAL_CREDENTIALS = {"aws_access_key_id": "test", "aws_secret_access_key": "tes
 # A session reads the credential chain once: static keys edited while the app runs apply after a restart
 # (refreshable credentials, such as SSO and assumed roles, refresh by themselves).
 _SESSIONS: dict[tuple[str, str], boto3.Session] = {}
-_SESSIONS_LOCK = threading.Lock()
-
-
-def _session_key(settings: Settings) -> tuple[str, str]:
-    return (settings.aws_profile if settings.mode == "aws" else "", settings.region)
+_SESSIONS_LOCK = threading.RLock()  # re-entrant: client() holds it while session() takes it
 
 
 def session(settings: Settings) -> boto3.Session:
     """The process's session for this target (created on first use)."""
+    key = (settings.aws_profile if settings.mode == "aws" else "", settings.region)
     with _SESSIONS_LOCK:
-        return _session_locked(settings)
-
-
-def _session_locked(settings: Settings) -> boto3.Session:
-    key = _session_key(settings)
-    found = _SESSIONS.get(key)
-    if found is None:
-        profile, region = key
-        found = _SESSIONS[key] = boto3.Session(profile_name=profile or None, region_name=region)
-    return found
+        found = _SESSIONS.get(key)
+        if found is None:
+            profile, region = key
+            found = _SESSIONS[key] = boto3.Session(profile_name=profile or None, region_name=region)
+        return found
 
 
 def client(settings: Settings, service: str, *, timeout_s: float = 10, retries: int = 2) -> Any:
@@ -55,4 +47,4 @@ def client(settings: Settings, service: str, *, timeout_s: float = 10, retries: 
         kwargs["endpoint_url"] = settings.endpoint_url
         kwargs.update(_LOCAL_CREDENTIALS)
     with _SESSIONS_LOCK:
-        return _session_locked(settings).client(service, **kwargs)
+        return session(settings).client(service, **kwargs)
