@@ -178,7 +178,9 @@ def _records(text: str, delimiter: str, quote: str) -> list[list[str]]:
 def sniff_dialect(sample: str, complete: bool) -> tuple[str | None, str]:
     """(delimiter or None for a single column, quote char): the Lambda's rules."""
     quote = '"'
-    if '"' not in sample and re.search(r"(?:^|[,;\t|])'[^'\r\n]*'(?:[,;\t|]|$)", sample, re.MULTILINE):
+    # The "'" test first, as in the Lambda: the pattern scans the whole sample, and cannot match without one.
+    single_quoted = r"(?:^|[,;\t|])'[^'\r\n]*'(?:[,;\t|]|$)"
+    if '"' not in sample and "'" in sample and re.search(single_quoted, sample, re.MULTILINE):
         quote = "'"
     best: tuple[float, int] | None = None
     chosen: str | None = None
