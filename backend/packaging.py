@@ -18,6 +18,8 @@ from pathlib import Path
 from backend.config import PROJECT_ROOT, Settings
 
 LAMBDA_DIR = PROJECT_ROOT / "lambda"
+# The CSV rules the desktop check uses too: shipped in the zip as the package ``csvtable/``.
+CSVTABLE_DIR = PROJECT_ROOT / "csvtable"
 REQUIREMENTS = LAMBDA_DIR / "requirements.txt"
 # Lambda's python3.12/3.13 run on Amazon Linux 2023 (glibc 2.34): manylinux_2_28 wheels fit it and this host.
 PLATFORM = "x86_64-manylinux_2_28"
@@ -46,11 +48,18 @@ def function_sources() -> list[Path]:
     return sorted(p for p in LAMBDA_DIR.glob("*.py") if not p.name.startswith("test_"))
 
 
-def _write_zip(zip_path: Path, root: Path, files: list[Path], level: int = 6) -> None:
+def _zip_entries() -> list[tuple[str, Path]]:
+    """(name in the zip, file): the function's modules at the root, the shared CSV rules as a package."""
+    entries = [(p.name, p) for p in function_sources()]
+    entries += [(f"csvtable/{p.name}", p) for p in sorted(CSVTABLE_DIR.glob("*.py"))]
+    return entries
+
+
+def _write_zip(zip_path: Path, entries: list[tuple[str, Path]], level: int = 6) -> None:
     tmp = zip_path.with_suffix(".part")
     with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=level) as zf:
-        for path in files:
-            info = zipfile.ZipInfo(str(path.relative_to(root)), date_time=_EPOCH)
+        for name, path in entries:
+            info = zipfile.ZipInfo(name, date_time=_EPOCH)
             info.external_attr = 0o644 << 16
             info.compress_type = zipfile.ZIP_DEFLATED
             zf.writestr(info, path.read_bytes(), compresslevel=level)
@@ -64,12 +73,12 @@ def build_dir(settings: Settings) -> Path:
 
 
 def build_function_zip(settings: Settings) -> Artifact:
-    sources = function_sources()
-    digest = _digest(*(p.name.encode() + b"\0" + p.read_bytes() for p in sources))[:16]
+    entries = _zip_entries()
+    digest = _digest(*(name.encode() + b"\0" + p.read_bytes() for name, p in entries))[:16]
     target = build_dir(settings) / f"function-{digest}.zip"
     rebuilt = not target.exists()
     if rebuilt:
-        _write_zip(target, LAMBDA_DIR, sources)
+        _write_zip(target, entries)
     return Artifact(target, hashlib.sha256(target.read_bytes()).hexdigest(), rebuilt)
 
 
@@ -106,7 +115,7 @@ def build_layer_zip(settings: Settings) -> Artifact:
         shutil.rmtree(junk, ignore_errors=True)
     _precompile(site, version)
     files = sorted(p for p in staging.rglob("*") if p.is_file())
-    _write_zip(target, staging, files, level=1)
+    _write_zip(target, [(str(p.relative_to(staging)), p) for p in files], level=1)
     shutil.rmtree(staging, ignore_errors=True)
     return Artifact(target, hashlib.sha256(target.read_bytes()).hexdigest(), True)
 

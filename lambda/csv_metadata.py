@@ -1,43 +1,22 @@
-"""Profile one CSV file held in memory: dialect, encoding, shape and per-column statistics.
+"""Profile one CSV file held in memory: dialect, encoding, where the table is, shape and column statistics.
 
 ``profile_csv(data)`` returns the content keys of the metadata record (docs/contracts.md, ``encoding`` ..
-``sample_rows``) or raises :class:`CsvProfileError` with a message meant for the person who uploaded the
-file (what is wrong and what to do; never a traceback).
+``warnings``) or raises :class:`CsvProfileError` with a message meant for the person who uploaded the file
+(what is wrong and what to do; never a traceback).
 
-How a file is read, in order (the desktop app's ``backend/validation.py`` applies the same first five rules
-to the same bytes, so a file it accepts is not rejected here for a different reason):
+The CSV rules themselves (bytes -> text, dialect, where the table is, header, ragged rows) live in the
+``csvtable`` package, shipped in the function zip next to this module and imported by the desktop app's
+local check too: both sides decide with the same code. This module adds what needs the whole file:
 
-1. Empty (0 bytes) -> error.
-2. Magic bytes: gzip (1f 8b), ZIP/xlsx/docx (``PK\\x03\\x04``, ``PK\\x05\\x06``, ``PK\\x07\\x08``),
-   old Office files (OLE2), PDF, bzip2, xz, zstd, 7-Zip -> error naming the format and the fix.
-3. Encoding: a byte-order mark decides (UTF-32 before UTF-16, UTF-8 -> ``utf-8-sig``); a BOM file that does
-   not decode is an error. Without a BOM: NUL bytes mean UTF-16 without BOM (every other byte NUL in the first
-   4 KiB, reported as ``utf-16-le``/``utf-16-be``) or binary (error). Then strict UTF-8 (pure ASCII is
-   reported as ``utf-8``), else ``cp1252``, else ``latin-1`` (never fails).
-4. Text that is more than 1 % C0 control characters (other than tab, CR, LF, FF, VT) in the first 64 KiB is
-   binary -> error.
-5. Dialect from the first 64 KiB: quote char ``"`` (``'`` only when there is no ``"`` at all and
-   ``'``-quoted fields exist); delimiter = the candidate among ``, ; TAB |`` that splits the *first* record
-   into 2+ fields and gives the most consistent field count (ties: that order). No candidate: a
-   single-column file, ``delimiter`` is ``None`` (there is nothing to separate) and the whole line is the
-   value.
-
-Then the whole file is scanned once (vectorised with numpy; Python's ``csv`` module as the fallback when
-quote characters appear inside unquoted fields) for record boundaries outside quotes, field counts and line
-terminators, and parsed once by pandas' C engine for the column statistics.
+* one scan of every record (vectorised with numpy for RFC 4180 quoting; Python's ``csv`` module for other
+  dialects or when quote characters appear inside unquoted fields) for record boundaries outside quotes,
+  field counts, all-empty rows and line terminators;
+* the table's first records and last records, parsed, for ``csvtable.find_table`` (preamble, header,
+  footnotes), and the field counts of all data rows for ``csvtable.assess_widths`` (ragged rows);
+* one parse by pandas' C engine of the data rows for the column statistics.
 
 Decisions:
 
-* Ragged rows are an error (FAILED): ``line 18 (data row 17) has 5 fields, but the header has 3``. A short row
-  is as likely a shifted row as "trailing empties", the record format has no room for warnings, and a
-  profile of misaligned columns would be wrong without saying so. Blank lines (zero characters) are not rows
-  and are skipped everywhere (Python's ``csv`` yields ``[]`` for them, pandas skips them); a line of spaces is
-  a row.
-* A file whose last quoted field is never closed is an error naming the line where that quote opens.
-* ``has_header``: the first record is the header unless it looks like data: some column whose other values
-  are all numbers/booleans/dates has a first-row value of that same kind, and no column contradicts it.
-  A single-record file is a header unless one of its fields is a number. Without a header, the column
-  names are ``column_1`` .. ``column_N``.
 * ``null_count`` counts empty cells ("" after unquoting); ``NA``, ``null``, ``-`` are ordinary values.
 * Types: integer / float / boolean (``true``/``True``/``TRUE`` and the same for false) as pandas' C parser
   infers them; a whole-number column with empty cells (which pandas can only hold as float) is integer;
@@ -60,216 +39,42 @@ import csv
 import io
 import re
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-SNIFF_BYTES = 64 * 1024
+import csvtable
+from csvtable import Decoded, Dialect
+
 SCAN_CHUNK = 1 << 20
 SAMPLE_ROWS = 5
 MAX_SAMPLE_CELL = 1000
-DELIMITER_CANDIDATES = (",", ";", "\t", "|")
-# Internal separator for single-column files: any of these that does not occur in the file.
-NO_DELIMITER_CHARS = ("\x1f", "\x1e", "\x1d", "\x1c")
-CONTROL_CHAR_RATIO = 0.01
+MAX_EXTRA_COLUMNS = 256  # wider ragged rows are read without their extra fields (they are still counted)
 
-# (signature, description, what to do). Kept identical to backend/validation.py (_MAGIC); a test checks it.
-MAGIC: tuple[tuple[bytes, str, str], ...] = (
-    (b"\x1f\x8b", "gzip-compressed data, not a plain-text CSV", "decompress it (gunzip) and upload the .csv inside"),
-    (b"PK\x03\x04", "an Excel workbook or ZIP archive renamed .csv",
-     "export it as CSV (Excel: File > Save As > CSV UTF-8), or unzip it and upload the .csv inside"),
-    (b"PK\x05\x06", "an Excel workbook or ZIP archive renamed .csv",
-     "export it as CSV (Excel: File > Save As > CSV UTF-8), or unzip it and upload the .csv inside"),
-    (b"PK\x07\x08", "an Excel workbook or ZIP archive renamed .csv",
-     "export it as CSV (Excel: File > Save As > CSV UTF-8), or unzip it and upload the .csv inside"),
-    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an old Excel (.xls) or other Office document renamed .csv",
-     "open it in Excel or LibreOffice and export it as CSV"),
-    (b"%PDF-", "a PDF document, not a CSV", "export the table from its source application as CSV"),
-    (b"BZh", "bzip2-compressed data, not a plain-text CSV", "decompress it (bunzip2) and upload the .csv inside"),
-    (b"\xfd7zXZ\x00", "xz-compressed data, not a plain-text CSV", "decompress it (unxz) and upload the .csv inside"),
-    (b"\x28\xb5\x2f\xfd", "zstd-compressed data, not a plain-text CSV",
-     "decompress it (unzstd) and upload the .csv inside"),
-    (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive, not a plain-text CSV", "extract it and upload the .csv inside"),
-)
-BOMS: tuple[tuple[bytes, str], ...] = (
-    (b"\xef\xbb\xbf", "utf-8-sig"),
-    (b"\xff\xfe\x00\x00", "utf-32"),
-    (b"\x00\x00\xfe\xff", "utf-32"),
-    (b"\xff\xfe", "utf-16"),
-    (b"\xfe\xff", "utf-16"),
-)
-_CONTROL_RE = re.compile(r"[\x00-\x08\x0e-\x1f]")
-_DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
-_DATETIME_RE = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}(:?\d{2})?)?")
-_INT_RE = re.compile(r"[+-]?\d+")
-_FLOAT_RE = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
-_BOOL_VALUES = frozenset({"true", "false"})
+_ISO_DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_ISO_DATETIME_RE = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}(:?\d{2})?)?")
 
-
-# Fields may be megabytes long (a 5 MB line is a valid CSV); the csv module's default cap is 128 KiB.
-csv.field_size_limit(max(csv.field_size_limit(), 2**31 - 1))
-
-
-class CsvProfileError(ValueError):
-    """The file is not a usable CSV; ``str(exc)`` is a user-facing explanation with a hint."""
-
-
-# ---------------------------------------------------------------------------------------------- bytes -> text
-
-
-def check_magic(data: bytes) -> str | None:
-    """A message if ``data`` starts like a known non-CSV format (same rules as backend/validation.py)."""
-    if data.startswith(b"BZh") and data[4:10] != b"1AY&SY":
-        return None  # "BZh" alone is ordinary text; bzip2 needs its block magic too
-    for magic, what, fix in MAGIC:
-        if data.startswith(magic):
-            return f"The file is {what}; {fix}."
-    return None
-
-
-def _utf16_without_bom(head: bytes) -> str | None:
-    """``utf-16-le``/``utf-16-be`` when the first bytes look like ASCII text in UTF-16 without a BOM."""
-    head = head[: len(head) - len(head) % 2]
-    if len(head) < 4:
-        return None
-    even, odd = head[0::2], head[1::2]
-    half = len(head) // 2
-    if odd.count(0) > 0.9 * half and even.count(0) < 0.1 * half:
-        return "utf-16-le"
-    if even.count(0) > 0.9 * half and odd.count(0) < 0.1 * half:
-        return "utf-16-be"
-    return None
-
-
-@dataclass(frozen=True)
-class Decoded:
-    """How to read the bytes: ``buf[start:]`` is ASCII-compatible text in ``buf_encoding``."""
-
-    encoding: str  # what the file is in (reported)
-    has_bom: bool
-    buf: bytes
-    start: int
-    buf_encoding: str
-
-
-def _decode_error(exc: UnicodeDecodeError, what: str) -> CsvProfileError:
-    return CsvProfileError(
-        f"The file {what} but is not valid {exc.encoding.upper()} (byte offset {exc.start}: {exc.reason}). "
-        "Re-save it with one consistent encoding, preferably UTF-8 (Excel: Save As > CSV UTF-8)."
-    )
-
-
-def decode(data: bytes) -> Decoded:
-    """Steps 1-4 of the module docstring."""
-    if not data:
-        raise CsvProfileError("The file is empty (0 bytes). Export the data again; a CSV needs at least a header line.")
-    magic = check_magic(data)
-    if magic:
-        raise CsvProfileError(magic)
-    for bom, enc in BOMS:
-        if data.startswith(bom):
-            try:
-                text = data.decode(enc)
-            except UnicodeDecodeError as exc:
-                raise _decode_error(exc, f"starts with a {enc.replace('-sig', '').upper()} byte-order mark") from None
-            if enc == "utf-8-sig":
-                _check_control(text)
-                return Decoded(enc, True, data, len(bom), "utf-8")
-            _check_control(text)
-            return Decoded(enc, True, text.encode("utf-8"), 0, "utf-8")
-    nul = data.find(b"\x00")
-    if nul >= 0:
-        enc16 = _utf16_without_bom(data[:4096])
-        if enc16 is None:
-            raise CsvProfileError(
-                f"The file contains binary data (a NUL byte at offset {nul}), so it is not a text CSV. "
-                "Check that you picked the right file; a CSV is plain text you can open in a text editor."
-            )
-        try:
-            text = data.decode(enc16)
-        except UnicodeDecodeError as exc:
-            raise _decode_error(exc, "looks like UTF-16 without a byte-order mark") from None
-        _check_control(text)
-        return Decoded(enc16, False, text.encode("utf-8"), 0, "utf-8")
-    for enc in ("utf-8", "cp1252", "latin-1"):
-        try:
-            text = data.decode(enc)
-        except UnicodeDecodeError:
-            continue
-        _check_control(text)
-        return Decoded(enc, False, data, 0, enc)
-    raise AssertionError("latin-1 decodes any bytes")  # pragma: no cover
-
-
-def _check_control(text: str) -> None:
-    head = text[:SNIFF_BYTES]
-    found = _CONTROL_RE.findall(head)
-    if found and len(found) > max(8, CONTROL_CHAR_RATIO * len(head)):
-        raise CsvProfileError(
-            f"The file is mostly not text ({len(found)} control characters in its first {len(head)} characters), "
-            "so it is not a CSV. Check that you picked the right file."
-        )
-
-
-# --------------------------------------------------------------------------------------------------- dialect
-
-
-def _records(text: str, delimiter: str, quote: str) -> list[list[str]]:
-    return list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quotechar=quote))
-
-
-def sniff_dialect(sample: str, complete: bool) -> tuple[str | None, str]:
-    """(delimiter or None for a single column, quote char) from the start of the text (step 5)."""
-    quote = '"'
-    # The "'" test first: the pattern scans the whole sample (2 ms on 64 KB), and cannot match without one.
-    single_quoted = r"(?:^|[,;\t|])'[^'\r\n]*'(?:[,;\t|]|$)"
-    if '"' not in sample and "'" in sample and re.search(single_quoted, sample, re.MULTILINE):
-        quote = "'"
-    best: tuple[float, int] | None = None
-    chosen: str | None = None
-    for rank, delim in enumerate(DELIMITER_CANDIDATES):
-        if delim not in sample:
-            continue
-        rows = _records(sample, delim, quote)
-        if not complete and len(rows) > 1:
-            rows = rows[:-1]  # the sample may end inside the last record
-        counts = [len(r) for r in rows if r]
-        if not counts or counts[0] < 2:
-            continue
-        freq = Counter(counts).most_common(1)[0][1]
-        score = (freq / len(counts), -rank)
-        if best is None or score > best:
-            best, chosen = score, delim
-    return chosen, quote
-
-
-def internal_delimiter(delimiter: str | None, text_or_bytes: str | bytes) -> str:
-    """The separator actually used to split lines: for a single column, one that never occurs."""
-    if delimiter is not None:
-        return delimiter
-    for ch in NO_DELIMITER_CHARS:
-        probe: Any = ch if isinstance(text_or_bytes, str) else ch.encode()
-        if probe not in text_or_bytes:
-            return ch
-    return ","
-
-
-# ------------------------------------------------------------------------------------------------- structure
+CsvProfileError = csvtable.CsvError
+check_magic = csvtable.check_magic
+decode = csvtable.decode
 
 
 @dataclass
 class _Structure:
     """Records of the file as the CSV rules see them (blank records included, in file order)."""
 
-    blank: np.ndarray  # bool per record
+    blank: np.ndarray  # bool per record: no characters at all
+    empty: np.ndarray  # bool per record: every field empty (blank records included)
+    hashed: np.ndarray  # bool per record: starts with "#" (a comment if its width is not the table's)
     widths: np.ndarray  # fields per record (blank: 0)
     terminators: set[str]
-    head: list[list[str]]  # the first SAMPLE_ROWS + 1 non-blank records, parsed
-    record_lines: Any  # callable: record index -> physical line number where it starts
+    record_line: Callable[[int], int]  # record index -> physical line number where it starts
+    rows: Callable[[int, int], list[csvtable.Row]]  # records [i, j) parsed
     record_text: Any  # (buffer, start offsets, end offsets) or the list of raw record strings
-    tail: Any  # callable: record index -> (file object from that record to the end, its encoding)
+    tail: Callable[[int], tuple[Any, str]]  # record index -> (file object from there to the end, its encoding)
 
     def duplicate_count(self, records: np.ndarray) -> int:
         """How many of these records repeat the exact text of an earlier one."""
@@ -287,7 +92,7 @@ def _line_at(buf: bytes, start: int, offset: int) -> int:
     return 1 + buf.count(b"\n", start, end) + buf.count(b"\r", start, end) - buf.count(b"\r\n", start, end)
 
 
-def _scan_fast(d: Decoded, delim: str, quote: str) -> _Structure | None:
+def _scan_fast(d: Decoded, dialect: Dialect, delim: str) -> _Structure | None:
     """Vectorised scan, exact for RFC 4180 quoting (quotes only around whole fields, inner quotes doubled).
 
     Inside-quotes state is the parity of quote characters seen so far. Returns None when some quote is not
@@ -296,12 +101,13 @@ def _scan_fast(d: Decoded, delim: str, quote: str) -> _Structure | None:
     """
     a = np.frombuffer(d.buf, dtype=np.uint8)[d.start :]
     n = a.size
-    qb, db = ord(quote), ord(delim)
+    qb, db = ord(dialect.quote_char), ord(delim)
     carry = False  # inside quotes at the end of the previous chunk
     last_open = -1
     lf_parts: list[np.ndarray] = []
     cr_parts: list[np.ndarray] = []
     d_parts: list[np.ndarray] = []
+    q_parts: list[np.ndarray] = []
     for lo in range(0, n, SCAN_CHUNK):
         c = a[lo : lo + SCAN_CHUNK]
         isq = c == qb
@@ -311,6 +117,7 @@ def _scan_fast(d: Decoded, delim: str, quote: str) -> _Structure | None:
             if carry:
                 np.logical_not(inq, out=inq)
             qpos = np.flatnonzero(isq)
+            q_parts.append(qpos + lo)
             opening = inq[qpos]
             ops, cls = qpos[opening] + lo, qpos[~opening] + lo
             # An opening quote follows a delimiter, a line end, the file start or a closing quote ("" escape);
@@ -333,11 +140,12 @@ def _scan_fast(d: Decoded, delim: str, quote: str) -> _Structure | None:
                 mask &= outside
             parts.append(np.flatnonzero(mask) + lo)
     if carry:
-        raise _unterminated(_line_at(d.buf, d.start, last_open))
+        raise csvtable.QuoteNotClosed(_line_at(d.buf, d.start, last_open))
     empty = np.zeros(0, dtype=np.int64)
     lf_pos = np.concatenate(lf_parts) if lf_parts else empty
     cr_pos = np.concatenate(cr_parts) if cr_parts else empty
     dpos = np.concatenate(d_parts) if d_parts else empty
+    quotes = np.concatenate(q_parts) if q_parts else empty
     del lf_parts, cr_parts, d_parts
     # A CR directly followed by an LF is one CRLF terminator.
     idx = np.searchsorted(lf_pos, cr_pos + 1)
@@ -366,28 +174,32 @@ def _scan_fast(d: Decoded, delim: str, quote: str) -> _Structure | None:
     del dpos
     widths[blank] = 0
 
-    nonblank = np.flatnonzero(~blank)
-    head: list[list[str]] = []
-    if nonblank.size:
-        last = nonblank[min(SAMPLE_ROWS, nonblank.size - 1)]
-        lo, hi = d.start + int(starts[nonblank[0]]), d.start + int(ends[last])
-        text = d.buf[lo:hi].decode(d.buf_encoding)
-        head = [r for r in _records(text, delim, quote) if r]
+    # Only delimiters and quotes between its line ends: every field is empty ("" included).
+    in_record = np.searchsorted(quotes, ends) - np.searchsorted(quotes, starts)
+    empty = blank | ((ends - starts) - (widths - 1) == in_record)
+    del quotes
+    hashed = ~blank & (a[np.minimum(starts, max(n - 1, 0))] == ord("#")) if n else np.zeros(starts.size, dtype=bool)
 
-    def record_lines(i: int) -> int:
+    def record_line(i: int) -> int:
         return _line_at(d.buf, d.start, int(starts[i]))
+
+    def rows(i: int, j: int) -> list[csvtable.Row]:
+        if j <= i:
+            return []
+        text = d.buf[d.start + int(starts[i]) : d.start + int(ends[j - 1])].decode(d.buf_encoding)
+        return csvtable.read_rows(text, dialect, i, record_line(i), limit=j - i)
 
     def tail(i: int) -> tuple[Any, str]:
         view = memoryview(d.buf)[d.start + int(starts[i]) :]
         return io.BufferedReader(_ByteView(view), buffer_size=1 << 20), d.buf_encoding
 
-    return _Structure(blank, widths, terminators, head, record_lines,
+    return _Structure(blank, empty, hashed, widths, terminators, record_line, rows,
                       (d.buf, starts + d.start, ends + d.start), tail)
 
 
-def _scan_csv(d: Decoded, delim: str, quote: str) -> _Structure:
-    """The same facts from Python's csv module (lenient about stray quotes, like pandas)."""
-    text = d.buf[d.start :].decode(d.buf_encoding)
+def _scan_csv(d: Decoded, dialect: Dialect, delim: str) -> _Structure:
+    """The same facts from Python's csv module (any dialect; lenient about stray quotes, like pandas)."""
+    text = d.text()
     last_ending = [""]
     current: list[str] = []
 
@@ -398,76 +210,35 @@ def _scan_csv(d: Decoded, delim: str, quote: str) -> _Structure:
             current.append(line)
             yield line
 
-    reader = csv.reader(lines(), delimiter=delim, quotechar=quote, strict=False)
-    blank: list[bool] = []
-    widths: list[int] = []
-    start_lines: list[int] = []
+    reader = dialect.reader(lines(), delim)
+    parsed: list[csvtable.Row] = []
     terminators: set[str] = set()
-    head: list[list[str]] = []
     raw: list[str] = []
     offsets: list[int] = []
     prev_line = offset = 0
-    for row in reader:
-        record = "".join(current)
-        current.clear()
-        raw.append(record.removesuffix(last_ending[0]))
-        offsets.append(offset)
-        offset += len(record)
-        start_lines.append(prev_line + 1)
-        prev_line = reader.line_num
-        blank.append(not row)
-        widths.append(len(row))
-        if last_ending[0]:
-            terminators.add(last_ending[0])
-        if row and len(head) <= SAMPLE_ROWS:
-            head.append(row)
-    return _Structure(np.array(blank, dtype=bool), np.array(widths, dtype=np.int64), terminators, head,
-                      lambda i: start_lines[i], raw, lambda i: (io.StringIO(text[offsets[i] :]), "utf-8"))
-
-
-def _unterminated(line: int) -> CsvProfileError:
-    return CsvProfileError(
-        f"A quoted field starting on line {line} is never closed: the file ends inside quotes. "
-        'Add the missing closing quote, or double any quote inside a quoted field ("").'
-    )
-
-
+    try:
+        for fields in reader:
+            record = "".join(current)
+            current.clear()
+            raw.append(record.removesuffix(last_ending[0]))
+            offsets.append(offset)
+            offset += len(record)
+            parsed.append(csvtable.Row(len(parsed), prev_line + 1, fields))
+            prev_line = reader.line_num
+            if last_ending[0]:
+                terminators.add(last_ending[0])
+    except csv.Error as exc:
+        if "unexpected end of data" not in str(exc):
+            raise
+        raise csvtable.QuoteNotClosed(prev_line + 1) from None
+    blank = np.array([not r.fields for r in parsed], dtype=bool)
+    empty = np.array([not any(r.fields) for r in parsed], dtype=bool)  # every field empty ("" included)
+    widths = np.array([r.width for r in parsed], dtype=np.int64)
+    hashed = np.array([text.lstrip().startswith("#") for text in raw], dtype=bool)
+    return _Structure(blank, empty, hashed, widths, terminators, lambda i: parsed[i].line,
+                      lambda i, j: parsed[i:j], raw,
+                      lambda i: (io.StringIO(text[offsets[i] :]), "utf-8"))
 # ------------------------------------------------------------------------------------------------ values
-
-
-def _kind(value: str) -> str:
-    v = value.strip()
-    if not v:
-        return "empty"
-    if _INT_RE.fullmatch(v) or _FLOAT_RE.fullmatch(v):
-        return "number"
-    if v.lower() in _BOOL_VALUES:
-        return "boolean"
-    if _DATE_RE.fullmatch(v) or _DATETIME_RE.fullmatch(v):
-        return "date"
-    return "string"
-
-
-def detect_header(head: list[list[str]]) -> bool:
-    """True unless the first record looks like data (see the module docstring)."""
-    if not head:
-        return True
-    first, rest = head[0], head[1:]
-    if not rest:
-        return not any(_kind(v) == "number" for v in first)
-    says_header = says_data = 0
-    for j, value in enumerate(first):
-        kinds = {_kind(r[j]) for r in rest if j < len(r)} - {"empty"}
-        if len(kinds) != 1 or "string" in kinds:
-            continue
-        first_kind = _kind(value)
-        if first_kind == "empty":
-            continue
-        if first_kind in kinds:
-            says_data += 1
-        else:
-            says_header += 1
-    return not (says_data and not says_header)
 
 
 def _empty_profile(name: str, nulls: int) -> dict[str, Any]:
@@ -531,7 +302,7 @@ def _profile_text(name: str, s: pd.Series) -> dict[str, Any]:
         out["type"] = "boolean"
     elif inferred == "string":
         first = uniques[0]
-        kind = "date" if _DATE_RE.fullmatch(first) else "datetime" if _DATETIME_RE.fullmatch(first) else None
+        kind = "date" if _ISO_DATE_RE.fullmatch(first) else "datetime" if _ISO_DATETIME_RE.fullmatch(first) else None
         if kind:
             parsed = _parse_dates(uniques, kind)
             if parsed is not None:
@@ -590,19 +361,25 @@ class _ByteView(io.RawIOBase):
         return n
 
 
-def _read_frame(source: Any, encoding: str, sep: str, quote: str, width: int) -> pd.DataFrame:
-    """Parse from the first data record on. (Not ``skiprows``: pandas' C tokenizer drops a leading empty
-    field of the first row after rows skipped with CR line ends.)"""
+def _read_frame(source: Any, encoding: str, sep: str, dialect: Dialect, *, width: int, nrows: int,
+                keep: int | None) -> pd.DataFrame:
+    """Parse ``nrows`` records from the first data record on (blank ones included, as NaN rows). (Not
+    ``skiprows``: pandas' C tokenizer drops a leading empty field of the first row after rows skipped with CR
+    line ends.) ``keep``: read only that many columns (a row with thousands of extra fields)."""
     try:
         return pd.read_csv(
             source,
             encoding=encoding,
             sep=sep,
-            quotechar=quote,
-            doublequote=True,
+            quotechar=dialect.quote_char,
+            escapechar=dialect.escape_char,
+            doublequote=dialect.double_quote,
+            skipinitialspace=dialect.skip_initial_space,
             header=None,
             names=list(range(width)),
+            usecols=range(keep) if keep is not None else None,
             index_col=False,
+            nrows=nrows,
             skip_blank_lines=False,
             keep_default_na=False,
             na_values=[""],
@@ -625,90 +402,113 @@ class _QuoteNotClosed(Exception):
         self.row = row
 
 
-def _fields(k: int) -> str:
-    return "1 field" if k == 1 else f"{k} fields"
-
-
 def _cut(value: str) -> str:
     return value if len(value) <= MAX_SAMPLE_CELL else value[:MAX_SAMPLE_CELL] + "…"
+
+
+def _lines(structure: _Structure, records: np.ndarray) -> list[int]:
+    return [structure.record_line(int(i)) for i in records[: csvtable.WARNING_LINES]]
 
 
 def profile_csv(data: bytes) -> dict[str, Any]:
     """The content keys of the metadata record for ``data`` (see the module docstring)."""
     d = decode(data)
-    head_text = d.buf[d.start : d.start + SNIFF_BYTES].decode(d.buf_encoding, errors="ignore")
-    delimiter, quote = sniff_dialect(head_text, complete=len(d.buf) - d.start <= SNIFF_BYTES)
-    sep = internal_delimiter(delimiter, d.buf)
-
-    structure = _scan_fast(d, sep, quote)
+    dialect = csvtable.sniff(d.head(), d.complete_head)
+    sep = dialect.separator(d.buf)
+    structure = _scan_fast(d, dialect, sep) if dialect.rfc4180 else None
     if structure is None:
-        structure = _scan_csv(d, sep, quote)
-    nonblank = np.flatnonzero(~structure.blank)
-    if nonblank.size == 0:
+        structure = _scan_csv(d, dialect, sep)
+    n = int(structure.blank.size)
+    if n == 0 or structure.empty.all():
         raise CsvProfileError("The file contains only empty lines. Export the data again with a header line.")
+    head = structure.rows(0, min(n, csvtable.SNIFF_RECORDS))
+    tail_from = max(0, n - csvtable.TAIL_RECORDS)
+    tail = head[tail_from:] if n <= csvtable.SNIFF_RECORDS else structure.rows(tail_from, n)
+    table = csvtable.find_table(head, tail, n)
 
-    has_header = detect_header(structure.head)
-    widths = structure.widths[nonblank]
-    width = int(widths[0])
-    bad = np.flatnonzero(widths != width)
-    if bad.size:
-        k = int(bad[0])
-        line = structure.record_lines(int(nonblank[k]))
-        row = k if has_header else k + 1
-        first = "the header has" if has_header else "the first row has"
-        delim_name = {"\t": "tab", None: "none (single column)"}.get(delimiter, repr(delimiter))
-        raise CsvProfileError(
-            f"Line {line} (data row {row}) has {_fields(int(widths[k]))}, but {first} {width}. Every row needs the "
-            f"same number of fields (delimiter: {delim_name}); quote values that contain the delimiter, and "
-            "check that row for a missing or extra delimiter."
-        )
-
-    head = structure.head
-    if has_header:
-        names = list(head[0])
-        data_idx = nonblank[1:]
-        sample = head[1 : SAMPLE_ROWS + 1]
-    else:
-        names = [f"column_{i + 1}" for i in range(width)]
-        data_idx = nonblank
-        sample = head[:SAMPLE_ROWS]
+    first, end, width = table.first_data, table.end, table.width
+    if width == 1:
+        structure.empty = structure.blank  # one column: "" is an empty value, only a blank line is no row
+    region = np.zeros(n, dtype=bool)
+    region[first:end] = True
+    comment = region & structure.hashed & (structure.widths != width) & ~structure.empty if width >= 2 else \
+        np.zeros(n, dtype=bool)
+    data_idx = np.flatnonzero(region & ~structure.empty & ~comment)
+    body = np.zeros(n, dtype=bool)
+    body[table.body : end] = True
+    empty_idx = np.flatnonzero(body & structure.empty & ~structure.blank)
+    widths = structure.widths[data_idx]
+    header_width = table.header[0].width if table.header else width
+    table_width = max(width, header_width)
     row_count = int(data_idx.size)
 
+    frame: pd.DataFrame | None = None
+    extra_values: int | None = 0
+    last_column_empty = False
     if row_count:
-        skip = int(data_idx[0])
+        widest = int(widths.max())
+        read_width = max(widest, table_width)
+        keep = table_width if widest > table_width + MAX_EXTRA_COLUMNS else None
         try:
-            frame = _read_frame(*structure.tail(skip), sep, quote, width)
+            frame = _read_frame(*structure.tail(first), sep, dialect, width=read_width, nrows=end - first, keep=keep)
         except _QuoteNotClosed as exc:
-            raise _unterminated(structure.record_lines(min(skip + exc.row, len(structure.blank) - 1))) from None
-        blank_after = structure.blank[skip:]
-        if blank_after.any():
-            frame = frame.loc[~blank_after[: len(frame)]].reset_index(drop=True)
+            raise csvtable.QuoteNotClosed(structure.record_line(min(first + exc.row, n - 1))) from None
+        wanted = (region & ~structure.empty & ~comment)[first:end]
+        if len(frame) != wanted.size or not wanted.all():
+            frame = frame.loc[wanted[: len(frame)]].reset_index(drop=True)
         if len(frame) != row_count:
             raise CsvProfileError(
                 f"The file's quoting is ambiguous: readers disagree on its rows ({row_count} vs {len(frame)}). "
                 'Quote every field that contains a quote character, and double the quotes inside ("").'
             )
-        columns = profile_frame(frame, names)
+        if keep is None and read_width > table_width:
+            extra_values = int(frame.iloc[:, table_width:].notna().to_numpy().sum())
+            frame = frame.iloc[:, :table_width]
+        elif keep is not None:
+            extra_values = None
+        last_column_empty = bool(frame.iloc[:, width - 1].isna().all())
+
+    shape = csvtable.assess_widths(
+        table,
+        dialect,
+        widths=dict(zip(*np.unique(widths, return_counts=True), strict=True)) if row_count else {},
+        short_lines=_lines(structure, data_idx[widths < width]),
+        long_lines=_lines(structure, data_idx[widths > width]),
+        extra_values=extra_values,
+        empty_rows=_lines(structure, empty_idx),
+        comment_lines=_lines(structure, np.flatnonzero(comment)),
+        last_column_empty=last_column_empty,
+    )
+    names = table.names[: shape.columns]
+    if frame is not None:
+        columns = profile_frame(frame.iloc[:, : shape.columns], names)
         duplicate_rows = structure.duplicate_count(data_idx)
     else:
         columns = [{"name": n, "type": "empty", "null_count": 0, "distinct_count": 0, "min": None, "max": None}
                    for n in names]
         duplicate_rows = 0
+    sample = [(r.fields + [""] * shape.columns)[: shape.columns] for r in head
+              if first <= r.index < end and (r.fields if width == 1 else not r.empty)
+              and not csvtable.is_comment(r, width)][:SAMPLE_ROWS]
 
-    counts = Counter(names) if has_header else Counter()
+    counts = Counter(names) if table.has_header else Counter()
     terms = structure.terminators
+    empty_rows = int(empty_idx.size)
     return {
         "encoding": d.encoding,
         "has_bom": d.has_bom,
-        "delimiter": delimiter,
-        "quote_char": quote,
-        "has_header": has_header,
+        **csvtable.dialect_fields(dialect),
+        "has_header": table.has_header,
+        "header_line": table.header_line,
         "line_terminator": None if not terms else next(iter(terms)) if len(terms) == 1 else "mixed",
         "row_count": row_count,
-        "column_count": width,
+        "column_count": shape.columns,
         "column_names": names,
         "duplicate_column_names": [n for n, c in counts.items() if c > 1],
         "columns": columns,
         "duplicate_row_count": duplicate_rows,
         "sample_rows": [[_cut(v) for v in r] for r in sample],
+        "skipped_lines": csvtable.skipped_lines(table, empty_rows=empty_rows, blank_lines=int(structure.blank.sum()),
+                                                comments=int(comment.sum())),
+        "warnings": [w.as_dict() for w in shape.warnings],
     }

@@ -18,8 +18,9 @@ from lambda_loader import LAMBDA_DIR, load_lambda_module
 
 m = load_lambda_module("csv_metadata")
 CONTENT_KEYS = [
-    "encoding", "has_bom", "delimiter", "quote_char", "has_header", "line_terminator", "row_count",
-    "column_count", "column_names", "duplicate_column_names", "columns", "duplicate_row_count", "sample_rows",
+    "encoding", "has_bom", "delimiter", "quote_char", "escape_char", "double_quote", "skip_initial_space",
+    "has_header", "header_line", "line_terminator", "row_count", "column_count", "column_names",
+    "duplicate_column_names", "columns", "duplicate_row_count", "sample_rows", "skipped_lines", "warnings",
 ]
 
 
@@ -112,10 +113,19 @@ def test_has_header_detection() -> None:
     assert profile("alpha,beta\n")["has_header"] is True
 
 
-def test_ragged_row_message_names_line_and_counts() -> None:
-    msg = error('a,b,c\n1,2,3\n"multi\nline",2,3\n4,5\n')
-    assert "Line 5 (data row 3) has 2 fields, but the header has 3" in msg
-    assert "delimiter" in msg
+def test_ragged_rows_are_padded_or_cut_with_a_warning_that_names_the_lines() -> None:
+    got = profile('a,b,c\n1,2,3\n"multi\nline",2,3\n4,5\n6,7,8,9\n')
+    assert (got["row_count"], got["column_count"]) == (4, 3)
+    warned = {w["code"]: w for w in got["warnings"]}
+    assert warned["ragged_rows_padded"]["lines"] == [5]
+    assert warned["ragged_rows_extra"]["lines"] == [6]
+    assert "1 non-empty value" in warned["ragged_rows_extra"]["message"]
+
+
+def test_no_consistent_table_fails_with_what_was_seen() -> None:
+    msg = error("a,b\n1,2,3\n4,5,6,7\n8,9,10,11,12\n1,2,3,4,5,6\n")
+    assert "No consistent table: only 20% of the 5 rows have the table's 2 fields" in msg
+    assert "delimiter ','" in msg and "line 2" in msg
 
 
 def test_unterminated_quote_message() -> None:

@@ -42,8 +42,17 @@ def csv_files(draw: st.DrawFn) -> tuple[bytes, str, int, list[list[str]]]:
 
 
 def csv_records(data: bytes, delimiter: str) -> list[list[str]]:
+    """The csv module's records, less the rows the rules do not count: blank lines and rows of two or more
+    fields that are all empty (csvtable, rule 5)."""
     text = data.decode("utf-16") if data[:2] in (b"\xff\xfe", b"\xfe\xff") else data.decode("utf-8-sig")
-    return [r for r in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter) if r]
+    return [r for r in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter) if any(r) or len(r) == 1]
+
+
+def note_like(row: list[str]) -> bool:
+    """One text value alone in a row: below the data it may be a footnote (csvtable, rule 3), so the
+    properties below hold for tables whose rows are not shaped like notes."""
+    values = [v for v in row if v.strip()]
+    return len(row) > 1 and len(values) == 1 and not values[0].strip().lstrip("+-").replace(".", "").isdigit()
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -52,9 +61,10 @@ def test_profile_matches_csv_module(case: tuple[bytes, str, int, list[list[str]]
     data, delimiter, ncols, rows = case
     records = csv_records(data, delimiter)
     assume(all(len(r) == ncols for r in records))  # the writer's own output is always consistent
+    assume(not any(note_like(r) for r in records[1:]))
     got = csv_metadata.profile_csv(data)
     assert got["column_count"] == ncols
-    assert got["row_count"] == len(records) - 1 == len(rows)
+    assert got["row_count"] == len(records) - 1 == len([r for r in rows if any(r) or ncols == 1])
     assert got["has_header"] is True
     assert got["column_names"] == records[0]
     assert got["delimiter"] == (delimiter if ncols > 1 else None)
@@ -95,7 +105,10 @@ def lenient_files(draw: st.DrawFn) -> bytes:
 @settings(max_examples=200, deadline=None)
 @given(lenient_files())
 def test_stray_quotes_follow_csv_module(data: bytes) -> None:
-    records = [r for r in csv.reader(io.StringIO(data.decode(), newline="")) if r]
+    records = [r for r in csv.reader(io.StringIO(data.decode(), newline="")) if any(r)]
+    assume(not any(note_like(r) for r in records[1:]))
+    # ', "x"' reads as a ", " separator (csvtable: spaces after the delimiter are skipped), not as csv's default.
+    assume(', "' not in data.decode())
     widths = {len(r) for r in records}
     try:
         got = csv_metadata.profile_csv(data)
