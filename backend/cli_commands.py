@@ -9,10 +9,13 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from backend.cli import _EXTRA_COMMANDS, UserError, _say, path_arg
 from backend.config import Settings
+
+if TYPE_CHECKING:
+    from backend.store import MetadataRecord
 
 _ICON = {"created": "+", "found": "=", "updated": "~", "failed": "!", "skipped": "-", "removed": "x",
          "absent": ".", "passed": "✓"}
@@ -128,8 +131,10 @@ def cmd_upload(settings: Settings, args: argparse.Namespace) -> int:
                     if record is not None and record.etag == etag:
                         del pending[key]
                         if record.status == "PROCESSED":
+                            warned = (f", {len(record.warnings)} warning{'s' if len(record.warnings) != 1 else ''}"
+                                      f" (see `csvdrop show {key}`)" if record.warnings else "")
                             progress.line(f"processed {path}: {record.row_count} rows x {record.column_count} "
-                                          f"columns")
+                                          f"columns{warned}")
                         else:
                             failed += 1
                             progress.line(f"FAILED   {path}: {record.error}")
@@ -148,8 +153,8 @@ def cmd_list(settings: Settings, args: argparse.Namespace) -> int:
 
     reader = open_reader(settings)
     try:
-        page = reader.list(RecordQuery(status=args.status, name_contains=args.name, limit=args.limit,
-                                       sort=args.sort, descending=not args.ascending))
+        page = reader.list(RecordQuery(status=args.status, with_warnings=args.warnings, name_contains=args.name,
+                                       limit=args.limit, sort=args.sort, descending=not args.ascending))
     finally:
         reader.close()
     if args.json:
@@ -157,14 +162,16 @@ def cmd_list(settings: Settings, args: argparse.Namespace) -> int:
             print(json.dumps(record.to_json_dict(), ensure_ascii=False, default=str))
         return 0
     if not page.records:
-        _say("no records yet: upload a CSV with `csvdrop upload FILE`")
+        filtered = args.status or args.warnings or args.name
+        _say("no records match" if filtered else "no records yet: upload a CSV with `csvdrop upload FILE`")
         return 0
-    _say(f"{'STATUS':<10} {'ROWS':>9} {'COLS':>5} {'SIZE':>10}  {'UPLOADED (UTC)':<19}  KEY")
+    _say(f"{'STATUS':<10} {'WARN':>4} {'ROWS':>9} {'COLS':>5} {'SIZE':>10}  {'UPLOADED (UTC)':<19}  KEY")
     for r in page.records:
         uploaded = r.uploaded_at.strftime("%Y-%m-%d %H:%M:%S") if r.uploaded_at else "-"
         rows = "-" if r.row_count is None else str(r.row_count)
         cols = "-" if r.column_count is None else str(r.column_count)
-        _say(f"{r.status:<10} {rows:>9} {cols:>5} {r.size_bytes:>10}  {uploaded:<19}  {r.key}")
+        warned = str(len(r.warnings)) if r.warnings else "-"
+        _say(f"{r.status:<10} {warned:>4} {rows:>9} {cols:>5} {r.size_bytes:>10}  {uploaded:<19}  {r.key}")
     _say(f"{len(page.records)} of {page.total} records")
     return 0
 
@@ -184,14 +191,62 @@ def cmd_show(settings: Settings, args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(data, ensure_ascii=False, indent=2, default=str))
         return 0
-    for key in ("bucket", "key", "status", "error", "size_bytes", "sha256", "encoding", "delimiter", "has_header",
-                "row_count", "column_count", "duplicate_row_count", "uploaded_at", "processed_at"):
-        _say(f"{key:<20} {data.get(key)}")
-    _say("columns:")
-    for col in data.get("columns") or []:
-        _say(f"  {col['name']!s:<30} {col['type']:<9} nulls={col['null_count']} distinct={col['distinct_count']}"
-             f" min={col.get('min')} max={col.get('max')}")
+    for line in show_lines(record):
+        _say(line)
     return 0
+
+
+def _char(value: str | None) -> str:
+    """A dialect character as a Python literal, so tabs, spaces and backslashes are visible."""
+    return "none" if value is None else repr(value)
+
+
+def _yes_no(value: bool | None) -> str:
+    return "unknown" if value is None else ("yes" if value else "no")
+
+
+def show_lines(record: MetadataRecord) -> list[str]:
+    """`csvdrop show KEY` for people: the record's facts, its warnings with their lines, what was skipped, the
+    full dialect, then the columns."""
+    data = record.to_json_dict()
+    out: list[str] = []
+    for key in ("bucket", "key", "status", "error"):
+        out.append(f"{key:<20} {data.get(key)}")
+    if record.warnings:
+        out.append(f"warnings ({len(record.warnings)}, processed with warnings):")
+        for w in record.warnings:
+            where = f" ({w.lines_text})" if w.lines else ""
+            out.append(f"  [{w.code}] {w.message}{where}")
+    elif record.status == "PROCESSED":
+        out.append(f"{'warnings':<20} none")
+    for key in ("size_bytes", "sha256", "has_header", "header_line", "row_count", "column_count",
+                "duplicate_row_count", "uploaded_at", "processed_at"):
+        out.append(f"{key:<20} {data.get(key)}")
+    if record.status == "PROCESSED":
+        skipped = record.skipped_lines
+        if skipped is None:
+            out.append(f"{'skipped lines':<20} unknown")
+        else:
+            out.append(f"{'skipped lines':<20} preamble={skipped.preamble} footnotes={skipped.footnotes} "
+                       f"empty_rows={skipped.empty_rows} blank_lines={skipped.blank_lines}")
+        out.append("dialect:")
+        line_ends = {"\n": "LF (\\n)", "\r\n": "CRLF (\\r\\n)", "\r": "CR (\\r)"}
+        for name, value in (
+            ("encoding", f"{record.encoding}{' with BOM' if record.has_bom else ''}"),
+            ("delimiter", _char(record.delimiter)),
+            ("quote_char", _char(record.quote_char)),
+            ("escape_char", _char(record.escape_char)),
+            ("double_quote", _yes_no(record.double_quote)),
+            ("skip_initial_space", _yes_no(record.skip_initial_space)),
+            ("line_terminator", line_ends.get(record.line_terminator or "", str(record.line_terminator))),
+        ):
+            out.append(f"  {name:<18} {value}")
+    if record.columns:
+        out.append("columns:")
+    for col in data.get("columns") or []:
+        out.append(f"  {col['name']!s:<30} {col['type']:<9} nulls={col['null_count']} "
+                   f"distinct={col['distinct_count']} min={col.get('min')} max={col.get('max')}")
+    return out
 
 
 # ---------------------------------------------------------------- notices
@@ -241,6 +296,8 @@ def register(sub: Any) -> None:
     p = sub.add_parser("list", help="list metadata records")
     p.add_argument("--json", action="store_true", help="one JSON object per line")
     p.add_argument("--status", choices=["PROCESSED", "FAILED"])
+    p.add_argument("--warnings", action="store_true",
+                   help="only files processed with warnings (status PROCESSED, non-empty warnings)")
     p.add_argument("--name", help="file name contains")
     p.add_argument("--limit", type=int, default=100)
     p.add_argument("--sort", default="uploaded_at")

@@ -36,11 +36,21 @@ class Notice:
     error: str | None
     sent_at: dt.datetime
     sequencer: str = ""
+    warnings_count: int = 0
+    warning_codes: tuple[str, ...] = ()
+
+    @property
+    def has_warnings(self) -> bool:
+        return self.status == "PROCESSED" and self.warnings_count > 0
 
     @property
     def summary(self) -> str:
         if self.status == "PROCESSED":
-            return f"{self.file_name}: {self.row_count} rows x {self.column_count} columns"
+            shape = f"{self.file_name}: {self.row_count} rows x {self.column_count} columns"
+            if self.warnings_count:
+                plural = "s" if self.warnings_count != 1 else ""
+                return f"{shape}, {self.warnings_count} warning{plural} ({', '.join(self.warning_codes)})"
+            return shape
         return f"{self.file_name}: {self.error}"
 
 
@@ -68,7 +78,16 @@ def parse_notice(message: dict[str, Any]) -> Notice | None:
         error=body.get("error"),
         sent_at=sent_at,
         sequencer=str(body.get("sequencer") or ""),
+        warnings_count=_count(body.get("warnings_count")),
+        warning_codes=tuple(str(c) for c in body.get("warning_codes") or () if c),
     )
+
+
+def _count(value: Any) -> int:
+    try:
+        return max(0, int(value or 0))
+    except (TypeError, ValueError):
+        return 0
 
 
 class NoticeReader:

@@ -24,7 +24,12 @@ from backend.upload import explain
 Status = Literal["created", "found", "updated", "failed", "skipped", "removed", "absent", "passed"]
 
 SMOKE_KEY = "_csvdrop/smoke-test.csv"
-NOTIFICATION_IDS = ("csvdrop-process-csv", "csvdrop-process-csv-upper")
+# The one S3 -> Lambda notification: every object created under the key prefix, whatever its name (the local
+# check accepts .tsv, .txt ... as well; the function answers each with a record, FAILED when it is not a CSV).
+NOTIFICATION_ID = "csvdrop-process-csv"
+# Every Id setup has ever used: replaced or removed along with ours (the second one is the ".CSV" half of the
+# older two-configuration setting that only took .csv and .CSV names).
+NOTIFICATION_IDS = (NOTIFICATION_ID, "csvdrop-process-csv-upper")
 FAILED_EVENTS_QUEUE_SUFFIX = "-failed-events"
 
 
@@ -441,20 +446,26 @@ def step_trigger(ctx: Context) -> tuple[Status, str]:
             raise
     current = s3.get_bucket_notification_configuration(Bucket=s.bucket)
     current.pop("ResponseMetadata", None)
-    others = [c for c in current.get("LambdaFunctionConfigurations", []) if c.get("Id") not in NOTIFICATION_IDS]
-    prefix = s.key_prefix
-    ours = [
-        {"Id": ident, "LambdaFunctionArn": ctx.facts["function_arn"], "Events": ["s3:ObjectCreated:*"],
-         "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": prefix},
-                                            {"Name": "suffix", "Value": suffix}]}}}
-        for ident, suffix in zip(NOTIFICATION_IDS, (".csv", ".CSV"), strict=True)
-    ]
-    existing = [c for c in current.get("LambdaFunctionConfigurations", []) if c.get("Id") in NOTIFICATION_IDS]
+    configs = current.get("LambdaFunctionConfigurations", [])
+    others = [c for c in configs if c.get("Id") not in NOTIFICATION_IDS]
+    existing = [c for c in configs if c.get("Id") in NOTIFICATION_IDS]
+    ours = wanted_notifications(s, ctx.facts["function_arn"])
+    where = f"s3://{s.bucket}/{s.key_prefix}* (every object) -> {s.function_name}"
     if _same_notifications(existing, ours):
-        return "found", f"s3://{s.bucket}/{prefix}*.csv -> {s.function_name}"
+        return "found", where
     current["LambdaFunctionConfigurations"] = others + ours
     s3.put_bucket_notification_configuration(Bucket=s.bucket, NotificationConfiguration=current)
-    return ("updated" if existing else "created"), f"s3://{s.bucket}/{prefix}*.csv -> {s.function_name}"
+    return ("updated" if existing else "created"), where
+
+
+def wanted_notifications(s: Settings, function_arn: str) -> list[dict[str, Any]]:
+    """The bucket's notification for the function: one configuration, a prefix rule only (none at all when
+    the prefix is the bucket root: S3 then matches every key, and an empty rule value is not sent)."""
+    config: dict[str, Any] = {"Id": NOTIFICATION_ID, "LambdaFunctionArn": function_arn,
+                              "Events": ["s3:ObjectCreated:*"]}
+    if s.key_prefix:
+        config["Filter"] = {"Key": {"FilterRules": [{"Name": "prefix", "Value": s.key_prefix}]}}
+    return [config]
 
 
 def _same_notifications(have: list[dict[str, Any]], want: list[dict[str, Any]]) -> bool:
@@ -464,6 +475,21 @@ def _same_notifications(have: list[dict[str, Any]], want: list[dict[str, Any]]) 
         return c["Id"], c["LambdaFunctionArn"], tuple(sorted(c["Events"])), tuple(rules)
 
     return sorted(map(norm, have)) == sorted(map(norm, want))
+
+
+def trigger_health(settings: Settings, notification: dict[str, Any]) -> Health:
+    """Whether the bucket's notification configuration is the one setup writes (see wanted_notifications)."""
+    configs = notification.get("LambdaFunctionConfigurations", [])
+    existing = [c for c in configs if c.get("Id") in NOTIFICATION_IDS]
+    if not existing:
+        return Health(False, "not wired: run Set up environment")
+    arn = str(existing[0].get("LambdaFunctionArn", ""))
+    if not arn.endswith(f":function:{settings.function_name}"):
+        return Health(False, f"wired to another function ({arn.rsplit(':', 1)[-1]}): run Set up environment")
+    if not _same_notifications(existing, wanted_notifications(settings, arn)):
+        return Health(False, "only some uploads trigger the function (an older setup took .csv names only): "
+                             "run Set up environment")
+    return Health(True, f"s3://{settings.bucket}/{settings.key_prefix}* -> {settings.function_name}")
 
 
 def step_smoke_test(ctx: Context) -> tuple[Status, str]:
@@ -512,7 +538,7 @@ SETUP_PLAN: list[tuple[str, str, Callable[[Context], tuple[Status, str]]]] = [
     ("role", "IAM role (least privilege)", step_role),
     ("layer", "Dependency layer (pandas, pymysql)", step_layer),
     ("function", "Lambda function", step_function),
-    ("trigger", "S3 -> Lambda trigger for .csv", step_trigger),
+    ("trigger", "S3 -> Lambda trigger for every upload", step_trigger),
     ("smoke_test", "Smoke test: a tiny CSV end to end", step_smoke_test),
 ]
 
@@ -696,9 +722,7 @@ def environment_status(settings: Settings) -> dict[str, Health]:
         out["function"] = Health(False, explain(exc, settings))
     try:
         notif = ctx.client("s3").get_bucket_notification_configuration(Bucket=settings.bucket)
-        wired = any(c.get("Id") in NOTIFICATION_IDS for c in notif.get("LambdaFunctionConfigurations", []))
-        out["trigger"] = Health(wired, f"s3://{settings.bucket} -> {settings.function_name}" if wired
-                                else "not wired: run Set up environment")
+        out["trigger"] = trigger_health(settings, notif)
     except ClientError as exc:
         out["trigger"] = Health(False, "bucket missing: run Set up environment" if _code(exc) in
                                 ("NoSuchBucket", "404") else explain(exc, settings))

@@ -41,7 +41,9 @@ def reconcile(settings: Settings, *, dry_run: bool = False,
     objects: dict[str, tuple[str, int]] = {}
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=settings.bucket, Prefix=settings.key_prefix):
         for obj in page.get("Contents", []):
-            if obj["Key"].lower().endswith(".csv"):
+            # Every object, as the trigger takes every upload under the prefix; "folders" (console
+            # placeholders ending in "/") are not files, and the function skips them too.
+            if not obj["Key"].endswith("/"):
                 objects[obj["Key"]] = (str(obj["ETag"]).strip('"'), int(obj["Size"]))
     reader = open_reader(settings)
     try:

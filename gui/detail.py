@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from typing import Any
 
 from PySide6.QtCore import Qt
@@ -21,7 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from gui import style
-from gui.records import STATUS_COLORS, STATUS_LABELS
+from gui.records import STATUS_COLORS, STATUS_LABELS, STATUS_TEXT_COLORS, status_look
 
 TYPE_LABELS = {
     "integer": "Integer",
@@ -51,6 +52,52 @@ def _field(column: Any, name: str) -> Any:
     if isinstance(column, dict):
         return column.get(name)
     return getattr(column, name, None)
+
+
+LINE_ENDS = {"\n": "LF (\\n)", "\r\n": "CRLF (\\r\\n)", "\r": "CR (\\r)", "mixed": "mixed"}
+
+
+def _delimiter_text(record: Any) -> str:
+    delimiter = getattr(record, "delimiter", None)
+    if not delimiter:
+        return "—"
+    text = f"{style.delimiter_name(delimiter)} ({delimiter!r})"
+    if getattr(record, "skip_initial_space", None):
+        text += ", spaces after it skipped"
+    return text
+
+
+def _quotes_text(record: Any) -> str:
+    """The quote character and how a quote inside a quoted field is written."""
+    if record.status != "PROCESSED":
+        return "—"
+    quote = getattr(record, "quote_char", None)
+    if not quote:
+        return "none"
+    name = {'"': "double quote", "'": "single quote"}.get(quote, "quote")
+    text = f"{name} ({quote})"
+    escape = getattr(record, "escape_char", None)
+    doubled = getattr(record, "double_quote", None)
+    if escape:
+        return f"{text}, escaped with {escape} inside fields"
+    if doubled:
+        return f"{text}, doubled inside fields"
+    return text
+
+
+def _header_text(record: Any) -> str:
+    has_header = getattr(record, "has_header", None)
+    if has_header is None:
+        return "—"
+    if not has_header:
+        return "no (columns are numbered)"
+    line = getattr(record, "header_line", None)
+    return f"line {line:,}" if line else "yes"
+
+
+def _skipped_text(record: Any) -> str:
+    skipped = getattr(record, "skipped_lines", None)
+    return "—" if skipped is None else str(skipped.describe())
 
 
 def _short_hash(sha: str | None) -> str:
@@ -138,32 +185,47 @@ class DetailPane(QWidget):
         )
         layout.addWidget(self.error)
 
+        self.warnings = QLabel()
+        self.warnings.setWordWrap(True)
+        self.warnings.setTextFormat(Qt.TextFormat.RichText)
+        self.warnings.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.warnings.setObjectName("detailWarnings")
+        self.warnings.setStyleSheet(
+            f"QLabel#detailWarnings {{ background: {style.tint(style.AMBER, 40).name(QColor.NameFormat.HexArgb)};"
+            f" border: 1px solid {style.AMBER}; border-radius: 4px; padding: 6px; }}"
+        )
+        layout.addWidget(self.warnings)
+        self._warnings_plain = ""
+
         self.facts = QGridLayout()
         self.facts.setHorizontalSpacing(fm.height())
         self.facts.setVerticalSpacing(fm.height() // 4)
         self._fact_labels: dict[str, QLabel] = {}
-        names = [
-            ("size", "Size"),
-            ("rows", "Rows"),
-            ("columns", "Columns"),
-            ("duplicates", "Duplicate rows"),
-            ("encoding", "Encoding"),
-            ("delimiter", "Delimiter"),
-            ("header", "Header row"),
-            ("uploaded", "Uploaded"),
-            ("processed", "Processed"),
-            ("sha256", "SHA-256"),
+        # (left, right) per row; a row without a right fact spans the width. Short values pair up; the long
+        # ones (the dialect, the times, the hash) get a row each, so a narrow pane wraps them, never clips.
+        rows: list[tuple[tuple[str, str], tuple[str, str] | None]] = [
+            (("size", "Size"), ("rows", "Rows")),
+            (("columns", "Columns"), ("duplicates", "Duplicate rows")),
+            (("encoding", "Encoding"), ("line_ends", "Line ends")),
+            (("header", "Header row"), None),
+            (("skipped", "Skipped lines"), None),
+            (("delimiter", "Delimiter"), None),
+            (("quotes", "Quotes"), None),
+            (("uploaded", "Uploaded"), None),
+            (("processed", "Processed"), None),
+            (("sha256", "SHA-256"), None),
         ]
-        for i, (key, title) in enumerate(names):
-            row, col = divmod(i, 2)
-            if key == "sha256":
-                row, col = (len(names) + 1) // 2, 0
+        places = [(fact, row, col) for row, pair in enumerate(rows) for col, fact in enumerate(pair) if fact]
+        for (key, title), row, col in places:
             name = QLabel(title + ":")
             name.setStyleSheet("color: palette(placeholder-text);")
+            name.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
             value = QLabel()
             value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            value.setWordWrap(key in ("delimiter", "quotes", "skipped"))  # times and numbers never wrap
+            value.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
             self.facts.addWidget(name, row, col * 2)
-            self.facts.addWidget(value, row, col * 2 + 1, 1, 3 if key == "sha256" else 1)
+            self.facts.addWidget(value, row, col * 2 + 1, 1, 1 if rows[row][1] else 3)
             self._fact_labels[key] = value
         self.facts.setColumnStretch(1, 1)
         self.facts.setColumnStretch(3, 1)
@@ -200,25 +262,29 @@ class DetailPane(QWidget):
             return
         self.stack.setCurrentIndex(1)
         status = str(record.status)
-        color = STATUS_COLORS.get(status, style.GREY)
+        look = status_look(record)
+        color = STATUS_TEXT_COLORS.get(look, STATUS_COLORS.get(look, style.GREY))
         self.title.setText(record.file_name or record.key)
         self.subtitle.setText(
-            f"<span style='color:{color}; font-weight:bold'>● {STATUS_LABELS.get(status, status)}</span>"
-            f" &nbsp; s3://{record.bucket}/{record.key}"
+            f"<span style='color:{color}; font-weight:bold'>● {STATUS_LABELS.get(look, html.escape(status))}</span>"
+            f" &nbsp; s3://{html.escape(record.bucket)}/{html.escape(record.key)}"
         )
         self.error.setVisible(status != "PROCESSED")
-        self.error.setText(f"<b>Could not be profiled:</b> {record.error or 'no reason given'}")
+        self.error.setText(f"<b>Could not be profiled:</b> {html.escape(record.error or 'no reason given')}")
+        self._show_warnings(list(getattr(record, "warnings", None) or ()) if status == "PROCESSED" else [])
 
-        delimiter = getattr(record, "delimiter", None)
-        has_header = getattr(record, "has_header", None)
+        encoding = getattr(record, "encoding", None)
         facts = {
             "size": style.human_bytes(record.size_bytes),
             "rows": style.human_count(record.row_count),
             "columns": style.human_count(record.column_count),
             "duplicates": style.human_count(getattr(record, "duplicate_row_count", None)),
-            "encoding": getattr(record, "encoding", None) or "—",
-            "delimiter": f"{style.delimiter_name(delimiter)} ({delimiter!r})" if delimiter else "—",
-            "header": "—" if has_header is None else ("yes" if has_header else "no (columns are numbered)"),
+            "encoding": (encoding + (" with BOM" if getattr(record, "has_bom", False) else "")) if encoding else "—",
+            "delimiter": _delimiter_text(record),
+            "quotes": _quotes_text(record),
+            "line_ends": LINE_ENDS.get(getattr(record, "line_terminator", None) or "", "—"),
+            "header": _header_text(record),
+            "skipped": _skipped_text(record),
             "uploaded": style.local_time(record.uploaded_at, seconds=True),
             "processed": style.local_time(record.processed_at, seconds=True),
             "sha256": _short_hash(getattr(record, "sha256", None)),
@@ -274,6 +340,26 @@ class DetailPane(QWidget):
         self.sample.setVisible(bool(rows))
         self.sample_title.setVisible(bool(rows))
 
+    def _show_warnings(self, warnings: list[Any]) -> None:
+        """The amber box: each warning's message and the lines it concerns."""
+        self.warnings.setVisible(bool(warnings))
+        if not warnings:
+            self.warnings.clear()
+            self.warnings.setToolTip("")
+            self._warnings_plain = ""
+            return
+        count = f"{len(warnings)} warning{'s' if len(warnings) != 1 else ''}"
+        rich = [f"<b>Processed with {count}</b>"]
+        plain = [f"Processed with {count}"]
+        for w in warnings:
+            where = str(getattr(w, "lines_text", "") or "")
+            message = str(getattr(w, "message", "") or getattr(w, "code", ""))
+            rich.append(f"• {html.escape(message)}" + (f" <i>({html.escape(where)})</i>" if where else ""))
+            plain.append(f"• {message}" + (f" ({where})" if where else ""))
+        self.warnings.setText("<br>".join(rich))
+        self.warnings.setToolTip("Warning codes: " + ", ".join(str(getattr(w, "code", "")) for w in warnings))
+        self._warnings_plain = "\n".join(plain)
+
     def text(self) -> str:
         """Everything shown, as plain text (tests and "copy details")."""
         if self.record is None:
@@ -281,6 +367,8 @@ class DetailPane(QWidget):
         parts = [self.title.text(), self.subtitle.text()]
         if self.error.isVisible() or self.record.status != "PROCESSED":
             parts.append(self.error.text())
+        if self._warnings_plain:
+            parts.append(self._warnings_plain)
         parts += [f"{k}: {v.text()}" for k, v in self._fact_labels.items()]
         for table in (self.columns, self.sample):
             heads = [_text(table.horizontalHeaderItem(c)) for c in range(table.columnCount())]

@@ -36,7 +36,15 @@ from gui.detail import DetailPane
 from gui.environment import EnvironmentBar, OperationDialog, confirm_teardown
 from gui.jobs import JobRunner, Report
 from gui.notices import NoticesPanel
-from gui.records import COLUMNS, RecordFilterProxy, RecordRole, RecordTableModel
+from gui.records import (
+    COLUMNS,
+    STATUS_COLORS,
+    STATUS_LABELS,
+    WARNINGS,
+    RecordFilterProxy,
+    RecordRole,
+    RecordTableModel,
+)
 from gui.settings_dialog import SettingsDialog
 from gui.uploads import (
     ActionDelegate,
@@ -333,8 +341,15 @@ class MainWindow(QMainWindow):
         self.filter_edit.setClearButtonEnabled(True)
         self.status_combo = QComboBox()
         self.status_combo.addItem("All statuses", "")
-        self.status_combo.addItem("Processed", "PROCESSED")
-        self.status_combo.addItem("Failed", "FAILED")
+        self.status_combo.addItem(STATUS_LABELS["PROCESSED"], "PROCESSED")
+        self.status_combo.addItem(STATUS_LABELS[WARNINGS], WARNINGS)
+        self.status_combo.addItem(STATUS_LABELS["FAILED"], "FAILED")
+        for index in range(1, self.status_combo.count()):
+            self.status_combo.setItemIcon(index, style.dot_icon(STATUS_COLORS[self.status_combo.itemData(index)]))
+        self.status_combo.setItemData(1, "Every processed file, with or without warnings",
+                                      Qt.ItemDataRole.ToolTipRole)
+        self.status_combo.setItemData(2, "Processed, but something in the file was worked around",
+                                      Qt.ItemDataRole.ToolTipRole)
         self.status_combo.setToolTip("Show only files with this status")
         self.copy_button = QPushButton("Copy")
         self.copy_button.setToolTip(self.copy_action.toolTip())
@@ -373,7 +388,8 @@ class MainWindow(QMainWindow):
         for col, w in enumerate(widths):  # wide enough for the title and the sort arrow
             title = COLUMNS[col].title
             rh.resizeSection(col, max(int(em * w), fm.horizontalAdvance(title) + em * 2))
-        rh.resizeSection(RecordTableModel.STATUS, fm.horizontalAdvance("Processed") + icon.width() + em * 2)
+        rh.resizeSection(RecordTableModel.STATUS,
+                         fm.horizontalAdvance(STATUS_LABELS[WARNINGS]) + icon.width() + em * 2)
         for col in (RecordTableModel.UPLOADED, RecordTableModel.PROCESSED):  # dates before today show the day
             rh.resizeSection(col, fm.horizontalAdvance("2026-12-31 23:59") + em * 2)
         self.records_view.sortByColumn(RecordTableModel.UPLOADED, Qt.SortOrder.DescendingOrder)
@@ -703,9 +719,11 @@ class MainWindow(QMainWindow):
         self.uploads.on_notice(notice)
         if self.tray is not None and self.tray.isVisible():
             ok = str(notice.status).upper() == "PROCESSED"
+            warned = int(getattr(notice, "warnings_count", 0) or 0) if ok else 0
+            ready = f"is ready ({warned} warning{'s' if warned != 1 else ''})" if warned else "is ready"
             self.tray.showMessage(
                 "CSV Drop",
-                f"{notice.file_name} {'is ready' if ok else 'could not be processed'}",
+                f"{notice.file_name} {ready if ok else 'could not be processed'}",
                 QSystemTrayIcon.MessageIcon.Information if ok else QSystemTrayIcon.MessageIcon.Warning,
                 5000,
             )

@@ -20,8 +20,23 @@ def notice_text(notice: Any) -> str:
     when = style.local_time(notice.sent_at, seconds=True)
     if str(notice.status).upper() == "PROCESSED":
         rows, cols = style.human_count(notice.row_count), style.human_count(notice.column_count)
+        warned = _warnings_count(notice)
+        if warned:
+            return (f"{notice.file_name} — processed with {warned} warning{'s' if warned != 1 else ''}\n"
+                    f"{rows} rows × {cols} columns · {when}")
         return f"{notice.file_name} — processed\n{rows} rows × {cols} columns · {when}"
     return f"{notice.file_name} — failed\n{notice.error or 'no reason given'} · {when}"
+
+
+def _warnings_count(notice: Any) -> int:
+    return int(getattr(notice, "warnings_count", 0) or 0)
+
+
+def notice_color(notice: Any) -> str:
+    """Green processed, amber processed with warnings, red failed (as the file list)."""
+    if str(notice.status).upper() != "PROCESSED":
+        return style.RED
+    return style.AMBER if _warnings_count(notice) else style.GREEN
 
 
 class NoticesPanel(QWidget):
@@ -52,11 +67,12 @@ class NoticesPanel(QWidget):
         if notice.message_id in self._seen:
             return False
         self._seen.add(notice.message_id)
-        ok = str(notice.status).upper() == "PROCESSED"
-        item = QListWidgetItem(style.dot_icon(style.GREEN if ok else style.RED), notice_text(notice))
+        item = QListWidgetItem(style.dot_icon(notice_color(notice)), notice_text(notice))
         item.setData(KeyRole, (notice.bucket, notice.key))
         item.setData(NoticeRole, notice)
-        item.setToolTip(f"s3://{notice.bucket}/{notice.key}\nClick to show it in the file list.")
+        codes = tuple(getattr(notice, "warning_codes", ()) or ())
+        warned = f"\nWarnings: {', '.join(codes)}" if codes and str(notice.status).upper() == "PROCESSED" else ""
+        item.setToolTip(f"s3://{notice.bucket}/{notice.key}{warned}\nClick to show it in the file list.")
         self.list.insertItem(0, item)
         while self.list.count() > MAX_NOTICES:
             self.list.takeItem(self.list.count() - 1)

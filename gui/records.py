@@ -25,17 +25,42 @@ ModelIndex = QModelIndex | QPersistentModelIndex
 SortRole = Qt.ItemDataRole.UserRole + 1
 RecordRole = Qt.ItemDataRole.UserRole + 2
 
-STATUS_LABELS = {"PROCESSED": "Processed", "FAILED": "Failed"}
-STATUS_COLORS = {"PROCESSED": style.GREEN, "FAILED": style.RED}
+# The three looks of a record. The store's status is PROCESSED or FAILED; WARNINGS is the GUI's name for a
+# PROCESSED record with a non-empty ``warnings`` ("processed with warnings").
+WARNINGS = "WARNINGS"
+STATUS_LABELS = {"PROCESSED": "Processed", WARNINGS: "Processed with warnings", "FAILED": "Failed"}
+STATUS_COLORS = {"PROCESSED": style.GREEN, WARNINGS: style.AMBER, "FAILED": style.RED}
+STATUS_TEXT_COLORS = {"PROCESSED": style.GREEN, WARNINGS: style.AMBER_TEXT, "FAILED": style.RED}
 
 
 record_id: Callable[[Any], tuple[str, str]] = operator.attrgetter("bucket", "key")
+
+
+def status_look(record: Any) -> str:
+    """ "PROCESSED", "WARNINGS" (processed with warnings) or "FAILED" (any other status)."""
+    if record.status != "PROCESSED":
+        return str(record.status)
+    return WARNINGS if getattr(record, "warnings", None) else "PROCESSED"
+
+
+def warnings_summary(warnings: Any) -> str:
+    """ "2 warnings: <first message> …" for the Notes column ("" without warnings)."""
+    warnings = list(warnings or ())
+    if not warnings:
+        return ""
+    first = str(getattr(warnings[0], "message", "") or getattr(warnings[0], "code", ""))
+    if len(warnings) == 1:
+        return f"1 warning: {first}"
+    return f"{len(warnings)} warnings: {first} …"
 
 
 def notes_for(record: Any) -> str:
     if record.status != "PROCESSED":
         return str(record.error or "Could not be profiled")
     notes = []
+    warned = warnings_summary(getattr(record, "warnings", None))
+    if warned:
+        notes.append(warned)
     dup_rows = getattr(record, "duplicate_row_count", None)
     if dup_rows:
         notes.append(f"{dup_rows:,} duplicate row{'s' if dup_rows != 1 else ''}")
@@ -67,7 +92,7 @@ class Column:
 
 COLUMNS: tuple[Column, ...] = (
     Column("File", lambda r: r.file_name, lambda r: (r.file_name or "").lower()),
-    Column("Status", lambda r: STATUS_LABELS.get(r.status, str(r.status)), lambda r: str(r.status)),
+    Column("Status", lambda r: STATUS_LABELS.get(status_look(r), str(r.status)), status_look),
     Column(
         "Rows",
         lambda r: style.human_count(r.row_count),
@@ -98,7 +123,7 @@ _BACKGROUND = int(Qt.ItemDataRole.BackgroundRole.value)
 _TOOLTIP = int(Qt.ItemDataRole.ToolTipRole.value)
 _ROLES = frozenset({_DISPLAY, _SORT, _RECORD, _ALIGN, _DECORATION, _FOREGROUND, _BACKGROUND, _TOOLTIP})
 _RIGHT = int((Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter).value)
-_FAILED_TEXT = QColor(STATUS_COLORS["FAILED"])
+_STATUS_TEXT = {look: QColor(color) for look, color in STATUS_TEXT_COLORS.items() if look != "PROCESSED"}
 _FAILED_BACKGROUND = style.tint(style.RED, 22)
 
 
@@ -153,16 +178,21 @@ class RecordTableModel(QAbstractTableModel):
             return record
         if role == _ALIGN:
             return _RIGHT if COLUMNS[col].align_right else None
-        failed = record.status != "PROCESSED"
+        look = status_look(record)
         if role == _DECORATION:
-            return style.dot_icon(STATUS_COLORS.get(record.status, style.GREY)) if col == self.STATUS else None
+            return style.dot_icon(STATUS_COLORS.get(look, style.GREY)) if col == self.STATUS else None
         if role == _FOREGROUND:
-            return _FAILED_TEXT if failed and col in (self.STATUS, self.NOTES) else None
+            if col in (self.STATUS, self.NOTES):
+                return _STATUS_TEXT.get(look, _STATUS_TEXT["FAILED"]) if look != "PROCESSED" else None
+            return None
         if role == _BACKGROUND:
             return _FAILED_BACKGROUND if record.status == "FAILED" else None
         if role == _TOOLTIP:
             if record.status != "PROCESSED":
                 return f"{record.file_name} could not be profiled:\n{record.error}"
+            if look == WARNINGS:
+                return f"{record.file_name} was processed with warnings:\n" + "\n".join(
+                    f"• {w.message}" + (f" ({w.lines_text})" if w.lines else "") for w in record.warnings)
             return f"s3://{record.bucket}/{record.key}"
         return None
 
@@ -344,7 +374,8 @@ class RecordTableModel(QAbstractTableModel):
 def _display(record: Any) -> tuple[str, ...]:
     """Display text per column, then the lower-cased text the filter searches (cached with them)."""
     texts = tuple(str(column.display(record)) for column in COLUMNS)
-    return (*texts, f"{record.file_name}\n{record.key}\n{record.error or ''}".lower())
+    warned = "\n".join(f"{w.code}\n{w.message}" for w in getattr(record, "warnings", None) or ())
+    return (*texts, f"{record.file_name}\n{record.key}\n{record.error or ''}\n{warned}".lower())
 
 
 def _sort_keys(record: Any) -> tuple[Any, ...]:
@@ -366,7 +397,7 @@ def _runs(rows: list[int]) -> Iterable[tuple[int, int]]:
 
 
 class RecordFilterProxy(QSortFilterProxyModel):
-    """Text filter (file name, key, error) + status filter. Sorting is the source model's (see
+    """Text filter (file name, key, error, warnings) + status filter. Sorting is the source model's (see
     RecordTableModel.sort): this proxy keeps the source order, so the view's sort requests go there."""
 
     def __init__(self, parent: QObject | None = None) -> None:
@@ -395,7 +426,8 @@ class RecordFilterProxy(QSortFilterProxyModel):
             self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
 
     def set_status(self, status: str) -> None:
-        """ "" for all, or "PROCESSED" / "FAILED"."""
+        """ "" for all, "PROCESSED" (every processed file, with or without warnings), "WARNINGS" (processed with
+        warnings only) or "FAILED"."""
         if status != self._status:
             self.beginFilterChange()
             self._status = status
@@ -410,7 +442,10 @@ class RecordFilterProxy(QSortFilterProxyModel):
         record = model.record_at(source_row)
         if record is None:
             return False
-        if self._status and record.status != self._status:
+        if self._status == WARNINGS:
+            if status_look(record) != WARNINGS:
+                return False
+        elif self._status and record.status != self._status:
             return False
         if self._text:
             haystack = model.search_text(source_row)

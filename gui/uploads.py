@@ -516,17 +516,17 @@ class UploadManager(QObject):
         for record in records:
             for item in waiting:
                 if item.state == UploadState.PROCESSING and self._matches(item, record):
-                    self._processed(item, record.status, record.error, record.row_count, record.column_count)
+                    self._processed(item, record)
 
     def on_notice(self, notice: Any) -> None:
         for item in self.items:
             if item.state == UploadState.PROCESSING and item.key == notice.key and item.bucket == notice.bucket:
-                self._processed(item, notice.status, notice.error, notice.row_count, notice.column_count)
+                self._processed(item, notice)
 
     def check_existing(self, item: UploadItem, record: Any) -> None:
         """A record already in the browser when the upload finished (very fast function)."""
         if item.state == UploadState.PROCESSING and self._matches(item, record, require_fresh=True):
-            self._processed(item, record.status, record.error, record.row_count, record.column_count)
+            self._processed(item, record)
 
     @staticmethod
     def _matches(item: UploadItem, record: Any, *, require_fresh: bool = False) -> bool:
@@ -537,14 +537,19 @@ class UploadManager(QObject):
             return uploaded >= item.started_wall - 5
         return True
 
-    def _processed(self, item: UploadItem, status: str, error: str | None, rows: int | None, cols: int | None) -> None:
-        if str(status).upper() == "PROCESSED":
-            self._set(item, UploadState.DONE, f"{style.human_count(rows)} rows × {style.human_count(cols)} columns")
+    def _processed(self, item: UploadItem, outcome: Any) -> None:
+        """``outcome``: the file's metadata record or its notice (both say status, error, rows and columns; a
+        record lists its warnings, a notice counts them)."""
+        if str(outcome.status).upper() == "PROCESSED":
+            warnings = len(getattr(outcome, "warnings", None) or ()) or int(getattr(outcome, "warnings_count", 0) or 0)
+            warned = f" · processed with {warnings} warning{'s' if warnings != 1 else ''}" if warnings else ""
+            rows, cols = style.human_count(outcome.row_count), style.human_count(outcome.column_count)
+            self._set(item, UploadState.DONE, f"{rows} rows × {cols} columns{warned}")
         else:
             self._set(
                 item,
                 UploadState.FAILED,
-                f"Uploaded, but the file could not be profiled: {error or 'no reason given'}. "
+                f"Uploaded, but the file could not be profiled: {outcome.error or 'no reason given'}. "
                 "Fix the file and press Retry.",
             )
         self.finished_item.emit(item)

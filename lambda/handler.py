@@ -60,6 +60,11 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         bucket = s3["bucket"]["name"]
         # S3 event keys are URL-encoded with '+' for spaces.
         key = urllib.parse.unquote_plus(s3["object"]["key"])
+        if key.endswith("/"):
+            # The trigger takes every object under the prefix; a "folder" (an S3 console placeholder) is not a file.
+            LOG.info("skipping %s/%s: a folder placeholder, not a file", bucket, key)
+            outcomes.append({"bucket": bucket, "key": key, "skipped": "folder"})
+            continue
         outcome = process_object(
             bucket,
             key,
@@ -102,11 +107,13 @@ def process_object(bucket: str, key: str, *, etag: str, sequencer: str) -> dict[
         record["sha256"] = sha256
         record.update(csv_metadata.profile_csv(data))
         record.update(status="PROCESSED", error=None)
+        fill_processed_defaults(record)
     except csv_metadata.CsvProfileError as exc:
-        record.update(status="FAILED", error=str(exc))
+        record.update(status="FAILED", error=str(exc), **failed_defaults())
     except Exception as exc:  # an unexpected parser failure is still a record, never a lost file
         LOG.error("profiling %s/%s failed:\n%s", bucket, key, traceback.format_exc())
-        record.update(status="FAILED", error=f"Could not read the file as CSV ({type(exc).__name__}: {exc}).")
+        record.update(status="FAILED", error=f"Could not read the file as CSV ({type(exc).__name__}: {exc}).",
+                      **failed_defaults())
     record.setdefault("sha256", None)
     record["processed_at"] = _iso(dt.datetime.now(dt.UTC))
     record["duration_ms"] = round((time.perf_counter() - started) * 1000, 2)
@@ -122,6 +129,26 @@ def process_object(bucket: str, key: str, *, etag: str, sequencer: str) -> dict[
     LOG.info("%s %s/%s rows=%s stored=%s in %.1f ms", record["status"], bucket, key,
              record.get("row_count"), stored, record["duration_ms"])
     return {"bucket": bucket, "key": key, "status": record["status"], "stored": stored}
+
+
+def failed_defaults() -> dict[str, Any]:
+    """The contract-v2 keys of a FAILED record: nothing is known about the file's layout, and nothing was
+    worked around."""
+    return {"header_line": None, "skipped_lines": None, "escape_char": None, "double_quote": None,
+            "skip_initial_space": None, "warnings": []}
+
+
+def fill_processed_defaults(record: dict[str, Any]) -> None:
+    """Contract-v2 keys the profiler does not return (yet) get the values that describe how the current
+    profiler reads a file: the header is the first record, no preamble or footnotes are skipped (nor counted),
+    quotes inside quoted fields are doubled, no escape character, spaces after the delimiter are data, and
+    there are no warnings. A profiler that returns these keys wins (setdefault)."""
+    record.setdefault("header_line", 1 if record.get("has_header") else None)
+    record.setdefault("skipped_lines", {"preamble": 0, "footnotes": 0, "empty_rows": 0, "blank_lines": 0})
+    record.setdefault("escape_char", None)
+    record.setdefault("double_quote", True)
+    record.setdefault("skip_initial_space", False)
+    record.setdefault("warnings", [])
 
 
 def _read_body(body: Any) -> tuple[bytes, str]:
@@ -145,6 +172,15 @@ def ordering_token(sequencer: str, last_modified: dt.datetime) -> str:
     return f"{sequencer.upper().strip():0>32}{micros:016X}"
 
 
+def _warnings_of(record: dict[str, Any]) -> list[dict[str, Any]]:
+    return [w for w in record.get("warnings") or [] if isinstance(w, dict)]
+
+
+def warning_codes(record: dict[str, Any]) -> list[str]:
+    """The distinct warning codes of a record, in the order they first occur."""
+    return list(dict.fromkeys(str(w.get("code") or "warning") for w in _warnings_of(record)))
+
+
 def notice_for(record: dict[str, Any]) -> dict[str, Any]:
     return {
         "type": "csvdrop.metadata",
@@ -156,9 +192,38 @@ def notice_for(record: dict[str, Any]) -> dict[str, Any]:
         "column_count": record.get("column_count"),
         "size_bytes": record.get("size_bytes"),
         "error": record.get("error"),
+        "warnings_count": len(_warnings_of(record)),
+        "warning_codes": warning_codes(record),
         "sequencer": record.get("sequencer"),
         "processed_at": record.get("processed_at"),
     }
+
+
+_EMAIL_WARNINGS = 5  # warnings spelled out in an email; the rest are counted
+
+
+def _lines_text(lines: list[Any]) -> str:
+    numbers = [int(n) for n in lines if isinstance(n, int)]
+    if not numbers:
+        return ""
+    shown = ", ".join(map(str, numbers[:10])) + (f" and {len(numbers) - 10} more" if len(numbers) > 10 else "")
+    return f" (line{'s' if len(numbers) > 1 else ''} {shown})"
+
+
+def email_summary(record: dict[str, Any]) -> str:
+    """The sentence people get (email subscriptions)."""
+    name = record["file_name"]
+    if record["status"] != "PROCESSED":
+        return f"{name}: {record.get('error')}"
+    summary = f"{name}: {record.get('row_count')} rows x {record.get('column_count')} columns"
+    warnings = _warnings_of(record)
+    if not warnings:
+        return summary
+    listed = "; ".join(f"{w.get('message') or w.get('code')}{_lines_text(list(w.get('lines') or []))}"
+                       for w in warnings[:_EMAIL_WARNINGS])
+    more = f"; and {len(warnings) - _EMAIL_WARNINGS} more" if len(warnings) > _EMAIL_WARNINGS else ""
+    count = f"{len(warnings)} warning{'s' if len(warnings) != 1 else ''}"
+    return f"{summary}, processed with {count}: {listed}{more}"
 
 
 def _ascii_subject(text: str) -> str:
@@ -170,20 +235,23 @@ def publish_notice(record: dict[str, Any]) -> None:
     topic = os.environ.get("TOPIC_ARN")
     if not topic:
         return
-    verb = "processed" if record["status"] == "PROCESSED" else "FAILED"
-    summary = (
-        f"{record['file_name']}: {record.get('row_count')} rows x {record.get('column_count')} columns"
-        if record["status"] == "PROCESSED"
-        else f"{record['file_name']}: {record.get('error')}"
-    )
+    notice = notice_for(record)
+    count = notice["warnings_count"]
+    if record["status"] != "PROCESSED":
+        verb = "FAILED"
+    elif count:
+        verb = f"processed with {count} warning{'s' if count != 1 else ''}"
+    else:
+        verb = "processed"
     _client("sns").publish(
         TopicArn=topic,
         Subject=_ascii_subject(f"CSV {verb}: {record['file_name']}"),
         # Machines (the app's SQS queue) get JSON; people (email subscriptions) get a sentence.
         MessageStructure="json",
-        Message=json.dumps({"default": json.dumps(notice_for(record)), "email": summary}),
+        Message=json.dumps({"default": json.dumps(notice), "email": email_summary(record)}),
         MessageAttributes={
             "status": {"DataType": "String", "StringValue": record["status"]},
+            "warnings_count": {"DataType": "Number", "StringValue": str(count)},
             "bucket": {"DataType": "String", "StringValue": record["bucket"]},
             "file_extension": {"DataType": "String",
                                "StringValue": (record["file_name"].rsplit(".", 1)[-1].lower() or "none")[:32]},

@@ -121,6 +121,51 @@ def _opt(value: Any, kind: type) -> Any:
     return kind(value)
 
 
+SKIPPED_LINE_KINDS = ("preamble", "footnotes", "empty_rows", "blank_lines")
+# Caps that keep one record inside DynamoDB's 400 KB item and a MySQL row of sane size, whatever a file holds:
+# the first MAX_WARNINGS warnings are kept, each with its first MAX_WARNING_LINES line numbers.
+MAX_WARNINGS = 50
+MAX_WARNING_LINES = 100
+MAX_WARNING_MESSAGE = 1000
+
+
+def _int_or_none(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _skipped_lines(value: Any) -> dict[str, int] | None:
+    """``skipped_lines`` as {kind: count} with the four contract kinds always present (None stays None).
+
+    Lenient on purpose, like ``_warnings``: a malformed value from the profiler must not cost the record
+    (normalize errors fail the invocation, and a retry would fail the same way)."""
+    if not isinstance(value, Mapping):
+        return None
+    out = dict.fromkeys(SKIPPED_LINE_KINDS, 0)
+    for kind, count in value.items():
+        out[str(kind)] = _int_or_none(count) or 0
+    return out
+
+
+def _warnings(value: Any) -> list[dict[str, Any]]:
+    """``warnings`` as a list of {"code": str, "message": str, "lines": [int]} (None -> []), capped."""
+    if not isinstance(value, (list, tuple)):
+        return []
+    out = []
+    for item in value[:MAX_WARNINGS]:
+        warning = item if isinstance(item, Mapping) else {"code": "warning", "message": str(item)}
+        message = str(warning.get("message") or "")
+        if len(message) > MAX_WARNING_MESSAGE:
+            message = message[:MAX_WARNING_MESSAGE] + "…"
+        raw_lines = warning.get("lines") or []
+        lines = [n for n in map(_int_or_none, raw_lines if isinstance(raw_lines, (list, tuple)) else [])
+                 if n is not None][:MAX_WARNING_LINES]
+        out.append({"code": str(warning.get("code") or "warning"), "message": message, "lines": lines})
+    return out
+
+
 def normalize_record(record: Mapping[str, Any]) -> dict[str, Any]:
     """The contract record with types checked and defaults filled; times as aware UTC datetimes."""
     for name in ("bucket", "key", "sequencer"):
@@ -137,6 +182,7 @@ def normalize_record(record: Mapping[str, Any]) -> dict[str, Any]:
         "file_name": record.get("file_name") or key.rsplit("/", 1)[-1],
         "status": status,
         "error": _opt(record.get("error"), str),
+        "warnings": _warnings(record.get("warnings")),
         "size_bytes": int(record.get("size_bytes") or 0),
         "etag": str(record.get("etag") or "").strip('"'),
         "sha256": _opt(record.get("sha256"), str),
@@ -148,8 +194,13 @@ def normalize_record(record: Mapping[str, Any]) -> dict[str, Any]:
         "has_bom": bool(record.get("has_bom") or False),
         "delimiter": _opt(record.get("delimiter"), str),
         "quote_char": _opt(record.get("quote_char"), str),
+        "escape_char": _opt(record.get("escape_char"), str),
+        "double_quote": _opt(record.get("double_quote"), bool),
+        "skip_initial_space": _opt(record.get("skip_initial_space"), bool),
         "has_header": _opt(record.get("has_header"), bool),
+        "header_line": _opt(record.get("header_line"), int),
         "line_terminator": _opt(record.get("line_terminator"), str),
+        "skipped_lines": _skipped_lines(record.get("skipped_lines")),
         "row_count": _opt(record.get("row_count"), int),
         "column_count": _opt(record.get("column_count"), int),
         "column_names": _clean_json(list(record.get("column_names") or [])),
@@ -237,9 +288,13 @@ _MYSQL_COLUMNS = (
     "uploaded_at", "processed_at", "duration_ms", "encoding", "has_bom", "delimiter", "quote_char",
     "has_header", "line_terminator", "row_count", "column_count", "column_names", "duplicate_column_names",
     "column_profiles", "duplicate_row_count", "sample_rows",
+    # migration 0002
+    "header_line", "skipped_lines", "escape_char", "double_quote", "skip_initial_space", "warnings",
+    "warning_count",
 )
 _FIELD_FOR_COLUMN = {"object_key": "key", "column_profiles": "columns"}
-_JSON_COLUMNS = {"column_names", "duplicate_column_names", "column_profiles", "sample_rows"}
+_JSON_COLUMNS = {"column_names", "duplicate_column_names", "column_profiles", "sample_rows", "skipped_lines",
+                 "warnings"}
 _COLS_SQL = ", ".join(f"`{c}`" for c in _MYSQL_COLUMNS)
 # Built from the constant column names above only; every value is a %s parameter.
 _INSERT_SQL = (
@@ -256,9 +311,12 @@ _UPDATE_SQL = (
 def _mysql_values(norm: Mapping[str, Any]) -> list[Any]:
     values: list[Any] = []
     for column in _MYSQL_COLUMNS:
+        if column == "warning_count":  # not a contract key: lets readers filter without parsing JSON
+            values.append(len(norm["warnings"]))
+            continue
         value = norm[_FIELD_FOR_COLUMN.get(column, column)]
         if column in _JSON_COLUMNS:
-            value = json.dumps(value, ensure_ascii=False, allow_nan=False)
+            value = None if value is None else json.dumps(value, ensure_ascii=False, allow_nan=False)
         elif isinstance(value, datetime):
             value = value.astimezone(UTC).replace(tzinfo=None)
         values.append(value)
@@ -454,6 +512,7 @@ class DynamoWriter(Writer):
             "ProcessedAt": {"S": record["processed_at"]},
             "ETag": {"S": norm["etag"]},
             "SizeBytes": {"N": str(norm["size_bytes"])},
+            "WarningCount": {"N": str(len(norm["warnings"]))},
             "Revision": {"N": str(revision)},
             "UpdatedAt": {"S": iso(datetime.now(UTC))},
             "Record": {"S": json.dumps(record, ensure_ascii=False, allow_nan=False)},

@@ -68,9 +68,34 @@ def make_record(key: str = "data/a.csv", sequencer: str = "0055AED6DCD90281E5", 
         ],
         "duplicate_row_count": 0,
         "sample_rows": [["1", "a"], ["2", ""], ["3", "c"]],
+        "header_line": 1,
+        "skipped_lines": {"preamble": 0, "footnotes": 0, "empty_rows": 0, "blank_lines": 0},
+        "escape_char": None,
+        "double_quote": True,
+        "skip_initial_space": False,
+        "warnings": [],
     }
     record.update(overrides)
     return record
+
+
+# A record "processed with warnings": every contract-v2 key set to something other than its default.
+WARNINGS = [
+    {"code": "preamble_skipped", "message": "Skipped 2 title lines before the header.", "lines": [1, 2]},
+    {"code": "ragged_rows", "message": "2 rows have fewer fields than the header; the missing ones are empty.",
+     "lines": [9, 14]},
+    {"code": "hostile", "message": "'; DROP TABLE csv_metadata; -- <b>ünï 😀</b>", "lines": []},
+]
+
+
+def warned_record(key: str = "warned/report.csv", sequencer: str = "0A", **overrides: Any) -> dict[str, Any]:
+    fields: dict[str, Any] = {
+        "delimiter": ";", "quote_char": '"', "escape_char": "\\", "double_quote": False,
+        "skip_initial_space": True, "header_line": 4,
+        "skipped_lines": {"preamble": 3, "footnotes": 2, "empty_rows": 1, "blank_lines": 5},
+        "warnings": WARNINGS,
+    }
+    return make_record(key, sequencer, **{**fields, **overrides})
 
 
 def expected_json(record: dict[str, Any]) -> dict[str, Any]:
@@ -98,6 +123,8 @@ def hostile_record(key: str, sequencer: str = "01") -> dict[str, Any]:
         ]
         + [{"name": "f", "type": "float", "null_count": 0, "distinct_count": 2, "min": -1.5e300, "max": 0.1}],
         sample_rows=[[f"<td>{c}</td>", "😀", "\\", "NULL", "'"] for c in cols[:5]],
+        header_line=None, skipped_lines=None, escape_char=None, double_quote=None, skip_initial_space=None,
+        warnings=[],
     )
 
 

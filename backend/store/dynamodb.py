@@ -106,6 +106,7 @@ class DynamoReader:
             kept = [
                 r for r in records
                 if (query.status is None or r.status == query.status)
+                and (not query.with_warnings or r.has_warnings)
                 and (query.bucket is None or r.bucket == query.bucket)
                 and (needle is None or needle in r.key.casefold())
                 and (start is None or r.uploaded_at >= start)

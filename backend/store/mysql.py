@@ -34,9 +34,12 @@ _COLUMN_FOR_FIELD = {
     "column_count": "column_count", "column_names": "column_names",
     "duplicate_column_names": "duplicate_column_names", "columns": "column_profiles",
     "duplicate_row_count": "duplicate_row_count", "sample_rows": "sample_rows",
+    # migration 0002
+    "warnings": "warnings", "escape_char": "escape_char", "double_quote": "double_quote",
+    "skip_initial_space": "skip_initial_space", "header_line": "header_line", "skipped_lines": "skipped_lines",
     "revision": "revision", "updated_at": "updated_at",
 }
-_JSON_FIELDS = {"column_names", "duplicate_column_names", "columns", "sample_rows"}
+_JSON_FIELDS = {"column_names", "duplicate_column_names", "columns", "sample_rows", "warnings", "skipped_lines"}
 _FIELDS = tuple(_COLUMN_FOR_FIELD)
 _SELECT = "SELECT " + ", ".join(f"`{_COLUMN_FOR_FIELD[f]}`" for f in _FIELDS) + " FROM csv_metadata"  # noqa: S608
 
@@ -161,6 +164,9 @@ class MySqlReader:
         if query.status:
             where.append("status = %s")
             params.append(query.status)
+        if query.with_warnings:
+            where.append("status = %s AND warning_count > 0")
+            params.append("PROCESSED")
         if query.bucket:
             where.append("bucket = %s")
             params.append(query.bucket)

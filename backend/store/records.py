@@ -18,11 +18,13 @@ STATUSES: tuple[str, ...] = get_args(Status)
 
 # Exactly the keys of docs/contracts.md, in that order.
 CONTRACT_KEYS: tuple[str, ...] = (
-    "bucket", "key", "file_name", "status", "error", "size_bytes", "etag", "sha256", "sequencer",
+    "bucket", "key", "file_name", "status", "error", "warnings", "size_bytes", "etag", "sha256", "sequencer",
     "uploaded_at", "processed_at", "duration_ms", "encoding", "has_bom", "delimiter", "quote_char",
-    "has_header", "line_terminator", "row_count", "column_count", "column_names", "duplicate_column_names",
-    "columns", "duplicate_row_count", "sample_rows",
+    "escape_char", "double_quote", "skip_initial_space", "has_header", "header_line", "line_terminator",
+    "skipped_lines", "row_count", "column_count", "column_names", "duplicate_column_names", "columns",
+    "duplicate_row_count", "sample_rows",
 )
+SKIPPED_LINE_KINDS: tuple[str, ...] = ("preamble", "footnotes", "empty_rows", "blank_lines")
 
 
 class StoreError(RuntimeError):
@@ -75,6 +77,89 @@ class ColumnProfile:
                 "distinct_count": self.distinct_count, "min": self.min, "max": self.max}
 
 
+def describe_lines(lines: Sequence[int], limit: int = 12) -> str:
+    """ "line 4", "lines 3, 7 and 9", "lines 3-5, 9 and 12", "lines 1, 3, 5 … (40 lines)": runs of consecutive
+    numbers collapse, and past ``limit`` pieces the rest is counted, not listed."""
+    numbers = sorted(set(lines))
+    if not numbers:
+        return ""
+    if len(numbers) == 1:
+        return f"line {numbers[0]}"
+    runs: list[tuple[int, int]] = []
+    for n in numbers:
+        if runs and n == runs[-1][1] + 1:
+            runs[-1] = (runs[-1][0], n)
+        else:
+            runs.append((n, n))
+    pieces: list[str] = []
+    for a, b in runs:
+        pieces += [str(a)] if a == b else ([str(a), str(b)] if b == a + 1 else [f"{a}-{b}"])
+    if len(pieces) > limit:
+        return "lines " + ", ".join(pieces[:limit]) + f" … ({len(numbers):,} lines)"
+    if len(pieces) == 1:
+        return "lines " + pieces[0]
+    return "lines " + ", ".join(pieces[:-1]) + " and " + pieces[-1]
+
+
+@dataclass(frozen=True)
+class RecordWarning:
+    """Something the profiler worked around in a file it still processed (docs/contracts.md)."""
+
+    code: str
+    message: str
+    lines: tuple[int, ...] = ()
+
+    @classmethod
+    def from_json(cls, data: Any) -> RecordWarning:
+        if not isinstance(data, Mapping):
+            return cls(code="warning", message=str(data))
+        return cls(code=str(data.get("code") or "warning"), message=str(data.get("message") or ""),
+                   lines=tuple(int(n) for n in data.get("lines") or ()))
+
+    def to_json_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "message": self.message, "lines": list(self.lines)}
+
+    @property
+    def lines_text(self) -> str:
+        """The lines as people read them: "lines 3-5 and 9" ("" when the warning names none)."""
+        return describe_lines(self.lines)
+
+
+@dataclass(frozen=True)
+class SkippedLines:
+    """Physical lines that are not data rows: text before the header, notes after the table, rows whose
+    fields are all empty, and lines with no characters at all."""
+
+    preamble: int = 0
+    footnotes: int = 0
+    empty_rows: int = 0
+    blank_lines: int = 0
+
+    @classmethod
+    def from_json(cls, data: Any) -> SkippedLines | None:
+        if not isinstance(data, Mapping):
+            return None
+        return cls(**{kind: int(data.get(kind) or 0) for kind in SKIPPED_LINE_KINDS})
+
+    def to_json_dict(self) -> dict[str, int]:
+        return {kind: getattr(self, kind) for kind in SKIPPED_LINE_KINDS}
+
+    @property
+    def total(self) -> int:
+        return self.preamble + self.footnotes + self.empty_rows + self.blank_lines
+
+    def describe(self) -> str:
+        """ "none", or e.g. "2 preamble lines, 1 footnote line, 3 blank lines"."""
+        parts = []
+        for count, one, many in ((self.preamble, "preamble line", "preamble lines"),
+                                 (self.footnotes, "footnote line", "footnote lines"),
+                                 (self.empty_rows, "empty row", "empty rows"),
+                                 (self.blank_lines, "blank line", "blank lines")):
+            if count:
+                parts.append(f"{count:,} {one if count == 1 else many}")
+        return ", ".join(parts) or "none"
+
+
 def _opt_str(value: Any) -> str | None:
     return None if value is None else str(value)
 
@@ -116,8 +201,20 @@ class MetadataRecord:
     columns: tuple[ColumnProfile, ...]
     duplicate_row_count: int | None
     sample_rows: tuple[tuple[str, ...], ...]
+    # migration 0002 / contract v2 (records stored before it read as: no warnings, the rest unknown)
+    warnings: tuple[RecordWarning, ...] = ()
+    escape_char: str | None = None
+    double_quote: bool | None = None
+    skip_initial_space: bool | None = None
+    header_line: int | None = None
+    skipped_lines: SkippedLines | None = None
     revision: int = 0
     updated_at: datetime | None = field(default=None, compare=False)
+
+    @property
+    def has_warnings(self) -> bool:
+        """Processed with warnings: the file was profiled, and something in it was worked around."""
+        return self.status == "PROCESSED" and bool(self.warnings)
 
     def to_json_dict(self) -> dict[str, Any]:
         """Exactly the contract keys (docs/contracts.md), times as ISO 8601 UTC strings."""
@@ -127,6 +224,7 @@ class MetadataRecord:
             "file_name": self.file_name,
             "status": self.status,
             "error": self.error,
+            "warnings": [w.to_json_dict() for w in self.warnings],
             "size_bytes": self.size_bytes,
             "etag": self.etag,
             "sha256": self.sha256,
@@ -138,8 +236,13 @@ class MetadataRecord:
             "has_bom": self.has_bom,
             "delimiter": self.delimiter,
             "quote_char": self.quote_char,
+            "escape_char": self.escape_char,
+            "double_quote": self.double_quote,
+            "skip_initial_space": self.skip_initial_space,
             "has_header": self.has_header,
+            "header_line": self.header_line,
             "line_terminator": self.line_terminator,
+            "skipped_lines": None if self.skipped_lines is None else self.skipped_lines.to_json_dict(),
             "row_count": self.row_count,
             "column_count": self.column_count,
             "column_names": list(self.column_names),
@@ -181,6 +284,12 @@ class MetadataRecord:
             columns=tuple(ColumnProfile.from_json(c) for c in data.get("columns") or ()),
             duplicate_row_count=_opt_int(data.get("duplicate_row_count")),
             sample_rows=tuple(tuple(str(v) for v in row) for row in data.get("sample_rows") or ()),
+            warnings=tuple(RecordWarning.from_json(w) for w in data.get("warnings") or ()),
+            escape_char=_opt_str(data.get("escape_char")),
+            double_quote=_opt_bool(data.get("double_quote")),
+            skip_initial_space=_opt_bool(data.get("skip_initial_space")),
+            header_line=_opt_int(data.get("header_line")),
+            skipped_lines=SkippedLines.from_json(data.get("skipped_lines")),
             revision=revision,
             updated_at=updated_at,
         )
@@ -192,9 +301,11 @@ class MetadataRecord:
 @dataclass(frozen=True)
 class RecordQuery:
     """What the browser asks for. ``name_contains`` matches anywhere in the object key, case-insensitively;
-    ``uploaded_from`` is inclusive, ``uploaded_to`` exclusive (naive datetimes are UTC)."""
+    ``uploaded_from`` is inclusive, ``uploaded_to`` exclusive (naive datetimes are UTC). ``with_warnings``
+    keeps only records processed with warnings (status PROCESSED and a non-empty ``warnings``)."""
 
     status: str | None = None
+    with_warnings: bool = False
     name_contains: str | None = None
     uploaded_from: datetime | None = None
     uploaded_to: datetime | None = None

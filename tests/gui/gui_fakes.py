@@ -36,6 +36,8 @@ def make_record(
     revision: int = 0,
     columns: list[dict[str, Any]] | None = None,
     uploaded: datetime | None = None,
+    warnings: list[dict[str, Any]] | None = None,
+    **extra: Any,
 ) -> MetadataRecord:
     cols = columns or [
         {"name": "id", "type": "integer", "null_count": 0, "distinct_count": rows, "min": 1, "max": rows},
@@ -76,11 +78,27 @@ def make_record(
         "columns": cols if processed else [],
         "duplicate_row_count": 0 if processed else None,
         "sample_rows": [["1", "Oslo", "2026-01-01"], ["2", "", "2026-01-02"]] if processed else [],
+        "warnings": (warnings or []) if processed else [],
+        "escape_char": None,
+        "double_quote": True if processed else None,
+        "skip_initial_space": False if processed else None,
+        "header_line": 1 if processed else None,
+        "skipped_lines": {"preamble": 0, "footnotes": 0, "empty_rows": 0, "blank_lines": 0} if processed else None,
     }
+    data.update(extra)
     return MetadataRecord.from_json_dict(data, revision=revision)
 
 
-def make_notice(name: str, *, status: str = "PROCESSED", seconds: int = 0, bucket: str = BUCKET) -> Notice:
+# Warnings as the profiler reports them (docs/contracts.md), for "processed with warnings" records.
+SAMPLE_WARNINGS = [
+    {"code": "preamble_skipped", "message": "Skipped 2 lines of text before the header.", "lines": [1, 2]},
+    {"code": "ragged_rows", "message": "3 rows are shorter than the header; their missing fields are empty.",
+     "lines": [7, 12, 13]},
+]
+
+
+def make_notice(name: str, *, status: str = "PROCESSED", seconds: int = 0, bucket: str = BUCKET,
+                warning_codes: tuple[str, ...] = ()) -> Notice:
     return Notice(
         message_id=f"msg-{name}-{seconds}",
         bucket=bucket,
@@ -91,6 +109,8 @@ def make_notice(name: str, *, status: str = "PROCESSED", seconds: int = 0, bucke
         column_count=3 if status == "PROCESSED" else None,
         error=None if status == "PROCESSED" else "Unterminated quote on line 3.",
         sent_at=T0 + timedelta(seconds=seconds),
+        warnings_count=len(warning_codes),
+        warning_codes=warning_codes,
     )
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from gui_fakes import make_notice, make_record
+from gui_fakes import SAMPLE_WARNINGS, make_notice, make_record
 from PySide6.QtCore import QItemSelectionModel, Qt
 from PySide6.QtWidgets import QApplication, QFileDialog
 
@@ -154,3 +154,86 @@ def test_export_selection(
     else:
         assert "'=cmd.csv" in text  # spreadsheet formulas neutralised
         assert text.splitlines()[0].startswith("bucket,key,file_name,status")
+
+
+def test_processed_with_warnings_look_filter_and_detail(qtbot: Any, window: Any, backend: Any, tmp_path: Path) -> None:
+    from PySide6.QtGui import QColor
+
+    from gui import style
+
+    backend.add_records(
+        make_record("clean.csv", minutes=1),
+        make_record("q3/report.csv", minutes=2, rows=1250, warnings=SAMPLE_WARNINGS, header_line=3,
+                    skipped_lines={"preamble": 2, "footnotes": 1, "empty_rows": 0, "blank_lines": 4},
+                    skip_initial_space=True, line_terminator="\r\n"),
+        make_record("broken.csv", status="FAILED", minutes=3),
+    )
+    qtbot.waitUntil(lambda: window.records.rowCount() == 3, timeout=3000)
+    proxy = window.proxy
+    status = {proxy.index(r, 0).data(): proxy.index(r, RecordTableModel.STATUS) for r in range(proxy.rowCount())}
+    assert status["report.csv"].data() == "Processed with warnings"
+    assert status["clean.csv"].data() == "Processed"
+    assert status["broken.csv"].data() == "Failed"
+    assert status["report.csv"].data(Qt.ItemDataRole.ForegroundRole) == QColor(style.AMBER_TEXT)
+    dot = status["report.csv"].data(Qt.ItemDataRole.DecorationRole).pixmap(12, 12).toImage()
+    assert dot.pixelColor(6, 6).name() == QColor(style.AMBER).name()  # the amber dot
+    notes = proxy.index(list(status).index("report.csv"), RecordTableModel.NOTES).data()
+    assert notes.startswith("2 warnings: Skipped 2 lines of text before the header.")
+
+    combo = window.status_combo
+    labels = [combo.itemText(i) for i in range(combo.count())]
+    assert labels == ["All statuses", "Processed", "Processed with warnings", "Failed"]
+    combo.setCurrentIndex(combo.findText("Processed with warnings"))
+    assert visible_names(window) == ["report.csv"]
+    assert window.record_count.text() == "showing 1 of 3"
+    combo.setCurrentIndex(combo.findText("Processed"))  # every processed file, warned or not
+    assert sorted(visible_names(window)) == ["clean.csv", "report.csv"]
+    combo.setCurrentIndex(combo.findText("Failed"))
+    assert visible_names(window) == ["broken.csv"]
+    combo.setCurrentIndex(0)
+    window.filter_edit.setText("ragged_rows")  # the text filter searches warning codes and messages too
+    assert visible_names(window) == ["report.csv"]
+    window.filter_edit.clear()
+
+    select_name(window, "report.csv")
+    detail = window.detail
+    text = detail.text()
+    assert "● Processed with warnings" in detail.subtitle.text()
+    assert detail.warnings.isVisible() and not detail.error.isVisible()
+    assert "Processed with 2 warnings" in text
+    assert "• Skipped 2 lines of text before the header. (lines 1 and 2)" in text
+    assert "• 3 rows are shorter than the header; their missing fields are empty. (lines 7, 12 and 13)" in text
+    assert "header: line 3" in text
+    assert "skipped: 2 preamble lines, 1 footnote line, 4 blank lines" in text
+    assert "delimiter: comma (','), spaces after it skipped" in text
+    assert 'quotes: double quote ("), doubled inside fields' in text
+    assert "line_ends: CRLF (\\r\\n)" in text
+    # rendered (offscreen) at the window's usual size, the pane holds its content: the long dialect and
+    # skipped-lines values wrap instead of widening the pane past its visible width
+    window.resize(1280, 800)
+    qtbot.waitUntil(lambda: detail.width() > 350, timeout=3000)
+    QApplication.processEvents()
+    shot = tmp_path / "detail-warned.png"
+    assert detail.grab().save(str(shot)) and shot.stat().st_size > 0
+    body = detail.warnings.parentWidget()
+    assert detail.warnings.geometry().right() < body.width()
+    assert body.width() <= detail.stack.currentWidget().viewport().width()
+
+    select_name(window, "clean.csv")  # a clean record hides the box again
+    assert not window.detail.warnings.isVisible()
+    assert "Processed with" not in window.detail.text()
+
+
+def test_warned_notice_is_amber_and_says_how_many(qtbot: Any, window: Any, backend: Any) -> None:
+    from gui import style
+
+    backend.push_notice(make_notice("q3/report.csv", seconds=1, warning_codes=("preamble_skipped", "ragged_rows")))
+    backend.push_notice(make_notice("clean.csv", seconds=2))
+    qtbot.waitUntil(lambda: window.notices.count() == 2, timeout=3000)
+    texts = window.notices.texts()
+    assert texts[1].startswith("report.csv — processed with 2 warnings\n3 rows × 3 columns")
+    assert texts[0].startswith("clean.csv — processed\n")
+    item = window.notices.list.item(1)
+    assert "Warnings: preamble_skipped, ragged_rows" in item.toolTip()
+    dot = item.icon().pixmap(12, 12).toImage()
+    assert dot.pixelColor(6, 6).name() == style.AMBER

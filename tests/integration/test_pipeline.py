@@ -214,3 +214,147 @@ def test_email_notices_are_delivered(provisioned: Settings, s3) -> None:  # type
     assert mails, f"no email to {address}"
     body = json.dumps(mails[0])
     assert "1 rows x 2 columns" in body
+
+
+# ------------------------------------------------------------------------ every accepted name is processed
+def test_upload_wait_processes_tsv_and_mixed_case_names(provisioned: Settings, tmp_path: Path) -> None:
+    """The local check accepts any file name; the trigger takes every object under the prefix, so `csvdrop
+    upload --wait` gets a record for a .tsv and a .Csv at once (it used to wait out its timeout) and exits 0."""
+    from backend.upload import object_key_for
+
+    tag = uuid.uuid4().hex[:6]
+    tsv = tmp_path / f"tabs-{tag}.tsv"
+    tsv.write_bytes(b"a\tb\tc\n1\t2\t3\n4\t5\t6\n")
+    mixed = tmp_path / f"Mixed-{tag}.Csv"
+    mixed.write_bytes(b"x,y\n1,2\n")
+    started = time.monotonic()
+    done = run_cli(provisioned, "upload", str(tsv), str(mixed), "--wait", "--timeout", "60")
+    elapsed = time.monotonic() - started
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"processed {tsv}: 2 rows x 3 columns" in done.stdout
+    assert f"processed {mixed}: 1 rows x 2 columns" in done.stdout
+    assert "timeout" not in done.stdout
+    assert elapsed < 45, f"upload --wait took {elapsed:.0f} s"
+    tsv_row = wait_for_row(provisioned, object_key_for(provisioned, tsv), timeout=5)
+    assert (tsv_row["status"], tsv_row["delimiter"], tsv_row["file_name"]) == ("PROCESSED", "\t", tsv.name)
+    mixed_row = wait_for_row(provisioned, object_key_for(provisioned, mixed), timeout=5)
+    assert (mixed_row["status"], mixed_row["row_count"]) == ("PROCESSED", 1)
+
+
+def test_upload_wait_exit_code_follows_the_record(provisioned: Settings, tmp_path: Path) -> None:
+    """A .txt name the old trigger ignored, whose quote opens near the end and never closes (past what the local
+    check reads): the function answers with a record, and `upload --wait` exits as documented (1 for a FAILED
+    record, 0 for a processed one) well before its timeout."""
+    path = tmp_path / f"late-quote-{uuid.uuid4().hex[:6]}.txt"
+    path.write_bytes(b"a,b\n" + b"1,2\n" * 30_000 + b'3,"never closed\n4,5\n')
+    started = time.monotonic()
+    done = run_cli(provisioned, "upload", str(path), "--wait", "--timeout", "60")
+    if "rejected" in done.stdout:
+        pytest.skip("the local check rejects this file itself; nothing reaches the function")
+    assert time.monotonic() - started < 45
+    assert "timeout" not in done.stdout
+    if f"FAILED   {path}:" in done.stdout:
+        assert done.returncode == 1, done.stdout + done.stderr
+        assert "Traceback" not in done.stdout + done.stderr
+    else:
+        assert f"processed {path}" in done.stdout and done.returncode == 0, done.stdout + done.stderr
+
+
+def test_setup_replaces_the_older_csv_only_trigger(provisioned: Settings, s3) -> None:  # type: ignore[no-untyped-def]
+    from backend.provisioning import NOTIFICATION_ID, NOTIFICATION_IDS, environment_status, run_setup
+
+    def ours() -> list[dict]:  # type: ignore[type-arg]
+        config = s3.get_bucket_notification_configuration(Bucket=provisioned.bucket)
+        return [c for c in config.get("LambdaFunctionConfigurations", []) if c["Id"] in NOTIFICATION_IDS]
+
+    (current,) = ours()  # setup wrote one configuration: every object under the prefix
+    assert current["Id"] == NOTIFICATION_ID and current["Events"] == ["s3:ObjectCreated:*"]
+    rules = current.get("Filter", {}).get("Key", {}).get("FilterRules", [])
+    assert [r["Name"].lower() for r in rules if r["Value"]] in ([], ["prefix"])
+    assert environment_status(provisioned)["trigger"].ok is True
+
+    arn = current["LambdaFunctionArn"]
+    older = [{"Id": ident, "LambdaFunctionArn": arn, "Events": ["s3:ObjectCreated:*"],
+              "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": provisioned.key_prefix},
+                                                 {"Name": "suffix", "Value": suffix}]}}}
+             for ident, suffix in zip(NOTIFICATION_IDS, (".csv", ".CSV"), strict=True)]
+    s3.put_bucket_notification_configuration(Bucket=provisioned.bucket,
+                                             NotificationConfiguration={"LambdaFunctionConfigurations": older})
+    health = environment_status(provisioned)["trigger"]
+    assert health.ok is False and "older setup" in health.detail
+
+    results = {r.name: r for r in run_setup(provisioned)}
+    assert all(r.status != "failed" for r in results.values()), results
+    assert results["trigger"].status == "updated"
+    (replaced,) = ours()
+    assert (replaced["Id"], replaced["LambdaFunctionArn"], replaced["Events"]) == (
+        NOTIFICATION_ID, arn, ["s3:ObjectCreated:*"])
+    rules = replaced.get("Filter", {}).get("Key", {}).get("FilterRules", [])
+    assert [(r["Name"].lower(), r["Value"]) for r in rules if r["Value"]] == (
+        [("prefix", provisioned.key_prefix)] if provisioned.key_prefix else [])
+    assert environment_status(provisioned)["trigger"].ok is True
+    assert {r.name: r for r in run_setup(provisioned)}["trigger"].status == "found"
+
+    key = _unique("notes.txt")  # a name the older trigger ignored
+    put = s3.put_object(Bucket=provisioned.bucket, Key=key, Body=b"a,b\n1,2\n")
+    row = wait_for_row(provisioned, key, put["ETag"].strip('"'))
+    assert row["status"] == "PROCESSED"
+
+
+def test_folder_placeholder_gets_no_record(provisioned: Settings, s3) -> None:  # type: ignore[no-untyped-def]
+    """The trigger takes every object, but an S3 console "folder" (a key ending in /) is not a file."""
+    folder = _unique("folder/")
+    marker = _unique("after-folder.csv")
+    s3.put_object(Bucket=provisioned.bucket, Key=folder, Body=b"")
+    s3.put_object(Bucket=provisioned.bucket, Key=marker, Body=b"a\n1\n")
+    wait_for_row(provisioned, marker)  # the function has had its turn at both
+    assert mysql_row(provisioned, folder) is None
+
+
+# ------------------------------------------------------------------------ records processed with warnings
+def test_cli_show_and_list_a_record_processed_with_warnings(provisioned: Settings) -> None:
+    """A record with warnings stored by the function's own writer (from the function's secret) is printed by
+    `csvdrop show` (JSON and plain) and found by `csvdrop list --warnings`."""
+    from lambda_loader import load_lambda_module
+    from store_fixtures import WARNINGS, warned_record
+
+    store_writer = load_lambda_module("store_writer")
+    key = _unique("warned.csv")
+    env = {"DB_SECRET_ARN": provisioned.db_secret_name, "AWS_ENDPOINT_URL": provisioned.aws_endpoint,
+           "AWS_REGION": provisioned.region, "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}
+    with store_writer.open_writer(env) as writer:
+        assert writer.upsert(warned_record(key=key, bucket=provisioned.bucket, sequencer="FFFF"))
+        assert writer.upsert(warned_record(key=key + ".clean.csv", bucket=provisioned.bucket, warnings=[]))
+
+    shown = run_cli(provisioned, "show", key, "--json")
+    assert shown.returncode == 0, shown.stderr
+    data = json.loads(shown.stdout)
+    assert data["status"] == "PROCESSED"
+    assert data["warnings"] == WARNINGS
+    assert data["skipped_lines"] == {"preamble": 3, "footnotes": 2, "empty_rows": 1, "blank_lines": 5}
+    assert (data["header_line"], data["escape_char"], data["double_quote"], data["skip_initial_space"]) == (
+        4, "\\", False, True)
+    assert (data["delimiter"], data["quote_char"]) == (";", '"')
+
+    plain = run_cli(provisioned, "show", key)
+    assert plain.returncode == 0, plain.stderr
+    lines = plain.stdout.splitlines()
+    assert "warnings (3, processed with warnings):" in lines
+    assert "  [preamble_skipped] Skipped 2 title lines before the header. (lines 1 and 2)" in lines
+    assert ("  [ragged_rows] 2 rows have fewer fields than the header; the missing ones are empty. "
+            "(lines 9 and 14)") in lines
+    assert "skipped lines        preamble=3 footnotes=2 empty_rows=1 blank_lines=5" in lines
+    assert "header_line          4" in lines
+    for expected in ("  delimiter          ';'", "  quote_char         '\"'", "  escape_char        '\\\\'",
+                     "  double_quote       no", "  skip_initial_space yes", "  line_terminator    CRLF (\\r\\n)"):
+        assert expected in lines, plain.stdout
+
+    listed = run_cli(provisioned, "list", "--warnings", "--json", "--name", key)
+    assert listed.returncode == 0, listed.stderr
+    assert [json.loads(line)["key"] for line in listed.stdout.splitlines()] == [key]
+    everything = run_cli(provisioned, "list", "--json", "--name", key)
+    assert len(everything.stdout.splitlines()) == 2
+    table = run_cli(provisioned, "list", "--warnings", "--name", key)
+    assert table.returncode == 0 and "WARN" in table.stdout.splitlines()[0]
+    row = next(line for line in table.stdout.splitlines() if line.endswith(key))
+    assert row.split()[:2] == ["PROCESSED", "3"]

@@ -12,6 +12,7 @@ import pytest
 from store_fixtures import (  # noqa: F401 - fixtures
     DYNAMO_SOURCE,
     HOSTILE_KEYS,
+    WARNINGS,
     dynamo_settings,
     dynamo_writer_env,
     dynamodb_endpoint,
@@ -19,6 +20,7 @@ from store_fixtures import (  # noqa: F401 - fixtures
     hostile_record,
     make_record,
     store_writer,
+    warned_record,
 )
 from testsupport import free_port
 
@@ -113,6 +115,35 @@ def test_hostile_values_round_trip(ddb: Settings, key: str) -> None:
     assert got.to_json_dict() == expected_json(record)
     assert list(got.to_json_dict()) == list(CONTRACT_KEYS)
     assert [x.key for x in reader.list(RecordQuery(name_contains=key)).records] == [key]
+
+
+def test_warned_record_round_trip(ddb: Settings) -> None:
+    """A record processed with warnings goes through the real writer and reader with every new key intact."""
+    record = warned_record()
+    failed = make_record(key="warned/broken.csv", sequencer="0B", status="FAILED", error="bad", header_line=None,
+                         skipped_lines=None, escape_char=None, double_quote=None, skip_initial_space=None)
+    clean = make_record(key="warned/clean.csv", sequencer="0C")
+    w = _writer(ddb)
+    for rec in (record, failed, clean):
+        assert w.upsert(rec)
+    r = open_reader(ddb)
+    got = r.get("bkt", record["key"])
+    assert got is not None
+    out = got.to_json_dict()
+    assert out == expected_json(record)
+    assert list(out) == list(CONTRACT_KEYS)
+    assert out["status"] == "PROCESSED" and got.has_warnings
+    assert out["warnings"] == WARNINGS
+    assert out["skipped_lines"] == {"preamble": 3, "footnotes": 2, "empty_rows": 1, "blank_lines": 5}
+    assert (out["header_line"], out["escape_char"], out["double_quote"], out["skip_initial_space"]) == (
+        4, "\\", False, True)
+    bad = r.get("bkt", failed["key"])
+    assert bad is not None and bad.to_json_dict() == expected_json(failed)
+    assert (bad.warnings, bad.skipped_lines, bad.header_line) == ((), None, None)
+    assert [x.key for x in r.list(RecordQuery(with_warnings=True)).records] == [record["key"]]
+    assert r.list(RecordQuery(status="PROCESSED")).total == 2
+    counts = {item["FileName"]["S"]: item["WarningCount"]["N"] for item in _items(ddb) if "WarningCount" in item}
+    assert counts == {record["key"]: "3", failed["key"]: "0", clean["key"]: "0"}
 
 
 def _seed(settings: Settings) -> list[dict[str, Any]]:

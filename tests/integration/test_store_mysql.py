@@ -13,6 +13,7 @@ import pymysql
 import pytest
 from store_fixtures import (  # noqa: F401 - fixtures
     HOSTILE_KEYS,
+    WARNINGS,
     MySqlTestDb,
     create_mysql_test_db,
     expected_json,
@@ -20,6 +21,7 @@ from store_fixtures import (  # noqa: F401 - fixtures
     make_record,
     mysql_db,
     store_writer,
+    warned_record,
 )
 from testsupport import free_port
 
@@ -55,6 +57,7 @@ def test_setup_report_and_idempotent_rerun(mysql_db: MySqlTestDb) -> None:  # no
     first = mysql_db.setup_report
     assert f"created database {mysql_db.settings.mysql_database}" in first
     assert "applied migration 0001_create_csv_metadata" in first
+    assert "applied migration 0002_add_dialect_and_warnings" in first
     assert sum(line.startswith("created user") for line in first) == 4
     again = ensure_database_and_users(mysql_db.settings, writer_password=mysql_db.writer_password,
                                       reader_password=mysql_db.reader_password)
@@ -66,7 +69,7 @@ def test_setup_report_and_idempotent_rerun(mysql_db: MySqlTestDb) -> None:  # no
         assert apply_migrations(conn) == []
         with conn.cursor() as cur:
             cur.execute("SELECT version, name FROM schema_migrations")
-            assert cur.fetchall() == (("0001", "create_csv_metadata"),)
+            assert cur.fetchall() == (("0001", "create_csv_metadata"), ("0002", "add_dialect_and_warnings"))
             cur.execute("SELECT revision FROM csv_metadata_revision")
             assert len(cur.fetchall()) == 1
             cur.execute(
@@ -89,19 +92,86 @@ def test_changed_migration_is_refused(mysql_db: MySqlTestDb, tmp_path: Path) -> 
 
 
 def test_new_migration_is_applied_once(mysql_db: MySqlTestDb, tmp_path: Path) -> None:  # noqa: F811
-    original = next(MIGRATIONS_DIR.glob("0001_*.sql"))
-    (tmp_path / original.name).write_text(original.read_text(), encoding="utf-8")
-    (tmp_path / "0002_scratch.sql").write_text(
+    for original in MIGRATIONS_DIR.glob("*.sql"):
+        (tmp_path / original.name).write_text(original.read_text(), encoding="utf-8")
+    (tmp_path / "0099_scratch.sql").write_text(
         "-- test only\nCREATE TABLE IF NOT EXISTS scratch_t (id INT PRIMARY KEY);\n"
         "INSERT IGNORE INTO scratch_t VALUES (1);\n", encoding="utf-8")
     with mysql_db.admin() as conn:
         try:
-            assert apply_migrations(conn, tmp_path) == ["0002_scratch"]
+            assert apply_migrations(conn, tmp_path) == ["0099_scratch"]
             assert apply_migrations(conn, tmp_path) == []
         finally:
             with conn.cursor() as cur:
                 cur.execute("DROP TABLE IF EXISTS scratch_t")
-                cur.execute("DELETE FROM schema_migrations WHERE version = %s", ("0002",))
+                cur.execute("DELETE FROM schema_migrations WHERE version = %s", ("0099",))
+
+
+def test_migration_0002_upgrades_an_existing_database_once(stack: Settings, tmp_path: Path) -> None:
+    """A database set up before 0002 (with a record in it): setup applies 0002 once, the old record reads back
+    with no warnings and unknown layout, new records carry the new keys; re-running 0002's statements (a run
+    that stopped between the ALTER and its schema_migrations row) changes nothing."""
+    import uuid
+
+    from db_setup.setup_rds import _ensure_database, admin_connect, load_migrations
+
+    tag = uuid.uuid4().hex[:8]
+    settings = stack.replace(mysql_database=f"csvdrop_m_{tag}", mysql_writer_user=f"mw_{tag}",
+                             mysql_reader_user=f"mr_{tag}", metadata_store="mysql")
+    v1 = next(MIGRATIONS_DIR.glob("0001_*.sql"))
+    (tmp_path / v1.name).write_text(v1.read_text(), encoding="utf-8")
+    old = make_record(key="old/before-0002.csv", sequencer="01")
+    conn = admin_connect(settings)
+    try:
+        _ensure_database(conn, settings.mysql_database)
+        assert apply_migrations(conn, tmp_path) == ["0001_create_csv_metadata"]
+        with conn.cursor() as cur:  # a row as the version-1 writer stored it
+            cur.execute(
+                "INSERT INTO csv_metadata (key_hash, bucket, object_key, file_name, status, size_bytes, etag, "
+                "sequencer, uploaded_at, processed_at, duration_ms, `encoding`, has_bom, `delimiter`, quote_char, "
+                "has_header, line_terminator, row_count, column_count, column_names, duplicate_column_names, "
+                "column_profiles, duplicate_row_count, sample_rows, revision, created_at, updated_at) VALUES "
+                "(%s, %s, %s, %s, 'PROCESSED', 10, 'e', '01', '2026-11-25 21:00:00', '2026-11-25 21:00:01', 1.5, "
+                "'utf-8', 0, ',', '\"', 1, '\\n', 3, 2, '[\"id\", \"name\"]', '[]', '[]', 0, '[]', 1, "
+                "UTC_TIMESTAMP(6), UTC_TIMESTAMP(6))",
+                (store_writer.key_hash(old["bucket"], old["key"]), old["bucket"], old["key"], old["file_name"]))
+            cur.execute("UPDATE csv_metadata_revision SET revision = 1 WHERE id = 1")
+    finally:
+        conn.close()
+    db = MySqlTestDb(settings, "w-" + uuid.uuid4().hex, "r-" + uuid.uuid4().hex, [])
+    try:
+        report = ensure_database_and_users(settings, writer_password=db.writer_password,
+                                           reader_password=db.reader_password)
+        assert "applied migration 0002_add_dialect_and_warnings" in report
+        assert not any("0001" in line for line in report)
+        again = ensure_database_and_users(settings, writer_password=db.writer_password,
+                                          reader_password=db.reader_password)
+        assert "schema up to date" in again
+        with db.admin() as conn2:
+            migration = next(m for m in load_migrations() if m.version == "0002")
+            with conn2.cursor() as cur:
+                for statement in migration.statements():  # as if the run had stopped before recording it
+                    cur.execute(statement)
+                cur.execute("SELECT version FROM schema_migrations ORDER BY version")
+                assert cur.fetchall() == (("0001",), ("0002",))
+                cur.execute("SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() "
+                            "AND TABLE_NAME = 'csv_metadata' AND COLUMN_NAME = 'warnings'")
+                assert cur.fetchone() == (1,)
+        with db.reader() as r:
+            before = r.get(old["bucket"], old["key"])
+            assert before is not None and before.row_count == 3
+            assert before.warnings == () and not before.has_warnings
+            assert before.to_json_dict()["warnings"] == []
+            assert (before.header_line, before.skipped_lines, before.escape_char, before.double_quote,
+                    before.skip_initial_space) == (None, None, None, None, None)
+        with db.writer() as w:
+            assert w.upsert(warned_record(key="new/after-0002.csv"))
+        with db.reader() as r:
+            after = r.get("bkt", "new/after-0002.csv")
+            assert after is not None and after.has_warnings and len(after.warnings) == 3
+            assert [x.key for x in r.list(RecordQuery(with_warnings=True)).records] == ["new/after-0002.csv"]
+    finally:
+        drop_database_and_users(settings)
 
 
 @pytest.mark.parametrize("field,value", [
@@ -302,6 +372,42 @@ def test_hostile_values_round_trip(db: MySqlTestDb, key: str) -> None:
         cur.execute("SHOW TABLES")
         tables = {t for (t,) in cur.fetchall()}
         assert tables >= {"csv_metadata", "csv_metadata_revision", "schema_migrations"}
+
+
+def test_warned_record_round_trip(db: MySqlTestDb) -> None:
+    """A record processed with warnings goes through the real writer and reader with every new key intact."""
+    record = warned_record()
+    failed = make_record(key="warned/broken.csv", sequencer="0B", status="FAILED", error="bad", header_line=None,
+                         skipped_lines=None, escape_char=None, double_quote=None, skip_initial_space=None)
+    clean = make_record(key="warned/clean.csv", sequencer="0C")
+    with db.writer() as w:
+        for rec in (record, failed, clean):
+            assert w.upsert(rec)
+    with db.reader() as r:
+        got = r.get("bkt", record["key"])
+        assert got is not None
+        out = got.to_json_dict()
+        assert out == expected_json(record)
+        assert list(out) == list(CONTRACT_KEYS)
+        assert out["status"] == "PROCESSED" and got.has_warnings
+        assert out["warnings"] == WARNINGS
+        assert [w.lines_text for w in got.warnings] == ["lines 1 and 2", "lines 9 and 14", ""]
+        assert out["skipped_lines"] == {"preamble": 3, "footnotes": 2, "empty_rows": 1, "blank_lines": 5}
+        assert (out["header_line"], out["escape_char"], out["double_quote"], out["skip_initial_space"]) == (
+            4, "\\", False, True)
+        bad = r.get("bkt", failed["key"])
+        assert bad is not None and bad.to_json_dict() == expected_json(failed)
+        assert (bad.warnings, bad.skipped_lines, bad.header_line, bad.double_quote) == ((), None, None, None)
+        # the filter of `csvdrop list --warnings`: processed with warnings only
+        assert [x.key for x in r.list(RecordQuery(with_warnings=True)).records] == [record["key"]]
+        assert r.list(RecordQuery(with_warnings=True, status="FAILED")).total == 0
+        assert r.list(RecordQuery(status="PROCESSED")).total == 2
+        changed, _ = r.changed_since(None)
+        assert {x.key: len(x.warnings) for x in changed} == {record["key"]: 3, failed["key"]: 0, clean["key"]: 0}
+    with db.admin() as conn, conn.cursor() as cur:
+        cur.execute("SELECT object_key, warning_count, JSON_VALID(warnings), skipped_lines IS NULL "
+                    "FROM csv_metadata ORDER BY object_key")
+        assert cur.fetchall() == ((failed["key"], 0, 1, 1), (clean["key"], 0, 1, 0), (record["key"], 3, 1, 0))
 
 
 def test_json_dict_times_and_types(db: MySqlTestDb) -> None:
