@@ -1,6 +1,6 @@
 """`python -m bench [area ...]`: run the benchmarks and print one table per area.
 
-Areas: stack, pipeline, extract, browser, load (default: all). Each starts what it needs (private stacks on
+Areas: stack, pipeline, extract, browser, load, realworld (default: all). Each starts what it needs (private stacks on
 free ports) and stops it again; figures depend on the machine's load, so each table carries its own baseline
 measured in the same run.
 """
@@ -19,6 +19,7 @@ AREAS = {
     "extract": ("bench.bench_extract", "CSV metadata extraction vs plain pandas"),
     "browser": ("bench.bench_browser", "Metadata browser with 100,000 records"),
     "load": ("bench.bench_load", "Load: 500 files at once"),
+    "realworld": ("bench.bench_realworld", "Real-world corpus: table shapes, ours vs the usual readers"),
 }
 
 

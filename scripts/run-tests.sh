@@ -6,6 +6,8 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$ROOT/scripts/bootstrap.sh"
 cd "$ROOT"
 export QT_QPA_PLATFORM=offscreen
+# The real-world CSV corpus: pinned package releases, downloaded once per machine (tests/data/realworld/).
+"$PY" tests/data/realworld/corpus.py
 .venv/bin/ruff check .
 .venv/bin/mypy
 .venv/bin/lint-imports
