@@ -50,7 +50,7 @@ from typing import Any
 SNIFF_BYTES = 64 * 1024
 SNIFF_RECORDS = 200  # records of the sample that the dialect and the table layout are judged on
 TAIL_RECORDS = 40  # records at the end of the file that footnotes are looked for in
-TYPE_CELLS = 3000  # cells scored per dialect candidate (enough to tell; keeps sniffing to a few ms)
+TYPE_CELLS = 1000  # cells scored per dialect candidate (enough to tell; keeps sniffing to a few ms)
 CONTROL_CHAR_RATIO = 0.01
 MIN_CONSISTENT_SHARE = 0.4  # rows of the table's width (header included) among all of its rows, for it to stand
 WARNING_LINES = 20  # line numbers listed in one warning (the count is always complete)
@@ -223,6 +223,8 @@ def value_kind(value: str) -> str:
     v = value.strip()
     if not v or v.lower() in NULL_TOKENS:
         return "empty"
+    if v.isalpha():  # the common case: one word
+        return "boolean" if v.lower() in _BOOLEANS else "string"
     first = v[0]
     if first.isdigit() or first in "+-.($€£¥":
         if _NUMBER_RE.fullmatch(v) and not _DATE_RE.fullmatch(v):
@@ -342,14 +344,15 @@ def _candidates(sample: str) -> Iterator[Dialect]:
 
 
 def _content_rows(rows: Iterable[list[str]]) -> list[list[str]]:
-    return [r for r in rows if any(v.strip() for v in r)]
+    """Rows that say something about the dialect: not empty, not a ``#`` comment."""
+    return [r for r in rows if any(v.strip() for v in r) and not r[0].lstrip().startswith("#")]
 
 
 def _one_name(first: list[str]) -> bool:
     """A first row that is one name (``full_name``), not a title: the file has one column, whose values
     may hold the delimiter (``Smith, John``)."""
     value = first[0].strip() if len(first) == 1 else ""
-    return bool(value) and " " not in value and len(value) <= 30 and not value.startswith("#")
+    return len(value) <= 30 and re.fullmatch(r"[^\W\d]\w*(?:[.-]\w+)*", value) is not None
 
 
 def sniff(sample: str, complete: bool) -> Dialect:
@@ -357,8 +360,8 @@ def sniff(sample: str, complete: bool) -> Dialect:
     scored: list[tuple[float, float, Dialect, list[list[str]], int]] = []
     for rank, dialect in enumerate(_candidates(sample)):
         rows = _content_rows(_parse(sample, dialect, complete))
-        if not rows:
-            continue
+        if not rows or any(rows == other[3] for other in scored):
+            continue  # reads the sample exactly as an earlier (preferred) candidate does
         pattern, width, share = _pattern_score([len(r) for r in rows])
         if width < 2 or (dialect.delimiter in (":", " ") and share < 0.9) or _one_name(rows[0]):
             continue
@@ -367,14 +370,19 @@ def sniff(sample: str, complete: bool) -> Dialect:
         return Dialect(delimiter=None)
     best_pattern = max(s[0] for s in scored)
     best: tuple[float, int] | None = None
-    chosen = scored[0][2]
-    for pattern, _share, dialect, rows, rank in scored:
-        if pattern < best_pattern * 0.5:
-            continue
+    chosen = Dialect(delimiter=None)
+    contenders = [s for s in scored if s[0] >= best_pattern * 0.5]
+    for pattern, _share, dialect, rows, rank in contenders:
         width = _pattern_score([len(r) for r in rows])[1]
-        score = pattern * _type_score(rows, width, dialect)
+        weak = dialect.delimiter in (":", " ")
+        clean = _type_score(rows, width, dialect) if weak or len(contenders) > 1 else 1.0
+        if dialect.delimiter in (":", " ") and clean < 0.9:
+            continue  # a colon or space splits times and labels too: only a clean table makes it the delimiter
+        score = pattern * clean
         if best is None or (round(score, 6), -rank) > best:
             best, chosen = (round(score, 6), -rank), dialect
+    if best is None:
+        return Dialect(delimiter=None)
     return _settle_initial_space(sample, chosen)
 
 
@@ -556,11 +564,18 @@ def is_comment(row: Row, width: int) -> bool:
     return width >= 2 and row.width != width and row.fields[:1] != [] and row.fields[0].lstrip().startswith("#")
 
 
+_TOTALS = frozenset({"total", "totals", "grand total", "sum", "summe", "totaal", "totale"})
+
+
 def _footnote_like(row: Row, width: int, after_gap: bool) -> bool:
-    """One value that reads as a sentence, alone or padded by delimiters, below the table."""
+    """One value that reads as a sentence, alone or padded by delimiters, below the table; or a totals row."""
     values = [v.strip() for v in row.fields if v.strip()]
-    if len(values) != 1 or value_kind(values[0]) != "string" or width < 2:
+    if values and values[0].lower().rstrip(":") in _TOTALS and row.fields[0].strip() == values[0]:
+        return True
+    if not values or value_kind(values[0]) != "string" or width < 2:
         return False
+    if len(values) > 1:  # "Data (c) Someone, 2001-2021" after the table: fewer fields, set apart
+        return after_gap and 2 * row.width <= width
     text = values[0]
     if row.width == 1:
         return True
@@ -575,17 +590,24 @@ def find_table(head: Sequence[Row], tail: Sequence[Row], total: int) -> Table:
     content = [r for r in head if not r.empty]
     if not content:
         raise CsvError("The file contains only empty lines. Export the data again with a header line.")
-    counts = Counter(r.width for r in content)
-    order = {w: -k for k, w in reversed(list(enumerate(r.width for r in content)))}
+    shaping = [r for r in content if not r.fields[0].lstrip().startswith("#")] or content  # comments aside
+    counts = Counter(r.width for r in shaping)
+    order = {w: -k for k, w in reversed(list(enumerate(r.width for r in shaping)))}
     width = max(counts, key=lambda w: (counts[w], order[w]))  # ties: the width seen first
     if width == 1:
         content = [r for r in head if r.fields]  # one column: "" is an empty value, not an empty row
-    start = next((k for k, r in enumerate(content)
-                  if r.width == width and (r.filled >= 2 or width == 1) and not _comment(r, width)), None)
+    # The first row of the table's width that is mostly filled (a header or a data row; "Key:,value,,,,"
+    # lines above a wide table are not), else the first with two values, else the first of that width.
+    start = None
+    for enough in (width // 2 + 1 if width >= 4 else 2, 2, 0):
+        start = next((k for k, r in enumerate(content)
+                      if r.width == width and (r.filled >= enough or width == 1) and not _comment(r, width)), None)
+        if start is not None:
+            break
     if start is None:
         start = next(k for k, r in enumerate(content) if r.width == width)
     first = content[start]
-    below = [r for r in content[start + 1 : start + 41] if r.width == width]
+    below = [r for r in content[start + 1 : start + 21] if r.width == width]
     kinds = _column_kinds(below, width)
 
     header: list[Row] = []
@@ -603,6 +625,12 @@ def find_table(head: Sequence[Row], tail: Sequence[Row], total: int) -> Table:
             untyped = below and not any(kinds) and not any(value_kind(v) == "number" for v in above.fields)
             if not up_data and (up_header or untyped):
                 header, start = [above], start - 1  # a header wider or narrower than its rows
+    if not header and start > 0 and content[start - 1].width == width and _numbered_names(content[start - 1],
+                                                                                          [first, *below]):
+        header, start = [content[start - 1]], start - 1  # ",0": a pandas export's index and column names
+    if not header and start > 0 and _comment(content[start - 1], width) and content[start - 1].width == width:
+        named = content[start - 1]  # "# Observation period;TOA;GHI": the names, written as a comment
+        header, start = [Row(named.index, named.line, [named.fields[0].lstrip("# "), *named.fields[1:]])], start - 1
     if not header:
         # Without a header, rows above the first full row belong to the table unless they are text or comments.
         while (start > 0 and not _comment(content[start - 1], width) and not _is_text_line(content[start - 1])
@@ -618,7 +646,7 @@ def find_table(head: Sequence[Row], tail: Sequence[Row], total: int) -> Table:
     data_from = start + len(header)
     if header and header[0] is first and data_from < len(content) and any(k for k in kinds):
         second = content[data_from]
-        rest = [r for r in content[data_from + 1 : data_from + 41] if r.width == width]
+        rest = [r for r in content[data_from + 1 : data_from + 21] if r.width == width]
         if second.width == width and second.filled == width and rest:
             h2, d2 = _votes(second, _column_kinds(rest, width))
             if h2 and not d2 and not any(value_kind(v) in ("number", "date", "datetime") for v in second.fields):
@@ -687,7 +715,7 @@ def find_table(head: Sequence[Row], tail: Sequence[Row], total: int) -> Table:
         table.warnings.append(Warning_(
             "footnotes_skipped",
             f"{_count(len(footnotes), 'line')} below the table {'were' if len(footnotes) > 1 else 'was'} "
-            "skipped (notes or footnotes, not data rows).",
+            "skipped (notes, footnotes or a totals row, not data rows).",
             _lines(footnotes)))
     return table
 

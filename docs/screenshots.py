@@ -45,7 +45,8 @@ class OfflineBackend:
         return unavailable
 
 
-def record(name: str, minutes_ago: int, rows: int, *, failed: str | None = None, cols: int = 5) -> Any:
+def record(name: str, minutes_ago: int, rows: int, *, failed: str | None = None, cols: int = 5,
+           warnings: list[dict[str, Any]] | None = None) -> Any:
     from backend.store import MetadataRecord
 
     columns = [
@@ -75,6 +76,13 @@ def record(name: str, minutes_ago: int, rows: int, *, failed: str | None = None,
             "encoding": "utf-8" if ok else None,
             "delimiter": "," if ok else None,
             "has_header": True if ok else None,
+            "header_line": (3 if warnings else 1) if ok else None,
+            "quote_char": '"' if ok else None,
+            "double_quote": True if ok else None,
+            "skip_initial_space": False if ok else None,
+            "skipped_lines": {"preamble": 2 if warnings else 0, "footnotes": 2 if warnings else 0, "comments": 0,
+                              "empty_rows": 1 if warnings else 0, "blank_lines": 0} if ok else None,
+            "warnings": warnings or [],
             "row_count": rows if ok else None,
             "column_count": len(columns) if ok else None,
             "column_names": [c["name"] for c in columns] if ok else [],
@@ -204,6 +212,14 @@ def main() -> int:
                    "a quoted field. Fix the quote and upload it again."),
             record("inventory-march.csv", 12, 88_240),
             record("returns.csv", 6, 1_904),
+            record("open-data/edu_recipients_by_state_fy10.csv", 3, 53, warnings=[
+                {"code": "preamble_skipped", "lines": [1, 2], "message": "2 lines above the table were skipped "
+                 "(title, comment or note lines); the header is on line 3."},
+                {"code": "footnotes_skipped", "lines": [57, 58], "message": "2 lines below the table were "
+                 "skipped (notes or footnotes, not data rows)."},
+                {"code": "empty_rows_skipped", "lines": [56], "message": "1 row with every field empty is not "
+                 "counted as data."},
+            ]),
         ]
     )
     for n in (
@@ -220,6 +236,10 @@ def main() -> int:
     win.records_view.selectionModel().setCurrentIndex(index, flags)
     settle(app)
     save(win, "window-browser", scale)
+    row = win.records.row_for("my-csv-bucket", "open-data/edu_recipients_by_state_fy10.csv")
+    win.records_view.selectionModel().setCurrentIndex(win.proxy.mapFromSource(win.records.index(row, 0)), flags)
+    settle(app)
+    save(win, "window-warnings", scale)
 
     # 4. The setup dialog, half-way through.
     dialog = OperationDialog("setup", settings, OfflineBackend(), win.jobs, win)  # type: ignore[arg-type]

@@ -86,10 +86,33 @@ class _Structure:
         return int(records.size - len({buf[a:b] for a, b in spans}))
 
 
+def _breaks(buf: bytes, start: int, end: int, cr: bool) -> int:
+    if not cr:
+        return buf.count(b"\n", start, end)
+    return buf.count(b"\n", start, end) + buf.count(b"\r", start, end) - buf.count(b"\r\n", start, end)
+
+
 def _line_at(buf: bytes, start: int, offset: int) -> int:
     """Physical line number (1-based) of byte ``offset`` (relative to ``start``)."""
-    end = start + offset
-    return 1 + buf.count(b"\n", start, end) + buf.count(b"\r", start, end) - buf.count(b"\r\n", start, end)
+    return 1 + _breaks(buf, start, start + offset, buf.find(b"\r", start) >= 0)
+
+
+class _Lines:
+    """Physical line numbers of byte offsets, counting from whichever end of the file is nearer (the table's
+    last records are looked at too: counting from the start would read all of a large file each time)."""
+
+    def __init__(self, buf: bytes, start: int) -> None:
+        self.buf, self.start, self.end = buf, start, len(buf)
+        self.cr = buf.find(b"\r", start) >= 0
+        self._total: int | None = None
+
+    def __call__(self, offset: int) -> int:
+        at = self.start + offset
+        if at - self.start <= self.end - at:
+            return 1 + _breaks(self.buf, self.start, at, self.cr)
+        if self._total is None:
+            self._total = _breaks(self.buf, self.start, self.end, self.cr)
+        return 1 + self._total - _breaks(self.buf, at, self.end, self.cr)
 
 
 def _scan_fast(d: Decoded, dialect: Dialect, delim: str) -> _Structure | None:
@@ -175,13 +198,18 @@ def _scan_fast(d: Decoded, dialect: Dialect, delim: str) -> _Structure | None:
     widths[blank] = 0
 
     # Only delimiters and quotes between its line ends: every field is empty ("" included).
-    in_record = np.searchsorted(quotes, ends) - np.searchsorted(quotes, starts)
-    empty = blank | ((ends - starts) - (widths - 1) == in_record)
+    empty = blank.copy()
+    short = np.flatnonzero(~blank & ((ends - starts) <= 3 * widths))  # room for nothing but ,"" pairs
+    if short.size:
+        in_record = np.searchsorted(quotes, ends[short]) - np.searchsorted(quotes, starts[short])
+        empty[short] = (ends[short] - starts[short]) - (widths[short] - 1) == in_record
     del quotes
     hashed = ~blank & (a[np.minimum(starts, max(n - 1, 0))] == ord("#")) if n else np.zeros(starts.size, dtype=bool)
 
+    line_of = _Lines(d.buf, d.start)
+
     def record_line(i: int) -> int:
-        return _line_at(d.buf, d.start, int(starts[i]))
+        return line_of(int(starts[i]))
 
     def rows(i: int, j: int) -> list[csvtable.Row]:
         if j <= i:
@@ -361,7 +389,7 @@ class _ByteView(io.RawIOBase):
         return n
 
 
-def _read_frame(source: Any, encoding: str, sep: str, dialect: Dialect, *, width: int, nrows: int,
+def _read_frame(source: Any, encoding: str, sep: str, dialect: Dialect, *, width: int, nrows: int | None,
                 keep: int | None) -> pd.DataFrame:
     """Parse ``nrows`` records from the first data record on (blank ones included, as NaN rows). (Not
     ``skiprows``: pandas' C tokenizer drops a leading empty field of the first row after rows skipped with CR
@@ -379,7 +407,7 @@ def _read_frame(source: Any, encoding: str, sep: str, dialect: Dialect, *, width
             names=list(range(width)),
             usecols=range(keep) if keep is not None else None,
             index_col=False,
-            nrows=nrows,
+            nrows=nrows,  # None: to the end (no footnotes)
             skip_blank_lines=False,
             keep_default_na=False,
             na_values=[""],
@@ -450,7 +478,8 @@ def profile_csv(data: bytes) -> dict[str, Any]:
         read_width = max(widest, table_width)
         keep = table_width if widest > table_width + MAX_EXTRA_COLUMNS else None
         try:
-            frame = _read_frame(*structure.tail(first), sep, dialect, width=read_width, nrows=end - first, keep=keep)
+            frame = _read_frame(*structure.tail(first), sep, dialect, width=read_width,
+                                nrows=end - first if end < n else None, keep=keep)
         except _QuoteNotClosed as exc:
             raise csvtable.QuoteNotClosed(structure.record_line(min(first + exc.row, n - 1))) from None
         wanted = (region & ~structure.empty & ~comment)[first:end]

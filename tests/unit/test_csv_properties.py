@@ -62,6 +62,8 @@ def test_profile_matches_csv_module(case: tuple[bytes, str, int, list[list[str]]
     records = csv_records(data, delimiter)
     assume(all(len(r) == ncols for r in records))  # the writer's own output is always consistent
     assume(not any(note_like(r) for r in records[1:]))
+    # 'x, "y"' reads as a separator with a space after it (csvtable: skip_initial_space), not as csv's default.
+    assume(f'{delimiter} "'.encode() not in data.replace(b"\x00", b""))
     got = csv_metadata.profile_csv(data)
     assert got["column_count"] == ncols
     assert got["row_count"] == len(records) - 1 == len([r for r in rows if any(r) or ncols == 1])

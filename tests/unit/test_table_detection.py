@@ -120,3 +120,38 @@ def test_value_kinds() -> None:
                      "2/28/2008": "date", "28-Feb-2008": "date", "Feb 28, 2008": "date", "1:00:00": "time",
                      "2008-02-28T01:00:00Z": "datetime", "AB-1234": "code", "field1": "string", "NaN": "empty",
                      "Yes": "boolean", "Summary of it": "string"}
+
+
+def test_years_as_column_names_are_a_header() -> None:
+    got = profile("Country,Code,1960,1961,1962\nAruba,ABW,4.8,4.6,4.4\nAndorra,AND,,,1.2\n")
+    assert got["has_header"] is True and got["column_names"][2:] == ["1960", "1961", "1962"]
+
+
+def test_a_pandas_index_header_is_a_header() -> None:
+    got = profile(",0\n1821,269\n1822,321\n1823,585\n")
+    assert (got["has_header"], got["row_count"], got["column_names"]) == (True, 3, ["", "0"])
+
+
+def test_a_repeated_header_line_is_not_data() -> None:
+    got = profile("id;name\nid;name\nid;name\n1;x\n2;y\n")
+    assert (got["header_line"], got["row_count"], got["skipped_lines"]["preamble"]) == (3, 2, 2)
+
+
+def test_names_written_as_the_last_comment_line() -> None:
+    got = profile("# CAMS export\n# columns:\n# Observation period;TOA;GHI\n2020-01;1.5;2.5\n2020-02;1.6;2.6\n")
+    assert (got["header_line"], got["row_count"], got["column_names"]) == (3, 2, ["Observation period", "TOA",
+                                                                                  "GHI"])
+
+
+def test_key_value_lines_above_a_wide_table_and_a_totals_row_below() -> None:
+    head = "Report:,Hourly output,,,\nSite:,Denver,,,\n,,,,\n"
+    got = profile(head + "Month,Day,Hour,AC,DC\n1,1,0,0,0\n1,1,1,5,6\nTotals, , ,5,6\n")
+    assert (got["header_line"], got["row_count"]) == (4, 2)
+    assert got["skipped_lines"]["preamble"] == 2 and got["skipped_lines"]["footnotes"] == 1
+
+
+def test_footnotes_after_a_gap_may_hold_a_delimiter() -> None:
+    text = "Lat:\t45.0\nLon:\t8.0\n\ntime,a,b,c,d,e,f,g\n" + "20160101:0010,1,2,3,4,5,6,7\n" * 3
+    got = profile(text + "\nGb(i): Beam irradiance (W/m2)\n\nPVGIS (c) European Union, 2001-2021\n")
+    assert (got["delimiter"], got["header_line"], got["row_count"], got["column_count"]) == (",", 4, 3, 8)
+    assert got["skipped_lines"]["footnotes"] == 2 and got["skipped_lines"]["preamble"] == 2
