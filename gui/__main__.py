@@ -96,6 +96,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     app = QApplication.instance()
     if not isinstance(app, QApplication):
+        from gui.display_check import display_problem
+
+        no_window = display_problem(os.environ)
+        if no_window:  # Qt would abort with a message about reinstalling; say what is missing instead
+            print(no_window, file=sys.stderr)
+            return 3
+    if not isinstance(app, QApplication):
         app = QApplication(sys.argv[:1])
     app.setApplicationName("CSV Drop")
     app.setOrganizationName("csvdrop")

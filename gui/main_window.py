@@ -654,11 +654,15 @@ class MainWindow(QMainWindow):
         batch, self._pending = self._pending[:APPLY_BATCH], self._pending[APPLY_BATCH:]
         if batch:
             self.records.upsert(batch)
+            if self._loaded_once and len(batch) <= 20:  # live changes, not the first load of the list
+                for record in batch:
+                    log.info("file list shows %s: %s", record.key, record.status)
         if self._pending:  # a real (non-zero) timer, so paints and other timers run in between
             QTimer.singleShot(APPLY_PAUSE_MS, self._drain_pending)
         elif not self._loaded_once:
             self._loaded_once = True
             self._update_count()
+            log.info("file list loaded: %d files", self.records.rowCount())
 
     def _records_changed(self, records: list[Any]) -> None:
         self.uploads.on_records(records)

@@ -59,3 +59,33 @@ if ! command -v mariadbd >/dev/null 2>&1 && ! command -v mysqld >/dev/null 2>&1 
         exit 1
     fi
 fi
+
+apt_install() {
+    # Debian/Ubuntu packages, as root or through sudo; returns non-zero where neither is possible.
+    command -v apt-get >/dev/null 2>&1 || return 1
+    local sudo=()
+    if [ "$(id -u)" != 0 ]; then
+        command -v sudo >/dev/null 2>&1 || return 1
+        sudo=(sudo)
+    fi
+    export DEBIAN_FRONTEND=noninteractive
+    "${sudo[@]}" apt-get update -qq >/dev/null
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+
+ensure_gui_packages() {
+    # The window's system libraries (Qt's X11 plugin needs libxcb-cursor0, libxcb-icccm4, ... which a fresh
+    # machine may lack), plus any extra packages named (the test command's X server and xdotool).
+    [ "$(uname -s)" = Linux ] || return 0
+    local wanted=("$@") package
+    while IFS= read -r package; do
+        [ -n "$package" ] && wanted+=("$package")
+    done < <("$ROOT/.venv/bin/python" -m gui.display_check)
+    local missing=()
+    for package in "${wanted[@]}"; do
+        dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
+    done
+    [ "${#missing[@]}" -gt 0 ] || return 0
+    say "installing the desktop window's system packages: ${missing[*]} (apt-get)"
+    apt_install "${missing[@]}" || say "could not install ${missing[*]}: install them with your package manager."
+}

@@ -4,6 +4,8 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$ROOT/scripts/bootstrap.sh"
+# The real-display test opens the window on an X server of its own and drives it with xdotool.
+ensure_gui_packages xvfb xdotool x11-apps
 cd "$ROOT"
 export QT_QPA_PLATFORM=offscreen
 # The real-world CSV corpus: pinned package releases, downloaded once per machine (tests/data/realworld/).
