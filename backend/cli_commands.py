@@ -228,7 +228,8 @@ def show_lines(record: MetadataRecord) -> list[str]:
             out.append(f"{'skipped lines':<20} unknown")
         else:
             out.append(f"{'skipped lines':<20} preamble={skipped.preamble} footnotes={skipped.footnotes} "
-                       f"empty_rows={skipped.empty_rows} blank_lines={skipped.blank_lines}")
+                       f"comments={skipped.comments} empty_rows={skipped.empty_rows} "
+                       f"blank_lines={skipped.blank_lines}")
         out.append("dialect:")
         line_ends = {"\n": "LF (\\n)", "\r\n": "CRLF (\\r\\n)", "\r": "CR (\\r)"}
         for name, value in (

@@ -107,7 +107,6 @@ def process_object(bucket: str, key: str, *, etag: str, sequencer: str) -> dict[
         record["sha256"] = sha256
         record.update(csv_metadata.profile_csv(data))
         record.update(status="PROCESSED", error=None)
-        fill_processed_defaults(record)
     except csv_metadata.CsvProfileError as exc:
         record.update(status="FAILED", error=str(exc), **failed_defaults())
     except Exception as exc:  # an unexpected parser failure is still a record, never a lost file
@@ -136,19 +135,6 @@ def failed_defaults() -> dict[str, Any]:
     worked around."""
     return {"header_line": None, "skipped_lines": None, "escape_char": None, "double_quote": None,
             "skip_initial_space": None, "warnings": []}
-
-
-def fill_processed_defaults(record: dict[str, Any]) -> None:
-    """Contract-v2 keys the profiler does not return (yet) get the values that describe how the current
-    profiler reads a file: the header is the first record, no preamble or footnotes are skipped (nor counted),
-    quotes inside quoted fields are doubled, no escape character, spaces after the delimiter are data, and
-    there are no warnings. A profiler that returns these keys wins (setdefault)."""
-    record.setdefault("header_line", 1 if record.get("has_header") else None)
-    record.setdefault("skipped_lines", {"preamble": 0, "footnotes": 0, "empty_rows": 0, "blank_lines": 0})
-    record.setdefault("escape_char", None)
-    record.setdefault("double_quote", True)
-    record.setdefault("skip_initial_space", False)
-    record.setdefault("warnings", [])
 
 
 def _read_body(body: Any) -> tuple[bytes, str]:

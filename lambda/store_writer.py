@@ -121,7 +121,7 @@ def _opt(value: Any, kind: type) -> Any:
     return kind(value)
 
 
-SKIPPED_LINE_KINDS = ("preamble", "footnotes", "empty_rows", "blank_lines")
+SKIPPED_LINE_KINDS = ("preamble", "footnotes", "comments", "empty_rows", "blank_lines")
 # Caps that keep one record inside DynamoDB's 400 KB item and a MySQL row of sane size, whatever a file holds:
 # the first MAX_WARNINGS warnings are kept, each with its first MAX_WARNING_LINES line numbers.
 MAX_WARNINGS = 50
@@ -137,7 +137,7 @@ def _int_or_none(value: Any) -> int | None:
 
 
 def _skipped_lines(value: Any) -> dict[str, int] | None:
-    """``skipped_lines`` as {kind: count} with the four contract kinds always present (None stays None).
+    """``skipped_lines`` as {kind: count} with the contract's kinds always present (None stays None).
 
     Lenient on purpose, like ``_warnings``: a malformed value from the profiler must not cost the record
     (normalize errors fail the invocation, and a retry would fail the same way)."""

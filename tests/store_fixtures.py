@@ -69,7 +69,7 @@ def make_record(key: str = "data/a.csv", sequencer: str = "0055AED6DCD90281E5", 
         "duplicate_row_count": 0,
         "sample_rows": [["1", "a"], ["2", ""], ["3", "c"]],
         "header_line": 1,
-        "skipped_lines": {"preamble": 0, "footnotes": 0, "empty_rows": 0, "blank_lines": 0},
+        "skipped_lines": {"preamble": 0, "footnotes": 0, "comments": 0, "empty_rows": 0, "blank_lines": 0},
         "escape_char": None,
         "double_quote": True,
         "skip_initial_space": False,
@@ -92,7 +92,7 @@ def warned_record(key: str = "warned/report.csv", sequencer: str = "0A", **overr
     fields: dict[str, Any] = {
         "delimiter": ";", "quote_char": '"', "escape_char": "\\", "double_quote": False,
         "skip_initial_space": True, "header_line": 4,
-        "skipped_lines": {"preamble": 3, "footnotes": 2, "empty_rows": 1, "blank_lines": 5},
+        "skipped_lines": {"preamble": 3, "footnotes": 2, "comments": 0, "empty_rows": 1, "blank_lines": 5},
         "warnings": WARNINGS,
     }
     return make_record(key, sequencer, **{**fields, **overrides})

@@ -24,7 +24,7 @@ CONTRACT_KEYS: tuple[str, ...] = (
     "skipped_lines", "row_count", "column_count", "column_names", "duplicate_column_names", "columns",
     "duplicate_row_count", "sample_rows",
 )
-SKIPPED_LINE_KINDS: tuple[str, ...] = ("preamble", "footnotes", "empty_rows", "blank_lines")
+SKIPPED_LINE_KINDS: tuple[str, ...] = ("preamble", "footnotes", "comments", "empty_rows", "blank_lines")
 
 
 class StoreError(RuntimeError):
@@ -127,11 +127,12 @@ class RecordWarning:
 
 @dataclass(frozen=True)
 class SkippedLines:
-    """Physical lines that are not data rows: text before the header, notes after the table, rows whose
-    fields are all empty, and lines with no characters at all."""
+    """Physical lines that are not data rows: text before the header, notes after the table, ``#`` comment
+    lines among the rows, rows whose fields are all empty, and lines with no characters at all."""
 
     preamble: int = 0
     footnotes: int = 0
+    comments: int = 0
     empty_rows: int = 0
     blank_lines: int = 0
 
@@ -146,13 +147,14 @@ class SkippedLines:
 
     @property
     def total(self) -> int:
-        return self.preamble + self.footnotes + self.empty_rows + self.blank_lines
+        return self.preamble + self.footnotes + self.comments + self.empty_rows + self.blank_lines
 
     def describe(self) -> str:
         """ "none", or e.g. "2 preamble lines, 1 footnote line, 3 blank lines"."""
         parts = []
         for count, one, many in ((self.preamble, "preamble line", "preamble lines"),
                                  (self.footnotes, "footnote line", "footnote lines"),
+                                 (self.comments, "comment line", "comment lines"),
                                  (self.empty_rows, "empty row", "empty rows"),
                                  (self.blank_lines, "blank line", "blank lines")):
             if count:

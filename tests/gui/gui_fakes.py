@@ -83,7 +83,8 @@ def make_record(
         "double_quote": True if processed else None,
         "skip_initial_space": False if processed else None,
         "header_line": 1 if processed else None,
-        "skipped_lines": {"preamble": 0, "footnotes": 0, "empty_rows": 0, "blank_lines": 0} if processed else None,
+        "skipped_lines": {"preamble": 0, "footnotes": 0, "comments": 0, "empty_rows": 0, "blank_lines": 0}
+        if processed else None,
     }
     data.update(extra)
     return MetadataRecord.from_json_dict(data, revision=revision)

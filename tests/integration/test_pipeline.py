@@ -331,7 +331,7 @@ def test_cli_show_and_list_a_record_processed_with_warnings(provisioned: Setting
     data = json.loads(shown.stdout)
     assert data["status"] == "PROCESSED"
     assert data["warnings"] == WARNINGS
-    assert data["skipped_lines"] == {"preamble": 3, "footnotes": 2, "empty_rows": 1, "blank_lines": 5}
+    assert data["skipped_lines"] == {"preamble": 3, "footnotes": 2, "comments": 0, "empty_rows": 1, "blank_lines": 5}
     assert (data["header_line"], data["escape_char"], data["double_quote"], data["skip_initial_space"]) == (
         4, "\\", False, True)
     assert (data["delimiter"], data["quote_char"]) == (";", '"')
@@ -343,7 +343,7 @@ def test_cli_show_and_list_a_record_processed_with_warnings(provisioned: Setting
     assert "  [preamble_skipped] Skipped 2 title lines before the header. (lines 1 and 2)" in lines
     assert ("  [ragged_rows] 2 rows have fewer fields than the header; the missing ones are empty. "
             "(lines 9 and 14)") in lines
-    assert "skipped lines        preamble=3 footnotes=2 empty_rows=1 blank_lines=5" in lines
+    assert "skipped lines        preamble=3 footnotes=2 comments=0 empty_rows=1 blank_lines=5" in lines
     assert "header_line          4" in lines
     for expected in ("  delimiter          ';'", "  quote_char         '\"'", "  escape_char        '\\\\'",
                      "  double_quote       no", "  skip_initial_space yes", "  line_terminator    CRLF (\\r\\n)"):

@@ -392,7 +392,7 @@ def test_warned_record_round_trip(db: MySqlTestDb) -> None:
         assert out["status"] == "PROCESSED" and got.has_warnings
         assert out["warnings"] == WARNINGS
         assert [w.lines_text for w in got.warnings] == ["lines 1 and 2", "lines 9 and 14", ""]
-        assert out["skipped_lines"] == {"preamble": 3, "footnotes": 2, "empty_rows": 1, "blank_lines": 5}
+        assert out["skipped_lines"] == {"preamble": 3, "footnotes": 2, "comments": 0, "empty_rows": 1, "blank_lines": 5}
         assert (out["header_line"], out["escape_char"], out["double_quote"], out["skip_initial_space"]) == (
             4, "\\", False, True)
         bad = r.get("bkt", failed["key"])

@@ -145,20 +145,6 @@ def test_every_record_has_the_new_keys(monkeypatch: pytest.MonkeyPatch) -> None:
         "skip_initial_space": None, "warnings": []}
 
 
-def test_processed_defaults_fill_only_what_is_missing() -> None:
-    record: dict[str, Any] = {"has_header": True}
-    handler.fill_processed_defaults(record)
-    assert record == {"has_header": True, "header_line": 1, "escape_char": None, "double_quote": True,
-                      "skip_initial_space": False, "warnings": [],
-                      "skipped_lines": {"preamble": 0, "footnotes": 0, "empty_rows": 0, "blank_lines": 0}}
-    headless: dict[str, Any] = {"has_header": False}
-    handler.fill_processed_defaults(headless)
-    assert headless["header_line"] is None
-    profiled = {"has_header": True, "header_line": 4, "warnings": WARNINGS, "escape_char": "\\"}
-    handler.fill_processed_defaults(profiled)
-    assert (profiled["header_line"], profiled["warnings"], profiled["escape_char"]) == (4, WARNINGS, "\\")
-
-
 def test_folder_placeholders_are_not_files(monkeypatch: pytest.MonkeyPatch) -> None:
     s3 = FakeS3(b"")
     monkeypatch.setitem(handler._clients, "s3", s3)
@@ -177,7 +163,7 @@ def test_writer_normalises_and_caps_warnings() -> None:
     assert len(norm["warnings"]) == store_writer.MAX_WARNINGS
     assert len(norm["warnings"][0]["lines"]) == store_writer.MAX_WARNING_LINES
     assert len(norm["warnings"][0]["message"]) == store_writer.MAX_WARNING_MESSAGE + 1
-    assert norm["skipped_lines"] == {"preamble": 2, "footnotes": 0, "empty_rows": 0, "blank_lines": 0}
+    assert norm["skipped_lines"] == {"preamble": 2, "footnotes": 0, "comments": 0, "empty_rows": 0, "blank_lines": 0}
     legacy = store_writer.normalize_record({k: v for k, v in make_record().items() if k not in NEW_KEYS})
     assert {k: legacy[k] for k in NEW_KEYS} == {
         "header_line": None, "skipped_lines": None, "escape_char": None, "double_quote": None,
@@ -222,7 +208,7 @@ def test_show_plain_text_lists_warnings_skipped_lines_and_dialect() -> None:
             "(lines 9 and 14)") in lines
     assert "  [hostile] '; DROP TABLE csv_metadata; -- <b>ünï 😀</b>" in lines
     assert "header_line          4" in lines
-    assert "skipped lines        preamble=3 footnotes=2 empty_rows=1 blank_lines=5" in lines
+    assert "skipped lines        preamble=3 footnotes=2 comments=0 empty_rows=1 blank_lines=5" in lines
     for expected in ("  encoding           utf-8", "  delimiter          ';'", "  quote_char         '\"'",
                      "  escape_char        '\\\\'", "  double_quote       no", "  skip_initial_space yes",
                      "  line_terminator    CRLF (\\r\\n)"):
@@ -246,6 +232,7 @@ def test_export_carries_the_new_keys(tmp_path: Any) -> None:
     with (tmp_path / "out.csv").open(encoding="utf-8-sig", newline="") as fh:
         (row,) = list(csv.DictReader(fh))
     assert json.loads(row["warnings"]) == WARNINGS
-    assert json.loads(row["skipped_lines"]) == {"preamble": 3, "footnotes": 2, "empty_rows": 1, "blank_lines": 5}
+    assert json.loads(row["skipped_lines"]) == {"preamble": 3, "footnotes": 2, "comments": 0, "empty_rows": 1,
+                                                "blank_lines": 5}
     assert (row["header_line"], row["escape_char"], row["double_quote"], row["skip_initial_space"]) == (
         "4", "\\", "false", "true")
