@@ -130,7 +130,6 @@ def _scan_fast(d: Decoded, dialect: Dialect, delim: str) -> _Structure | None:
     lf_parts: list[np.ndarray] = []
     cr_parts: list[np.ndarray] = []
     d_parts: list[np.ndarray] = []
-    q_parts: list[np.ndarray] = []
     for lo in range(0, n, SCAN_CHUNK):
         c = a[lo : lo + SCAN_CHUNK]
         isq = c == qb
@@ -140,7 +139,6 @@ def _scan_fast(d: Decoded, dialect: Dialect, delim: str) -> _Structure | None:
             if carry:
                 np.logical_not(inq, out=inq)
             qpos = np.flatnonzero(isq)
-            q_parts.append(qpos + lo)
             opening = inq[qpos]
             ops, cls = qpos[opening] + lo, qpos[~opening] + lo
             # An opening quote follows a delimiter, a line end, the file start or a closing quote ("" escape);
@@ -168,7 +166,6 @@ def _scan_fast(d: Decoded, dialect: Dialect, delim: str) -> _Structure | None:
     lf_pos = np.concatenate(lf_parts) if lf_parts else empty
     cr_pos = np.concatenate(cr_parts) if cr_parts else empty
     dpos = np.concatenate(d_parts) if d_parts else empty
-    quotes = np.concatenate(q_parts) if q_parts else empty
     del lf_parts, cr_parts, d_parts
     # A CR directly followed by an LF is one CRLF terminator.
     idx = np.searchsorted(lf_pos, cr_pos + 1)
@@ -200,10 +197,16 @@ def _scan_fast(d: Decoded, dialect: Dialect, delim: str) -> _Structure | None:
     # Only delimiters and quotes between its line ends: every field is empty ("" included).
     empty = blank.copy()
     short = np.flatnonzero(~blank & ((ends - starts) <= 3 * widths))  # room for nothing but ,"" pairs
+    if short.size > 5000:  # many: count quotes in one pass over the file
+        quotes = np.concatenate(([0], np.cumsum(a == qb)))
+        in_record = quotes[ends[short]] - quotes[starts[short]]
+        del quotes
+    else:  # the usual few (or none): no pass over the whole file
+        quote = bytes([qb])
+        in_record = np.array([d.buf.count(quote, d.start + int(b), d.start + int(e))
+                              for b, e in zip(starts[short], ends[short], strict=True)], dtype=np.int64)
     if short.size:
-        in_record = np.searchsorted(quotes, ends[short]) - np.searchsorted(quotes, starts[short])
         empty[short] = (ends[short] - starts[short]) - (widths[short] - 1) == in_record
-    del quotes
     hashed = ~blank & (a[np.minimum(starts, max(n - 1, 0))] == ord("#")) if n else np.zeros(starts.size, dtype=bool)
 
     line_of = _Lines(d.buf, d.start)
@@ -510,7 +513,9 @@ def profile_csv(data: bytes) -> dict[str, Any]:
     )
     names = table.names[: shape.columns]
     if frame is not None:
-        columns = profile_frame(frame.iloc[:, : shape.columns], names)
+        if frame.shape[1] != shape.columns:  # (a slice of every column would copy the frame)
+            frame = frame.iloc[:, : shape.columns]
+        columns = profile_frame(frame, names)
         duplicate_rows = structure.duplicate_count(data_idx)
     else:
         columns = [{"name": n, "type": "empty", "null_count": 0, "distinct_count": 0, "min": None, "max": None}
