@@ -1,5 +1,7 @@
 """Benchmark: the Lambda's CSV extraction (``lambda/csv_metadata.profile_csv``) against plain
-``pandas.read_csv`` + naive per-column statistics, on generated 1 MB, 10 MB and 100 MB files.
+``pandas.read_csv`` + naive per-column statistics, and against the profiler as it was before the shared CSV
+rules (``csvtable``, git revision PREVIOUS, read from the repository's history), on generated 1 MB, 10 MB
+and 100 MB files.
 
 Every measurement runs in a fresh subprocess, so one run cannot warm caches for the next. Peak memory is
 that process's peak resident set (VmHWM, reset through /proc/self/clear_refs after imports) minus its
@@ -12,6 +14,7 @@ resident set with the file's bytes already loaded (the Lambda receives the objec
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -20,6 +23,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SIZES_MB = (1, 10, 100)
+PREVIOUS = "d8f6caf"  # the last profiler with its own copy of the rules (before csvtable)
 
 
 def make_csv(path: Path, size_mb: int) -> int:
@@ -58,7 +62,7 @@ def make_csv(path: Path, size_mb: int) -> int:
 WORKER = r"""
 import gc, io, json, resource, sys, time
 method, path, repeat = sys.argv[1], sys.argv[2], int(sys.argv[3])
-sys.path.insert(0, {lambda_dir!r})
+sys.path.insert(0, sys.argv[4] if len(sys.argv) > 4 else {lambda_dir!r})
 import numpy as np, pandas as pd
 import csv_metadata
 
@@ -76,7 +80,7 @@ def naive(data):
 def ours(data):
     return csv_metadata.profile_csv(data)
 
-fn = ours if method == "profile_csv" else naive
+fn = naive if method == "naive" else ours
 fn(b"a,b\n1,x\n2,y\n")  # import-time work out of the measurement
 data = open(path, "rb").read()
 gc.collect()
@@ -105,10 +109,11 @@ print(json.dumps({{"seconds": min(times), "peak_mb": (peak - base) / 1024}}))
 """
 
 
-def measure(method: str, path: Path, repeat: int) -> dict[str, float]:
+def measure(method: str, path: Path, repeat: int, lambda_dir: Path | None = None) -> dict[str, float]:
     code = WORKER.format(lambda_dir=str(ROOT / "lambda"))
-    out = subprocess.run([sys.executable, "-c", code, method, str(path), str(repeat)],
-                         capture_output=True, text=True, check=True)
+    extra = [str(lambda_dir)] if lambda_dir else []
+    out = subprocess.run([sys.executable, "-c", code, method, str(path), str(repeat), *extra],
+                         capture_output=True, text=True, check=True, cwd=ROOT)
     result: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
     return result
 
@@ -117,14 +122,16 @@ def run(sizes_mb: tuple[int, ...] = SIZES_MB) -> list[dict]:
     """One row per file size: time and peak memory of both methods, and ours/naive ratios."""
     rows = []
     with tempfile.TemporaryDirectory(prefix="csvdrop-bench-") as tmp:
+        previous = _previous_profiler(Path(tmp) / "previous")
         for size in sizes_mb:
             path = Path(tmp) / f"bench_{size}mb.csv"
             t = time.perf_counter()
             nbytes = make_csv(path, size)
             gen_s = time.perf_counter() - t
-            repeat = 3 if size <= 10 else 1
+            repeat = 15 if size <= 1 else 5 if size <= 10 else 1
             ours = measure("profile_csv", path, repeat)
             base = measure("naive", path, repeat)
+            before = measure("profile_csv", path, repeat, previous) if previous else None
             rows.append({
                 "size_mb": round(nbytes / 1e6, 1),
                 "generate_s": round(gen_s, 1),
@@ -135,9 +142,25 @@ def run(sizes_mb: tuple[int, ...] = SIZES_MB) -> list[dict]:
                 "naive_peak_mb": round(base["peak_mb"], 1),
                 "mem_ratio": round(ours["peak_mb"] / max(base["peak_mb"], 0.1), 2),
                 "profile_csv_peak_x_file": round(ours["peak_mb"] * 1024 * 1024 / nbytes, 1),
+                f"before_{PREVIOUS}_s": round(before["seconds"], 3) if before else "n/a",
+                "vs_before": round(ours["seconds"] / before["seconds"], 2) if before else "n/a",
             })
             path.unlink()
     return rows
+
+
+def _previous_profiler(folder: Path) -> Path | None:
+    """The profiler of git revision PREVIOUS in ``folder`` (None without git or that revision)."""
+    git = shutil.which("git")
+    if git is None:
+        return None
+    result = subprocess.run([git, "show", f"{PREVIOUS}:lambda/csv_metadata.py"], cwd=ROOT, capture_output=True,
+                            check=False)
+    if result.returncode != 0:
+        return None
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "csv_metadata.py").write_bytes(result.stdout)
+    return folder
 
 
 def format_table(rows: list[dict]) -> str:
