@@ -137,6 +137,19 @@ def _readonly_table(headers: list[str]) -> QTableWidget:
     return table
 
 
+
+def _callout(name: str, colour: str, tint: int) -> QLabel:
+    """A selectable, wrapping label in a tinted box with a border of ``colour`` (the error, the warnings)."""
+    label = QLabel()
+    label.setWordWrap(True)
+    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    label.setObjectName(name)
+    label.setStyleSheet(
+        f"QLabel#{name} {{ background: {style.tint(colour, tint).name(QColor.NameFormat.HexArgb)};"
+        f" border: 1px solid {colour}; border-radius: 4px; padding: 6px; }}"
+    )
+    return label
+
 class DetailPane(QWidget):
     """Shows one MetadataRecord: summary, error, per-column profile and the sample rows."""
 
@@ -175,25 +188,10 @@ class DetailPane(QWidget):
         layout.addWidget(self.title)
         layout.addWidget(self.subtitle)
 
-        self.error = QLabel()
-        self.error.setWordWrap(True)
-        self.error.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.error.setObjectName("detailError")
-        self.error.setStyleSheet(
-            f"QLabel#detailError {{ background: {style.tint(style.RED, 30).name(QColor.NameFormat.HexArgb)};"
-            f" border: 1px solid {style.RED}; border-radius: 4px; padding: 6px; }}"
-        )
+        self.error = _callout("detailError", style.RED, 30)
         layout.addWidget(self.error)
-
-        self.warnings = QLabel()
-        self.warnings.setWordWrap(True)
+        self.warnings = _callout("detailWarnings", style.AMBER, 40)
         self.warnings.setTextFormat(Qt.TextFormat.RichText)
-        self.warnings.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.warnings.setObjectName("detailWarnings")
-        self.warnings.setStyleSheet(
-            f"QLabel#detailWarnings {{ background: {style.tint(style.AMBER, 40).name(QColor.NameFormat.HexArgb)};"
-            f" border: 1px solid {style.AMBER}; border-radius: 4px; padding: 6px; }}"
-        )
         layout.addWidget(self.warnings)
         self._warnings_plain = ""
 

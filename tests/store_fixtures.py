@@ -18,6 +18,7 @@ import pytest
 from lambda_loader import load_lambda_module
 
 from backend.config import Settings
+from backend.store import CONTRACT_KEYS
 
 store_writer = load_lambda_module("store_writer")
 
@@ -101,6 +102,26 @@ def warned_record(key: str = "warned/report.csv", sequencer: str = "0A", **overr
 def expected_json(record: dict[str, Any]) -> dict[str, Any]:
     """What a reader's ``to_json_dict()`` must give back for a written record."""
     return store_writer.contract_dict(store_writer.normalize_record(record))
+
+
+def warned_records() -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """(processed with warnings, FAILED, processed clean): the three kinds a warnings filter must tell apart."""
+    failed = make_record(key="warned/broken.csv", sequencer="0B", status="FAILED", error="bad", header_line=None,
+                         skipped_lines=None, escape_char=None, double_quote=None, skip_initial_space=None)
+    return warned_record(), failed, make_record(key="warned/clean.csv", sequencer="0C")
+
+
+def assert_warned_record_read_back(got: Any, record: dict[str, Any]) -> None:
+    """A reader's MetadataRecord for ``warned_record()`` carries every new key intact."""
+    assert got is not None
+    out = got.to_json_dict()
+    assert out == expected_json(record)
+    assert list(out) == list(CONTRACT_KEYS)
+    assert out["status"] == "PROCESSED" and got.has_warnings
+    assert out["warnings"] == WARNINGS
+    assert out["skipped_lines"] == {"preamble": 3, "footnotes": 2, "comments": 0, "empty_rows": 1, "blank_lines": 5}
+    assert (out["header_line"], out["escape_char"], out["double_quote"], out["skip_initial_space"]) == (
+        4, "\\", False, True)
 
 
 def hostile_record(key: str, sequencer: str = "01") -> dict[str, Any]:

@@ -13,6 +13,7 @@ from store_fixtures import (  # noqa: F401 - fixtures
     DYNAMO_SOURCE,
     HOSTILE_KEYS,
     WARNINGS,
+    assert_warned_record_read_back,
     dynamo_settings,
     dynamo_writer_env,
     dynamodb_endpoint,
@@ -21,6 +22,7 @@ from store_fixtures import (  # noqa: F401 - fixtures
     make_record,
     store_writer,
     warned_record,
+    warned_records,
 )
 from testsupport import free_port
 
@@ -119,24 +121,12 @@ def test_hostile_values_round_trip(ddb: Settings, key: str) -> None:
 
 def test_warned_record_round_trip(ddb: Settings) -> None:
     """A record processed with warnings goes through the real writer and reader with every new key intact."""
-    record = warned_record()
-    failed = make_record(key="warned/broken.csv", sequencer="0B", status="FAILED", error="bad", header_line=None,
-                         skipped_lines=None, escape_char=None, double_quote=None, skip_initial_space=None)
-    clean = make_record(key="warned/clean.csv", sequencer="0C")
+    record, failed, clean = warned_records()
     w = _writer(ddb)
     for rec in (record, failed, clean):
         assert w.upsert(rec)
     r = open_reader(ddb)
-    got = r.get("bkt", record["key"])
-    assert got is not None
-    out = got.to_json_dict()
-    assert out == expected_json(record)
-    assert list(out) == list(CONTRACT_KEYS)
-    assert out["status"] == "PROCESSED" and got.has_warnings
-    assert out["warnings"] == WARNINGS
-    assert out["skipped_lines"] == {"preamble": 3, "footnotes": 2, "comments": 0, "empty_rows": 1, "blank_lines": 5}
-    assert (out["header_line"], out["escape_char"], out["double_quote"], out["skip_initial_space"]) == (
-        4, "\\", False, True)
+    assert_warned_record_read_back(r.get("bkt", record["key"]), record)
     bad = r.get("bkt", failed["key"])
     assert bad is not None and bad.to_json_dict() == expected_json(failed)
     assert (bad.warnings, bad.skipped_lines, bad.header_line) == ((), None, None)

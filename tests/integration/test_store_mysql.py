@@ -15,6 +15,7 @@ from store_fixtures import (  # noqa: F401 - fixtures
     HOSTILE_KEYS,
     WARNINGS,
     MySqlTestDb,
+    assert_warned_record_read_back,
     create_mysql_test_db,
     expected_json,
     hostile_record,
@@ -22,6 +23,7 @@ from store_fixtures import (  # noqa: F401 - fixtures
     mysql_db,
     store_writer,
     warned_record,
+    warned_records,
 )
 from testsupport import free_port
 
@@ -376,25 +378,14 @@ def test_hostile_values_round_trip(db: MySqlTestDb, key: str) -> None:
 
 def test_warned_record_round_trip(db: MySqlTestDb) -> None:
     """A record processed with warnings goes through the real writer and reader with every new key intact."""
-    record = warned_record()
-    failed = make_record(key="warned/broken.csv", sequencer="0B", status="FAILED", error="bad", header_line=None,
-                         skipped_lines=None, escape_char=None, double_quote=None, skip_initial_space=None)
-    clean = make_record(key="warned/clean.csv", sequencer="0C")
+    record, failed, clean = warned_records()
     with db.writer() as w:
         for rec in (record, failed, clean):
             assert w.upsert(rec)
     with db.reader() as r:
         got = r.get("bkt", record["key"])
-        assert got is not None
-        out = got.to_json_dict()
-        assert out == expected_json(record)
-        assert list(out) == list(CONTRACT_KEYS)
-        assert out["status"] == "PROCESSED" and got.has_warnings
-        assert out["warnings"] == WARNINGS
+        assert_warned_record_read_back(got, record)
         assert [w.lines_text for w in got.warnings] == ["lines 1 and 2", "lines 9 and 14", ""]
-        assert out["skipped_lines"] == {"preamble": 3, "footnotes": 2, "comments": 0, "empty_rows": 1, "blank_lines": 5}
-        assert (out["header_line"], out["escape_char"], out["double_quote"], out["skip_initial_space"]) == (
-            4, "\\", False, True)
         bad = r.get("bkt", failed["key"])
         assert bad is not None and bad.to_json_dict() == expected_json(failed)
         assert (bad.warnings, bad.skipped_lines, bad.header_line, bad.double_quote) == ((), None, None, None)
