@@ -77,10 +77,11 @@ def check_table(text: str, dialect: csvtable.Dialect) -> int:
     extra = 0
     last_empty = True
     for row in rows:
+        if row.empty and row.fields and width > 1:
+            empty.append(row.line)  # above, in and below the table
+            continue
         if not table.body <= row.index < table.end or not row.fields:
             continue
-        if row.empty and width > 1:
-            empty.append(row.line)
         elif csvtable.is_comment(row, width):
             comments.append(row.line)
         else:

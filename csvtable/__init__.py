@@ -491,7 +491,7 @@ class Table:
 
     @property
     def body(self) -> int:
-        """Record index where the rows under the header start (empty rows there are counted, not data)."""
+        """Record index where the rows under the header start."""
         return self.header[-1].index + 1 if self.header else self.first_data
 
     @property
@@ -822,7 +822,7 @@ def assess_widths(table: Table, dialect: Dialect, *, widths: Mapping[int, int], 
         warnings.append(Warning_(
             "empty_rows_skipped",
             f"{_count(len(empty_rows), 'row')} with every field empty {'are' if len(empty_rows) > 1 else 'is'} "
-            "not counted as data.",
+            "not counted as data (nor as a header).",
             list(empty_rows)))
     return Shape(columns, drop_last, warnings)
 

@@ -465,9 +465,7 @@ def profile_csv(data: bytes) -> dict[str, Any]:
     comment = region & structure.hashed & (structure.widths != width) & ~structure.empty if width >= 2 else \
         np.zeros(n, dtype=bool)
     data_idx = np.flatnonzero(region & ~structure.empty & ~comment)
-    body = np.zeros(n, dtype=bool)
-    body[table.body : end] = True
-    empty_idx = np.flatnonzero(body & structure.empty & ~structure.blank)
+    empty_idx = np.flatnonzero(structure.empty & ~structure.blank)  # above, in and below the table
     widths = structure.widths[data_idx]
     header_width = table.header[0].width if table.header else width
     table_width = max(width, header_width)

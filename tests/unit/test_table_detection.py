@@ -37,9 +37,9 @@ def test_title_lines_padded_by_delimiters_and_footnotes_are_not_rows() -> None:
     )
     assert (got["row_count"], got["column_count"], got["header_line"]) == (2, 4, 3)
     assert got["column_names"] == ["State", "Code", "Count", "Share"]
-    assert got["skipped_lines"] == {"preamble": 1, "footnotes": 1, "comments": 0, "empty_rows": 0,
+    assert got["skipped_lines"] == {"preamble": 1, "footnotes": 1, "comments": 0, "empty_rows": 1,
                                     "blank_lines": 0}
-    assert codes(got) == ["preamble_skipped", "footnotes_skipped"]
+    assert codes(got) == ["preamble_skipped", "footnotes_skipped", "empty_rows_skipped"]
     footnote = next(w for w in got["warnings"] if w["code"] == "footnotes_skipped")
     assert footnote["lines"] == [6]
 
@@ -52,8 +52,9 @@ def test_a_one_value_data_row_without_note_shape_stays_a_row() -> None:
 def test_all_empty_rows_are_counted_and_reported_never_a_header() -> None:
     got = profile(",,,\n,,,\na,b,c,d\n1,2,3,4\n,,,\n5,6,7,8\n")
     assert (got["row_count"], got["column_names"], got["header_line"]) == (2, ["a", "b", "c", "d"], 3)
-    assert got["skipped_lines"]["empty_rows"] == 1
-    assert got["skipped_lines"]["preamble"] == 0  # empty rows above the header are not preamble lines
+    assert got["skipped_lines"]["empty_rows"] == 3  # the two above the header too: every skipped line counts
+    assert got["skipped_lines"]["preamble"] == 0  # they are empty rows, not title or note lines
+    assert next(w for w in got["warnings"] if w["code"] == "empty_rows_skipped")["lines"] == [1, 2, 5]
     assert "empty_rows_skipped" in codes(got)
 
 
