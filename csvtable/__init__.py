@@ -644,8 +644,8 @@ def find_table(head: Sequence[Row], tail: Sequence[Row], total: int) -> Table:
         while start + 1 < len(content) and content[start + 1].fields == header[0].fields:
             start += 1  # the same header line repeated: the last copy heads the rows
             header = [content[start]]
-        first = content[start] if header[0] is content[start] and first is not header[0] and \
-            first.fields == header[0].fields else first
+        if first.fields == header[0].fields:
+            first = header[0]
     data_from = start + len(header)
     if header and header[0] is first and data_from < len(content) and any(k for k in kinds):
         second = content[data_from]
