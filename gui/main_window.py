@@ -55,7 +55,7 @@ from gui.uploads import (
     UploadState,
     can_retry,
 )
-from gui.widgets import BannerArea, DropZone, ElidedLabel, TableView
+from gui.widgets import BannerArea, DropZone, ElidedLabel, MiddleElideDelegate, TableView
 
 log = logging.getLogger(__name__)
 
@@ -364,6 +364,7 @@ class MainWindow(QMainWindow):
         bp.addLayout(filters)
         self.records_view = TableView()
         self.records_view.setModel(self.proxy)
+        self.records_view.setItemDelegateForColumn(RecordTableModel.FILE, MiddleElideDelegate(self.records_view))
         self.records_view.set_empty_text(
             "No files yet",
             "Files appear here once the function has profiled them. Nothing showing after an upload? "

@@ -237,3 +237,20 @@ def test_warned_notice_is_amber_and_says_how_many(qtbot: Any, window: Any, backe
     assert "Warnings: preamble_skipped, ragged_rows" in item.toolTip()
     dot = item.icon().pixmap(12, 12).toImage()
     assert dot.pixelColor(6, 6).name() == style.AMBER
+
+
+def test_long_file_names_with_a_common_prefix_keep_their_distinct_ends(window: Any) -> None:
+    """The File column elides in the middle: 1,000 'department-of-…-ledger-NNNN.csv' stay tellable apart."""
+    from PySide6.QtGui import QFontMetrics
+    from PySide6.QtWidgets import QStyleOptionViewItem
+
+    view = window.records_view
+    delegate = view.itemDelegateForColumn(RecordTableModel.FILE)
+    assert delegate is not None
+    option = QStyleOptionViewItem()
+    delegate.initStyleOption(option, window.proxy.index(0, RecordTableModel.FILE))
+    assert option.textElideMode == Qt.TextElideMode.ElideMiddle
+    name = "department-of-regional-operations-ledger-0011.csv"
+    shown = QFontMetrics(view.font()).elidedText(name, option.textElideMode, 120)
+    assert shown.endswith("011.csv") and "…" in shown
+    assert view.itemDelegateForColumn(RecordTableModel.NOTES) is None  # notes keep the view's end elision
