@@ -80,7 +80,7 @@ def check_table(text: str, dialect: csvtable.Dialect) -> int:
         if row.empty and row.fields and width > 1:
             empty.append(row.line)  # above, in and below the table
             continue
-        if not table.body <= row.index < table.end or not row.fields:
+        if not table.first_data <= row.index < table.end or not row.fields:
             continue
         elif csvtable.is_comment(row, width):
             comments.append(row.line)

@@ -490,11 +490,6 @@ class Table:
         return bool(self.header)
 
     @property
-    def body(self) -> int:
-        """Record index where the rows under the header start."""
-        return self.header[-1].index + 1 if self.header else self.first_data
-
-    @property
     def header_line(self) -> int | None:
         return self.header[0].line if self.header else None
 
@@ -552,7 +547,8 @@ def _is_text_line(row: Row) -> bool:
 
 
 def _comment(row: Row, width: int) -> bool:
-    """A ``#`` comment line (a column named ``#`` is not one)."""
+    """A ``#`` comment line above the table (a column named ``#`` is not one). Among the rows only
+    :func:`is_comment` applies: there a ``#`` line of the table's width is data."""
     first = row.fields[0].lstrip()
     return first.startswith("#") and (row.width != width or (len(first) > 1 and (" " in first or row.filled == 1)))
 
@@ -748,7 +744,6 @@ class Shape:
     """The decision on the rows of a table, given how many fields they have (rule 5)."""
 
     columns: int  # after dropping a trailing-delimiter column
-    drop_last: bool
     warnings: list[Warning_]
 
 
@@ -783,17 +778,14 @@ def assess_widths(table: Table, dialect: Dialect, *, widths: Mapping[int, int], 
         )
     header_width = table.header[0].width if table.header else width
     columns = table.columns
-    drop_last = False
     if (last_column_empty and rows and columns > 1 and columns == width
             and (not table.header or not table.names[-1].strip())):
-        drop_last = True
         columns -= 1
         warnings.append(Warning_(
             "trailing_delimiter",
             "Every row ends with a delimiter: the empty last field is not a column.", []))
     elif table.header and header_width == width - 1 and last_column_empty:
         columns = header_width
-        drop_last = True
         warnings = [w for w in warnings if w.code != "header_width"]
         warnings.append(Warning_(
             "trailing_delimiter",
@@ -824,7 +816,7 @@ def assess_widths(table: Table, dialect: Dialect, *, widths: Mapping[int, int], 
             f"{_count(len(empty_rows), 'row')} with every field empty {'are' if len(empty_rows) > 1 else 'is'} "
             "not counted as data (nor as a header).",
             list(empty_rows)))
-    return Shape(columns, drop_last, warnings)
+    return Shape(columns, warnings)
 
 
 def skipped_lines(table: Table, *, empty_rows: int, blank_lines: int, comments: int) -> dict[str, int]:
