@@ -17,8 +17,16 @@ from backend.config import Settings
 if TYPE_CHECKING:
     from backend.store import MetadataRecord
 
-_ICON = {"created": "+", "found": "=", "updated": "~", "failed": "!", "skipped": "-", "removed": "x",
-         "absent": ".", "passed": "✓"}
+_ICON = {
+    "created": "+",
+    "found": "=",
+    "updated": "~",
+    "failed": "!",
+    "skipped": "-",
+    "removed": "x",
+    "absent": ".",
+    "passed": "✓",
+}
 
 
 # ---------------------------------------------------------------- setup / teardown
@@ -31,13 +39,18 @@ def cmd_setup(settings: Settings, args: argparse.Namespace) -> int:
             print(f"  ... {step.title}", end="\r", flush=True)
         started = time.monotonic()
         result = step.run()
-        _say(f"{_ICON[result.status]} {step.title:<44} {result.status:<8} {result.detail}"
-             f"  ({time.monotonic() - started:.1f} s)")
+        _say(
+            f"{_ICON[result.status]} {step.title:<44} {result.status:<8} {result.detail}"
+            f"  ({time.monotonic() - started:.1f} s)"
+        )
         if result.status == "failed":
             failed = True
             break
-    _say("setup failed: fix the step above and run `csvdrop setup` again (it is safe to repeat)" if failed
-         else "environment ready")
+    _say(
+        "setup failed: fix the step above and run `csvdrop setup` again (it is safe to repeat)"
+        if failed
+        else "environment ready"
+    )
     return 1 if failed else 0
 
 
@@ -47,8 +60,10 @@ def cmd_teardown(settings: Settings, args: argparse.Namespace) -> int:
     if not args.yes:
         if not sys.stdin.isatty():
             raise UserError("teardown deletes the bucket, its objects and the metadata: pass --yes to confirm")
-        answer = input(f"Delete s3://{settings.bucket} with every object, the function, the topic, queues and "
-                       f"the metadata database '{settings.mysql_database}'? Type 'yes': ")
+        answer = input(
+            f"Delete s3://{settings.bucket} with every object, the function, the topic, queues and "
+            f"the metadata database '{settings.mysql_database}'? Type 'yes': "
+        )
         if answer.strip().lower() != "yes":
             _say("nothing removed")
             return 1
@@ -103,8 +118,12 @@ def cmd_upload(settings: Settings, args: argparse.Namespace) -> int:
     failed = 0
 
     def one(path: Path) -> tuple[Path, Any]:
-        result = upload_file(settings, path, key=object_key_for(settings, path),
-                             on_progress=lambda sent, total: progress.update(path.name, sent, total))
+        result = upload_file(
+            settings,
+            path,
+            key=object_key_for(settings, path),
+            on_progress=lambda sent, total: progress.update(path.name, sent, total),
+        )
         return path, result
 
     with ThreadPoolExecutor(max_workers=max(1, settings.parallel_uploads)) as pool:
@@ -118,8 +137,10 @@ def cmd_upload(settings: Settings, args: argparse.Namespace) -> int:
                 continue
             uploaded[result.key] = (path, result.etag)
             rate = result.size_bytes / 1e6 / result.seconds if result.seconds else 0
-            progress.line(f"uploaded {path} -> s3://{settings.bucket}/{result.key} "
-                          f"({result.size_bytes / 1e6:.2f} MB, {rate:.1f} MB/s)")
+            progress.line(
+                f"uploaded {path} -> s3://{settings.bucket}/{result.key} "
+                f"({result.size_bytes / 1e6:.2f} MB, {rate:.1f} MB/s)"
+            )
     if args.wait and uploaded:
         reader = open_reader(settings)
         try:
@@ -131,10 +152,15 @@ def cmd_upload(settings: Settings, args: argparse.Namespace) -> int:
                     if record is not None and record.etag == etag:
                         del pending[key]
                         if record.status == "PROCESSED":
-                            warned = (f", {len(record.warnings)} warning{'s' if len(record.warnings) != 1 else ''}"
-                                      f" (see `csvdrop show {key}`)" if record.warnings else "")
-                            progress.line(f"processed {path}: {record.row_count} rows x {record.column_count} "
-                                          f"columns{warned}")
+                            warned = (
+                                f", {len(record.warnings)} warning{'s' if len(record.warnings) != 1 else ''}"
+                                f" (see `csvdrop show {key}`)"
+                                if record.warnings
+                                else ""
+                            )
+                            progress.line(
+                                f"processed {path}: {record.row_count} rows x {record.column_count} columns{warned}"
+                            )
                         else:
                             failed += 1
                             progress.line(f"FAILED   {path}: {record.error}")
@@ -153,8 +179,16 @@ def cmd_list(settings: Settings, args: argparse.Namespace) -> int:
 
     reader = open_reader(settings)
     try:
-        page = reader.list(RecordQuery(status=args.status, with_warnings=args.warnings, name_contains=args.name,
-                                       limit=args.limit, sort=args.sort, descending=not args.ascending))
+        page = reader.list(
+            RecordQuery(
+                status=args.status,
+                with_warnings=args.warnings,
+                name_contains=args.name,
+                limit=args.limit,
+                sort=args.sort,
+                descending=not args.ascending,
+            )
+        )
     finally:
         reader.close()
     if args.json:
@@ -185,8 +219,9 @@ def cmd_show(settings: Settings, args: argparse.Namespace) -> int:
     finally:
         reader.close()
     if record is None:
-        raise UserError(f"no metadata for s3://{args.bucket or settings.bucket}/{args.key} "
-                        "(not uploaded, or not processed yet)")
+        raise UserError(
+            f"no metadata for s3://{args.bucket or settings.bucket}/{args.key} (not uploaded, or not processed yet)"
+        )
     data = record.to_json_dict()
     if args.json:
         print(json.dumps(data, ensure_ascii=False, indent=2, default=str))
@@ -219,17 +254,28 @@ def show_lines(record: MetadataRecord) -> list[str]:
             out.append(f"  [{w.code}] {w.message}{where}")
     elif record.status == "PROCESSED":
         out.append(f"{'warnings':<20} none")
-    for key in ("size_bytes", "sha256", "has_header", "header_line", "row_count", "column_count",
-                "duplicate_row_count", "uploaded_at", "processed_at"):
+    for key in (
+        "size_bytes",
+        "sha256",
+        "has_header",
+        "header_line",
+        "row_count",
+        "column_count",
+        "duplicate_row_count",
+        "uploaded_at",
+        "processed_at",
+    ):
         out.append(f"{key:<20} {data.get(key)}")
     if record.status == "PROCESSED":
         skipped = record.skipped_lines
         if skipped is None:
             out.append(f"{'skipped lines':<20} unknown")
         else:
-            out.append(f"{'skipped lines':<20} preamble={skipped.preamble} footnotes={skipped.footnotes} "
-                       f"comments={skipped.comments} empty_rows={skipped.empty_rows} "
-                       f"blank_lines={skipped.blank_lines}")
+            out.append(
+                f"{'skipped lines':<20} preamble={skipped.preamble} footnotes={skipped.footnotes} "
+                f"comments={skipped.comments} empty_rows={skipped.empty_rows} "
+                f"blank_lines={skipped.blank_lines}"
+            )
         out.append("dialect:")
         line_ends = {"\n": "LF (\\n)", "\r\n": "CRLF (\\r\\n)", "\r": "CR (\\r)"}
         for name, value in (
@@ -245,8 +291,10 @@ def show_lines(record: MetadataRecord) -> list[str]:
     if record.columns:
         out.append("columns:")
     for col in data.get("columns") or []:
-        out.append(f"  {col['name']!s:<30} {col['type']:<9} nulls={col['null_count']} "
-                   f"distinct={col['distinct_count']} min={col.get('min')} max={col.get('max')}")
+        out.append(
+            f"  {col['name']!s:<30} {col['type']:<9} nulls={col['null_count']} "
+            f"distinct={col['distinct_count']} min={col.get('min')} max={col.get('max')}"
+        )
     return out
 
 
@@ -259,8 +307,9 @@ def cmd_notices(settings: Settings, args: argparse.Namespace) -> int:
         while True:
             for notice in reversed(reader.receive(wait_seconds=2 if args.follow else 1)):
                 if args.json:
-                    print(json.dumps({**notice.__dict__, "sent_at": notice.sent_at.isoformat()}, default=str),
-                          flush=True)
+                    print(
+                        json.dumps({**notice.__dict__, "sent_at": notice.sent_at.isoformat()}, default=str), flush=True
+                    )
                 else:
                     _say(f"{notice.sent_at:%H:%M:%S} {notice.status:<9} {notice.summary}")
             if not args.follow:
@@ -274,8 +323,7 @@ def cmd_reconcile(settings: Settings, args: argparse.Namespace) -> int:
     from backend.reconcile import reconcile
 
     report = reconcile(settings, dry_run=args.dry_run, on_message=_say)
-    _say(f"{report.objects} objects, {report.missing} without an up-to-date record, "
-         f"{report.redriven} re-processed")
+    _say(f"{report.objects} objects, {report.missing} without an up-to-date record, {report.redriven} re-processed")
     return 0
 
 
@@ -297,8 +345,11 @@ def register(sub: Any) -> None:
     p = sub.add_parser("list", help="list metadata records")
     p.add_argument("--json", action="store_true", help="one JSON object per line")
     p.add_argument("--status", choices=["PROCESSED", "FAILED"])
-    p.add_argument("--warnings", action="store_true",
-                   help="only files processed with warnings (status PROCESSED, non-empty warnings)")
+    p.add_argument(
+        "--warnings",
+        action="store_true",
+        help="only files processed with warnings (status PROCESSED, non-empty warnings)",
+    )
     p.add_argument("--name", help="file name contains")
     p.add_argument("--limit", type=int, default=100)
     p.add_argument("--sort", default="uploaded_at")

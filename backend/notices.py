@@ -65,8 +65,7 @@ def parse_notice(message: dict[str, Any]) -> Notice | None:
     if not isinstance(body, dict) or body.get("type") != "csvdrop.metadata":
         return None
     sent_ms = message.get("Attributes", {}).get("SentTimestamp")
-    sent_at = (dt.datetime.fromtimestamp(int(sent_ms) / 1000, dt.UTC) if sent_ms
-               else dt.datetime.now(dt.UTC))
+    sent_at = dt.datetime.fromtimestamp(int(sent_ms) / 1000, dt.UTC) if sent_ms else dt.datetime.now(dt.UTC)
     return Notice(
         message_id=str(message.get("MessageId", "")),
         bucket=str(body.get("bucket", "")),
@@ -109,15 +108,19 @@ class NoticeReader:
     def _error(self, exc: Exception, missing: str, verb: str) -> NoticeError:
         """The user-facing error for a failed SQS call: a missing queue says how to get it back."""
         if isinstance(exc, ClientError) and exc.response.get("Error", {}).get("Code") in _MISSING_QUEUE:
-            return QueueMissing(f"The notices queue '{self.settings.queue_name}' {missing}. "
-                                f"Run 'Set up environment' (csvdrop setup) to {verb} it.")
+            return QueueMissing(
+                f"The notices queue '{self.settings.queue_name}' {missing}. "
+                f"Run 'Set up environment' (csvdrop setup) to {verb} it."
+            )
         return NoticeError(explain(exc, self.settings))
 
     def receive(self, wait_seconds: int = 1, max_messages: int = 10) -> list[Notice]:
         url = self.queue_url()
         try:
             response = self._sqs.receive_message(
-                QueueUrl=url, MaxNumberOfMessages=max_messages, WaitTimeSeconds=wait_seconds,
+                QueueUrl=url,
+                MaxNumberOfMessages=max_messages,
+                WaitTimeSeconds=wait_seconds,
                 AttributeNames=["SentTimestamp"],
             )
         except (ClientError, BotoCoreError) as exc:

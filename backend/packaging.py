@@ -106,8 +106,23 @@ def build_layer_zip(settings: Settings) -> Artifact:
     staging = build_dir(settings) / f"layer-{digest}"
     shutil.rmtree(staging, ignore_errors=True)
     site = staging / "python"
-    cmd = [_uv(), "pip", "install", "--quiet", "--target", str(site), "--python-platform", PLATFORM,
-           "--python-version", version, "--only-binary", ":all:", "--no-compile", "-r", str(REQUIREMENTS)]
+    cmd = [
+        _uv(),
+        "pip",
+        "install",
+        "--quiet",
+        "--target",
+        str(site),
+        "--python-platform",
+        PLATFORM,
+        "--python-version",
+        version,
+        "--only-binary",
+        ":all:",
+        "--no-compile",
+        "-r",
+        str(REQUIREMENTS),
+    ]
     result = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         raise PackagingError(f"Building the dependency layer failed:\n{(result.stderr or result.stdout)[-2000:]}")
@@ -128,5 +143,7 @@ def _precompile(site: Path, version: str) -> None:
     env = {**os.environ, "SOURCE_DATE_EPOCH": "315532800"}
     subprocess.run(
         [sys.executable, "-m", "compileall", "-q", "-j", "0", "--invalidation-mode", "unchecked-hash", str(site)],
-        capture_output=True, check=False, env=env,
+        capture_output=True,
+        check=False,
+        env=env,
     )

@@ -101,9 +101,15 @@ def step_bucket(ctx: Context) -> tuple[Status, str]:
     if ctx.settings.region != "us-east-1":
         kwargs["CreateBucketConfiguration"] = {"LocationConstraint": ctx.settings.region}
     s3.create_bucket(**kwargs)
-    s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration={
-        "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True,
-        "RestrictPublicBuckets": True})
+    s3.put_public_access_block(
+        Bucket=bucket,
+        PublicAccessBlockConfiguration={
+            "BlockPublicAcls": True,
+            "IgnorePublicAcls": True,
+            "BlockPublicPolicy": True,
+            "RestrictPublicBuckets": True,
+        },
+    )
     return "created", f"bucket s3://{bucket} (private, versioning off)"
 
 
@@ -114,8 +120,14 @@ def _artifacts_bucket(ctx: Context) -> str:
 # ------------------------------------------------------------------------------------------ secrets
 def _secret_payload(ctx: Context, user: str, password: str) -> dict[str, Any]:
     s = ctx.settings
-    return {"engine": "mysql", "host": s.lambda_mysql_host, "port": s.mysql_port, "username": user,
-            "password": password, "dbname": s.mysql_database}
+    return {
+        "engine": "mysql",
+        "host": s.lambda_mysql_host,
+        "port": s.mysql_port,
+        "username": user,
+        "password": password,
+        "dbname": s.mysql_database,
+    }
 
 
 def _ensure_secret(ctx: Context, name: str, user: str) -> tuple[Status, str, dict[str, Any]]:
@@ -132,8 +144,9 @@ def _ensure_secret(ctx: Context, name: str, user: str) -> tuple[Status, str, dic
         if _code(exc) != "ResourceNotFoundException":
             raise
     wanted = _secret_payload(ctx, user, secrets.token_urlsafe(24))
-    created = sm.create_secret(Name=name, SecretString=json.dumps(wanted),
-                               Description="CSV Drop metadata database credentials")
+    created = sm.create_secret(
+        Name=name, SecretString=json.dumps(wanted), Description="CSV Drop metadata database credentials"
+    )
     return "created", created["ARN"], wanted
 
 
@@ -141,10 +154,17 @@ def step_secrets(ctx: Context) -> tuple[Status, str]:
     s = ctx.settings
     w_status, w_arn, writer = _ensure_secret(ctx, s.db_secret_name, s.mysql_writer_user)
     r_status, r_arn, reader = _ensure_secret(ctx, s.reader_secret_name, s.mysql_reader_user)
-    ctx.facts.update(writer_secret_arn=w_arn, writer_password=writer["password"],
-                     reader_secret_arn=r_arn, reader_password=reader["password"])
-    status: Status = "created" if "created" in (w_status, r_status) else (
-        "updated" if "updated" in (w_status, r_status) else "found")
+    ctx.facts.update(
+        writer_secret_arn=w_arn,
+        writer_password=writer["password"],
+        reader_secret_arn=r_arn,
+        reader_password=reader["password"],
+    )
+    status: Status = (
+        "created"
+        if "created" in (w_status, r_status)
+        else ("updated" if "updated" in (w_status, r_status) else "found")
+    )
     return status, f"{s.db_secret_name} (writer, for the Lambda), {s.reader_secret_name} (read-only, for the app)"
 
 
@@ -209,10 +229,19 @@ def _ensure_queue(ctx: Context, name: str, policy_source_arn: str | None) -> tup
         status = "created"
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     if policy_source_arn:
-        policy = {"Version": "2012-10-17", "Statement": [{
-            "Sid": "csvdrop-sns", "Effect": "Allow", "Principal": {"Service": "sns.amazonaws.com"},
-            "Action": "sqs:SendMessage", "Resource": arn,
-            "Condition": {"ArnEquals": {"aws:SourceArn": policy_source_arn}}}]}
+        policy = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "csvdrop-sns",
+                    "Effect": "Allow",
+                    "Principal": {"Service": "sns.amazonaws.com"},
+                    "Action": "sqs:SendMessage",
+                    "Resource": arn,
+                    "Condition": {"ArnEquals": {"aws:SourceArn": policy_source_arn}},
+                }
+            ],
+        }
         sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps(policy)})
     return status, url, arn
 
@@ -225,8 +254,7 @@ def step_queue(ctx: Context) -> tuple[Status, str]:
     sns = ctx.client("sns")
     subs = sns.list_subscriptions_by_topic(TopicArn=topic).get("Subscriptions", [])
     if not any(sub["Endpoint"] == arn for sub in subs):
-        sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn,
-                      Attributes={"RawMessageDelivery": "true"})
+        sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn, Attributes={"RawMessageDelivery": "true"})
         status = "created" if status == "created" else "updated"
     ctx.facts.update(queue_url=url, queue_arn=arn)
     return status, f"{ctx.settings.queue_name} subscribed to {ctx.settings.topic_name} (raw delivery)"
@@ -258,40 +286,66 @@ def lambda_policy(ctx: Context) -> dict[str, Any]:
     write its own logs, write its metadata table, hand failed events to its queue. Nothing else."""
     s, region, account = ctx.settings, ctx.settings.region, ctx.account
     statements: list[dict[str, Any]] = [
-        {"Sid": "ReadUploads", "Effect": "Allow", "Action": ["s3:GetObject"],
-         "Resource": f"arn:aws:s3:::{s.bucket}/*"},
-        {"Sid": "PublishNotices", "Effect": "Allow", "Action": ["sns:Publish"],
-         "Resource": ctx.facts.get("topic_arn", f"arn:aws:sns:{region}:{account}:{s.topic_name}")},
-        {"Sid": "OwnLogs", "Effect": "Allow",
-         "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-         "Resource": f"arn:aws:logs:{region}:{account}:log-group:/aws/lambda/{s.function_name}:*"},
-        {"Sid": "FailedEvents", "Effect": "Allow", "Action": ["sqs:SendMessage"],
-         "Resource": f"arn:aws:sqs:{region}:{account}:{s.function_name}{FAILED_EVENTS_QUEUE_SUFFIX}"},
+        {"Sid": "ReadUploads", "Effect": "Allow", "Action": ["s3:GetObject"], "Resource": f"arn:aws:s3:::{s.bucket}/*"},
+        {
+            "Sid": "PublishNotices",
+            "Effect": "Allow",
+            "Action": ["sns:Publish"],
+            "Resource": ctx.facts.get("topic_arn", f"arn:aws:sns:{region}:{account}:{s.topic_name}"),
+        },
+        {
+            "Sid": "OwnLogs",
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": f"arn:aws:logs:{region}:{account}:log-group:/aws/lambda/{s.function_name}:*",
+        },
+        {
+            "Sid": "FailedEvents",
+            "Effect": "Allow",
+            "Action": ["sqs:SendMessage"],
+            "Resource": f"arn:aws:sqs:{region}:{account}:{s.function_name}{FAILED_EVENTS_QUEUE_SUFFIX}",
+        },
     ]
     if s.metadata_store == "mysql":
-        statements.append({"Sid": "DbCredentials", "Effect": "Allow", "Action": ["secretsmanager:GetSecretValue"],
-                           "Resource": ctx.facts.get("writer_secret_arn",
-                                                     f"arn:aws:secretsmanager:{region}:{account}:secret:"
-                                                     f"{s.db_secret_name}-*")})
+        statements.append(
+            {
+                "Sid": "DbCredentials",
+                "Effect": "Allow",
+                "Action": ["secretsmanager:GetSecretValue"],
+                "Resource": ctx.facts.get(
+                    "writer_secret_arn", f"arn:aws:secretsmanager:{region}:{account}:secret:{s.db_secret_name}-*"
+                ),
+            }
+        )
     else:
-        statements.append({"Sid": "MetadataTable", "Effect": "Allow",
-                           "Action": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
-                           "Resource": f"arn:aws:dynamodb:{region}:{account}:table/{s.dynamodb_table}"})
+        statements.append(
+            {
+                "Sid": "MetadataTable",
+                "Effect": "Allow",
+                "Action": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
+                "Resource": f"arn:aws:dynamodb:{region}:{account}:table/{s.dynamodb_table}",
+            }
+        )
     return {"Version": "2012-10-17", "Statement": statements}
 
 
 def step_role(ctx: Context) -> tuple[Status, str]:
     iam, name = ctx.client("iam"), ctx.settings.role_name
-    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
-                                                     "Principal": {"Service": "lambda.amazonaws.com"}}]}
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {"Service": "lambda.amazonaws.com"}}
+        ],
+    }
     try:
         arn = iam.get_role(RoleName=name)["Role"]["Arn"]
         status: Status = "found"
     except ClientError as exc:
         if _code(exc) != "NoSuchEntity":
             raise
-        arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust),
-                              Description="CSV Drop process_csv function")["Role"]["Arn"]
+        arn = iam.create_role(
+            RoleName=name, AssumeRolePolicyDocument=json.dumps(trust), Description="CSV Drop process_csv function"
+        )["Role"]["Arn"]
         status = "created"
     policy = json.dumps(lambda_policy(ctx))
     try:
@@ -329,8 +383,12 @@ def step_layer(ctx: Context) -> tuple[Status, str]:
     key = f"layers/{artifact.path.name}"
     s3.upload_file(str(artifact.path), bucket, key)
     published = lam.publish_layer_version(
-        LayerName=s.layer_name, Description=marker, Content={"S3Bucket": bucket, "S3Key": key},
-        CompatibleRuntimes=[s.lambda_runtime], CompatibleArchitectures=["x86_64"])
+        LayerName=s.layer_name,
+        Description=marker,
+        Content={"S3Bucket": bucket, "S3Key": key},
+        CompatibleRuntimes=[s.lambda_runtime],
+        CompatibleArchitectures=["x86_64"],
+    )
     ctx.facts["layer_arn"] = published["LayerVersionArn"]
     return "created", f"{published['LayerVersionArn']} ({artifact.path.stat().st_size / 1e6:.0f} MB)"
 
@@ -375,8 +433,12 @@ def _ensure_log_group(ctx: Context) -> None:
 
 def step_function(ctx: Context) -> tuple[Status, str]:
     s = ctx.settings
-    for needed, step in (("topic_arn", step_topic), ("role_arn", step_role), ("layer_arn", step_layer),
-                         ("failed_queue_arn", step_failed_events_queue)):
+    for needed, step in (
+        ("topic_arn", step_topic),
+        ("role_arn", step_role),
+        ("layer_arn", step_layer),
+        ("failed_queue_arn", step_failed_events_queue),
+    ):
         if needed not in ctx.facts:
             step(ctx)
     if s.metadata_store == "mysql" and "writer_secret_arn" not in ctx.facts:
@@ -385,9 +447,13 @@ def step_function(ctx: Context) -> tuple[Status, str]:
     lam = ctx.client("lambda")
     code = build_function_zip(s)
     wanted = {
-        "Runtime": s.lambda_runtime, "Role": ctx.facts["role_arn"], "Handler": "handler.lambda_handler",
-        "Timeout": s.lambda_timeout_s, "MemorySize": s.lambda_memory_mb,
-        "Environment": {"Variables": function_environment(ctx)}, "Layers": [ctx.facts["layer_arn"]],
+        "Runtime": s.lambda_runtime,
+        "Role": ctx.facts["role_arn"],
+        "Handler": "handler.lambda_handler",
+        "Timeout": s.lambda_timeout_s,
+        "MemorySize": s.lambda_memory_mb,
+        "Environment": {"Variables": function_environment(ctx)},
+        "Layers": [ctx.facts["layer_arn"]],
     }
     import base64
     import hashlib
@@ -402,8 +468,12 @@ def step_function(ctx: Context) -> tuple[Status, str]:
     if current is None:
         for attempt in range(10):  # a just-created role can take a few seconds to be usable on AWS
             try:
-                lam.create_function(FunctionName=s.function_name, Code={"ZipFile": code.path.read_bytes()},
-                                    Description="CSV Drop: profile uploaded CSVs", **wanted)
+                lam.create_function(
+                    FunctionName=s.function_name,
+                    Code={"ZipFile": code.path.read_bytes()},
+                    Description="CSV Drop: profile uploaded CSVs",
+                    **wanted,
+                )
                 break
             except ClientError as exc:
                 if _code(exc) != "InvalidParameterValueException" or attempt == 9:
@@ -426,21 +496,30 @@ def step_function(ctx: Context) -> tuple[Status, str]:
     config = _wait_function_ready(lam, s.function_name)
     ctx.facts["function_arn"] = config["FunctionArn"]
     lam.put_function_event_invoke_config(
-        FunctionName=s.function_name, MaximumRetryAttempts=2, MaximumEventAgeInSeconds=6 * 3600,
-        DestinationConfig={"OnFailure": {"Destination": ctx.facts["failed_queue_arn"]}})
+        FunctionName=s.function_name,
+        MaximumRetryAttempts=2,
+        MaximumEventAgeInSeconds=6 * 3600,
+        DestinationConfig={"OnFailure": {"Destination": ctx.facts["failed_queue_arn"]}},
+    )
     return status, f"{config['FunctionArn']} ({s.lambda_runtime}, {s.lambda_memory_mb} MB, {s.lambda_timeout_s} s)"
 
 
 def step_trigger(ctx: Context) -> tuple[Status, str]:
     s = ctx.settings
     if "function_arn" not in ctx.facts:
-        ctx.facts["function_arn"] = ctx.client("lambda").get_function_configuration(
-            FunctionName=s.function_name)["FunctionArn"]
+        ctx.facts["function_arn"] = ctx.client("lambda").get_function_configuration(FunctionName=s.function_name)[
+            "FunctionArn"
+        ]
     lam, s3 = ctx.client("lambda"), ctx.client("s3")
     try:
-        lam.add_permission(FunctionName=s.function_name, StatementId=f"s3-invoke-{s.bucket}",
-                           Action="lambda:InvokeFunction", Principal="s3.amazonaws.com",
-                           SourceArn=f"arn:aws:s3:::{s.bucket}", SourceAccount=ctx.account)
+        lam.add_permission(
+            FunctionName=s.function_name,
+            StatementId=f"s3-invoke-{s.bucket}",
+            Action="lambda:InvokeFunction",
+            Principal="s3.amazonaws.com",
+            SourceArn=f"arn:aws:s3:::{s.bucket}",
+            SourceAccount=ctx.account,
+        )
     except ClientError as exc:
         if _code(exc) != "ResourceConflictException":
             raise
@@ -461,8 +540,11 @@ def step_trigger(ctx: Context) -> tuple[Status, str]:
 def wanted_notifications(s: Settings, function_arn: str) -> list[dict[str, Any]]:
     """The bucket's notification for the function: one configuration, a prefix rule only (none at all when
     the prefix is the bucket root: S3 then matches every key, and an empty rule value is not sent)."""
-    config: dict[str, Any] = {"Id": NOTIFICATION_ID, "LambdaFunctionArn": function_arn,
-                              "Events": ["s3:ObjectCreated:*"]}
+    config: dict[str, Any] = {
+        "Id": NOTIFICATION_ID,
+        "LambdaFunctionArn": function_arn,
+        "Events": ["s3:ObjectCreated:*"],
+    }
     if s.key_prefix:
         config["Filter"] = {"Key": {"FilterRules": [{"Name": "prefix", "Value": s.key_prefix}]}}
     return [config]
@@ -487,8 +569,10 @@ def trigger_health(settings: Settings, notification: dict[str, Any]) -> Health:
     if not arn.endswith(f":function:{settings.function_name}"):
         return Health(False, f"wired to another function ({arn.rsplit(':', 1)[-1]}): run Set up environment")
     if not _same_notifications(existing, wanted_notifications(settings, arn)):
-        return Health(False, "only some uploads trigger the function (an older setup took .csv names only): "
-                             "run Set up environment")
+        return Health(
+            False,
+            "only some uploads trigger the function (an older setup took .csv names only): run Set up environment",
+        )
     return Health(True, f"s3://{settings.bucket}/{settings.key_prefix}* -> {settings.function_name}")
 
 
@@ -523,7 +607,8 @@ def step_smoke_test(ctx: Context) -> tuple[Status, str]:
         reader.close()
     raise ProvisioningError(
         f"The smoke-test file s3://{s.bucket}/{key} was not processed within 90 s. "
-        f"See the function's logs: `aws logs filter-log-events --log-group-name /aws/lambda/{s.function_name}`.")
+        f"See the function's logs: `aws logs filter-log-events --log-group-name /aws/lambda/{s.function_name}`."
+    )
 
 
 SETUP_PLAN: list[tuple[str, str, Callable[[Context], tuple[Status, str]]]] = [
@@ -548,8 +633,9 @@ def setup_steps(settings: Settings, notify_email: str | None = None) -> list[Ste
     return [Step(name, title, action, ctx) for name, title, action in SETUP_PLAN]
 
 
-def run_setup(settings: Settings, notify_email: str | None = None,
-              on_step: Callable[[StepResult], None] | None = None) -> list[StepResult]:
+def run_setup(
+    settings: Settings, notify_email: str | None = None, on_step: Callable[[StepResult], None] | None = None
+) -> list[StepResult]:
     """Runs the steps in order and stops at the first failure (later steps depend on earlier ones)."""
     results = []
     for step in setup_steps(settings, notify_email):
@@ -580,7 +666,8 @@ def teardown_function(ctx: Context) -> tuple[Status, str]:
         current = ctx.client("s3").get_bucket_notification_configuration(Bucket=s.bucket)
         current.pop("ResponseMetadata", None)
         current["LambdaFunctionConfigurations"] = [
-            c for c in current.get("LambdaFunctionConfigurations", []) if c.get("Id") not in NOTIFICATION_IDS]
+            c for c in current.get("LambdaFunctionConfigurations", []) if c.get("Id") not in NOTIFICATION_IDS
+        ]
         ctx.client("s3").put_bucket_notification_configuration(Bucket=s.bucket, NotificationConfiguration=current)
     except ClientError as exc:
         if _code(exc) not in ("NoSuchBucket", "404"):
@@ -593,8 +680,7 @@ def teardown_function(ctx: Context) -> tuple[Status, str]:
 
 def teardown_role(ctx: Context) -> tuple[Status, str]:
     iam, name = ctx.client("iam"), ctx.settings.role_name
-    _ignore_missing(lambda: iam.delete_role_policy(RoleName=name, PolicyName="csvdrop-least-privilege"),
-                    "NoSuchEntity")
+    _ignore_missing(lambda: iam.delete_role_policy(RoleName=name, PolicyName="csvdrop-least-privilege"), "NoSuchEntity")
     gone = _ignore_missing(lambda: iam.delete_role(RoleName=name), "NoSuchEntity")
     return ("removed" if gone else "absent"), f"role {name}"
 
@@ -626,10 +712,12 @@ def _empty_and_delete_bucket(s3: Any, bucket: str) -> bool:
     try:
         paginator = s3.get_paginator("list_object_versions")
         for page in paginator.paginate(Bucket=bucket):
-            objects = [{"Key": o["Key"], "VersionId": o["VersionId"]}
-                       for o in page.get("Versions", []) + page.get("DeleteMarkers", [])]
+            objects = [
+                {"Key": o["Key"], "VersionId": o["VersionId"]}
+                for o in page.get("Versions", []) + page.get("DeleteMarkers", [])
+            ]
             for i in range(0, len(objects), 1000):
-                s3.delete_objects(Bucket=bucket, Delete={"Objects": objects[i:i + 1000], "Quiet": True})
+                s3.delete_objects(Bucket=bucket, Delete={"Objects": objects[i : i + 1000], "Quiet": True})
         s3.delete_bucket(Bucket=bucket)
         return True
     except ClientError as exc:
@@ -647,9 +735,11 @@ def teardown_buckets(ctx: Context) -> tuple[Status, str]:
 
 def teardown_secrets(ctx: Context) -> tuple[Status, str]:
     sm, s = ctx.client("secretsmanager"), ctx.settings
+
     def delete(name: str) -> bool:
-        return _ignore_missing(lambda: sm.delete_secret(SecretId=name, ForceDeleteWithoutRecovery=True),
-                               "ResourceNotFoundException")
+        return _ignore_missing(
+            lambda: sm.delete_secret(SecretId=name, ForceDeleteWithoutRecovery=True), "ResourceNotFoundException"
+        )
 
     removed = [name for name in (s.db_secret_name, s.reader_secret_name) if delete(name)]
     return ("removed" if removed else "absent"), ", ".join(removed) or "no secrets"
@@ -704,8 +794,7 @@ def environment_status(settings: Settings) -> dict[str, Health]:
     if settings.metadata_store == "dynamodb":
         out["database"] = Health(None, "DynamoDB store") if not out["localstack"].ok else Health(True, "DynamoDB")
     else:
-        out["database"] = Health(db.healthy if db else None,
-                                 f"{db.endpoint}: {db.detail}" if db else "unknown")
+        out["database"] = Health(db.healthy if db else None, f"{db.endpoint}: {db.detail}" if db else "unknown")
     if not out["localstack"].ok:
         out["function"] = Health(None, "cloud not reachable")
         out["trigger"] = Health(None, "cloud not reachable")
@@ -716,16 +805,24 @@ def environment_status(settings: Settings) -> dict[str, Health]:
         ok = config.get("State") == "Active"
         out["function"] = Health(ok, f"{settings.function_name}: {config.get('State')}")
     except ClientError as exc:
-        out["function"] = Health(False, "not deployed: run Set up environment" if _code(exc) ==
-                                 "ResourceNotFoundException" else explain(exc, settings))
+        out["function"] = Health(
+            False,
+            "not deployed: run Set up environment"
+            if _code(exc) == "ResourceNotFoundException"
+            else explain(exc, settings),
+        )
     except BotoCoreError as exc:
         out["function"] = Health(False, explain(exc, settings))
     try:
         notif = ctx.client("s3").get_bucket_notification_configuration(Bucket=settings.bucket)
         out["trigger"] = trigger_health(settings, notif)
     except ClientError as exc:
-        out["trigger"] = Health(False, "bucket missing: run Set up environment" if _code(exc) in
-                                ("NoSuchBucket", "404") else explain(exc, settings))
+        out["trigger"] = Health(
+            False,
+            "bucket missing: run Set up environment"
+            if _code(exc) in ("NoSuchBucket", "404")
+            else explain(exc, settings),
+        )
     except BotoCoreError as exc:
         out["trigger"] = Health(False, explain(exc, settings))
     return out

@@ -26,16 +26,29 @@ class ReconcileReport:
 
 def synthetic_event(bucket: str, key: str, etag: str, size: int) -> dict[str, object]:
     """The S3 ObjectCreated event shape the function handles (key URL-encoded as S3 sends it)."""
-    return {"Records": [{
-        "eventSource": "aws:s3", "eventName": "ObjectCreated:Put", "awsRegion": "",
-        "s3": {"bucket": {"name": bucket},
-               "object": {"key": urllib.parse.quote_plus(key, safe="/"), "eTag": etag, "size": size,
-                          "sequencer": ""}},
-    }]}
+    return {
+        "Records": [
+            {
+                "eventSource": "aws:s3",
+                "eventName": "ObjectCreated:Put",
+                "awsRegion": "",
+                "s3": {
+                    "bucket": {"name": bucket},
+                    "object": {
+                        "key": urllib.parse.quote_plus(key, safe="/"),
+                        "eTag": etag,
+                        "size": size,
+                        "sequencer": "",
+                    },
+                },
+            }
+        ]
+    }
 
 
-def reconcile(settings: Settings, *, dry_run: bool = False,
-              on_message: Callable[[str], None] | None = None) -> ReconcileReport:
+def reconcile(
+    settings: Settings, *, dry_run: bool = False, on_message: Callable[[str], None] | None = None
+) -> ReconcileReport:
     say = on_message or (lambda _m: None)
     s3 = aws.client(settings, "s3")
     objects: dict[str, tuple[str, int]] = {}
@@ -62,8 +75,11 @@ def reconcile(settings: Settings, *, dry_run: bool = False,
         lam = aws.client(settings, "lambda")
         for key in missing:
             etag, size = objects[key]
-            lam.invoke(FunctionName=settings.function_name, InvocationType="Event",
-                       Payload=json.dumps(synthetic_event(settings.bucket, key, etag, size)).encode())
+            lam.invoke(
+                FunctionName=settings.function_name,
+                InvocationType="Event",
+                Payload=json.dumps(synthetic_event(settings.bucket, key, etag, size)).encode(),
+            )
             redriven += 1
             say(f"re-processing s3://{settings.bucket}/{key}")
     return ReconcileReport(len(objects), len(missing), redriven, tuple(missing))

@@ -94,20 +94,28 @@ def explain(exc: BaseException, settings: Settings, path: Path | None = None) ->
     where = f"{path.name}: " if path else ""
     if isinstance(exc, EndpointConnectionError) or "Could not connect" in str(exc):
         if settings.mode == "local":
-            return (f"{where}cannot reach LocalStack at {settings.aws_endpoint}. Start it with "
-                    "`csvdrop stack up` (or the app's Environment panel), then retry.")
+            return (
+                f"{where}cannot reach LocalStack at {settings.aws_endpoint}. Start it with "
+                "`csvdrop stack up` (or the app's Environment panel), then retry."
+            )
         return f"{where}cannot reach AWS ({exc}). Check your network connection, then retry."
     if isinstance(exc, NoCredentialsError):
-        return (f"{where}no AWS credentials found. Configure a profile (`aws configure`) or set "
-                "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, then retry.")
+        return (
+            f"{where}no AWS credentials found. Configure a profile (`aws configure`) or set "
+            "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, then retry."
+        )
     if isinstance(exc, ClientError):
         code = exc.response.get("Error", {}).get("Code", "")
         if code in ("ServiceUnavailable", "503", "SlowDown") and settings.mode == "local":
-            return (f"{where}the local stack is stopping or busy: start it with `csvdrop stack up` "
-                    "(or the app's Environment panel), then retry.")
+            return (
+                f"{where}the local stack is stopping or busy: start it with `csvdrop stack up` "
+                "(or the app's Environment panel), then retry."
+            )
         if code == "NoSuchBucket":
-            return (f"{where}the bucket '{settings.bucket}' does not exist. Run 'Set up environment' "
-                    "(or `csvdrop setup`), then retry.")
+            return (
+                f"{where}the bucket '{settings.bucket}' does not exist. Run 'Set up environment' "
+                "(or `csvdrop setup`), then retry."
+            )
         if code in ("AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken"):
             return f"{where}AWS refused the request ({code}). Check the credentials and the bucket policy."
         return f"{where}S3 said {code or 'error'}: {exc.response.get('Error', {}).get('Message', exc)}"
@@ -166,8 +174,9 @@ def upload_file(
     )
     started = time.perf_counter()
     try:
-        s3.upload_file(str(path), settings.bucket, key, Config=config, Callback=progress,
-                       ExtraArgs={"ContentType": "text/csv"})
+        s3.upload_file(
+            str(path), settings.bucket, key, Config=config, Callback=progress, ExtraArgs={"ContentType": "text/csv"}
+        )
         head = s3.head_object(Bucket=settings.bucket, Key=key)
     except UploadCancelled:
         raise

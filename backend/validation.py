@@ -66,8 +66,11 @@ def check_table(text: str, dialect: csvtable.Dialect) -> int:
     if not whole:
         rows.pop()
     # Without the whole file, footnotes cannot be told apart: the table runs to the end of the sample.
-    table = csvtable.find_table(rows[: csvtable.SNIFF_RECORDS], rows[-csvtable.TAIL_RECORDS :] if whole else [],
-                                len(rows) if whole else len(rows) + 1)
+    table = csvtable.find_table(
+        rows[: csvtable.SNIFF_RECORDS],
+        rows[-csvtable.TAIL_RECORDS :] if whole else [],
+        len(rows) if whole else len(rows) + 1,
+    )
     width = table.width
     widths: Counter[int] = Counter()
     short: list[int] = []
@@ -89,9 +92,17 @@ def check_table(text: str, dialect: csvtable.Dialect) -> int:
             (short if row.width < width else long if row.width > width else []).append(row.line)
             extra += sum(1 for v in row.fields[table.columns :] if v)
             last_empty = last_empty and (row.width < width or not row.fields[width - 1])
-    shape = csvtable.assess_widths(table, dialect, widths=widths, short_lines=short, long_lines=long,
-                                   extra_values=extra, empty_rows=empty, comment_lines=comments,
-                                   last_column_empty=last_empty and bool(widths))
+    shape = csvtable.assess_widths(
+        table,
+        dialect,
+        widths=widths,
+        short_lines=short,
+        long_lines=long,
+        extra_values=extra,
+        empty_rows=empty,
+        comment_lines=comments,
+        last_column_empty=last_empty and bool(widths),
+    )
     return shape.columns
 
 
@@ -190,7 +201,8 @@ def _pool() -> concurrent.futures.ProcessPoolExecutor:
         if _POOL is None:
             # "spawn": never fork a process that runs Qt threads.
             _POOL = concurrent.futures.ProcessPoolExecutor(
-                max_workers=2, mp_context=multiprocessing.get_context("spawn"), initializer=_yield_cpu)
+                max_workers=2, mp_context=multiprocessing.get_context("spawn"), initializer=_yield_cpu
+            )
             atexit.register(_POOL.shutdown, wait=False, cancel_futures=True)
         return _POOL
 

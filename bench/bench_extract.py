@@ -41,16 +41,18 @@ def make_csv(path: Path, size_mb: int) -> int:
             ids = np.arange(start, start + n)
             qty = rng.integers(0, 1000, n).astype(object)
             qty[rng.random(n) < 0.1] = ""
-            frame = pd.DataFrame({
-                "id": ids,
-                "price": (rng.random(n) * 1000).round(2),
-                "name": rng.choice(["alice", "bob", "carol", "dave", "eve", "frank"], n),
-                "city": np.char.add("city_", (ids % 5000).astype(str)),
-                "active": rng.choice(["true", "false"], n),
-                "day": (np.datetime64("2020-01-01") + (ids % 3000)).astype(str),
-                "qty": qty,
-                "note": np.char.add("note, number ", ids.astype(str)),
-            })
+            frame = pd.DataFrame(
+                {
+                    "id": ids,
+                    "price": (rng.random(n) * 1000).round(2),
+                    "name": rng.choice(["alice", "bob", "carol", "dave", "eve", "frank"], n),
+                    "city": np.char.add("city_", (ids % 5000).astype(str)),
+                    "active": rng.choice(["true", "false"], n),
+                    "day": (np.datetime64("2020-01-01") + (ids % 3000)).astype(str),
+                    "qty": qty,
+                    "note": np.char.add("note, number ", ids.astype(str)),
+                }
+            )
             text = frame.to_csv(index=False, header=first, lineterminator="\n")
             fh.write(text)
             written += len(text)
@@ -112,8 +114,13 @@ print(json.dumps({{"seconds": min(times), "peak_mb": (peak - base) / 1024}}))
 def measure(method: str, path: Path, repeat: int, lambda_dir: Path | None = None) -> dict[str, float]:
     code = WORKER.format(lambda_dir=str(ROOT / "lambda"))
     extra = [str(lambda_dir)] if lambda_dir else []
-    out = subprocess.run([sys.executable, "-c", code, method, str(path), str(repeat), *extra],
-                         capture_output=True, text=True, check=True, cwd=ROOT)
+    out = subprocess.run(
+        [sys.executable, "-c", code, method, str(path), str(repeat), *extra],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    )
     result: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
     return result
 
@@ -132,19 +139,21 @@ def run(sizes_mb: tuple[int, ...] = SIZES_MB) -> list[dict]:
             ours = measure("profile_csv", path, repeat)
             base = measure("naive", path, repeat)
             before = measure("profile_csv", path, repeat, previous) if previous else None
-            rows.append({
-                "size_mb": round(nbytes / 1e6, 1),
-                "generate_s": round(gen_s, 1),
-                "profile_csv_s": round(ours["seconds"], 3),
-                "naive_s": round(base["seconds"], 3),
-                "time_ratio": round(ours["seconds"] / base["seconds"], 2),
-                "profile_csv_peak_mb": round(ours["peak_mb"], 1),
-                "naive_peak_mb": round(base["peak_mb"], 1),
-                "mem_ratio": round(ours["peak_mb"] / max(base["peak_mb"], 0.1), 2),
-                "profile_csv_peak_x_file": round(ours["peak_mb"] * 1024 * 1024 / nbytes, 1),
-                f"before_{PREVIOUS}_s": round(before["seconds"], 3) if before else "n/a",
-                "vs_before": round(ours["seconds"] / before["seconds"], 2) if before else "n/a",
-            })
+            rows.append(
+                {
+                    "size_mb": round(nbytes / 1e6, 1),
+                    "generate_s": round(gen_s, 1),
+                    "profile_csv_s": round(ours["seconds"], 3),
+                    "naive_s": round(base["seconds"], 3),
+                    "time_ratio": round(ours["seconds"] / base["seconds"], 2),
+                    "profile_csv_peak_mb": round(ours["peak_mb"], 1),
+                    "naive_peak_mb": round(base["peak_mb"], 1),
+                    "mem_ratio": round(ours["peak_mb"] / max(base["peak_mb"], 0.1), 2),
+                    "profile_csv_peak_x_file": round(ours["peak_mb"] * 1024 * 1024 / nbytes, 1),
+                    f"before_{PREVIOUS}_s": round(before["seconds"], 3) if before else "n/a",
+                    "vs_before": round(ours["seconds"] / before["seconds"], 2) if before else "n/a",
+                }
+            )
             path.unlink()
     return rows
 
@@ -154,8 +163,9 @@ def _previous_profiler(folder: Path) -> Path | None:
     git = shutil.which("git")
     if git is None:
         return None
-    result = subprocess.run([git, "show", f"{PREVIOUS}:lambda/csv_metadata.py"], cwd=ROOT, capture_output=True,
-                            check=False)
+    result = subprocess.run(
+        [git, "show", f"{PREVIOUS}:lambda/csv_metadata.py"], cwd=ROOT, capture_output=True, check=False
+    )
     if result.returncode != 0:
         return None
     folder.mkdir(parents=True, exist_ok=True)
@@ -175,5 +185,7 @@ def format_table(rows: list[dict]) -> str:
 if __name__ == "__main__":
     chosen = tuple(int(a) for a in sys.argv[1:]) or SIZES_MB
     print(format_table(run(chosen)))
-    print("time/memory: best of 3 runs (1 for 100 MB); peak = growth of the worker's max RSS over its "
-          "baseline with the file's bytes loaded; ratios = profile_csv / naive")
+    print(
+        "time/memory: best of 3 runs (1 for 100 MB); peak = growth of the worker's max RSS over its "
+        "baseline with the file's bytes loaded; ratios = profile_csv / naive"
+    )

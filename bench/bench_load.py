@@ -53,8 +53,12 @@ class PeakMemory(threading.Thread):
         except psutil.NoSuchProcess:
             children = []
         self.max_children = max(self.max_children, len(children))
-        now = {"localstack": _rss(self.localstack), "lambda children": sum(_rss(c) for c in children),
-               "mysql": _rss(self.mysqld), "app (this process)": _rss(self.app)}
+        now = {
+            "localstack": _rss(self.localstack),
+            "lambda children": sum(_rss(c) for c in children),
+            "mysql": _rss(self.mysqld),
+            "app (this process)": _rss(self.app),
+        }
         for name, value in now.items():
             self.peak[name] = max(self.peak[name], value)
 
@@ -104,19 +108,36 @@ def run(files: int = 500, size: int = 10 * 1024, timeout_s: float = 600) -> list
         for path in paths:
             profile.profile_csv(path.read_bytes())
         serial = time.perf_counter() - t1
-        rows.append({"measure": f"{files} x {size // 1024} KB at once -> all records",
-                     "value": f"{elapsed:.1f} s", "detail": f"uploads done after {uploaded:.1f} s",
-                     "baseline": f"{serial:.2f} s in-process serial", "ratio": f"{elapsed / serial:.0f}x"})
-        rows.append({"measure": "throughput", "value": f"{files / elapsed:.1f} files/s",
-                     "detail": f"{total} rows, {distinct} distinct, missing {files - distinct}, "
-                               f"duplicated {total - distinct}",
-                     "baseline": f"{files / serial:.0f} files/s",
-                     "ratio": f"{(files / serial) / (files / elapsed):.0f}x"})
+        rows.append(
+            {
+                "measure": f"{files} x {size // 1024} KB at once -> all records",
+                "value": f"{elapsed:.1f} s",
+                "detail": f"uploads done after {uploaded:.1f} s",
+                "baseline": f"{serial:.2f} s in-process serial",
+                "ratio": f"{elapsed / serial:.0f}x",
+            }
+        )
+        rows.append(
+            {
+                "measure": "throughput",
+                "value": f"{files / elapsed:.1f} files/s",
+                "detail": f"{total} rows, {distinct} distinct, missing {files - distinct}, "
+                f"duplicated {total - distinct}",
+                "baseline": f"{files / serial:.0f} files/s",
+                "ratio": f"{(files / serial) / (files / elapsed):.0f}x",
+            }
+        )
         for name, peak in memory.peak.items():
-            rows.append({"measure": f"peak RSS {name}", "value": f"{peak / MIB:.0f} MiB",
-                         "detail": f"idle {idle[name] / MIB:.0f} MiB" + (
-                             f"; up to {memory.max_children} processes" if name == "lambda children" else ""),
-                         "baseline": "", "ratio": ""})
+            rows.append(
+                {
+                    "measure": f"peak RSS {name}",
+                    "value": f"{peak / MIB:.0f} MiB",
+                    "detail": f"idle {idle[name] / MIB:.0f} MiB"
+                    + (f"; up to {memory.max_children} processes" if name == "lambda children" else ""),
+                    "baseline": "",
+                    "ratio": "",
+                }
+            )
     return rows
 
 

@@ -33,8 +33,10 @@ def make_csv(target_bytes: int, seed: int = 0) -> bytes:
     size = len(header)
     i = seed * 1_000_000
     while size < target_bytes:
-        line = (f"{i},Customer {i % 9973},{countries[i % 7]},{(i * 37) % 100000 / 100:.2f},"
-                f"2025-{1 + i % 12:02d}-{1 + i % 28:02d},{'true' if i % 3 else 'false'}\n")
+        line = (
+            f"{i},Customer {i % 9973},{countries[i % 7]},{(i * 37) % 100000 / 100:.2f},"
+            f"2025-{1 + i % 12:02d}-{1 + i % 28:02d},{'true' if i % 3 else 'false'}\n"
+        )
         parts.append(line)
         size += len(line)
         i += 1
@@ -48,9 +50,14 @@ def _profile_module() -> Any:
 
 class RecordWatcher:
     def __init__(self, settings: Settings) -> None:
-        self.conn = pymysql.connect(host=settings.mysql_host, port=settings.mysql_port, user=settings.mysql_admin_user,
-                                    password=settings.mysql_admin_password, database=settings.mysql_database,
-                                    autocommit=True)
+        self.conn = pymysql.connect(
+            host=settings.mysql_host,
+            port=settings.mysql_port,
+            user=settings.mysql_admin_user,
+            password=settings.mysql_admin_password,
+            database=settings.mysql_database,
+            autocommit=True,
+        )
 
     def wait(self, bucket: str, key: str, etag: str, timeout: float = 120) -> float:
         deadline = time.perf_counter() + timeout
@@ -65,8 +72,10 @@ class RecordWatcher:
 
     def count(self, bucket: str, prefix: str) -> tuple[int, int]:
         with self.conn.cursor() as cur:
-            cur.execute("SELECT COUNT(*), COUNT(DISTINCT object_key) FROM csv_metadata "
-                        "WHERE bucket=%s AND object_key LIKE %s", (bucket, prefix + "%"))
+            cur.execute(
+                "SELECT COUNT(*), COUNT(DISTINCT object_key) FROM csv_metadata WHERE bucket=%s AND object_key LIKE %s",
+                (bucket, prefix + "%"),
+            )
             total, distinct = cur.fetchone()
         return int(total), int(distinct)
 
@@ -91,9 +100,13 @@ def _burst(s3: Any, watcher: RecordWatcher, bucket: str, body: bytes, count: int
 
 def _burst_row(label: str, count: int, result: tuple[float, float, int, int], serial: float) -> dict[str, Any]:
     elapsed, uploaded, total, distinct = result
-    return {"measure": f"{label} ({total} rows, {distinct} distinct, uploads took {uploaded:.1f} s)",
-            "p50 s": round(elapsed, 2), "p95 s": f"{count / elapsed:.1f} files/s",
-            "baseline in-process s": round(serial, 2), "ratio": f"{elapsed / serial:.1f}x"}
+    return {
+        "measure": f"{label} ({total} rows, {distinct} distinct, uploads took {uploaded:.1f} s)",
+        "p50 s": round(elapsed, 2),
+        "p95 s": f"{count / elapsed:.1f} files/s",
+        "baseline in-process s": round(serial, 2),
+        "ratio": f"{elapsed / serial:.1f}x",
+    }
 
 
 def run(files_per_size: int = 30, burst: int = 200, sustained_bursts: int = 3) -> list[dict[str, Any]]:
@@ -116,8 +129,15 @@ def run(files_per_size: int = 30, burst: int = 200, sustained_bursts: int = 3) -
         put = s3.put_object(Bucket=settings.bucket, Key="cold/first.csv", Body=body)
         t0 = time.perf_counter()
         cold = watcher.wait(settings.bucket, "cold/first.csv", put["ETag"].strip('"')) - t0
-        rows.append({"measure": "cold first file, 1 MB (upload done -> record)", "p50 s": round(cold, 3),
-                     "p95 s": "", "baseline in-process s": "", "ratio": ""})
+        rows.append(
+            {
+                "measure": "cold first file, 1 MB (upload done -> record)",
+                "p50 s": round(cold, 3),
+                "p95 s": "",
+                "baseline in-process s": "",
+                "ratio": "",
+            }
+        )
 
         for label, size in (("1 KB", 1024), ("1 MB", 1024 * 1024), ("10 MB", 10 * 1024 * 1024)):
             body = make_csv(size, seed=size)
@@ -132,9 +152,15 @@ def run(files_per_size: int = 30, burst: int = 200, sustained_bursts: int = 3) -
                 t0 = time.perf_counter()
                 latencies.append(watcher.wait(settings.bucket, key, put["ETag"].strip('"')) - t0)
             p50 = statistics.median(latencies)
-            rows.append({"measure": f"warm latency {label} (n={files_per_size})", "p50 s": round(p50, 3),
-                         "p95 s": round(percentile(latencies, 95), 3), "baseline in-process s": round(baseline, 3),
-                         "ratio": f"{p50 / baseline:.1f}x"})
+            rows.append(
+                {
+                    "measure": f"warm latency {label} (n={files_per_size})",
+                    "p50 s": round(p50, 3),
+                    "p95 s": round(percentile(latencies, 95), 3),
+                    "baseline in-process s": round(baseline, 3),
+                    "ratio": f"{p50 / baseline:.1f}x",
+                }
+            )
 
         body = make_csv(100 * 1024, seed=7)
         t1 = time.perf_counter()
@@ -145,12 +171,14 @@ def run(files_per_size: int = 30, burst: int = 200, sustained_bursts: int = 3) -
         # meet them all warm: the sustained rate, as a median.
         first = _burst(s3, watcher, settings.bucket, body, burst)
         rows.append(_burst_row(f"burst: {burst} x 100 KB at once, all records, first burst", burst, first, serial))
-        later = sorted((_burst(s3, watcher, settings.bucket, body, burst) for _ in range(sustained_bursts)),
-                       key=lambda b: b[0])
+        later = sorted(
+            (_burst(s3, watcher, settings.bucket, body, burst) for _ in range(sustained_bursts)), key=lambda b: b[0]
+        )
         median = later[len(later) // 2]
         rates = ", ".join(f"{burst / b[0]:.1f}" for b in later)
-        rows.append(_burst_row(f"sustained: median of {sustained_bursts} more bursts ({rates} files/s)", burst,
-                               median, serial))
+        rows.append(
+            _burst_row(f"sustained: median of {sustained_bursts} more bursts ({rates} files/s)", burst, median, serial)
+        )
     return rows
 
 

@@ -125,14 +125,16 @@ def score(files: list[corpus.CorpusFile]) -> tuple[list[dict[str, Any]], dict[st
             if verdict.outcome != "exact":
                 misses[name].append(f"{f.name}: {verdict.got[:80]} ({verdict.why})")
         total = len(files)
-        rows.append({
-            "reader": name,
-            "exact tables": f"{tally['exact']} ({tally['exact'] / total:.0%})",
-            "wrong, no warning": tally["silent"],
-            "wrong, warned": tally["wrong"] - tally["silent"],
-            "refused a valid file": tally["refused"],
-            "seconds": f"{time.perf_counter() - started:.1f}",
-        })
+        rows.append(
+            {
+                "reader": name,
+                "exact tables": f"{tally['exact']} ({tally['exact'] / total:.0%})",
+                "wrong, no warning": tally["silent"],
+                "wrong, warned": tally["wrong"] - tally["silent"],
+                "refused a valid file": tally["refused"],
+                "seconds": f"{time.perf_counter() - started:.1f}",
+            }
+        )
     best_peer = max(int(str(r["exact tables"]).split()[0]) for r in rows[1:])
     ours_exact = int(str(rows[0]["exact tables"]).split()[0])
     rows[0]["vs best peer"] = f"{ours_exact - best_peer:+d} files"
@@ -141,8 +143,10 @@ def score(files: list[corpus.CorpusFile]) -> tuple[list[dict[str, Any]], dict[st
 
 def run() -> list[dict[str, Any]]:
     files = corpus.materialise()
-    print(f"{len(files)} files from {len({f.package for f in files})} packages "
-          f"({sum(f.kind == 'open-data export' for f in files)} open-data exports)")
+    print(
+        f"{len(files)} files from {len({f.package for f in files})} packages "
+        f"({sum(f.kind == 'open-data export' for f in files)} open-data exports)"
+    )
     rows, misses = score(files)
     print("Files CSV Drop does not read exactly (each warned or refused with a reason):")
     for line in misses[next(iter(READERS))]:

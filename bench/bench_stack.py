@@ -43,7 +43,8 @@ def _client_rows(settings: Settings, rounds: int = 5) -> list[dict[str, Any]]:
     def new_session_each() -> None:
         for service in HEALTH_CHECK_SERVICES:
             boto3.Session(region_name=settings.region).client(
-                service, endpoint_url=settings.endpoint_url, aws_access_key_id="test", aws_secret_access_key="test")
+                service, endpoint_url=settings.endpoint_url, aws_access_key_id="test", aws_secret_access_key="test"
+            )
 
     def shared_session() -> None:
         for service in HEALTH_CHECK_SERVICES:
@@ -58,10 +59,18 @@ def _client_rows(settings: Settings, rounds: int = 5) -> list[dict[str, Any]]:
     ours, base = statistics.median(times["ours"][1:]), statistics.median(times["base"][1:])
     n = len(HEALTH_CHECK_SERVICES)
     return [
-        {"metric": f"{n} boto3 clients, backend.aws (one session per target), CPU median of {rounds}",
-         "value": round(ours, 1), "unit": "ms", "target": ""},
-        {"metric": f"baseline: {n} clients, a new boto3 session each", "value": round(base, 1), "unit": "ms",
-         "target": f"ours/baseline = {ours / base:.2f}x"},
+        {
+            "metric": f"{n} boto3 clients, backend.aws (one session per target), CPU median of {rounds}",
+            "value": round(ours, 1),
+            "unit": "ms",
+            "target": "",
+        },
+        {
+            "metric": f"baseline: {n} clients, a new boto3 session each",
+            "value": round(base, 1),
+            "unit": "ms",
+            "target": f"ours/baseline = {ours / base:.2f}x",
+        },
     ]
 
 
@@ -70,14 +79,26 @@ def run(warm_invokes: int = 50) -> list[dict[str, Any]]:
         rows: list[dict[str, Any]] = []
         started = time.perf_counter()
         stack_up(settings, use_docker=False)
-        rows.append({"metric": "stack cold start to healthy (venv installed, new state)",
-                     "value": round(time.perf_counter() - started, 2), "unit": "s", "target": "< 5"})
+        rows.append(
+            {
+                "metric": "stack cold start to healthy (venv installed, new state)",
+                "value": round(time.perf_counter() - started, 2),
+                "unit": "s",
+                "target": "< 5",
+            }
+        )
 
         lam, s3 = aws.client(settings, "lambda"), aws.client(settings, "s3")
         iam = aws.client(settings, "iam")
         role = iam.create_role(RoleName="bench", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
-        lam.create_function(FunctionName="bench-echo", Runtime="python3.13", Role=role, Handler="fn.handler",
-                            Code={"ZipFile": _zip(ECHO)}, Timeout=10)
+        lam.create_function(
+            FunctionName="bench-echo",
+            Runtime="python3.13",
+            Role=role,
+            Handler="fn.handler",
+            Code={"ZipFile": _zip(ECHO)},
+            Timeout=10,
+        )
         lam.get_waiter("function_active_v2").wait(FunctionName="bench-echo")
         payload = json.dumps({"n": 1}).encode()
         t0 = time.perf_counter()
@@ -89,19 +110,36 @@ def run(warm_invokes: int = 50) -> list[dict[str, Any]]:
             t0 = time.perf_counter()
             lam.invoke(FunctionName="bench-echo", Payload=payload)
             warm.append((time.perf_counter() - t0) * 1000)
-        rows.append({"metric": f"Lambda warm invoke median (n={warm_invokes})",
-                     "value": round(statistics.median(warm), 1), "unit": "ms", "target": "< 20"})
-        rows.append({"metric": f"Lambda warm invoke p95 (n={warm_invokes})", "value": round(percentile(warm, 95), 1),
-                     "unit": "ms", "target": ""})
+        rows.append(
+            {
+                "metric": f"Lambda warm invoke median (n={warm_invokes})",
+                "value": round(statistics.median(warm), 1),
+                "unit": "ms",
+                "target": "< 20",
+            }
+        )
+        rows.append(
+            {
+                "metric": f"Lambda warm invoke p95 (n={warm_invokes})",
+                "value": round(percentile(warm, 95), 1),
+                "unit": "ms",
+                "target": "",
+            }
+        )
         # Baseline: the S3 control-plane round trip of the same client (the floor under any invoke).
         rtt = []
         for _ in range(warm_invokes):
             t0 = time.perf_counter()
             s3.list_buckets()
             rtt.append((time.perf_counter() - t0) * 1000)
-        rows.append({"metric": "baseline: one LocalStack API round trip (s3 ListBuckets) median",
-                     "value": round(statistics.median(rtt), 1), "unit": "ms",
-                     "target": f"invoke/rtt = {statistics.median(warm) / statistics.median(rtt):.1f}x"})
+        rows.append(
+            {
+                "metric": "baseline: one LocalStack API round trip (s3 ListBuckets) median",
+                "value": round(statistics.median(rtt), 1),
+                "unit": "ms",
+                "target": f"invoke/rtt = {statistics.median(warm) / statistics.median(rtt):.1f}x",
+            }
+        )
 
         s3.create_bucket(Bucket="bench")
         body = os.urandom(10 * 1024 * 1024)
@@ -119,10 +157,17 @@ def run(warm_invokes: int = 50) -> list[dict[str, Any]]:
             copies.append(time.perf_counter() - t0)
         mbps = 10 * 1.048576 / statistics.median(puts)
         disk = 10 * 1.048576 / statistics.median(copies)
-        rows.append({"metric": "S3 put_object 10 MiB (median of 5)", "value": round(mbps, 1), "unit": "MB/s",
-                     "target": ""})
-        rows.append({"metric": "baseline: local file copy 10 MiB", "value": round(disk, 1), "unit": "MB/s",
-                     "target": f"put/copy = {mbps / disk:.2f}x"})
+        rows.append(
+            {"metric": "S3 put_object 10 MiB (median of 5)", "value": round(mbps, 1), "unit": "MB/s", "target": ""}
+        )
+        rows.append(
+            {
+                "metric": "baseline: local file copy 10 MiB",
+                "value": round(disk, 1),
+                "unit": "MB/s",
+                "target": f"put/copy = {mbps / disk:.2f}x",
+            }
+        )
         rows += _client_rows(settings)
     return rows
 

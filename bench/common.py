@@ -29,8 +29,13 @@ def stack_settings(label: str) -> Iterator[Settings]:
     state = Path(tempfile.mkdtemp(prefix=f"csvdrop-bench-{label}-"))
     ls_port, my_port = free_port(), free_port()
     base = load_settings(env={})
-    settings = base.replace(state_dir=state, localstack_venv=base.localstack_venv_dir, localstack_port=ls_port,
-                            aws_endpoint=f"http://127.0.0.1:{ls_port}", mysql_port=my_port)
+    settings = base.replace(
+        state_dir=state,
+        localstack_venv=base.localstack_venv_dir,
+        localstack_port=ls_port,
+        aws_endpoint=f"http://127.0.0.1:{ls_port}",
+        mysql_port=my_port,
+    )
     try:
         yield settings
     finally:

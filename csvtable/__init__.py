@@ -65,13 +65,19 @@ MAGIC: tuple[tuple[bytes, str, str], ...] = (
     (b"PK\x03\x04", "an Excel workbook or ZIP archive renamed .csv", _ZIP_FIX),
     (b"PK\x05\x06", "an Excel workbook or ZIP archive renamed .csv", _ZIP_FIX),
     (b"PK\x07\x08", "an Excel workbook or ZIP archive renamed .csv", _ZIP_FIX),
-    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an old Excel (.xls) or other Office document renamed .csv",
-     "open it in Excel or LibreOffice and export it as CSV"),
+    (
+        b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1",
+        "an old Excel (.xls) or other Office document renamed .csv",
+        "open it in Excel or LibreOffice and export it as CSV",
+    ),
     (b"%PDF-", "a PDF document, not a CSV", "export the table from its source application as CSV"),
     (b"BZh", "bzip2-compressed data, not a plain-text CSV", "decompress it (bunzip2) and upload the .csv inside"),
     (b"\xfd7zXZ\x00", "xz-compressed data, not a plain-text CSV", "decompress it (unxz) and upload the .csv inside"),
-    (b"\x28\xb5\x2f\xfd", "zstd-compressed data, not a plain-text CSV",
-     "decompress it (unzstd) and upload the .csv inside"),
+    (
+        b"\x28\xb5\x2f\xfd",
+        "zstd-compressed data, not a plain-text CSV",
+        "decompress it (unzstd) and upload the .csv inside",
+    ),
     (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive, not a plain-text CSV", "extract it and upload the .csv inside"),
 )
 BOMS: tuple[tuple[bytes, str], ...] = (
@@ -271,9 +277,15 @@ class Dialect:
 
     def reader(self, lines: Iterable[str], separator: str | None = None) -> Any:
         """A csv.reader for this dialect (lenient about stray quotes, like pandas)."""
-        return csv.reader(lines, delimiter=separator or self.delimiter or ",", quotechar=self.quote_char,
-                          escapechar=self.escape_char, doublequote=self.double_quote,
-                          skipinitialspace=self.skip_initial_space, strict=False)
+        return csv.reader(
+            lines,
+            delimiter=separator or self.delimiter or ",",
+            quotechar=self.quote_char,
+            escapechar=self.escape_char,
+            doublequote=self.double_quote,
+            skipinitialspace=self.skip_initial_space,
+            strict=False,
+        )
 
     @property
     def rfc4180(self) -> bool:
@@ -429,8 +441,9 @@ class Row:
         return sum(1 for v in self.fields if v.strip())
 
 
-def read_rows(text: str, dialect: Dialect, first_index: int = 0, first_line: int = 1,
-              limit: int | None = None) -> list[Row]:
+def read_rows(
+    text: str, dialect: Dialect, first_index: int = 0, first_line: int = 1, limit: int | None = None
+) -> list[Row]:
     """The records of ``text`` with their indices and starting lines (at most ``limit``). Strict first, so that
     a quoted field left open at the end is an error; then lenient about stray quotes, as pandas is."""
     for strict in (True, False):
@@ -553,8 +566,9 @@ def _comment(row: Row, width: int) -> bool:
     return first.startswith("#") and (row.width != width or (len(first) > 1 and (" " in first or row.filled == 1)))
 
 
-_NOTE_START = re.compile(r"(?:note|notes|source|sources|footnote|n\.b\.|\*|†|‡|¹|²|³|\(\d+\)|\[\d+\]|\d+\)|#)",
-                         re.IGNORECASE)
+_NOTE_START = re.compile(
+    r"(?:note|notes|source|sources|footnote|n\.b\.|\*|†|‡|¹|²|³|\(\d+\)|\[\d+\]|\d+\)|#)", re.IGNORECASE
+)
 
 
 def is_comment(row: Row, width: int) -> bool:
@@ -599,8 +613,14 @@ def find_table(head: Sequence[Row], tail: Sequence[Row], total: int) -> Table:
     # lines above a wide table are not), else the first with two values, else the first of that width.
     start = None
     for enough in (width // 2 + 1 if width >= 4 else 2, 2, 0):
-        start = next((k for k, r in enumerate(content)
-                      if r.width == width and (r.filled >= enough or width == 1) and not _comment(r, width)), None)
+        start = next(
+            (
+                k
+                for k, r in enumerate(content)
+                if r.width == width and (r.filled >= enough or width == 1) and not _comment(r, width)
+            ),
+            None,
+        )
         if start is not None:
             break
     if start is None:
@@ -624,16 +644,24 @@ def find_table(head: Sequence[Row], tail: Sequence[Row], total: int) -> Table:
             untyped = below and not any(kinds) and not any(value_kind(v) == "number" for v in above.fields)
             if not up_data and (up_header or untyped):
                 header, start = [above], start - 1  # a header wider or narrower than its rows
-    if not header and start > 0 and content[start - 1].width == width and _numbered_names(content[start - 1],
-                                                                                          [first, *below]):
+    if (
+        not header
+        and start > 0
+        and content[start - 1].width == width
+        and _numbered_names(content[start - 1], [first, *below])
+    ):
         header, start = [content[start - 1]], start - 1  # ",0": a pandas export's index and column names
     if not header and start > 0 and _comment(content[start - 1], width) and content[start - 1].width == width:
         named = content[start - 1]  # "# Observation period;TOA;GHI": the names, written as a comment
         header, start = [Row(named.index, named.line, [named.fields[0].lstrip("# "), *named.fields[1:]])], start - 1
     if not header:
         # Without a header, rows above the first full row belong to the table unless they are text or comments.
-        while (start > 0 and not _comment(content[start - 1], width) and not _is_text_line(content[start - 1])
-               and 2 * content[start - 1].width >= width):
+        while (
+            start > 0
+            and not _comment(content[start - 1], width)
+            and not _is_text_line(content[start - 1])
+            and 2 * content[start - 1].width >= width
+        ):
             start -= 1
         first = content[start]
     if header and len(header) == 1:
@@ -676,46 +704,69 @@ def find_table(head: Sequence[Row], tail: Sequence[Row], total: int) -> Table:
     names = _names(header, width)
     table = Table(width, header, first_data, end, names, preamble, footnotes)
     if preamble:
-        table.warnings.append(Warning_(
-            "preamble_skipped",
-            f"{_count(len(preamble), 'line')} above the table "
-            f"{'were' if len(preamble) > 1 else 'was'} skipped (title, comment or note lines); "
-            f"the {'header' if header else 'first row'} is on line {content[start].line}.",
-            _lines(preamble)))
+        table.warnings.append(
+            Warning_(
+                "preamble_skipped",
+                f"{_count(len(preamble), 'line')} above the table "
+                f"{'were' if len(preamble) > 1 else 'was'} skipped (title, comment or note lines); "
+                f"the {'header' if header else 'first row'} is on line {content[start].line}.",
+                _lines(preamble),
+            )
+        )
     if len(header) > 1:
-        table.warnings.append(Warning_(
-            "multi_row_header",
-            f"The header spans lines {header[0].line}-{header[-1].line}; each column's name joins its parts.",
-            _lines(header)))
+        table.warnings.append(
+            Warning_(
+                "multi_row_header",
+                f"The header spans lines {header[0].line}-{header[-1].line}; each column's name joins its parts.",
+                _lines(header),
+            )
+        )
     if not header:
-        table.warnings.append(Warning_(
-            "no_header",
-            f"The first row (line {first.line}) looks like data, not names: it is counted as data and the "
-            f"columns are named column_1..column_{len(names)}.",
-            [first.line]))
+        table.warnings.append(
+            Warning_(
+                "no_header",
+                f"The first row (line {first.line}) looks like data, not names: it is counted as data and the "
+                f"columns are named column_1..column_{len(names)}.",
+                [first.line],
+            )
+        )
     if header and header[0].width > width and not any(v.strip() for v in header[0].fields[width:]):
         table.names = names[:width]
-        table.warnings.append(Warning_(
-            "trailing_delimiter",
-            f"The header (line {header[0].line}) ends with "
-            f"{'a delimiter' if header[0].width == width + 1 else 'delimiters'}"
-            " that the rows do not have: the empty name is not a column.", [header[0].line]))
+        table.warnings.append(
+            Warning_(
+                "trailing_delimiter",
+                f"The header (line {header[0].line}) ends with "
+                f"{'a delimiter' if header[0].width == width + 1 else 'delimiters'}"
+                " that the rows do not have: the empty name is not a column.",
+                [header[0].line],
+            )
+        )
     elif header and header[0].width != width:
         more = header[0].width > width
         gap = abs(header[0].width - width)
         what = f"{gap} {'more' if more else 'fewer'} name{'s' if gap > 1 else ''} than"
         extra = ", ".join(names[width:][:5]) + (", …" if gap > 5 else "")
-        fix = (f"the last {_count(gap, 'column')} ({extra}) {'are' if gap > 1 else 'is'} empty on every row"
-               if more else f"the columns without a name are called column_{header[0].width + 1} on")
-        table.warnings.append(Warning_(
-            "header_width", f"The header (line {header[0].line}) has {what} the rows have fields; {fix}.",
-            [header[0].line]))
+        fix = (
+            f"the last {_count(gap, 'column')} ({extra}) {'are' if gap > 1 else 'is'} empty on every row"
+            if more
+            else f"the columns without a name are called column_{header[0].width + 1} on"
+        )
+        table.warnings.append(
+            Warning_(
+                "header_width",
+                f"The header (line {header[0].line}) has {what} the rows have fields; {fix}.",
+                [header[0].line],
+            )
+        )
     if footnotes:
-        table.warnings.append(Warning_(
-            "footnotes_skipped",
-            f"{_count(len(footnotes), 'line')} below the table {'were' if len(footnotes) > 1 else 'was'} "
-            "skipped (notes, footnotes or a totals row, not data rows).",
-            _lines(footnotes)))
+        table.warnings.append(
+            Warning_(
+                "footnotes_skipped",
+                f"{_count(len(footnotes), 'line')} below the table {'were' if len(footnotes) > 1 else 'was'} "
+                "skipped (notes, footnotes or a totals row, not data rows).",
+                _lines(footnotes),
+            )
+        )
     return table
 
 
@@ -726,8 +777,9 @@ def _names(header: list[Row], width: int) -> list[str]:
     if len(header) == 1:
         names = list(header[0].fields)
     else:
-        names = [" ".join(p for p in (h.fields[j].strip() if j < h.width else "" for h in header) if p)
-                 for j in range(n)]
+        names = [
+            " ".join(p for p in (h.fields[j].strip() if j < h.width else "" for h in header) if p) for j in range(n)
+        ]
     names += [f"column_{i + 1}" for i in range(len(names), n)]
     return names[:n]
 
@@ -747,9 +799,18 @@ class Shape:
     warnings: list[Warning_]
 
 
-def assess_widths(table: Table, dialect: Dialect, *, widths: Mapping[int, int], short_lines: Sequence[int],
-                  long_lines: Sequence[int], extra_values: int | None, empty_rows: Sequence[int],
-                  comment_lines: Sequence[int], last_column_empty: bool) -> Shape:
+def assess_widths(
+    table: Table,
+    dialect: Dialect,
+    *,
+    widths: Mapping[int, int],
+    short_lines: Sequence[int],
+    long_lines: Sequence[int],
+    extra_values: int | None,
+    empty_rows: Sequence[int],
+    comment_lines: Sequence[int],
+    last_column_empty: bool,
+) -> Shape:
     """Rule 5 for the data rows of ``table``: ``widths`` counts data rows by field count (empty rows left out),
     ``short_lines``/``long_lines`` are the first lines of rows narrower/wider than the table (any number, used
     for the warnings), ``extra_values`` counts the non-empty values beyond the table's width (None: not counted),
@@ -778,52 +839,83 @@ def assess_widths(table: Table, dialect: Dialect, *, widths: Mapping[int, int], 
         )
     header_width = table.header[0].width if table.header else width
     columns = table.columns
-    if (last_column_empty and rows and columns > 1 and columns == width
-            and (not table.header or not table.names[-1].strip())):
+    if (
+        last_column_empty
+        and rows
+        and columns > 1
+        and columns == width
+        and (not table.header or not table.names[-1].strip())
+    ):
         columns -= 1
-        warnings.append(Warning_(
-            "trailing_delimiter",
-            "Every row ends with a delimiter: the empty last field is not a column.", []))
+        warnings.append(
+            Warning_("trailing_delimiter", "Every row ends with a delimiter: the empty last field is not a column.", [])
+        )
     elif table.header and header_width == width - 1 and last_column_empty:
         columns = header_width
         warnings = [w for w in warnings if w.code != "header_width"]
-        warnings.append(Warning_(
-            "trailing_delimiter",
-            f"The data rows end with a delimiter that the header (line {table.header[0].line}) does not have: "
-            "the empty last field is not a column.", []))
+        warnings.append(
+            Warning_(
+                "trailing_delimiter",
+                f"The data rows end with a delimiter that the header (line {table.header[0].line}) does not have: "
+                "the empty last field is not a column.",
+                [],
+            )
+        )
     if short:
-        warnings.append(Warning_(
-            "ragged_rows_padded",
-            f"{_count(short, 'row')} {'have' if short > 1 else 'has'} fewer than {width} fields; the missing "
-            "cells are empty.",
-            list(short_lines)))
+        warnings.append(
+            Warning_(
+                "ragged_rows_padded",
+                f"{_count(short, 'row')} {'have' if short > 1 else 'has'} fewer than {width} fields; the missing "
+                "cells are empty.",
+                list(short_lines),
+            )
+        )
     if long:
-        warnings.append(Warning_(
-            "ragged_rows_extra",
-            f"{_count(long, 'row')} {'have' if long > 1 else 'has'} more than {width} fields; the extra fields "
-            + (f"({_count(extra_values, 'non-empty value')}) " if extra_values is not None else "")
-            + "are not in any column.",
-            list(long_lines)))
+        warnings.append(
+            Warning_(
+                "ragged_rows_extra",
+                f"{_count(long, 'row')} {'have' if long > 1 else 'has'} more than {width} fields; the extra fields "
+                + (f"({_count(extra_values, 'non-empty value')}) " if extra_values is not None else "")
+                + "are not in any column.",
+                list(long_lines),
+            )
+        )
     if comment_lines:
-        warnings.append(Warning_(
-            "comment_lines_skipped",
-            f"{_count(len(comment_lines), 'comment line')} (starting with #) among the rows "
-            f"{'are' if len(comment_lines) > 1 else 'is'} not counted as data.",
-            list(comment_lines)))
+        warnings.append(
+            Warning_(
+                "comment_lines_skipped",
+                f"{_count(len(comment_lines), 'comment line')} (starting with #) among the rows "
+                f"{'are' if len(comment_lines) > 1 else 'is'} not counted as data.",
+                list(comment_lines),
+            )
+        )
     if empty_rows:
-        warnings.append(Warning_(
-            "empty_rows_skipped",
-            f"{_count(len(empty_rows), 'row')} with every field empty {'are' if len(empty_rows) > 1 else 'is'} "
-            "not counted as data (nor as a header).",
-            list(empty_rows)))
+        warnings.append(
+            Warning_(
+                "empty_rows_skipped",
+                f"{_count(len(empty_rows), 'row')} with every field empty {'are' if len(empty_rows) > 1 else 'is'} "
+                "not counted as data (nor as a header).",
+                list(empty_rows),
+            )
+        )
     return Shape(columns, warnings)
 
 
 def skipped_lines(table: Table, *, empty_rows: int, blank_lines: int, comments: int) -> dict[str, int]:
-    return {"preamble": len(table.preamble), "footnotes": len(table.footnotes), "comments": comments,
-            "empty_rows": empty_rows, "blank_lines": blank_lines}
+    return {
+        "preamble": len(table.preamble),
+        "footnotes": len(table.footnotes),
+        "comments": comments,
+        "empty_rows": empty_rows,
+        "blank_lines": blank_lines,
+    }
 
 
 def dialect_fields(dialect: Dialect) -> dict[str, Any]:
-    return {"delimiter": dialect.delimiter, "quote_char": dialect.quote_char, "escape_char": dialect.escape_char,
-            "double_quote": dialect.double_quote, "skip_initial_space": dialect.skip_initial_space}
+    return {
+        "delimiter": dialect.delimiter,
+        "quote_char": dialect.quote_char,
+        "escape_char": dialect.escape_char,
+        "double_quote": dialect.double_quote,
+        "skip_initial_space": dialect.skip_initial_space,
+    }

@@ -24,8 +24,9 @@ from backend.config import Settings, load_settings
 PARTITION_KEY = "FileName"
 
 
-def ensure_table(settings: Settings, *, dynamodb_client: Any = None, wait_delay_s: int = 1,
-                 wait_max_attempts: int = 60) -> str:
+def ensure_table(
+    settings: Settings, *, dynamodb_client: Any = None, wait_delay_s: int = 1, wait_max_attempts: int = 60
+) -> str:
     """Create the table (on-demand billing) if missing and wait until it is ACTIVE; say what happened."""
     from backend.aws import client
 

@@ -97,9 +97,7 @@ _SCHEMA_MIGRATIONS_DDL = (
 )
 
 
-def apply_migrations(
-    conn: pymysql.connections.Connection[Any], directory: Path = MIGRATIONS_DIR
-) -> list[str]:
+def apply_migrations(conn: pymysql.connections.Connection[Any], directory: Path = MIGRATIONS_DIR) -> list[str]:
     """Apply the migrations not yet recorded in ``schema_migrations``; return their ``NNNN_name``.
 
     ``conn`` must have the target database selected. A named lock serialises concurrent runs. MySQL commits
@@ -140,8 +138,9 @@ def apply_migrations(
     return applied_now
 
 
-def admin_connect(settings: Settings, password: str | None = None, database: str | None = None,
-                  *, connect_timeout: float = 10) -> pymysql.connections.Connection[Any]:
+def admin_connect(
+    settings: Settings, password: str | None = None, database: str | None = None, *, connect_timeout: float = 10
+) -> pymysql.connections.Connection[Any]:
     try:
         return pymysql.connect(
             host=settings.mysql_host,
@@ -166,8 +165,9 @@ def _user_exists(cur: pymysql.cursors.Cursor, user: str, host: str) -> bool:
     return bool(row and row[0])
 
 
-def _ensure_user(cur: pymysql.cursors.Cursor, user: str, password: str, grants: list[tuple[str, str]],
-                 database: str) -> Iterator[str]:
+def _ensure_user(
+    cur: pymysql.cursors.Cursor, user: str, password: str, grants: list[tuple[str, str]], database: str
+) -> Iterator[str]:
     """Create or re-password ``user`` on every host in USER_HOSTS and set exactly ``grants``."""
     for host in USER_HOSTS:
         if _user_exists(cur, user, host):
@@ -192,9 +192,7 @@ def _ensure_database(conn: pymysql.connections.Connection[Any], database: str) -
         row = cur.fetchone()
         found = bool(row and row[0])
         if not found:
-            cur.execute(
-                f"CREATE DATABASE IF NOT EXISTS `{database}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
-            )
+            cur.execute(f"CREATE DATABASE IF NOT EXISTS `{database}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
     conn.select_db(database)
     return f"{'found' if found else 'created'} database {database}"
 
@@ -203,8 +201,9 @@ WRITER_GRANTS = [("SELECT, INSERT, UPDATE", METADATA_TABLE), ("SELECT, UPDATE", 
 READER_GRANTS = [("SELECT", METADATA_TABLE)]
 
 
-def ensure_database_and_users(settings: Settings, *, admin_password: str | None = None,
-                              writer_password: str, reader_password: str) -> list[str]:
+def ensure_database_and_users(
+    settings: Settings, *, admin_password: str | None = None, writer_password: str, reader_password: str
+) -> list[str]:
     """Create what is missing (database, schema, users); return one line per thing created or found."""
     database = check_database_name(settings.mysql_database)
     writer = check_user_name(settings.mysql_writer_user)
@@ -238,8 +237,7 @@ def drop_database_and_users(settings: Settings, *, admin_password: str | None = 
     conn = admin_connect(settings, admin_password)
     try:
         with conn.cursor() as cur:
-            cur.execute("SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = %s",
-                        (database,))
+            cur.execute("SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = %s", (database,))
             row = cur.fetchone()
             if row and row[0]:
                 cur.execute(f"DROP DATABASE IF EXISTS `{database}`")
@@ -256,11 +254,20 @@ def drop_database_and_users(settings: Settings, *, admin_password: str | None = 
     return ("dropped " + ", ".join(removed)) if removed else f"nothing to drop on {settings.mysql_host}"
 
 
-def create_db_instance(settings: Settings, *, admin_password: str, instance_id: str = "csvdrop-metadata",
-                       instance_class: str = "db.t4g.micro", allocated_storage_gb: int = 20,
-                       engine_version: str | None = None, publicly_accessible: bool = False,
-                       wait: bool = True, rds_client: Any = None, waiter_delay_s: int = 30,
-                       waiter_max_attempts: int = 60) -> dict[str, Any]:
+def create_db_instance(
+    settings: Settings,
+    *,
+    admin_password: str,
+    instance_id: str = "csvdrop-metadata",
+    instance_class: str = "db.t4g.micro",
+    allocated_storage_gb: int = 20,
+    engine_version: str | None = None,
+    publicly_accessible: bool = False,
+    wait: bool = True,
+    rds_client: Any = None,
+    waiter_delay_s: int = 30,
+    waiter_max_attempts: int = 60,
+) -> dict[str, Any]:
     """Create (or find) an RDS MySQL instance and, with ``wait``, block until it is available.
 
     Returns ``{"instance_id", "status", "host", "port", "created"}``; ``host`` is None until available.
@@ -317,18 +324,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--writer-password", help="writer password (else env CSVDROP_WRITER_PASSWORD)")
     parser.add_argument("--reader-password", help="reader password (else env CSVDROP_READER_PASSWORD)")
     parser.add_argument("--migrations-only", action="store_true", help="only create the database and migrate")
-    parser.add_argument("--create-instance", metavar="INSTANCE_ID",
-                        help="first create (or find) this RDS MySQL instance and wait for it (real AWS only; "
-                             "admin password from CSVDROP_MYSQL_ADMIN_PASSWORD)")
+    parser.add_argument(
+        "--create-instance",
+        metavar="INSTANCE_ID",
+        help="first create (or find) this RDS MySQL instance and wait for it (real AWS only; "
+        "admin password from CSVDROP_MYSQL_ADMIN_PASSWORD)",
+    )
     args = parser.parse_args(argv)
 
     settings = load_settings()
     try:
         if args.create_instance:
-            instance = create_db_instance(settings, admin_password=settings.mysql_admin_password,
-                                          instance_id=args.create_instance)
-            print(f"RDS instance {instance['instance_id']}: {instance['status']} at {instance['host']}:"
-                  f"{instance['port']} (set CSVDROP_MYSQL_HOST / CSVDROP_MYSQL_PORT to it)")
+            instance = create_db_instance(
+                settings, admin_password=settings.mysql_admin_password, instance_id=args.create_instance
+            )
+            print(
+                f"RDS instance {instance['instance_id']}: {instance['status']} at {instance['host']}:"
+                f"{instance['port']} (set CSVDROP_MYSQL_HOST / CSVDROP_MYSQL_PORT to it)"
+            )
             if instance["host"]:
                 settings = settings.replace(mysql_host=instance["host"], mysql_port=int(instance["port"]))
         if args.migrations_only:

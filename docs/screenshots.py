@@ -45,19 +45,37 @@ class OfflineBackend:
         return unavailable
 
 
-def record(name: str, minutes_ago: int, rows: int, *, failed: str | None = None, cols: int = 5,
-           warnings: list[dict[str, Any]] | None = None) -> Any:
+def record(
+    name: str,
+    minutes_ago: int,
+    rows: int,
+    *,
+    failed: str | None = None,
+    cols: int = 5,
+    warnings: list[dict[str, Any]] | None = None,
+) -> Any:
     from backend.store import MetadataRecord
 
     columns = [
-        {"name": "order_id", "type": "integer", "null_count": 0, "distinct_count": rows, "min": 10001,
-         "max": 10000 + rows},
+        {
+            "name": "order_id",
+            "type": "integer",
+            "null_count": 0,
+            "distinct_count": rows,
+            "min": 10001,
+            "max": 10000 + rows,
+        },
         {"name": "customer", "type": "string", "null_count": 3, "distinct_count": max(1, rows // 3)},
         {"name": "country", "type": "string", "null_count": 0, "distinct_count": 14},
-        {"name": "amount", "type": "float", "null_count": 12, "distinct_count": rows - 40, "min": 0.5,
-         "max": 18250.0},
-        {"name": "ordered_on", "type": "date", "null_count": 0, "distinct_count": 365, "min": "2025-01-01",
-         "max": "2025-12-31"},
+        {"name": "amount", "type": "float", "null_count": 12, "distinct_count": rows - 40, "min": 0.5, "max": 18250.0},
+        {
+            "name": "ordered_on",
+            "type": "date",
+            "null_count": 0,
+            "distinct_count": 365,
+            "min": "2025-01-01",
+            "max": "2025-12-31",
+        },
         {"name": "paid", "type": "boolean", "null_count": 0, "distinct_count": 2},
     ][:cols]
     uploaded = NOW - timedelta(minutes=minutes_ago)
@@ -80,8 +98,15 @@ def record(name: str, minutes_ago: int, rows: int, *, failed: str | None = None,
             "quote_char": '"' if ok else None,
             "double_quote": True if ok else None,
             "skip_initial_space": False if ok else None,
-            "skipped_lines": {"preamble": 2 if warnings else 0, "footnotes": 2 if warnings else 0, "comments": 0,
-                              "empty_rows": 1 if warnings else 0, "blank_lines": 0} if ok else None,
+            "skipped_lines": {
+                "preamble": 2 if warnings else 0,
+                "footnotes": 2 if warnings else 0,
+                "comments": 0,
+                "empty_rows": 1 if warnings else 0,
+                "blank_lines": 0,
+            }
+            if ok
+            else None,
             "warnings": warnings or [],
             "row_count": rows if ok else None,
             "column_count": len(columns) if ok else None,
@@ -97,7 +122,9 @@ def record(name: str, minutes_ago: int, rows: int, *, failed: str | None = None,
                     ["10004", "Edsger Dijkstra", "NL", "2450.00", "2025-01-02", "true"],
                     ["10005", "Barbara Liskov", "US", "77.25", "2025-01-03", "false"],
                 )
-            ] if ok else [],
+            ]
+            if ok
+            else [],
         }
     )
 
@@ -106,9 +133,15 @@ def notice(name: str, seconds_ago: int, rows: int | None, error: str | None = No
     from backend.notices import Notice
 
     return Notice(
-        message_id=f"m-{name}", bucket="my-csv-bucket", key=name, file_name=name.rsplit("/", 1)[-1],
-        status="FAILED" if error else "PROCESSED", row_count=rows, column_count=None if error else cols,
-        error=error, sent_at=NOW - timedelta(seconds=seconds_ago),
+        message_id=f"m-{name}",
+        bucket="my-csv-bucket",
+        key=name,
+        file_name=name.rsplit("/", 1)[-1],
+        status="FAILED" if error else "PROCESSED",
+        row_count=rows,
+        column_count=None if error else cols,
+        error=error,
+        sent_at=NOW - timedelta(seconds=seconds_ago),
     )
 
 
@@ -172,21 +205,54 @@ def main() -> int:
     items = []
     specs = [
         ("orders-2025.csv", UploadState.DONE, 1_240_000, 1_240_000, "48,211 rows × 6 columns"),
-        ("customers.csv", UploadState.PROCESSING, 310_000, 310_000,
-         "Uploaded to s3://my-csv-bucket/customers.csv — waiting for the profile…"),
-        ("inventory-march.csv", UploadState.UPLOADING, 8_400_000, 3_150_000,
-         "Uploading to s3://my-csv-bucket/inventory-march.csv"),
+        (
+            "customers.csv",
+            UploadState.PROCESSING,
+            310_000,
+            310_000,
+            "Uploaded to s3://my-csv-bucket/customers.csv — waiting for the profile…",
+        ),
+        (
+            "inventory-march.csv",
+            UploadState.UPLOADING,
+            8_400_000,
+            3_150_000,
+            "Uploading to s3://my-csv-bucket/inventory-march.csv",
+        ),
         ("returns.csv", UploadState.UPLOADING, 2_100_000, 1_900_000, "Uploading to s3://my-csv-bucket/returns.csv"),
-        ("suppliers.csv", UploadState.QUEUED, 96_000, 0,
-         "Valid CSV (7 columns, utf-8, semicolon-separated) — waiting for a free upload slot"),
-        ("budget.xlsx", UploadState.REJECTED, 48_500, 0,
-         "budget.xlsx is an Excel workbook, not a CSV file: save it as CSV (File ▸ Save As ▸ CSV UTF-8)."),
-        ("q4-export.csv", UploadState.FAILED, 5_000_000, 1_200_000,
-         "The connection to http://127.0.0.1:4566 was lost: is the local stack running? Then press Retry."),
+        (
+            "suppliers.csv",
+            UploadState.QUEUED,
+            96_000,
+            0,
+            "Valid CSV (7 columns, utf-8, semicolon-separated) — waiting for a free upload slot",
+        ),
+        (
+            "budget.xlsx",
+            UploadState.REJECTED,
+            48_500,
+            0,
+            "budget.xlsx is an Excel workbook, not a CSV file: save it as CSV (File ▸ Save As ▸ CSV UTF-8).",
+        ),
+        (
+            "q4-export.csv",
+            UploadState.FAILED,
+            5_000_000,
+            1_200_000,
+            "The connection to http://127.0.0.1:4566 was lost: is the local stack running? Then press Retry.",
+        ),
     ]
     for name, state, size, sent, message in specs:
-        item = UploadItem(path=tmp / name, state=state, size=size, sent=sent, message=message,
-                          bucket="my-csv-bucket", key=name, seconds=2.4)
+        item = UploadItem(
+            path=tmp / name,
+            state=state,
+            size=size,
+            sent=sent,
+            message=message,
+            bucket="my-csv-bucket",
+            key=name,
+            seconds=2.4,
+        )
         if state == UploadState.UPLOADING:
             item.speed = 1_800_000 if name.startswith("inv") else 950_000
         items.append(item)
@@ -208,18 +274,38 @@ def main() -> int:
             record("sales/2025/february.csv", 160, 11_873),
             record("sales/2025/march.csv", 120, 13_950),
             record("customers.csv", 42, 3_120),
-            record("legacy/export.csv", 35, 0, failed="Line 418 has an unterminated quote: the file ends inside "
-                   "a quoted field. Fix the quote and upload it again."),
+            record(
+                "legacy/export.csv",
+                35,
+                0,
+                failed="Line 418 has an unterminated quote: the file ends inside "
+                "a quoted field. Fix the quote and upload it again.",
+            ),
             record("inventory-march.csv", 12, 88_240),
             record("returns.csv", 6, 1_904),
-            record("open-data/edu_recipients_by_state_fy10.csv", 3, 53, warnings=[
-                {"code": "preamble_skipped", "lines": [1, 2], "message": "2 lines above the table were skipped "
-                 "(title, comment or note lines); the header is on line 3."},
-                {"code": "footnotes_skipped", "lines": [57, 58], "message": "2 lines below the table were "
-                 "skipped (notes or footnotes, not data rows)."},
-                {"code": "empty_rows_skipped", "lines": [56], "message": "1 row with every field empty is not "
-                 "counted as data."},
-            ]),
+            record(
+                "open-data/edu_recipients_by_state_fy10.csv",
+                3,
+                53,
+                warnings=[
+                    {
+                        "code": "preamble_skipped",
+                        "lines": [1, 2],
+                        "message": "2 lines above the table were skipped "
+                        "(title, comment or note lines); the header is on line 3.",
+                    },
+                    {
+                        "code": "footnotes_skipped",
+                        "lines": [57, 58],
+                        "message": "2 lines below the table were skipped (notes or footnotes, not data rows).",
+                    },
+                    {
+                        "code": "empty_rows_skipped",
+                        "lines": [56],
+                        "message": "1 row with every field empty is not counted as data.",
+                    },
+                ],
+            ),
         ]
     )
     for n in (

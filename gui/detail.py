@@ -137,7 +137,6 @@ def _readonly_table(headers: list[str]) -> QTableWidget:
     return table
 
 
-
 def _callout(name: str, colour: str, tint: int) -> QLabel:
     """A selectable, wrapping label in a tinted box with a border of ``colour`` (the error, the warnings)."""
     label = QLabel()
@@ -149,6 +148,7 @@ def _callout(name: str, colour: str, tint: int) -> QLabel:
         f" border: 1px solid {colour}; border-radius: 4px; padding: 6px; }}"
     )
     return label
+
 
 class DetailPane(QWidget):
     """Shows one MetadataRecord: summary, error, per-column profile and the sample rows."""

@@ -33,8 +33,10 @@ def missing_libraries(platform: str = "xcb") -> list[str]:
     ldd = shutil.which("ldd")
     if qt is None or ldd is None:
         return []
-    names = {"xcb": ["plugins/platforms/libqxcb.so", "lib/libQt6XcbQpa.so.6"],
-             "wayland": ["plugins/platforms/libqwayland.so", "lib/libQt6WaylandClient.so.6"]}[platform]
+    names = {
+        "xcb": ["plugins/platforms/libqxcb.so", "lib/libQt6XcbQpa.so.6"],
+        "wayland": ["plugins/platforms/libqwayland.so", "lib/libQt6WaylandClient.so.6"],
+    }[platform]
     missing: list[str] = []
     for name in names:
         path = qt / name
@@ -71,19 +73,24 @@ def display_problem(env: Mapping[str, str]) -> str | None:
     x11 = bool(env.get("DISPLAY")) and platform in ("", "xcb")
     if not wayland and not x11:
         which = {"xcb": "DISPLAY is not set", "wayland": "WAYLAND_DISPLAY is not set"}.get(
-            platform, "neither DISPLAY nor WAYLAND_DISPLAY is set")
-        return (f"csvdrop-gui: no display to open the window on ({which}). Run it from a desktop session, "
-                "or set QT_QPA_PLATFORM=offscreen for a headless run.")
+            platform, "neither DISPLAY nor WAYLAND_DISPLAY is set"
+        )
+        return (
+            f"csvdrop-gui: no display to open the window on ({which}). Run it from a desktop session, "
+            "or set QT_QPA_PLATFORM=offscreen for a headless run."
+        )
     if wayland and not missing_libraries("wayland"):
         return None
     missing = missing_libraries("xcb") if x11 else missing_libraries("wayland")
     if not missing:
         return None
     packages = " ".join(dict.fromkeys(debian_package(s) for s in missing))
-    return (f"csvdrop-gui: the window cannot open: Qt's {'X11 (xcb)' if x11 else 'Wayland'} platform plugin needs "
-            f"system libraries that are not installed: {', '.join(missing)}.\n"
-            f"On Debian or Ubuntu install them with:\n    sudo apt-get install {packages}\n"
-            "(./scripts/run-app.sh installs them by itself.) Then start csvdrop-gui again.")
+    return (
+        f"csvdrop-gui: the window cannot open: Qt's {'X11 (xcb)' if x11 else 'Wayland'} platform plugin needs "
+        f"system libraries that are not installed: {', '.join(missing)}.\n"
+        f"On Debian or Ubuntu install them with:\n    sudo apt-get install {packages}\n"
+        "(./scripts/run-app.sh installs them by itself.) Then start csvdrop-gui again."
+    )
 
 
 def main() -> int:

@@ -346,10 +346,10 @@ class MainWindow(QMainWindow):
         self.status_combo.addItem(STATUS_LABELS["FAILED"], "FAILED")
         for index in range(1, self.status_combo.count()):
             self.status_combo.setItemIcon(index, style.dot_icon(STATUS_COLORS[self.status_combo.itemData(index)]))
-        self.status_combo.setItemData(1, "Every processed file, with or without warnings",
-                                      Qt.ItemDataRole.ToolTipRole)
-        self.status_combo.setItemData(2, "Processed, but something in the file was worked around",
-                                      Qt.ItemDataRole.ToolTipRole)
+        self.status_combo.setItemData(1, "Every processed file, with or without warnings", Qt.ItemDataRole.ToolTipRole)
+        self.status_combo.setItemData(
+            2, "Processed, but something in the file was worked around", Qt.ItemDataRole.ToolTipRole
+        )
         self.status_combo.setToolTip("Show only files with this status")
         self.copy_button = QPushButton("Copy")
         self.copy_button.setToolTip(self.copy_action.toolTip())
@@ -389,8 +389,7 @@ class MainWindow(QMainWindow):
         for col, w in enumerate(widths):  # wide enough for the title and the sort arrow
             title = COLUMNS[col].title
             rh.resizeSection(col, max(int(em * w), fm.horizontalAdvance(title) + em * 2))
-        rh.resizeSection(RecordTableModel.STATUS,
-                         fm.horizontalAdvance(STATUS_LABELS[WARNINGS]) + icon.width() + em * 2)
+        rh.resizeSection(RecordTableModel.STATUS, fm.horizontalAdvance(STATUS_LABELS[WARNINGS]) + icon.width() + em * 2)
         for col in (RecordTableModel.UPLOADED, RecordTableModel.PROCESSED):  # dates before today show the day
             rh.resizeSection(col, fm.horizontalAdvance("2026-12-31 23:59") + em * 2)
         self.records_view.sortByColumn(RecordTableModel.UPLOADED, Qt.SortOrder.DescendingOrder)
@@ -1121,13 +1120,14 @@ class MainWindow(QMainWindow):
         self.apply_settings(new)
 
         def not_saved(exc: BaseException) -> None:  # a read-only config folder must not lose edits silently
-            QMessageBox.warning(self, "Settings not saved",
-                                f"The settings apply until CSV Drop closes, but could not be saved: "
-                                f"{describe_error(exc)}")
+            QMessageBox.warning(
+                self,
+                "Settings not saved",
+                f"The settings apply until CSV Drop closes, but could not be saved: {describe_error(exc)}",
+            )
 
         # The config file may sit on a slow or network home folder: written off the GUI thread.
-        self.jobs.start(lambda _report: self.backend.save_settings(new, keys), on_error=not_saved,
-                        name="save settings")
+        self.jobs.start(lambda _report: self.backend.save_settings(new, keys), on_error=not_saved, name="save settings")
 
     def apply_settings(self, settings: Settings) -> None:
         store_changed = any(

@@ -22,8 +22,10 @@ def notice_text(notice: Any) -> str:
         rows, cols = style.human_count(notice.row_count), style.human_count(notice.column_count)
         warned = _warnings_count(notice)
         if warned:
-            return (f"{notice.file_name} — processed with {warned} warning{'s' if warned != 1 else ''}\n"
-                    f"{rows} rows × {cols} columns · {when}")
+            return (
+                f"{notice.file_name} — processed with {warned} warning{'s' if warned != 1 else ''}\n"
+                f"{rows} rows × {cols} columns · {when}"
+            )
         return f"{notice.file_name} — processed\n{rows} rows × {cols} columns · {when}"
     return f"{notice.file_name} — failed\n{notice.error or 'no reason given'} · {when}"
 

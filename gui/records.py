@@ -192,7 +192,8 @@ class RecordTableModel(QAbstractTableModel):
                 return f"{record.file_name} could not be profiled:\n{record.error}"
             if look == WARNINGS:
                 return f"{record.file_name} was processed with warnings:\n" + "\n".join(
-                    f"• {w.message}" + (f" ({w.lines_text})" if w.lines else "") for w in record.warnings)
+                    f"• {w.message}" + (f" ({w.lines_text})" if w.lines else "") for w in record.warnings
+                )
             return f"s3://{record.bucket}/{record.key}"
         return None
 
@@ -279,8 +280,9 @@ class RecordTableModel(QAbstractTableModel):
         new_keys = [_sort_keys(r) for r in new]
         self._rows.update(dict.fromkeys(map(record_id, new), -1))  # known from now on; rows once rebuilt
         self._rows_stale = True
-        entries = sorted(zip(self._order_keys(new_keys), new_keys, new, strict=True), key=operator.itemgetter(0),
-                         reverse=descending)
+        entries = sorted(
+            zip(self._order_keys(new_keys), new_keys, new, strict=True), key=operator.itemgetter(0), reverse=descending
+        )
         ascending = self._ascending_keys()
         runs: list[tuple[int, list[tuple[Any, ...]], list[Any], list[tuple[Any, ...]]]] = []
         for order_key, keys, record in entries:
@@ -323,8 +325,7 @@ class RecordTableModel(QAbstractTableModel):
             return
         order = self._sort_order[1]
         keys = self._order_keys(self._keys)
-        permutation = sorted(range(len(keys)), key=keys.__getitem__,
-                             reverse=order == Qt.SortOrder.DescendingOrder)
+        permutation = sorted(range(len(keys)), key=keys.__getitem__, reverse=order == Qt.SortOrder.DescendingOrder)
         if all(old == new for new, old in enumerate(permutation)):
             return
         self.layoutAboutToBeChanged.emit()
@@ -338,7 +339,8 @@ class RecordTableModel(QAbstractTableModel):
         self._ascending = None
         persistent = self.persistentIndexList()
         self.changePersistentIndexList(
-            persistent, [self.index(new_row[i.row()], i.column()) if i.isValid() else i for i in persistent])
+            persistent, [self.index(new_row[i.row()], i.column()) if i.isValid() else i for i in persistent]
+        )
         self.layoutChanged.emit()
 
     def clear(self) -> None:

@@ -169,8 +169,11 @@ def _scan_fast(d: Decoded, dialect: Dialect, delim: str) -> _Structure | None:
     del lf_parts, cr_parts, d_parts
     # A CR directly followed by an LF is one CRLF terminator.
     idx = np.searchsorted(lf_pos, cr_pos + 1)
-    pair = (idx < lf_pos.size) & (lf_pos[np.minimum(idx, max(lf_pos.size - 1, 0))] == cr_pos + 1) \
-        if lf_pos.size else np.zeros(cr_pos.size, dtype=bool)
+    pair = (
+        (idx < lf_pos.size) & (lf_pos[np.minimum(idx, max(lf_pos.size - 1, 0))] == cr_pos + 1)
+        if lf_pos.size
+        else np.zeros(cr_pos.size, dtype=bool)
+    )
     drop = np.zeros(lf_pos.size, dtype=bool)
     drop[idx[pair]] = True
     lf_pos = lf_pos[~drop]
@@ -203,8 +206,13 @@ def _scan_fast(d: Decoded, dialect: Dialect, delim: str) -> _Structure | None:
         del quotes
     else:  # the usual few (or none): no pass over the whole file
         quote = bytes([qb])
-        in_record = np.array([d.buf.count(quote, d.start + int(b), d.start + int(e))
-                              for b, e in zip(starts[short], ends[short], strict=True)], dtype=np.int64)
+        in_record = np.array(
+            [
+                d.buf.count(quote, d.start + int(b), d.start + int(e))
+                for b, e in zip(starts[short], ends[short], strict=True)
+            ],
+            dtype=np.int64,
+        )
     if short.size:
         empty[short] = (ends[short] - starts[short]) - (widths[short] - 1) == in_record
     hashed = ~blank & (a[np.minimum(starts, max(n - 1, 0))] == ord("#")) if n else np.zeros(starts.size, dtype=bool)
@@ -224,8 +232,9 @@ def _scan_fast(d: Decoded, dialect: Dialect, delim: str) -> _Structure | None:
         view = memoryview(d.buf)[d.start + int(starts[i]) :]
         return io.BufferedReader(_ByteView(view), buffer_size=1 << 20), d.buf_encoding
 
-    return _Structure(blank, empty, hashed, widths, terminators, record_line, rows,
-                      (d.buf, starts + d.start, ends + d.start), tail)
+    return _Structure(
+        blank, empty, hashed, widths, terminators, record_line, rows, (d.buf, starts + d.start, ends + d.start), tail
+    )
 
 
 def _scan_csv(d: Decoded, dialect: Dialect, delim: str) -> _Structure:
@@ -266,9 +275,19 @@ def _scan_csv(d: Decoded, dialect: Dialect, delim: str) -> _Structure:
     empty = np.array([not any(r.fields) for r in parsed], dtype=bool)  # every field empty ("" included)
     widths = np.array([r.width for r in parsed], dtype=np.int64)
     hashed = np.array([text.lstrip().startswith("#") for text in raw], dtype=bool)
-    return _Structure(blank, empty, hashed, widths, terminators, lambda i: parsed[i].line,
-                      lambda i, j: parsed[i:j], raw,
-                      lambda i: (io.StringIO(text[offsets[i] :]), "utf-8"))
+    return _Structure(
+        blank,
+        empty,
+        hashed,
+        widths,
+        terminators,
+        lambda i: parsed[i].line,
+        lambda i, j: parsed[i:j],
+        raw,
+        lambda i: (io.StringIO(text[offsets[i] :]), "utf-8"),
+    )
+
+
 # ------------------------------------------------------------------------------------------------ values
 
 
@@ -290,8 +309,14 @@ def _profile_numeric(frame: pd.DataFrame, cols: list[int], names: list[str], out
         srt = np.sort(block, axis=0)
         distinct = 1 + (srt[1:] != srt[:-1]).sum(axis=0)
         for j, c in enumerate(cols):
-            out[c] = {"name": names[c], "type": "integer", "null_count": 0, "distinct_count": int(distinct[j]),
-                      "min": int(srt[0, j]), "max": int(srt[-1, j])}
+            out[c] = {
+                "name": names[c],
+                "type": "integer",
+                "null_count": 0,
+                "distinct_count": int(distinct[j]),
+                "min": int(srt[0, j]),
+                "max": int(srt[-1, j]),
+            }
         return
     block = block.astype(np.float64, copy=False)
     nan = np.isnan(block)
@@ -310,11 +335,23 @@ def _profile_numeric(frame: pd.DataFrame, cols: list[int], names: list[str], out
         lo, hi = (float(fin[0]), float(fin[-1])) if fin.size else (None, None)
         # A whole-number column with empty cells arrives as float (NaN needs a float); it is an integer column.
         if integral[j] and nulls[j] and lo is not None and hi is not None:
-            out[c] = {"name": names[c], "type": "integer", "null_count": int(nulls[j]),
-                      "distinct_count": int(distinct[j]), "min": int(lo), "max": int(hi)}
+            out[c] = {
+                "name": names[c],
+                "type": "integer",
+                "null_count": int(nulls[j]),
+                "distinct_count": int(distinct[j]),
+                "min": int(lo),
+                "max": int(hi),
+            }
         else:
-            out[c] = {"name": names[c], "type": "float", "null_count": int(nulls[j]),
-                      "distinct_count": int(distinct[j]), "min": lo, "max": hi}
+            out[c] = {
+                "name": names[c],
+                "type": "float",
+                "null_count": int(nulls[j]),
+                "distinct_count": int(distinct[j]),
+                "min": lo,
+                "max": hi,
+            }
 
 
 def _profile_text(name: str, s: pd.Series) -> dict[str, Any]:
@@ -392,8 +429,9 @@ class _ByteView(io.RawIOBase):
         return n
 
 
-def _read_frame(source: Any, encoding: str, sep: str, dialect: Dialect, *, width: int, nrows: int | None,
-                keep: int | None) -> pd.DataFrame:
+def _read_frame(
+    source: Any, encoding: str, sep: str, dialect: Dialect, *, width: int, nrows: int | None, keep: int | None
+) -> pd.DataFrame:
     """Parse ``nrows`` records from the first data record on (blank ones included, as NaN rows). (Not
     ``skiprows``: pandas' C tokenizer drops a leading empty field of the first row after rows skipped with CR
     line ends.) ``keep``: read only that many columns (a row with thousands of extra fields)."""
@@ -462,8 +500,11 @@ def profile_csv(data: bytes) -> dict[str, Any]:
         structure.empty = structure.blank  # one column: "" is an empty value, only a blank line is no row
     region = np.zeros(n, dtype=bool)
     region[first:end] = True
-    comment = region & structure.hashed & (structure.widths != width) & ~structure.empty if width >= 2 else \
-        np.zeros(n, dtype=bool)
+    comment = (
+        region & structure.hashed & (structure.widths != width) & ~structure.empty
+        if width >= 2
+        else np.zeros(n, dtype=bool)
+    )
     data_idx = np.flatnonzero(region & ~structure.empty & ~comment)
     empty_idx = np.flatnonzero(structure.empty & ~structure.blank)  # above, in and below the table
     widths = structure.widths[data_idx]
@@ -479,8 +520,14 @@ def profile_csv(data: bytes) -> dict[str, Any]:
         read_width = max(widest, table_width)
         keep = table_width if widest > table_width + MAX_EXTRA_COLUMNS else None
         try:
-            frame = _read_frame(*structure.tail(first), sep, dialect, width=read_width,
-                                nrows=end - first if end < n else None, keep=keep)
+            frame = _read_frame(
+                *structure.tail(first),
+                sep,
+                dialect,
+                width=read_width,
+                nrows=end - first if end < n else None,
+                keep=keep,
+            )
         except _QuoteNotClosed as exc:
             raise csvtable.QuoteNotClosed(structure.record_line(min(first + exc.row, n - 1))) from None
         wanted = (region & ~structure.empty & ~comment)[first:end]
@@ -516,12 +563,15 @@ def profile_csv(data: bytes) -> dict[str, Any]:
         columns = profile_frame(frame, names)
         duplicate_rows = structure.duplicate_count(data_idx)
     else:
-        columns = [{"name": n, "type": "empty", "null_count": 0, "distinct_count": 0, "min": None, "max": None}
-                   for n in names]
+        columns = [
+            {"name": n, "type": "empty", "null_count": 0, "distinct_count": 0, "min": None, "max": None} for n in names
+        ]
         duplicate_rows = 0
-    sample = [(r.fields + [""] * shape.columns)[: shape.columns] for r in head
-              if first <= r.index < end and (r.fields if width == 1 else not r.empty)
-              and not csvtable.is_comment(r, width)][:SAMPLE_ROWS]
+    sample = [
+        (r.fields + [""] * shape.columns)[: shape.columns]
+        for r in head
+        if first <= r.index < end and (r.fields if width == 1 else not r.empty) and not csvtable.is_comment(r, width)
+    ][:SAMPLE_ROWS]
 
     counts = Counter(names) if table.has_header else Counter()
     terms = structure.terminators
@@ -540,7 +590,8 @@ def profile_csv(data: bytes) -> dict[str, Any]:
         "columns": columns,
         "duplicate_row_count": duplicate_rows,
         "sample_rows": [[_cut(v) for v in r] for r in sample],
-        "skipped_lines": csvtable.skipped_lines(table, empty_rows=empty_rows, blank_lines=int(structure.blank.sum()),
-                                                comments=int(comment.sum())),
+        "skipped_lines": csvtable.skipped_lines(
+            table, empty_rows=empty_rows, blank_lines=int(structure.blank.sum()), comments=int(comment.sum())
+        ),
         "warnings": [w.as_dict() for w in shape.warnings],
     }

@@ -111,8 +111,9 @@ def process_object(bucket: str, key: str, *, etag: str, sequencer: str) -> dict[
         record.update(status="FAILED", error=str(exc), **failed_defaults())
     except Exception as exc:  # an unexpected parser failure is still a record, never a lost file
         LOG.error("profiling %s/%s failed:\n%s", bucket, key, traceback.format_exc())
-        record.update(status="FAILED", error=f"Could not read the file as CSV ({type(exc).__name__}: {exc}).",
-                      **failed_defaults())
+        record.update(
+            status="FAILED", error=f"Could not read the file as CSV ({type(exc).__name__}: {exc}).", **failed_defaults()
+        )
     record.setdefault("sha256", None)
     record["processed_at"] = _iso(dt.datetime.now(dt.UTC))
     record["duration_ms"] = round((time.perf_counter() - started) * 1000, 2)
@@ -125,16 +126,29 @@ def process_object(bucket: str, key: str, *, etag: str, sequencer: str) -> dict[
         raise
     if stored:
         publish_notice(record)
-    LOG.info("%s %s/%s rows=%s stored=%s in %.1f ms", record["status"], bucket, key,
-             record.get("row_count"), stored, record["duration_ms"])
+    LOG.info(
+        "%s %s/%s rows=%s stored=%s in %.1f ms",
+        record["status"],
+        bucket,
+        key,
+        record.get("row_count"),
+        stored,
+        record["duration_ms"],
+    )
     return {"bucket": bucket, "key": key, "status": record["status"], "stored": stored}
 
 
 def failed_defaults() -> dict[str, Any]:
     """The contract-v2 keys of a FAILED record: nothing is known about the file's layout, and nothing was
     worked around."""
-    return {"header_line": None, "skipped_lines": None, "escape_char": None, "double_quote": None,
-            "skip_initial_space": None, "warnings": []}
+    return {
+        "header_line": None,
+        "skipped_lines": None,
+        "escape_char": None,
+        "double_quote": None,
+        "skip_initial_space": None,
+        "warnings": [],
+    }
 
 
 def _read_body(body: Any) -> tuple[bytes, str]:
@@ -205,8 +219,10 @@ def email_summary(record: dict[str, Any]) -> str:
     warnings = _warnings_of(record)
     if not warnings:
         return summary
-    listed = "; ".join(f"{w.get('message') or w.get('code')}{_lines_text(list(w.get('lines') or []))}"
-                       for w in warnings[:_EMAIL_WARNINGS])
+    listed = "; ".join(
+        f"{w.get('message') or w.get('code')}{_lines_text(list(w.get('lines') or []))}"
+        for w in warnings[:_EMAIL_WARNINGS]
+    )
     more = f"; and {len(warnings) - _EMAIL_WARNINGS} more" if len(warnings) > _EMAIL_WARNINGS else ""
     count = f"{len(warnings)} warning{'s' if len(warnings) != 1 else ''}"
     return f"{summary}, processed with {count}: {listed}{more}"
@@ -239,7 +255,9 @@ def publish_notice(record: dict[str, Any]) -> None:
             "status": {"DataType": "String", "StringValue": record["status"]},
             "warnings_count": {"DataType": "Number", "StringValue": str(count)},
             "bucket": {"DataType": "String", "StringValue": record["bucket"]},
-            "file_extension": {"DataType": "String",
-                               "StringValue": (record["file_name"].rsplit(".", 1)[-1].lower() or "none")[:32]},
+            "file_extension": {
+                "DataType": "String",
+                "StringValue": (record["file_name"].rsplit(".", 1)[-1].lower() or "none")[:32],
+            },
         },
     )

@@ -160,8 +160,9 @@ def _warnings(value: Any) -> list[dict[str, Any]]:
         if len(message) > MAX_WARNING_MESSAGE:
             message = message[:MAX_WARNING_MESSAGE] + "…"
         raw_lines = warning.get("lines") or []
-        lines = [n for n in map(_int_or_none, raw_lines if isinstance(raw_lines, (list, tuple)) else [])
-                 if n is not None][:MAX_WARNING_LINES]
+        lines = [
+            n for n in map(_int_or_none, raw_lines if isinstance(raw_lines, (list, tuple)) else []) if n is not None
+        ][:MAX_WARNING_LINES]
         out.append({"code": str(warning.get("code") or "warning"), "message": message, "lines": lines})
     return out
 
@@ -284,17 +285,49 @@ class Writer:
 
 
 _MYSQL_COLUMNS = (
-    "bucket", "object_key", "file_name", "status", "error", "size_bytes", "etag", "sha256", "sequencer",
-    "uploaded_at", "processed_at", "duration_ms", "encoding", "has_bom", "delimiter", "quote_char",
-    "has_header", "line_terminator", "row_count", "column_count", "column_names", "duplicate_column_names",
-    "column_profiles", "duplicate_row_count", "sample_rows",
+    "bucket",
+    "object_key",
+    "file_name",
+    "status",
+    "error",
+    "size_bytes",
+    "etag",
+    "sha256",
+    "sequencer",
+    "uploaded_at",
+    "processed_at",
+    "duration_ms",
+    "encoding",
+    "has_bom",
+    "delimiter",
+    "quote_char",
+    "has_header",
+    "line_terminator",
+    "row_count",
+    "column_count",
+    "column_names",
+    "duplicate_column_names",
+    "column_profiles",
+    "duplicate_row_count",
+    "sample_rows",
     # migration 0002
-    "header_line", "skipped_lines", "escape_char", "double_quote", "skip_initial_space", "warnings",
+    "header_line",
+    "skipped_lines",
+    "escape_char",
+    "double_quote",
+    "skip_initial_space",
+    "warnings",
     "warning_count",
 )
 _FIELD_FOR_COLUMN = {"object_key": "key", "column_profiles": "columns"}
-_JSON_COLUMNS = {"column_names", "duplicate_column_names", "column_profiles", "sample_rows", "skipped_lines",
-                 "warnings"}
+_JSON_COLUMNS = {
+    "column_names",
+    "duplicate_column_names",
+    "column_profiles",
+    "sample_rows",
+    "skipped_lines",
+    "warnings",
+}
 _COLS_SQL = ", ".join(f"`{c}`" for c in _MYSQL_COLUMNS)
 # Built from the constant column names above only; every value is a %s parameter.
 _INSERT_SQL = (
@@ -324,10 +357,15 @@ def _mysql_values(norm: Mapping[str, Any]) -> list[Any]:
 
 
 class MySqlWriter(Writer):
-    def __init__(self, *, host: str, port: int, user: str, password: str, database: str,
-                 connect_timeout: int = 5) -> None:
+    def __init__(
+        self, *, host: str, port: int, user: str, password: str, database: str, connect_timeout: int = 5
+    ) -> None:
         self._params: dict[str, Any] = {
-            "host": host, "port": port, "user": user, "password": password, "database": database,
+            "host": host,
+            "port": port,
+            "user": user,
+            "password": password,
+            "database": database,
             "connect_timeout": connect_timeout,
         }
         self._conn: Any = None
@@ -339,9 +377,16 @@ class MySqlWriter(Writer):
             p = self._params
             try:
                 self._conn = pymysql.connect(
-                    host=p["host"], port=int(p["port"]), user=p["user"], password=p["password"],
-                    database=p["database"], charset="utf8mb4", autocommit=False,
-                    connect_timeout=p["connect_timeout"], read_timeout=30, write_timeout=30,
+                    host=p["host"],
+                    port=int(p["port"]),
+                    user=p["user"],
+                    password=p["password"],
+                    database=p["database"],
+                    charset="utf8mb4",
+                    autocommit=False,
+                    connect_timeout=p["connect_timeout"],
+                    read_timeout=30,
+                    write_timeout=30,
                 )
             except pymysql.err.MySQLError as exc:
                 raise StoreWriteError(
@@ -445,17 +490,23 @@ class DynamoWriter(Writer):
         ddb = self._ddb
         try:
             current = ddb.get_item(
-                TableName=self.table, Key={"FileName": {"S": norm["key"]}}, ConsistentRead=True,
+                TableName=self.table,
+                Key={"FileName": {"S": norm["key"]}},
+                ConsistentRead=True,
                 ProjectionExpression="SequencerKey, ETag",
             ).get("Item")
             if current and not should_replace(
-                seq_key, norm["etag"], current.get("SequencerKey", {}).get("S", "0"),
+                seq_key,
+                norm["etag"],
+                current.get("SequencerKey", {}).get("S", "0"),
                 current.get("ETag", {}).get("S", ""),
             ):
                 return False
             for attempt in range(20):
                 counter = ddb.get_item(
-                    TableName=self.table, Key={"FileName": {"S": COUNTER_FILE_NAME}}, ConsistentRead=True,
+                    TableName=self.table,
+                    Key={"FileName": {"S": COUNTER_FILE_NAME}},
+                    ConsistentRead=True,
                 ).get("Item")
                 old = int(counter["Revision"]["N"]) if counter and "Revision" in counter else 0
                 new = old + 1
@@ -474,7 +525,7 @@ class DynamoWriter(Writer):
                     "TableName": self.table,
                     "Item": self._item(norm, seq_key, new),
                     "ConditionExpression": "attribute_not_exists(FileName) OR SequencerKey < :seq"
-                                           " OR (SequencerKey = :seq AND ETag <> :etag)",
+                    " OR (SequencerKey = :seq AND ETag <> :etag)",
                     "ExpressionAttributeValues": {":seq": {"S": seq_key}, ":etag": {"S": norm["etag"]}},
                 }
                 try:

@@ -10,6 +10,7 @@ cd "$ROOT"
 export QT_QPA_PLATFORM=offscreen
 # The real-world CSV corpus: pinned package releases, downloaded once per machine (tests/data/realworld/).
 "$PY" tests/data/realworld/corpus.py
+.venv/bin/ruff format --check .
 .venv/bin/ruff check .
 .venv/bin/mypy
 .venv/bin/lint-imports

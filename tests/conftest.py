@@ -67,4 +67,3 @@ def provisioned(stack: Settings) -> Settings:
     failed = [r for r in results if r.status == "failed"]
     assert not failed, f"setup failed: {failed}"
     return stack
-

@@ -29,8 +29,9 @@ EXECUTOR_DIR = Path(__file__).resolve().parent.parent / "lambda_executor" / "csv
 
 def load_executor_module(name: str) -> ModuleType:
     """Load a stdlib-only module of the LocalStack plugin by path (the package itself needs LocalStack)."""
-    spec = importlib.util.spec_from_file_location(f"csvdrop_lambda_executor_{name}_under_test",
-                                                  EXECUTOR_DIR / f"{name}.py")
+    spec = importlib.util.spec_from_file_location(
+        f"csvdrop_lambda_executor_{name}_under_test", EXECUTOR_DIR / f"{name}.py"
+    )
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

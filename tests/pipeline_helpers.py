@@ -33,13 +33,26 @@ def settings_env(settings: Settings) -> dict[str, str]:
 
 
 def run_cli(settings: Settings, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(VENV_BIN / "csvdrop"), *args], env=settings_env(settings), cwd=ROOT,
-                          capture_output=True, text=True, timeout=timeout, check=False)
+    return subprocess.run(
+        [str(VENV_BIN / "csvdrop"), *args],
+        env=settings_env(settings),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
 
 
 def awscli(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(VENV_BIN / "aws"), "--endpoint-url", settings.aws_endpoint, *args],
-                          env=settings_env(settings), capture_output=True, text=True, timeout=60, check=False)
+    return subprocess.run(
+        [str(VENV_BIN / "aws"), "--endpoint-url", settings.aws_endpoint, *args],
+        env=settings_env(settings),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
 
 
 def mysql_row(settings: Settings, key: str) -> dict[str, Any] | None:

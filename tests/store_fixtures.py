@@ -32,12 +32,20 @@ HOSTILE_KEYS = [
     "deep/" + "é" * 500 + ".csv",  # 1,009 bytes in UTF-8, under the 1,024 limit
 ]
 HOSTILE_COLUMNS = [
-    "id", "", "<b>name</b>", "'; DROP TABLE t;--", 'quote"d', "tab\tand\nnewline", "ünï 😀", "%_!",
+    "id",
+    "",
+    "<b>name</b>",
+    "'; DROP TABLE t;--",
+    'quote"d',
+    "tab\tand\nnewline",
+    "ünï 😀",
+    "%_!",
 ]
 
 
-def make_record(key: str = "data/a.csv", sequencer: str = "0055AED6DCD90281E5", *, bucket: str = "bkt",
-                **overrides: Any) -> dict[str, Any]:
+def make_record(
+    key: str = "data/a.csv", sequencer: str = "0055AED6DCD90281E5", *, bucket: str = "bkt", **overrides: Any
+) -> dict[str, Any]:
     """A complete contract record (as handler.py produces it)."""
     record: dict[str, Any] = {
         "bucket": bucket,
@@ -64,8 +72,7 @@ def make_record(key: str = "data/a.csv", sequencer: str = "0055AED6DCD90281E5", 
         "duplicate_column_names": [],
         "columns": [
             {"name": "id", "type": "integer", "null_count": 0, "distinct_count": 3, "min": 1, "max": 3},
-            {"name": "name", "type": "string", "null_count": 1, "distinct_count": 2,
-             "min": None, "max": None},
+            {"name": "name", "type": "string", "null_count": 1, "distinct_count": 2, "min": None, "max": None},
         ],
         "duplicate_row_count": 0,
         "sample_rows": [["1", "a"], ["2", ""], ["3", "c"]],
@@ -83,16 +90,23 @@ def make_record(key: str = "data/a.csv", sequencer: str = "0055AED6DCD90281E5", 
 # A record "processed with warnings": every contract-v2 key set to something other than its default.
 WARNINGS = [
     {"code": "preamble_skipped", "message": "Skipped 2 title lines before the header.", "lines": [1, 2]},
-    {"code": "ragged_rows", "message": "2 rows have fewer fields than the header; the missing ones are empty.",
-     "lines": [9, 14]},
+    {
+        "code": "ragged_rows",
+        "message": "2 rows have fewer fields than the header; the missing ones are empty.",
+        "lines": [9, 14],
+    },
     {"code": "hostile", "message": "'; DROP TABLE csv_metadata; -- <b>ünï 😀</b>", "lines": []},
 ]
 
 
 def warned_record(key: str = "warned/report.csv", sequencer: str = "0A", **overrides: Any) -> dict[str, Any]:
     fields: dict[str, Any] = {
-        "delimiter": ";", "quote_char": '"', "escape_char": "\\", "double_quote": False,
-        "skip_initial_space": True, "header_line": 4,
+        "delimiter": ";",
+        "quote_char": '"',
+        "escape_char": "\\",
+        "double_quote": False,
+        "skip_initial_space": True,
+        "header_line": 4,
         "skipped_lines": {"preamble": 3, "footnotes": 2, "comments": 0, "empty_rows": 1, "blank_lines": 5},
         "warnings": WARNINGS,
     }
@@ -106,8 +120,17 @@ def expected_json(record: dict[str, Any]) -> dict[str, Any]:
 
 def warned_records() -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
     """(processed with warnings, FAILED, processed clean): the three kinds a warnings filter must tell apart."""
-    failed = make_record(key="warned/broken.csv", sequencer="0B", status="FAILED", error="bad", header_line=None,
-                         skipped_lines=None, escape_char=None, double_quote=None, skip_initial_space=None)
+    failed = make_record(
+        key="warned/broken.csv",
+        sequencer="0B",
+        status="FAILED",
+        error="bad",
+        header_line=None,
+        skipped_lines=None,
+        escape_char=None,
+        double_quote=None,
+        skip_initial_space=None,
+    )
     return warned_record(), failed, make_record(key="warned/clean.csv", sequencer="0C")
 
 
@@ -121,7 +144,11 @@ def assert_warned_record_read_back(got: Any, record: dict[str, Any]) -> None:
     assert out["warnings"] == WARNINGS
     assert out["skipped_lines"] == {"preamble": 3, "footnotes": 2, "comments": 0, "empty_rows": 1, "blank_lines": 5}
     assert (out["header_line"], out["escape_char"], out["double_quote"], out["skip_initial_space"]) == (
-        4, "\\", False, True)
+        4,
+        "\\",
+        False,
+        True,
+    )
 
 
 def hostile_record(key: str, sequencer: str = "01") -> dict[str, Any]:
@@ -144,7 +171,11 @@ def hostile_record(key: str, sequencer: str = "01") -> dict[str, Any]:
         ]
         + [{"name": "f", "type": "float", "null_count": 0, "distinct_count": 2, "min": -1.5e300, "max": 0.1}],
         sample_rows=[[f"<td>{c}</td>", "😀", "\\", "NULL", "'"] for c in cols[:5]],
-        header_line=None, skipped_lines=None, escape_char=None, double_quote=None, skip_initial_space=None,
+        header_line=None,
+        skipped_lines=None,
+        escape_char=None,
+        double_quote=None,
+        skip_initial_space=None,
         warnings=[],
     )
 
@@ -159,21 +190,42 @@ class MySqlTestDb:
 
     def admin(self, database: str | None = "") -> pymysql.connections.Connection[Any]:
         s = self.settings
-        return pymysql.connect(host=s.mysql_host, port=s.mysql_port, user=s.mysql_admin_user,
-                               password=s.mysql_admin_password, charset="utf8mb4", autocommit=True,
-                               database=s.mysql_database if database == "" else database)
+        return pymysql.connect(
+            host=s.mysql_host,
+            port=s.mysql_port,
+            user=s.mysql_admin_user,
+            password=s.mysql_admin_password,
+            charset="utf8mb4",
+            autocommit=True,
+            database=s.mysql_database if database == "" else database,
+        )
 
     def connect_as(self, who: str) -> pymysql.connections.Connection[Any]:
         s = self.settings
-        user, password = ((s.mysql_writer_user, self.writer_password) if who == "writer"
-                          else (s.mysql_reader_user, self.reader_password))
-        return pymysql.connect(host=s.mysql_host, port=s.mysql_port, user=user, password=password,
-                               database=s.mysql_database, charset="utf8mb4", autocommit=True)
+        user, password = (
+            (s.mysql_writer_user, self.writer_password)
+            if who == "writer"
+            else (s.mysql_reader_user, self.reader_password)
+        )
+        return pymysql.connect(
+            host=s.mysql_host,
+            port=s.mysql_port,
+            user=user,
+            password=password,
+            database=s.mysql_database,
+            charset="utf8mb4",
+            autocommit=True,
+        )
 
     def writer(self) -> Any:
         s = self.settings
-        return store_writer.MySqlWriter(host=s.mysql_host, port=s.mysql_port, user=s.mysql_writer_user,
-                                        password=self.writer_password, database=s.mysql_database)
+        return store_writer.MySqlWriter(
+            host=s.mysql_host,
+            port=s.mysql_port,
+            user=s.mysql_writer_user,
+            password=self.writer_password,
+            database=s.mysql_database,
+        )
 
     def reader(self) -> Any:
         from backend.store import open_reader
@@ -268,8 +320,9 @@ def dynamo_settings(stack: Settings, dynamodb_endpoint: str) -> Iterator[Setting
     from backend.aws import client
     from db_setup.setup_dynamodb import ensure_table
 
-    settings = stack.replace(aws_endpoint=dynamodb_endpoint, metadata_store="dynamodb",
-                             dynamodb_table=f"CsvDropTest{uuid.uuid4().hex[:8]}")
+    settings = stack.replace(
+        aws_endpoint=dynamodb_endpoint, metadata_store="dynamodb", dynamodb_table=f"CsvDropTest{uuid.uuid4().hex[:8]}"
+    )
     ensure_table(settings)
     try:
         yield settings

@@ -28,6 +28,12 @@ def mysql_admin(settings: Settings) -> Any:
     """A direct admin connection, for asserting on rows in MySQL independently of the app's reader."""
     import pymysql
 
-    return pymysql.connect(host=settings.mysql_host, port=settings.mysql_port, user=settings.mysql_admin_user,
-                           password=settings.mysql_admin_password, database=settings.mysql_database,
-                           autocommit=True, cursorclass=pymysql.cursors.DictCursor)
+    return pymysql.connect(
+        host=settings.mysql_host,
+        port=settings.mysql_port,
+        user=settings.mysql_admin_user,
+        password=settings.mysql_admin_password,
+        database=settings.mysql_database,
+        autocommit=True,
+        cursorclass=pymysql.cursors.DictCursor,
+    )

@@ -53,8 +53,9 @@ def docker_compose_available() -> bool:
     return result.returncode == 0
 
 
-def stack_up(settings: Settings, on_message: Say | None = None, *, use_docker: bool | None = None,
-             restore: bool = True) -> None:
+def stack_up(
+    settings: Settings, on_message: Say | None = None, *, use_docker: bool | None = None, restore: bool = True
+) -> None:
     say = on_message or (lambda _m: None)
     if settings.mode == "aws":
         say("mode = aws: nothing to start locally (using real AWS and the configured database).")
@@ -66,7 +67,9 @@ def stack_up(settings: Settings, on_message: Say | None = None, *, use_docker: b
         say("Docker is running: starting the stack with docker compose (same LocalStack build and executor).")
         result = subprocess.run(
             ["docker", "compose", "-f", str(PROJECT_ROOT / "docker-compose.yml"), "up", "-d", "--wait"],
-            capture_output=True, text=True, check=False,
+            capture_output=True,
+            text=True,
+            check=False,
         )
         if result.returncode != 0:
             raise StackError(f"docker compose up failed:\n{result.stderr[-2000:]}")
@@ -91,8 +94,10 @@ def restore_environment(settings: Settings, endpoint: str, say: Say) -> None:
         # The metadata database outlives LocalStack and exists only once setup ran: then set up again.
         if not _metadata_database_exists(settings):
             return
-        say("localstack: it stopped without `csvdrop stack down`, so its objects were not saved; objects "
-            "uploaded since the last `down` must be uploaded again")
+        say(
+            "localstack: it stopped without `csvdrop stack down`, so its objects were not saved; objects "
+            "uploaded since the last `down` must be uploaded again"
+        )
     from backend.provisioning import run_setup
     from backend.reconcile import reconcile
 
@@ -112,14 +117,21 @@ def _metadata_database_exists(settings: Settings) -> bool:
     import pymysql
 
     try:
-        conn = pymysql.connect(host=settings.mysql_host, port=settings.mysql_port, user=settings.mysql_admin_user,
-                               password=settings.mysql_admin_password, connect_timeout=5)
+        conn = pymysql.connect(
+            host=settings.mysql_host,
+            port=settings.mysql_port,
+            user=settings.mysql_admin_user,
+            password=settings.mysql_admin_password,
+            connect_timeout=5,
+        )
     except pymysql.err.MySQLError:
         return False
     try:
         with conn.cursor() as cur:
-            cur.execute("SELECT 1 FROM information_schema.tables WHERE table_schema = %s AND table_name = %s",
-                        (settings.mysql_database, "csv_metadata"))
+            cur.execute(
+                "SELECT 1 FROM information_schema.tables WHERE table_schema = %s AND table_name = %s",
+                (settings.mysql_database, "csv_metadata"),
+            )
             return cur.fetchone() is not None
     except pymysql.err.MySQLError:
         return False
@@ -142,8 +154,10 @@ def stack_down(settings: Settings, on_message: Say | None = None) -> None:
 def stack_status(settings: Settings) -> list[ServiceStatus]:
     localstack, mysql = _services(settings)
     if settings.mode == "aws":
-        return [ServiceStatus("aws", f"region {settings.region}", True, "real AWS (not started locally)", False),
-                ServiceStatus("mysql", mysql.endpoint, mysql.healthy(), "configured database", False)]
+        return [
+            ServiceStatus("aws", f"region {settings.region}", True, "real AWS (not started locally)", False),
+            ServiceStatus("mysql", mysql.endpoint, mysql.healthy(), "configured database", False),
+        ]
     health = localstack.health()
     ls_detail = "not answering"
     if health is not None:
@@ -152,10 +166,12 @@ def stack_status(settings: Settings) -> list[ServiceStatus]:
         ls_detail = f"version {health.get('version', '?')}; running: {', '.join(running) or 'none yet'}"
     my_ok = mysql.healthy()
     return [
-        ServiceStatus("localstack", localstack.endpoint, health is not None, ls_detail,
-                      localstack.managed_pid() is not None),
-        ServiceStatus("mysql", mysql.endpoint, my_ok, "answering" if my_ok else "not answering",
-                      mysql.managed_pid() is not None),
+        ServiceStatus(
+            "localstack", localstack.endpoint, health is not None, ls_detail, localstack.managed_pid() is not None
+        ),
+        ServiceStatus(
+            "mysql", mysql.endpoint, my_ok, "answering" if my_ok else "not answering", mysql.managed_pid() is not None
+        ),
     ]
 
 

@@ -75,14 +75,35 @@ def ensure_venv(settings: Settings, on_message: Callable[[str], None] | None = N
     if uv:
         steps = [
             [*uv, "venv", "--quiet", "--allow-existing", "--python", base_python, str(venv)],
-            [*uv, "pip", "install", "--quiet", "--python", str(python), "-c", str(CONSTRAINTS),
-             "--reinstall-package", "csvdrop-lambda-executor", *packages],
+            [
+                *uv,
+                "pip",
+                "install",
+                "--quiet",
+                "--python",
+                str(python),
+                "-c",
+                str(CONSTRAINTS),
+                "--reinstall-package",
+                "csvdrop-lambda-executor",
+                *packages,
+            ],
         ]
     else:
         steps = [
             [base_python, "-m", "venv", str(venv)],
-            [str(python), "-m", "pip", "install", "--quiet", "-c", str(CONSTRAINTS), "--force-reinstall",
-             "--no-deps", str(EXECUTOR_PACKAGE)],
+            [
+                str(python),
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "-c",
+                str(CONSTRAINTS),
+                "--force-reinstall",
+                "--no-deps",
+                str(EXECUTOR_PACKAGE),
+            ],
             [str(python), "-m", "pip", "install", "--quiet", "-c", str(CONSTRAINTS), *packages],
         ]
     env = {**os.environ, "UV_PYTHON_DOWNLOADS": "never"}
@@ -130,7 +151,8 @@ class LocalStackService:
         for path in dirs.values():
             path.mkdir(parents=True, exist_ok=True)
         env = {
-            k: v for k, v in os.environ.items()
+            k: v
+            for k, v in os.environ.items()
             if not k.startswith(("AWS_", "LOCALSTACK_", "VIRTUAL_ENV", "PYTHON")) and k != "PATH"
         }
         env.update(
@@ -172,8 +194,10 @@ class LocalStackService:
         if self.managed_pid():
             if wait_until(self.healthy, 30):
                 return "already running"
-            raise StackError(f"LocalStack (pid {self.managed_pid()}) is running but not healthy. "
-                             f"Log {self.log_file}:\n{tail(self.log_file)}")
+            raise StackError(
+                f"LocalStack (pid {self.managed_pid()}) is running but not healthy. "
+                f"Log {self.log_file}:\n{tail(self.log_file)}"
+            )
         if port_is_open(self.host, self.port):
             if self.healthy():
                 return f"found LocalStack already answering at {self.endpoint} (not managed by csvdrop)"
@@ -184,8 +208,12 @@ class LocalStackService:
         python = ensure_venv(self.settings, on_message)
         self.home.mkdir(parents=True, exist_ok=True)
         self.log_file.write_text("")
-        pid = spawn([str(python), "-m", "localstack.runtime.main"], env=self.environment(),
-                    log_file=self.log_file, cwd=self.home)
+        pid = spawn(
+            [str(python), "-m", "localstack.runtime.main"],
+            env=self.environment(),
+            log_file=self.log_file,
+            cwd=self.home,
+        )
         self.pid_file.write_text(str(pid))
 
         def ready_or_dead() -> bool:

@@ -98,12 +98,21 @@ class MySqlService:
         self.datadir.mkdir(parents=True, exist_ok=True)
         if binaries.flavour == "mariadb" and binaries.install_db:
             argv = [
-                binaries.install_db, "--no-defaults", f"--datadir={self.datadir}", "--user=root",
-                "--auth-root-authentication-method=normal", "--skip-test-db",
+                binaries.install_db,
+                "--no-defaults",
+                f"--datadir={self.datadir}",
+                "--user=root",
+                "--auth-root-authentication-method=normal",
+                "--skip-test-db",
             ]
         else:
-            argv = [binaries.server, "--no-defaults", "--initialize-insecure", f"--datadir={self.datadir}",
-                    "--user=root"]
+            argv = [
+                binaries.server,
+                "--no-defaults",
+                "--initialize-insecure",
+                f"--datadir={self.datadir}",
+                "--user=root",
+            ]
         result = subprocess.run(argv, capture_output=True, text=True, check=False)
         if result.returncode != 0:
             shutil.rmtree(self.datadir, ignore_errors=True)
@@ -117,8 +126,9 @@ class MySqlService:
         if self.managed_pid():
             if wait_until(self.healthy, 15):
                 return "already running"
-            raise StackError(f"MySQL (pid {self.managed_pid()}) is running but not answering. Log:\n"
-                             f"{tail(self.log_file)}")
+            raise StackError(
+                f"MySQL (pid {self.managed_pid()}) is running but not answering. Log:\n{tail(self.log_file)}"
+            )
         if port_is_open(self.settings.mysql_host, self.settings.mysql_port):
             if self.healthy():
                 return f"found a MySQL server already answering at {self.endpoint} (not managed by csvdrop)"
@@ -139,15 +149,22 @@ class MySqlService:
             self._initialise(binaries)
         self.home.mkdir(parents=True, exist_ok=True)
         argv = [
-            binaries.server, "--no-defaults", f"--datadir={self.datadir}", f"--socket={self.socket}",
-            f"--pid-file={self.pid_file}", f"--port={self.settings.mysql_port}",
-            "--bind-address=127.0.0.1", "--user=root", "--skip-name-resolve", f"--log-error={self.log_file}",
-            "--character-set-server=utf8mb4", "--max-connections=500",
+            binaries.server,
+            "--no-defaults",
+            f"--datadir={self.datadir}",
+            f"--socket={self.socket}",
+            f"--pid-file={self.pid_file}",
+            f"--port={self.settings.mysql_port}",
+            "--bind-address=127.0.0.1",
+            "--user=root",
+            "--skip-name-resolve",
+            f"--log-error={self.log_file}",
+            "--character-set-server=utf8mb4",
+            "--max-connections=500",
         ]
         spawn(argv, env=dict(os.environ), log_file=self.home / "mysqld.out", cwd=self.home)
         if not wait_until(self.healthy, 30):
-            raise StackError(f"MySQL did not become ready within 30 s. Log {self.log_file}:\n"
-                             f"{tail(self.log_file)}")
+            raise StackError(f"MySQL did not become ready within 30 s. Log {self.log_file}:\n{tail(self.log_file)}")
         return "created and started" if created else "started"
 
     def stop(self) -> str:

@@ -55,8 +55,13 @@ def save_s3_snapshot(settings: Settings, endpoint: str) -> tuple[int, int]:
                 response = s3.get_object(Bucket=name, Key=obj["Key"])
                 with open(staging / file_name, "wb") as out:
                     shutil.copyfileobj(response["Body"], out, 1024 * 1024)
-                entry["objects"].append({"key": obj["Key"], "file": file_name,
-                                         "content_type": response.get("ContentType", "binary/octet-stream")})
+                entry["objects"].append(
+                    {
+                        "key": obj["Key"],
+                        "file": file_name,
+                        "content_type": response.get("ContentType", "binary/octet-stream"),
+                    }
+                )
         manifest["buckets"].append(entry)
     (staging / MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
     old = target.with_name(target.name + ".old")
@@ -68,8 +73,9 @@ def save_s3_snapshot(settings: Settings, endpoint: str) -> tuple[int, int]:
     return len(manifest["buckets"]), count
 
 
-def restore_s3_snapshot(settings: Settings, endpoint: str,
-                        on_message: Callable[[str], None] | None = None) -> list[str]:
+def restore_s3_snapshot(
+    settings: Settings, endpoint: str, on_message: Callable[[str], None] | None = None
+) -> list[str]:
     """Put a saved snapshot back; returns the names of the buckets restored."""
     folder = snapshot_dir(settings)
     manifest_path = folder / MANIFEST
@@ -90,8 +96,12 @@ def restore_s3_snapshot(settings: Settings, endpoint: str,
             if exc.response.get("Error", {}).get("Code") not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
                 raise
         for obj in entry.get("objects", []):
-            s3.upload_file(str(folder / obj["file"]), entry["name"], obj["key"],
-                           ExtraArgs={"ContentType": obj.get("content_type") or "binary/octet-stream"})
+            s3.upload_file(
+                str(folder / obj["file"]),
+                entry["name"],
+                obj["key"],
+                ExtraArgs={"ContentType": obj.get("content_type") or "binary/octet-stream"},
+            )
             objects += 1
         restored.append(entry["name"])
     say(f"s3: restored {objects} objects in {len(restored)} buckets from {folder}")

@@ -77,9 +77,7 @@ def reader_credentials(settings: Settings) -> tuple[str, str]:
     return str(secret.get("username") or settings.mysql_reader_user), str(secret["password"])
 
 
-def open_reader(
-    settings: Settings, *, user: str | None = None, password: str | None = None
-) -> MetadataReader:
+def open_reader(settings: Settings, *, user: str | None = None, password: str | None = None) -> MetadataReader:
     """A reader for ``settings.metadata_store``. For MySQL the read-only user's password comes from Secrets
     Manager unless ``password`` is given (``user`` defaults to ``settings.mysql_reader_user``). Connecting
     is lazy: an unreachable server is reported by the first query, as a :class:`StoreError`."""
@@ -87,8 +85,10 @@ def open_reader(
         from backend.aws import client
 
         return DynamoReader(
-            client(settings, "dynamodb", timeout_s=5, retries=2), settings.dynamodb_table,
-            endpoint=settings.endpoint_url, hint=_hint(settings),
+            client(settings, "dynamodb", timeout_s=5, retries=2),
+            settings.dynamodb_table,
+            endpoint=settings.endpoint_url,
+            hint=_hint(settings),
         )
     if password is None:
         secret_user, password = reader_credentials(settings)

@@ -35,7 +35,8 @@ def _item_record(item: dict[str, Any]) -> MetadataRecord | None:
     data = json.loads(item["Record"]["S"])
     updated = item.get("UpdatedAt", {}).get("S")
     return MetadataRecord.from_json_dict(
-        data, revision=int(item.get("Revision", {}).get("N", "0")),
+        data,
+        revision=int(item.get("Revision", {}).get("N", "0")),
         updated_at=parse_utc(updated) if updated else None,
     )
 
@@ -104,7 +105,8 @@ class DynamoReader:
             start = parse_utc(query.uploaded_from) if query.uploaded_from else None
             end = parse_utc(query.uploaded_to) if query.uploaded_to else None
             kept = [
-                r for r in records
+                r
+                for r in records
                 if (query.status is None or r.status == query.status)
                 and (not query.with_warnings or r.has_warnings)
                 and (query.bucket is None or r.bucket == query.bucket)
@@ -112,17 +114,16 @@ class DynamoReader:
                 and (start is None or r.uploaded_at >= start)
                 and (end is None or r.uploaded_at < end)
             ]
-            kept.sort(key=lambda r: (_sort_key(r.sort_value(query.sort)), r.key, r.bucket),
-                      reverse=query.descending)
-            return RecordPage(kept[query.offset: query.offset + query.limit], len(kept))
+            kept.sort(key=lambda r: (_sort_key(r.sort_value(query.sort)), r.key, r.bucket), reverse=query.descending)
+            return RecordPage(kept[query.offset : query.offset + query.limit], len(kept))
 
         return self._run(action)
 
     def get(self, bucket: str, key: str) -> MetadataRecord | None:
         def action() -> MetadataRecord | None:
-            item = self._ddb.get_item(
-                TableName=self.table, Key={"FileName": {"S": key}}, ConsistentRead=True
-            ).get("Item")
+            item = self._ddb.get_item(TableName=self.table, Key={"FileName": {"S": key}}, ConsistentRead=True).get(
+                "Item"
+            )
             record = _item_record(item) if item else None
             return record if record is not None and record.bucket == bucket else None
 

@@ -26,18 +26,40 @@ T = TypeVar("T")
 
 # Record field -> column (all constants: the only text ever put into SQL besides %s placeholders).
 _COLUMN_FOR_FIELD = {
-    "bucket": "bucket", "key": "object_key", "file_name": "file_name", "status": "status", "error": "error",
-    "size_bytes": "size_bytes", "etag": "etag", "sha256": "sha256", "sequencer": "sequencer",
-    "uploaded_at": "uploaded_at", "processed_at": "processed_at", "duration_ms": "duration_ms",
-    "encoding": "encoding", "has_bom": "has_bom", "delimiter": "delimiter", "quote_char": "quote_char",
-    "has_header": "has_header", "line_terminator": "line_terminator", "row_count": "row_count",
-    "column_count": "column_count", "column_names": "column_names",
-    "duplicate_column_names": "duplicate_column_names", "columns": "column_profiles",
-    "duplicate_row_count": "duplicate_row_count", "sample_rows": "sample_rows",
+    "bucket": "bucket",
+    "key": "object_key",
+    "file_name": "file_name",
+    "status": "status",
+    "error": "error",
+    "size_bytes": "size_bytes",
+    "etag": "etag",
+    "sha256": "sha256",
+    "sequencer": "sequencer",
+    "uploaded_at": "uploaded_at",
+    "processed_at": "processed_at",
+    "duration_ms": "duration_ms",
+    "encoding": "encoding",
+    "has_bom": "has_bom",
+    "delimiter": "delimiter",
+    "quote_char": "quote_char",
+    "has_header": "has_header",
+    "line_terminator": "line_terminator",
+    "row_count": "row_count",
+    "column_count": "column_count",
+    "column_names": "column_names",
+    "duplicate_column_names": "duplicate_column_names",
+    "columns": "column_profiles",
+    "duplicate_row_count": "duplicate_row_count",
+    "sample_rows": "sample_rows",
     # migration 0002
-    "warnings": "warnings", "escape_char": "escape_char", "double_quote": "double_quote",
-    "skip_initial_space": "skip_initial_space", "header_line": "header_line", "skipped_lines": "skipped_lines",
-    "revision": "revision", "updated_at": "updated_at",
+    "warnings": "warnings",
+    "escape_char": "escape_char",
+    "double_quote": "double_quote",
+    "skip_initial_space": "skip_initial_space",
+    "header_line": "header_line",
+    "skipped_lines": "skipped_lines",
+    "revision": "revision",
+    "updated_at": "updated_at",
 }
 _JSON_FIELDS = {"column_names", "duplicate_column_names", "columns", "sample_rows", "warnings", "skipped_lines"}
 _FIELDS = tuple(_COLUMN_FOR_FIELD)
@@ -74,8 +96,18 @@ class MySqlReader:
     """Reads records with one lazily opened, autocommit connection (each query sees the latest commits).
     A dropped connection is re-opened once per call; every failure becomes a :class:`StoreError`."""
 
-    def __init__(self, *, host: str, port: int, user: str, password: str, database: str,
-                 connect_timeout: float = 5, read_timeout: float = 30, hint: str = "") -> None:
+    def __init__(
+        self,
+        *,
+        host: str,
+        port: int,
+        user: str,
+        password: str,
+        database: str,
+        connect_timeout: float = 5,
+        read_timeout: float = 30,
+        hint: str = "",
+    ) -> None:
         self.host, self.port, self.user, self.database = host, port, user, database
         self._password = password
         self._connect_timeout = connect_timeout
@@ -92,9 +124,15 @@ class MySqlReader:
     def _connect(self) -> pymysql.connections.Connection[pymysql.cursors.Cursor]:
         if self._conn is None:
             self._conn = pymysql.connect(
-                host=self.host, port=self.port, user=self.user, password=self._password,
-                database=self.database, charset="utf8mb4", autocommit=True,
-                connect_timeout=int(self._connect_timeout), read_timeout=int(self._read_timeout),
+                host=self.host,
+                port=self.port,
+                user=self.user,
+                password=self._password,
+                database=self.database,
+                charset="utf8mb4",
+                autocommit=True,
+                connect_timeout=int(self._connect_timeout),
+                read_timeout=int(self._read_timeout),
                 write_timeout=int(self._read_timeout),
             )
         return self._conn
@@ -190,8 +228,7 @@ class MySqlReader:
             # where_sql/order_sql hold only constant SQL from this module; values are %s parameters.
             cur.execute("SELECT COUNT(*) FROM csv_metadata" + where_sql, params)  # noqa: S608
             count_row = cur.fetchone()
-            cur.execute(_SELECT + where_sql + order_sql + " LIMIT %s OFFSET %s",
-                        [*params, query.limit, query.offset])
+            cur.execute(_SELECT + where_sql + order_sql + " LIMIT %s OFFSET %s", [*params, query.limit, query.offset])
             return RecordPage([_record(r) for r in cur.fetchall()], int(count_row[0]) if count_row else 0)
 
         return self._run(action)

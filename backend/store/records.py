@@ -10,19 +10,57 @@ from typing import Any, Literal, Protocol, get_args
 
 Status = Literal["PROCESSED", "FAILED"]
 SortKey = Literal[
-    "file_name", "key", "bucket", "status", "size_bytes", "uploaded_at", "processed_at", "duration_ms",
-    "row_count", "column_count", "duplicate_row_count", "encoding", "revision", "updated_at",
+    "file_name",
+    "key",
+    "bucket",
+    "status",
+    "size_bytes",
+    "uploaded_at",
+    "processed_at",
+    "duration_ms",
+    "row_count",
+    "column_count",
+    "duplicate_row_count",
+    "encoding",
+    "revision",
+    "updated_at",
 ]
 SORT_KEYS: tuple[str, ...] = get_args(SortKey)
 STATUSES: tuple[str, ...] = get_args(Status)
 
 # Exactly the keys of docs/contracts.md, in that order.
 CONTRACT_KEYS: tuple[str, ...] = (
-    "bucket", "key", "file_name", "status", "error", "warnings", "size_bytes", "etag", "sha256", "sequencer",
-    "uploaded_at", "processed_at", "duration_ms", "encoding", "has_bom", "delimiter", "quote_char",
-    "escape_char", "double_quote", "skip_initial_space", "has_header", "header_line", "line_terminator",
-    "skipped_lines", "row_count", "column_count", "column_names", "duplicate_column_names", "columns",
-    "duplicate_row_count", "sample_rows",
+    "bucket",
+    "key",
+    "file_name",
+    "status",
+    "error",
+    "warnings",
+    "size_bytes",
+    "etag",
+    "sha256",
+    "sequencer",
+    "uploaded_at",
+    "processed_at",
+    "duration_ms",
+    "encoding",
+    "has_bom",
+    "delimiter",
+    "quote_char",
+    "escape_char",
+    "double_quote",
+    "skip_initial_space",
+    "has_header",
+    "header_line",
+    "line_terminator",
+    "skipped_lines",
+    "row_count",
+    "column_count",
+    "column_names",
+    "duplicate_column_names",
+    "columns",
+    "duplicate_row_count",
+    "sample_rows",
 )
 SKIPPED_LINE_KINDS: tuple[str, ...] = ("preamble", "footnotes", "comments", "empty_rows", "blank_lines")
 
@@ -73,8 +111,14 @@ class ColumnProfile:
         )
 
     def to_json_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "type": self.type, "null_count": self.null_count,
-                "distinct_count": self.distinct_count, "min": self.min, "max": self.max}
+        return {
+            "name": self.name,
+            "type": self.type,
+            "null_count": self.null_count,
+            "distinct_count": self.distinct_count,
+            "min": self.min,
+            "max": self.max,
+        }
 
 
 def describe_lines(lines: Sequence[int], limit: int = 12) -> str:
@@ -113,8 +157,11 @@ class RecordWarning:
     def from_json(cls, data: Any) -> RecordWarning:
         if not isinstance(data, Mapping):
             return cls(code="warning", message=str(data))
-        return cls(code=str(data.get("code") or "warning"), message=str(data.get("message") or ""),
-                   lines=tuple(int(n) for n in data.get("lines") or ()))
+        return cls(
+            code=str(data.get("code") or "warning"),
+            message=str(data.get("message") or ""),
+            lines=tuple(int(n) for n in data.get("lines") or ()),
+        )
 
     def to_json_dict(self) -> dict[str, Any]:
         return {"code": self.code, "message": self.message, "lines": list(self.lines)}
@@ -152,11 +199,13 @@ class SkippedLines:
     def describe(self) -> str:
         """ "none", or e.g. "2 preamble lines, 1 footnote line, 3 blank lines"."""
         parts = []
-        for count, one, many in ((self.preamble, "preamble line", "preamble lines"),
-                                 (self.footnotes, "footnote line", "footnote lines"),
-                                 (self.comments, "comment line", "comment lines"),
-                                 (self.empty_rows, "empty row", "empty rows"),
-                                 (self.blank_lines, "blank line", "blank lines")):
+        for count, one, many in (
+            (self.preamble, "preamble line", "preamble lines"),
+            (self.footnotes, "footnote line", "footnote lines"),
+            (self.comments, "comment line", "comment lines"),
+            (self.empty_rows, "empty row", "empty rows"),
+            (self.blank_lines, "blank line", "blank lines"),
+        ):
             if count:
                 parts.append(f"{count:,} {one if count == 1 else many}")
         return ", ".join(parts) or "none"
@@ -255,8 +304,9 @@ class MetadataRecord:
         }
 
     @classmethod
-    def from_json_dict(cls, data: Mapping[str, Any], *, revision: int = 0,
-                       updated_at: datetime | None = None) -> MetadataRecord:
+    def from_json_dict(
+        cls, data: Mapping[str, Any], *, revision: int = 0, updated_at: datetime | None = None
+    ) -> MetadataRecord:
         """Build from contract keys (missing optional ones default to null/empty)."""
         duration = float(data.get("duration_ms") or 0.0)
         key = str(data["key"])

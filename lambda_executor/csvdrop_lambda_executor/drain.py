@@ -17,10 +17,20 @@ from localstack.aws.api import CommonServiceException
 from localstack.http import Request, route
 from localstack.runtime import hooks
 
-S3_WRITES = frozenset({
-    "PutObject", "CopyObject", "CreateMultipartUpload", "UploadPart", "UploadPartCopy",
-    "CompleteMultipartUpload", "DeleteObject", "DeleteObjects", "CreateBucket", "DeleteBucket",
-})
+S3_WRITES = frozenset(
+    {
+        "PutObject",
+        "CopyObject",
+        "CreateMultipartUpload",
+        "UploadPart",
+        "UploadPartCopy",
+        "CompleteMultipartUpload",
+        "DeleteObject",
+        "DeleteObjects",
+        "CreateBucket",
+        "DeleteBucket",
+    }
+)
 _COUNTED = "_csvdrop_counted_write"
 _lock = threading.Condition()
 _state = {"draining": False, "in_flight": 0}

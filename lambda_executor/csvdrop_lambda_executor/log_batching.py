@@ -31,8 +31,9 @@ def split_lines(text: str) -> list[str]:
     return [line + "\n" for line in text.split("\n") if line]
 
 
-def chunked(events: list[dict[str, Any]], max_events: int = MAX_EVENTS,
-            max_bytes: int = MAX_BYTES) -> Iterator[list[dict[str, Any]]]:
+def chunked(
+    events: list[dict[str, Any]], max_events: int = MAX_EVENTS, max_bytes: int = MAX_BYTES
+) -> Iterator[list[dict[str, Any]]]:
     chunk: list[dict[str, Any]] = []
     size = 0
     for event in events:

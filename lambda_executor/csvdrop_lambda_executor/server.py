@@ -34,8 +34,11 @@ class LoopbackTwistedServerPlugin(RuntimeServerPlugin):
                     context_factory.getContext().use_certificate_chain_file(cert_file_name)
                     factory = TLSMultiplexerFactory(context_factory, False, site)
                 for host_and_port in listen:
-                    endpoint_type = (endpoints.TCP6ServerEndpoint if config.is_ipv6_address(host_and_port.host)
-                                     else endpoints.TCP4ServerEndpoint)
+                    endpoint_type = (
+                        endpoints.TCP6ServerEndpoint
+                        if config.is_ipv6_address(host_and_port.host)
+                        else endpoints.TCP4ServerEndpoint
+                    )
                     endpoint_type(reactor, host_and_port.port, interface=host_and_port.host).listen(factory)
 
         return BoundTwistedRuntimeServer()

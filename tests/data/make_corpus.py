@@ -35,8 +35,11 @@ def _xlsx() -> bytes:
 def _ragged(extra_at: int, fields: int) -> bytes:
     rows = ["id,name,amount"]
     for i in range(1, 21):
-        rows.append(",".join([str(i), f"name{i}", str(i * 10)] + ["x"] * (fields - 3)) if i == extra_at
-                    else f"{i},name{i},{i * 10}")
+        rows.append(
+            ",".join([str(i), f"name{i}", str(i * 10)] + ["x"] * (fields - 3))
+            if i == extra_at
+            else f"{i},name{i},{i * 10}"
+        )
     return ("\n".join(rows) + "\n").encode()
 
 
@@ -59,7 +62,7 @@ SMALL: dict[str, Callable[[], bytes]] = {
     "ragged_long_row.csv": lambda: _ragged(17, 5),
     "ragged_short_row.csv": lambda: b"id,name,amount\n1,a,10\n2,b\n3,c,30\n",
     "quoted_fields.csv": lambda: (
-        b'id,text,amount\n'
+        b"id,text,amount\n"
         b'1,"comma, inside",10\n'
         b'2,"a ""quoted"" word",20\n'
         b'3,"line one\nline two\r\nline three",30\n'

@@ -84,7 +84,8 @@ def make_record(
         "skip_initial_space": False if processed else None,
         "header_line": 1 if processed else None,
         "skipped_lines": {"preamble": 0, "footnotes": 0, "comments": 0, "empty_rows": 0, "blank_lines": 0}
-        if processed else None,
+        if processed
+        else None,
     }
     data.update(extra)
     return MetadataRecord.from_json_dict(data, revision=revision)
@@ -93,13 +94,17 @@ def make_record(
 # Warnings as the profiler reports them (docs/contracts.md), for "processed with warnings" records.
 SAMPLE_WARNINGS = [
     {"code": "preamble_skipped", "message": "Skipped 2 lines of text before the header.", "lines": [1, 2]},
-    {"code": "ragged_rows", "message": "3 rows are shorter than the header; their missing fields are empty.",
-     "lines": [7, 12, 13]},
+    {
+        "code": "ragged_rows",
+        "message": "3 rows are shorter than the header; their missing fields are empty.",
+        "lines": [7, 12, 13],
+    },
 ]
 
 
-def make_notice(name: str, *, status: str = "PROCESSED", seconds: int = 0, bucket: str = BUCKET,
-                warning_codes: tuple[str, ...] = ()) -> Notice:
+def make_notice(
+    name: str, *, status: str = "PROCESSED", seconds: int = 0, bucket: str = BUCKET, warning_codes: tuple[str, ...] = ()
+) -> Notice:
     return Notice(
         message_id=f"msg-{name}-{seconds}",
         bucket=bucket,
@@ -252,8 +257,9 @@ class FakeBackend:
             self.uploaded.append(key or path.name)
             if self.auto_process:
                 # stamped now, as S3's LastModified would be: the app tells a fresh record from an old one by it
-                self.add_records(make_record(key or path.name, rows=3, bucket=settings.bucket,
-                                             uploaded=datetime.now(UTC)))
+                self.add_records(
+                    make_record(key or path.name, rows=3, bucket=settings.bucket, uploaded=datetime.now(UTC))
+                )
             return UploadResult(key or path.name, "e" * 32, size, time.monotonic() - start)
         finally:
             with self.lock:

@@ -163,9 +163,16 @@ def test_processed_with_warnings_look_filter_and_detail(qtbot: Any, window: Any,
 
     backend.add_records(
         make_record("clean.csv", minutes=1),
-        make_record("q3/report.csv", minutes=2, rows=1250, warnings=SAMPLE_WARNINGS, header_line=3,
-                    skipped_lines={"preamble": 2, "footnotes": 1, "comments": 0, "empty_rows": 0, "blank_lines": 4},
-                    skip_initial_space=True, line_terminator="\r\n"),
+        make_record(
+            "q3/report.csv",
+            minutes=2,
+            rows=1250,
+            warnings=SAMPLE_WARNINGS,
+            header_line=3,
+            skipped_lines={"preamble": 2, "footnotes": 1, "comments": 0, "empty_rows": 0, "blank_lines": 4},
+            skip_initial_space=True,
+            line_terminator="\r\n",
+        ),
         make_record("broken.csv", status="FAILED", minutes=3),
     )
     qtbot.waitUntil(lambda: window.records.rowCount() == 3, timeout=3000)

@@ -107,8 +107,17 @@ def test_dropped_files_are_validated_rejected_ones_stay_with_their_reason(
     assert window.drop_zone.drag_state is None
     qtbot.waitUntil(lambda: len(window.uploads.items) == 3, timeout=3000)
     # Two check workers run at once: the three verdicts may arrive in any order.
-    qtbot.waitUntil(lambda: states(window) == {"good.csv": UploadState.PROCESSING, "sheet.xlsx": UploadState.REJECTED,
-                                               "empty.csv": UploadState.REJECTED}, timeout=10000)
+    qtbot.waitUntil(
+        lambda: (
+            states(window)
+            == {
+                "good.csv": UploadState.PROCESSING,
+                "sheet.xlsx": UploadState.REJECTED,
+                "empty.csv": UploadState.REJECTED,
+            }
+        ),
+        timeout=10000,
+    )
     texts = "\n".join(row_texts(window))
     assert "sheet.xlsx | Rejected" in texts and "Excel workbook" in texts
     assert "empty.csv | Rejected" in texts and "The file is empty (0 bytes)" in texts

@@ -28,8 +28,9 @@ def gui_stack() -> Iterator[Settings]:
         yield settings
 
 
-def test_upload_with_localstack_down_says_so_and_retry_completes(qtbot: Any, gui_stack: Settings,
-                                                                 tmp_path: Path) -> None:
+def test_upload_with_localstack_down_says_so_and_retry_completes(
+    qtbot: Any, gui_stack: Settings, tmp_path: Path
+) -> None:
     from gui.main_window import MainWindow
 
     win = MainWindow(gui_stack.replace(config_path=tmp_path / "config.toml", poll_interval_ms=300))

@@ -22,17 +22,26 @@ FILES = 50
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     """The shared ``window`` fixture's settings, with three parallel uploads and the real 10 MB limit."""
-    return load_settings(env={}, config_path=tmp_path / "config" / "config.toml", state_dir=tmp_path / "state",
-                         bucket=BUCKET, poll_interval_ms=50, parallel_uploads=3, max_file_bytes=10 * MB)
+    return load_settings(
+        env={},
+        config_path=tmp_path / "config" / "config.toml",
+        state_dir=tmp_path / "state",
+        bucket=BUCKET,
+        poll_interval_ms=50,
+        parallel_uploads=3,
+        max_file_bytes=10 * MB,
+    )
 
 
 def _csv(i: int, rows: int) -> str:
     return "id,name,amount,day\n" + "".join(
-        f"{r},name {i} {r},{r * 0.5:.1f},2026-01-{1 + r % 28:02d}\n" for r in range(rows))
+        f"{r},name {i} {r},{r * 0.5:.1f},2026-01-{1 + r % 28:02d}\n" for r in range(rows)
+    )
 
 
-def test_50_files_at_once_keep_the_event_loop_turning(qtbot: Any, window: Any, backend: FakeBackend,
-                                                      tmp_path: Path) -> None:
+def test_50_files_at_once_keep_the_event_loop_turning(
+    qtbot: Any, window: Any, backend: FakeBackend, tmp_path: Path
+) -> None:
     backend.chunk, backend.chunk_delay = 64 * 1024, 0.005
     backend.auto_process = True
     folder = tmp_path / "drop"
@@ -43,8 +52,7 @@ def test_50_files_at_once_keep_the_event_loop_turning(qtbot: Any, window: Any, b
     with EventLoopGaps() as loop:
         started = time.monotonic()
         window.add_paths(sorted(folder.glob("*.csv")))
-        qtbot.waitUntil(lambda: sum(i.state == UploadState.DONE for i in window.uploads.items) == FILES,
-                        timeout=60000)
+        qtbot.waitUntil(lambda: sum(i.state == UploadState.DONE for i in window.uploads.items) == FILES, timeout=60000)
         elapsed = time.monotonic() - started
         qtbot.wait(200)
 

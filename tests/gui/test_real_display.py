@@ -52,10 +52,14 @@ def tool(name: str, package: str) -> str:
 @pytest.fixture
 def display() -> Iterator[str]:
     xvfb = tool("Xvfb", "xvfb")
-    number = next(n for n in range(90, 400)
-                  if not Path(f"/tmp/.X11-unix/X{n}").exists() and not Path(f"/tmp/.X{n}-lock").exists())
-    server = subprocess.Popen([xvfb, f":{number}", "-screen", "0", f"{SCREEN[0]}x{SCREEN[1]}x24", "-nolisten",
-                               "tcp"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    number = next(
+        n for n in range(90, 400) if not Path(f"/tmp/.X11-unix/X{n}").exists() and not Path(f"/tmp/.X{n}-lock").exists()
+    )
+    server = subprocess.Popen(
+        [xvfb, f":{number}", "-screen", "0", f"{SCREEN[0]}x{SCREEN[1]}x24", "-nolisten", "tcp"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         wait_for("the X server", lambda: Path(f"/tmp/.X11-unix/X{number}").exists() or server.poll() is not None, 20)
         assert server.poll() is None, "Xvfb exited at start"
@@ -66,8 +70,14 @@ def display() -> Iterator[str]:
 
 
 def xdotool(display: str, *args: str) -> str:
-    result = subprocess.run([tool("xdotool", "xdotool"), *args], env={**os.environ, "DISPLAY": display},
-                            capture_output=True, text=True, timeout=60, check=False)
+    result = subprocess.run(
+        [tool("xdotool", "xdotool"), *args],
+        env={**os.environ, "DISPLAY": display},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     return result.stdout.strip() if result.returncode == 0 else ""
 
 
@@ -87,8 +97,9 @@ def read_xwd(data: bytes) -> tuple[int, int, int, int, bytes]:
 
 def screenshot(display: str, target: Path) -> tuple[int, int, int, int, bytes]:
     xwd = tool("xwd", "x11-apps")
-    dump = subprocess.run([xwd, "-root", "-silent", "-display", display], capture_output=True, timeout=60,
-                          check=True).stdout
+    dump = subprocess.run(
+        [xwd, "-root", "-silent", "-display", display], capture_output=True, timeout=60, check=True
+    ).stdout
     width, height, depth, stride, pixels = read_xwd(dump)
     from PySide6.QtGui import QImage
 
@@ -109,7 +120,8 @@ def colours_in(pixels: bytes, depth: int, stride: int, box: tuple[int, int, int,
 
 
 def test_run_command_opens_the_window_on_x_and_a_person_adds_a_file(
-        provisioned: Settings, display: str, tmp_path: Path) -> None:
+    provisioned: Settings, display: str, tmp_path: Path
+) -> None:
     assert ENTRY.exists(), "csvdrop-gui is not installed in .venv"
     config = tmp_path / "config" / "config.toml"
     save_settings(provisioned.replace(config_path=config))
@@ -125,14 +137,18 @@ def test_run_command_opens_the_window_on_x_and_a_person_adds_a_file(
     with console.open("w") as out:  # a file, not a pipe: the app's check workers would hold a pipe open
         app = subprocess.Popen([str(ENTRY)], env=env, stdout=out, stderr=subprocess.STDOUT)
     try:
-        window = wait_for("the CSV Drop window to be mapped",
-                          lambda: app.poll() is None and window_id(display, "^CSV Drop"), 60)
+        window = wait_for(
+            "the CSV Drop window to be mapped", lambda: app.poll() is None and window_id(display, "^CSV Drop"), 60
+        )
         assert app.poll() is None
         geometry = xdotool(display, "getwindowgeometry", "--shell", window)
         assert "WIDTH=" in geometry, geometry
         xdotool(display, "windowfocus", "--sync", window)
-        wait_for("the window's first load of the file list", lambda: log.exists() and "file list loaded" in
-                 log.read_text(encoding="utf-8", errors="replace"), 60)
+        wait_for(
+            "the window's first load of the file list",
+            lambda: log.exists() and "file list loaded" in log.read_text(encoding="utf-8", errors="replace"),
+            60,
+        )
 
         xdotool(display, "key", "--clearmodifiers", "ctrl+o")
         dialog = wait_for("the Add CSV files dialog", lambda: window_id(display, "^Add CSV files"), 30)
@@ -146,21 +162,29 @@ def test_run_command_opens_the_window_on_x_and_a_person_adds_a_file(
         finally:
             reader.close()
         assert (record.status, record.row_count, record.column_count) == ("PROCESSED", 3, 2)
-        wait_for(f"the window's file list to show {key}",
-                 lambda: f"file list shows {key}: PROCESSED" in log.read_text(encoding="utf-8", errors="replace"),
-                 60)
+        wait_for(
+            f"the window's file list to show {key}",
+            lambda: f"file list shows {key}: PROCESSED" in log.read_text(encoding="utf-8", errors="replace"),
+            60,
+        )
 
         shot = tmp_path / "real-display.png"
         width, height, depth, stride, pixels = screenshot(display, shot)
         assert (width, height) == SCREEN and shot.stat().st_size > 10_000
-        fields = dict(line.split("=", 1) for line in xdotool(display, "getwindowgeometry", "--shell",
-                                                              window).splitlines() if "=" in line)
+        fields = dict(
+            line.split("=", 1)
+            for line in xdotool(display, "getwindowgeometry", "--shell", window).splitlines()
+            if "=" in line
+        )
         box = (int(fields["X"]), int(fields["Y"]), int(fields["WIDTH"]), int(fields["HEIGHT"]))
         assert box[2] >= 600 and box[3] >= 400, box
-        inside = colours_in(pixels, depth, stride, (max(0, box[0]), max(0, box[1]), min(box[2], width - box[0]),
-                                                    min(box[3], height - box[1])))
-        outside = colours_in(pixels, depth, stride, (0, height - 20, width, 20)) \
-            if box[1] + box[3] < height - 20 else 1
+        inside = colours_in(
+            pixels,
+            depth,
+            stride,
+            (max(0, box[0]), max(0, box[1]), min(box[2], width - box[0]), min(box[3], height - box[1])),
+        )
+        outside = colours_in(pixels, depth, stride, (0, height - 20, width, 20)) if box[1] + box[3] < height - 20 else 1
         assert inside > 20, f"the window's area of the screen has {inside} colours: nothing drawn ({shot})"
         assert outside <= 3, f"the screen outside the window is not the bare X background ({shot})"
     finally:

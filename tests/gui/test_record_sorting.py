@@ -16,8 +16,7 @@ def _names(proxy: RecordFilterProxy) -> list[str]:
 
 
 def _expected(records: list[Any], attr: str, descending: bool) -> list[str]:
-    ordered = sorted(records, key=lambda r: (getattr(r, attr), r.file_name.lower(), r.key.lower()),
-                     reverse=descending)
+    ordered = sorted(records, key=lambda r: (getattr(r, attr), r.file_name.lower(), r.key.lower()), reverse=descending)
     return [r.file_name for r in ordered]
 
 
@@ -31,7 +30,7 @@ def test_pages_inserted_into_a_sorted_model_land_in_order(qtmodeltester: Any) ->
     shuffled = records[:]
     rng.shuffle(shuffled)
     for start in range(0, 300, 25):  # scattered pages (append + re-sort) ...
-        model.upsert(shuffled[start:start + 25])
+        model.upsert(shuffled[start : start + 25])
     newest = [make_record(f"n{i}.csv", rows=5000 + i, minutes=400 + i) for i in range(3)]
     model.upsert(newest)  # ... and a grouped page (one insert at the top)
     everything = records + newest
@@ -89,8 +88,9 @@ def test_many_small_batches_with_updates_and_sort_changes_keep_order_and_row_ind
         for _ in range(rng.randrange(1, 30)):
             if current and rng.random() < 0.15:  # a newer upload of a known file
                 name = rng.choice(sorted(current))
-                batch.append(make_record(name, rows=rng.randrange(10_000), minutes=rng.randrange(5000),
-                                         revision=serial + 1))
+                batch.append(
+                    make_record(name, rows=rng.randrange(10_000), minutes=rng.randrange(5000), revision=serial + 1)
+                )
             else:  # mostly newest first, as new uploads arrive; sometimes anywhere
                 minutes = 10_000 + serial if rng.random() < 0.8 else rng.randrange(10_000)
                 batch.append(make_record(f"f{serial:05d}.csv", rows=rng.randrange(10_000), minutes=minutes))

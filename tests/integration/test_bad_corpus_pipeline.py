@@ -35,8 +35,10 @@ def _rows_under(settings: Settings, prefix: str) -> list[dict[str, Any]]:
     conn = mysql_admin(settings)
     try:
         with conn.cursor() as cur:
-            cur.execute("SELECT * FROM csv_metadata WHERE bucket = %s AND object_key LIKE %s",
-                        (settings.bucket, prefix.replace("%", r"\%").replace("_", r"\_") + "%"))
+            cur.execute(
+                "SELECT * FROM csv_metadata WHERE bucket = %s AND object_key LIKE %s",
+                (settings.bucket, prefix.replace("%", r"\%").replace("_", r"\_") + "%"),
+            )
             rows = list(cur.fetchall())
     finally:
         conn.close()
@@ -77,7 +79,7 @@ def corpus_rows(provisioned: Settings, tmp_path_factory: pytest.TempPathFactory)
     rows = _wait_all(provisioned, prefix, etags, timeout=240)
     by_name: dict[str, list[dict[str, Any]]] = {name: [] for name in paths}
     for row in rows:
-        by_name.setdefault(row["object_key"][len(prefix):], []).append(row)
+        by_name.setdefault(row["object_key"][len(prefix) :], []).append(row)
     for name, key_rows in by_name.items():
         for row in key_rows:
             row["_expected_etag"] = etags.get(prefix + name)
@@ -112,8 +114,9 @@ def test_corpus_file_ends_as_expected(corpus_rows: dict[str, list[dict[str, Any]
     assert row["size_bytes"] > 0 and row["sha256"]
 
 
-def test_corpus_left_nothing_in_the_failed_events_queue(provisioned: Settings,
-                                                        corpus_rows: dict[str, list[dict[str, Any]]]) -> None:
+def test_corpus_left_nothing_in_the_failed_events_queue(
+    provisioned: Settings, corpus_rows: dict[str, list[dict[str, Any]]]
+) -> None:
     """No invocation of the corpus crashed the function (its failure destination would hold the event)."""
     prefix = next(r for rows in corpus_rows.values() for r in rows)["object_key"].split("/", 1)[0]
     sqs = aws.client(provisioned, "sqs")
@@ -176,8 +179,7 @@ def test_hostile_keys_round_trip_unchanged(provisioned: Settings, canary_table: 
     with ThreadPoolExecutor(max_workers=len(keys)) as pool:
         etags = dict(pool.map(put, keys))
     listed = {o["Key"] for o in s3.list_objects_v2(Bucket=provisioned.bucket, Prefix=prefix).get("Contents", [])}
-    listed |= {o["Key"] for o in s3.list_objects_v2(Bucket=provisioned.bucket, Prefix="escape.csv")
-               .get("Contents", [])}
+    listed |= {o["Key"] for o in s3.list_objects_v2(Bucket=provisioned.bucket, Prefix="escape.csv").get("Contents", [])}
     assert set(keys) <= listed, f"S3 did not keep these keys verbatim: {set(keys) - listed}; it has {listed}"
 
     rows = _wait_all(provisioned, prefix, etags, timeout=90)

@@ -61,8 +61,7 @@ def _csv_bytes(target_bytes: int, seed: str = "") -> bytes:
     lines = [header]
     size, i = len(header), 0
     while size < target_bytes:
-        line = row.format(i=i, d=i % 28 + 1, a=i * 1.25, f="true" if i % 2 else "false", c=i % 97,
-                          seed=seed).encode()
+        line = row.format(i=i, d=i % 28 + 1, a=i * 1.25, f="true" if i % 2 else "false", c=i % 97, seed=seed).encode()
         lines.append(line)
         size += len(line)
         i += 1
@@ -74,8 +73,10 @@ def _rows_for(settings: Settings, keys: list[str]) -> dict[str, list[dict[str, A
     conn = mysql_admin(settings)
     try:
         with conn.cursor() as cur:
-            cur.execute("SELECT object_key, status, etag, revision, row_count FROM csv_metadata WHERE bucket = %s",
-                        (settings.bucket,))
+            cur.execute(
+                "SELECT object_key, status, etag, revision, row_count FROM csv_metadata WHERE bucket = %s",
+                (settings.bucket,),
+            )
             rows = cur.fetchall()
     finally:
         conn.close()
@@ -90,8 +91,9 @@ def _all_rows(settings: Settings) -> dict[str, dict[str, Any]]:
     conn = mysql_admin(settings)
     try:
         with conn.cursor() as cur:
-            cur.execute("SELECT object_key, etag, revision, status FROM csv_metadata WHERE bucket = %s",
-                        (settings.bucket,))
+            cur.execute(
+                "SELECT object_key, etag, revision, status FROM csv_metadata WHERE bucket = %s", (settings.bucket,)
+            )
             return {row["object_key"]: row for row in cur.fetchall()}
     finally:
         conn.close()
@@ -317,8 +319,11 @@ def test_lambda_child_killed_mid_invocation_is_retried_into_one_record(fstack: S
     row = wait_for_row(fstack, key, etag, timeout=90)
     assert row["status"] == "PROCESSED", row["error"]
     assert row["row_count"] == body.count(b"\n") - 1
-    logs = _wait(lambda: (t := _log_text(fstack, started_ms)) and "Runtime.ExitError" in t and t, 30,
-                 "Runtime.ExitError in the function's log")
+    logs = _wait(
+        lambda: (t := _log_text(fstack, started_ms)) and "Runtime.ExitError" in t and t,
+        30,
+        "Runtime.ExitError in the function's log",
+    )
     assert "signal: killed" in logs
     assert not {c.pid for c in frozen} & {c.pid for c in _lambda_children(fstack)}
     time.sleep(2)  # a late duplicate would land now
@@ -336,8 +341,11 @@ def test_mysql_down_briefly_the_async_retry_stores_the_record(fstack: Settings) 
         assert mysql.stop() == "stopped"
         put = s3.put_object(Bucket=fstack.bucket, Key=key, Body=b"k,v\n1,one\n2,two\n")
         failure = f"could not store the record of s3://{fstack.bucket}/{key}"
-        logs = _wait(lambda: (t := _log_text(fstack, started_ms)) and failure in t and t, 40,
-                     "the failed invocation's error in the function's log")
+        logs = _wait(
+            lambda: (t := _log_text(fstack, started_ms)) and failure in t and t,
+            40,
+            "the failed invocation's error in the function's log",
+        )
         assert "StoreWriteError: cannot connect to the metadata database" in logs
     finally:
         mysql.start()
@@ -357,8 +365,11 @@ def test_mysql_down_past_the_retries_reconcile_stores_the_record_once(fstack: Se
         assert mysql.stop() == "stopped"
         put = s3.put_object(Bucket=fstack.bucket, Key=key, Body=b"k,v\n1,one\n2,two\n3,three\n")
         failed: list[dict[str, Any]] = []
-        _wait(lambda: failed.extend(_failed_events(fstack)) or key in _event_keys(failed), 60,
-              "the event in the failed-events queue after the retries")
+        _wait(
+            lambda: failed.extend(_failed_events(fstack)) or key in _event_keys(failed),
+            60,
+            "the event in the failed-events queue after the retries",
+        )
     finally:
         mysql.start()
     assert mysql_row(fstack, key) is None
@@ -371,8 +382,9 @@ def test_mysql_down_past_the_retries_reconcile_stores_the_record_once(fstack: Se
     assert row["status"] == "PROCESSED" and row["row_count"] == 3
     time.sleep(1)
     settled = _all_rows(fstack)
-    assert {k: v["revision"] for k, v in settled.items() if k in before and k != key} == \
-        {k: v["revision"] for k, v in before.items() if k != key}, "reconcile rewrote records that were fine"
+    assert {k: v["revision"] for k, v in settled.items() if k in before and k != key} == {
+        k: v["revision"] for k, v in before.items() if k != key
+    }, "reconcile rewrote records that were fine"
     for _ in range(2):  # nothing missing now: reconcile must be a no-op
         again = reconcile(fstack)
         assert again.missing == 0 and again.redriven == 0, again

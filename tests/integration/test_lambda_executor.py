@@ -120,9 +120,7 @@ def _wait_for(check: Callable[[], Any], timeout_s: float = 20, what: str = "cond
         time.sleep(0.3)
 
 
-def _create_function(
-    lam: Any, name: str, handler: str, code: bytes, runtime: str = "python3.13", **extra: Any
-) -> None:
+def _create_function(lam: Any, name: str, handler: str, code: bytes, runtime: str = "python3.13", **extra: Any) -> None:
     lam.create_function(
         FunctionName=name,
         Runtime=runtime,
@@ -131,9 +129,7 @@ def _create_function(
         Code={"ZipFile": code},
         **extra,
     )
-    lam.get_waiter("function_active_v2").wait(
-        FunctionName=name, WaiterConfig={"Delay": 0.5, "MaxAttempts": 60}
-    )
+    lam.get_waiter("function_active_v2").wait(FunctionName=name, WaiterConfig={"Delay": 0.5, "MaxAttempts": 60})
 
 
 @pytest.fixture(scope="module")
@@ -321,8 +317,9 @@ def test_async_burst_runs_at_most_cpus_plus_one_at_once_and_logs_every_invocatio
     cap = max(2, len(os.sched_getaffinity(0)))
     markers = [f"burst-{uuid.uuid4().hex[:10]}" for _ in range(cap + 3)]
     for marker in markers:
-        resp = fn.lam.invoke(FunctionName=fn.name, InvocationType="Event",
-                             Payload=json.dumps({"marker": marker, "sleep": 0.8}))
+        resp = fn.lam.invoke(
+            FunctionName=fn.name, InvocationType="Event", Payload=json.dumps({"marker": marker, "sleep": 0.8})
+        )
         assert resp["StatusCode"] == 202
 
     def windows() -> dict[str, tuple[float, float]] | None:

@@ -26,8 +26,10 @@ BUDGET_S = 90.0
 def small_csv(i: int) -> bytes:
     """A few KB, distinct per file (so every ETag differs), 5 columns, 40 + i % 7 rows."""
     lines = ["id,name,amount,day,ok"]
-    lines += [f"{r},name {i}-{r},{r * 1.25:.2f},2026-01-{1 + r % 28:02d},{'true' if r % 2 else 'false'}"
-              for r in range(40 + i % 7)]
+    lines += [
+        f"{r},name {i}-{r},{r * 1.25:.2f},2026-01-{1 + r % 28:02d},{'true' if r % 2 else 'false'}"
+        for r in range(40 + i % 7)
+    ]
     return ("\n".join(lines) + "\n").encode()
 
 
@@ -53,8 +55,11 @@ def test_500_files_at_once_all_recorded_once(provisioned: Settings, tmp_path: Pa
         deadline = started + BUDGET_S + 60
         while True:
             with conn.cursor() as cur:
-                cur.execute("SELECT COUNT(*) AS n, COUNT(DISTINCT object_key) AS d FROM csv_metadata"
-                            " WHERE bucket = %s AND object_key LIKE %s", (provisioned.bucket, like))
+                cur.execute(
+                    "SELECT COUNT(*) AS n, COUNT(DISTINCT object_key) AS d FROM csv_metadata"
+                    " WHERE bucket = %s AND object_key LIKE %s",
+                    (provisioned.bucket, like),
+                )
                 counts = cur.fetchone()
             total, distinct = int(counts["n"]), int(counts["d"])
             if total >= FILES or time.monotonic() > deadline:
@@ -62,17 +67,19 @@ def test_500_files_at_once_all_recorded_once(provisioned: Settings, tmp_path: Pa
             time.sleep(0.25)
         elapsed = time.monotonic() - started
         with conn.cursor() as cur:
-            cur.execute("SELECT object_key, etag, status, row_count, column_count, error FROM csv_metadata"
-                        " WHERE bucket = %s AND object_key LIKE %s", (provisioned.bucket, like))
+            cur.execute(
+                "SELECT object_key, etag, status, row_count, column_count, error FROM csv_metadata"
+                " WHERE bucket = %s AND object_key LIKE %s",
+                (provisioned.bucket, like),
+            )
             rows = list(cur.fetchall())
     finally:
         conn.close()
-    print(f"\n{FILES} files: uploads {uploaded_s:.1f} s, all records {elapsed:.1f} s "
-          f"({FILES / elapsed:.1f} files/s)")
+    print(f"\n{FILES} files: uploads {uploaded_s:.1f} s, all records {elapsed:.1f} s ({FILES / elapsed:.1f} files/s)")
     assert (total, distinct) == (FILES, FILES), f"{total} rows, {distinct} distinct keys after {elapsed:.0f} s"
     for row in rows:
         current += row["etag"] == etags[row["object_key"]]
-        i = int(row["object_key"][len(prefix) + 1:len(prefix) + 4])
+        i = int(row["object_key"][len(prefix) + 1 : len(prefix) + 4])
         assert row["status"] == "PROCESSED", row["error"]
         assert (row["row_count"], row["column_count"]) == (40 + i % 7, 5), row["object_key"]
     assert current == FILES

@@ -20,8 +20,11 @@ pytestmark = [pytest.mark.stack]
 
 # name -> (bytes, encoding, delimiter) of files that must be PROCESSED with the csv module's shape.
 GOOD = {
-    "quoted_newlines.csv": (b'id,comment,score\n1,"line one\nline two",3.5\n2,"say ""hi"", ok",4\n3,plain,5\n'
-, "utf-8", ","),
+    "quoted_newlines.csv": (
+        b'id,comment,score\n1,"line one\nline two",3.5\n2,"say ""hi"", ok",4\n3,plain,5\n',
+        "utf-8",
+        ",",
+    ),
     "semicolon.csv": ("name;city;amount\nAnna;Köln;12,5\nBen;Graz;7\n".encode(), "utf-8", ";"),
     "tabs.tsv.csv": (b"a\tb\tc\n1\t2\t3\n4\t5\t6\n7\t8\t9\n", "utf-8", "\t"),
     "latin1.csv": ("name,city\nJosé,Málaga\nFrançois,Besançon\n".encode("latin-1"), "latin-1", ","),
@@ -155,8 +158,24 @@ def test_cli_upload_wait_and_list_json_contract(provisioned: Settings, tmp_path:
     records = [json.loads(line) for line in listed.stdout.splitlines()]
     assert len(records) == 1
     record = records[0]
-    required = {"bucket", "key", "file_name", "status", "size_bytes", "sha256", "encoding", "delimiter", "has_header",
-                "row_count", "column_count", "column_names", "columns", "error", "uploaded_at", "processed_at"}
+    required = {
+        "bucket",
+        "key",
+        "file_name",
+        "status",
+        "size_bytes",
+        "sha256",
+        "encoding",
+        "delimiter",
+        "has_header",
+        "row_count",
+        "column_count",
+        "column_names",
+        "columns",
+        "error",
+        "uploaded_at",
+        "processed_at",
+    }
     assert required <= record.keys()
     assert record["column_names"] == ["when", "amount", "ok"]
     assert [c["type"] for c in record["columns"]] == ["date", "float", "boolean"]
@@ -206,8 +225,9 @@ def test_email_notices_are_delivered(provisioned: Settings, s3) -> None:  # type
     while time.monotonic() < deadline:
         with urllib.request.urlopen(f"{provisioned.aws_endpoint}/_aws/ses", timeout=5) as resp:
             messages = json.loads(resp.read()).get("messages", [])
-        mails = [m for m in messages if address in json.dumps(m.get("Destination", {}))
-                 and "emailed.csv" in json.dumps(m)]
+        mails = [
+            m for m in messages if address in json.dumps(m.get("Destination", {})) and "emailed.csv" in json.dumps(m)
+        ]
         if mails:
             break
         time.sleep(0.5)
@@ -274,12 +294,25 @@ def test_setup_replaces_the_older_csv_only_trigger(provisioned: Settings, s3) ->
     assert environment_status(provisioned)["trigger"].ok is True
 
     arn = current["LambdaFunctionArn"]
-    older = [{"Id": ident, "LambdaFunctionArn": arn, "Events": ["s3:ObjectCreated:*"],
-              "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": provisioned.key_prefix},
-                                                 {"Name": "suffix", "Value": suffix}]}}}
-             for ident, suffix in zip(NOTIFICATION_IDS, (".csv", ".CSV"), strict=True)]
-    s3.put_bucket_notification_configuration(Bucket=provisioned.bucket,
-                                             NotificationConfiguration={"LambdaFunctionConfigurations": older})
+    older = [
+        {
+            "Id": ident,
+            "LambdaFunctionArn": arn,
+            "Events": ["s3:ObjectCreated:*"],
+            "Filter": {
+                "Key": {
+                    "FilterRules": [
+                        {"Name": "prefix", "Value": provisioned.key_prefix},
+                        {"Name": "suffix", "Value": suffix},
+                    ]
+                }
+            },
+        }
+        for ident, suffix in zip(NOTIFICATION_IDS, (".csv", ".CSV"), strict=True)
+    ]
+    s3.put_bucket_notification_configuration(
+        Bucket=provisioned.bucket, NotificationConfiguration={"LambdaFunctionConfigurations": older}
+    )
     health = environment_status(provisioned)["trigger"]
     assert health.ok is False and "older setup" in health.detail
 
@@ -288,10 +321,14 @@ def test_setup_replaces_the_older_csv_only_trigger(provisioned: Settings, s3) ->
     assert results["trigger"].status == "updated"
     (replaced,) = ours()
     assert (replaced["Id"], replaced["LambdaFunctionArn"], replaced["Events"]) == (
-        NOTIFICATION_ID, arn, ["s3:ObjectCreated:*"])
+        NOTIFICATION_ID,
+        arn,
+        ["s3:ObjectCreated:*"],
+    )
     rules = replaced.get("Filter", {}).get("Key", {}).get("FilterRules", [])
     assert [(r["Name"].lower(), r["Value"]) for r in rules if r["Value"]] == (
-        [("prefix", provisioned.key_prefix)] if provisioned.key_prefix else [])
+        [("prefix", provisioned.key_prefix)] if provisioned.key_prefix else []
+    )
     assert environment_status(provisioned)["trigger"].ok is True
     assert {r.name: r for r in run_setup(provisioned)}["trigger"].status == "found"
 
@@ -320,8 +357,13 @@ def test_cli_show_and_list_a_record_processed_with_warnings(provisioned: Setting
 
     store_writer = load_lambda_module("store_writer")
     key = _unique("warned.csv")
-    env = {"DB_SECRET_ARN": provisioned.db_secret_name, "AWS_ENDPOINT_URL": provisioned.aws_endpoint,
-           "AWS_REGION": provisioned.region, "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}
+    env = {
+        "DB_SECRET_ARN": provisioned.db_secret_name,
+        "AWS_ENDPOINT_URL": provisioned.aws_endpoint,
+        "AWS_REGION": provisioned.region,
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+    }
     with store_writer.open_writer(env) as writer:
         assert writer.upsert(warned_record(key=key, bucket=provisioned.bucket, sequencer="FFFF"))
         assert writer.upsert(warned_record(key=key + ".clean.csv", bucket=provisioned.bucket, warnings=[]))
@@ -333,7 +375,11 @@ def test_cli_show_and_list_a_record_processed_with_warnings(provisioned: Setting
     assert data["warnings"] == WARNINGS
     assert data["skipped_lines"] == {"preamble": 3, "footnotes": 2, "comments": 0, "empty_rows": 1, "blank_lines": 5}
     assert (data["header_line"], data["escape_char"], data["double_quote"], data["skip_initial_space"]) == (
-        4, "\\", False, True)
+        4,
+        "\\",
+        False,
+        True,
+    )
     assert (data["delimiter"], data["quote_char"]) == (";", '"')
 
     plain = run_cli(provisioned, "show", key)
@@ -341,12 +387,19 @@ def test_cli_show_and_list_a_record_processed_with_warnings(provisioned: Setting
     lines = plain.stdout.splitlines()
     assert "warnings (3, processed with warnings):" in lines
     assert "  [preamble_skipped] Skipped 2 title lines before the header. (lines 1 and 2)" in lines
-    assert ("  [ragged_rows] 2 rows have fewer fields than the header; the missing ones are empty. "
-            "(lines 9 and 14)") in lines
+    assert (
+        "  [ragged_rows] 2 rows have fewer fields than the header; the missing ones are empty. (lines 9 and 14)"
+    ) in lines
     assert "skipped lines        preamble=3 footnotes=2 comments=0 empty_rows=1 blank_lines=5" in lines
     assert "header_line          4" in lines
-    for expected in ("  delimiter          ';'", "  quote_char         '\"'", "  escape_char        '\\\\'",
-                     "  double_quote       no", "  skip_initial_space yes", "  line_terminator    CRLF (\\r\\n)"):
+    for expected in (
+        "  delimiter          ';'",
+        "  quote_char         '\"'",
+        "  escape_char        '\\\\'",
+        "  double_quote       no",
+        "  skip_initial_space yes",
+        "  line_terminator    CRLF (\\r\\n)",
+    ):
         assert expected in lines, plain.stdout
 
     listed = run_cli(provisioned, "list", "--warnings", "--json", "--name", key)

@@ -22,9 +22,13 @@ pytestmark = [pytest.mark.stack]
 def dynamo(stack: Settings) -> Settings:
     """A second, independent environment on the same stack, storing metadata in DynamoDB."""
     settings = stack.replace(
-        metadata_store="dynamodb", bucket="csvdrop-ddb-e2e", function_name="process_csv_ddb",
-        topic_name="csv-metadata-notices-ddb", queue_name="csvdrop-app-notices-ddb",
-        role_name="csvdrop-ddb-role", dynamodb_table="MetadataTable",
+        metadata_store="dynamodb",
+        bucket="csvdrop-ddb-e2e",
+        function_name="process_csv_ddb",
+        topic_name="csv-metadata-notices-ddb",
+        queue_name="csvdrop-app-notices-ddb",
+        role_name="csvdrop-ddb-role",
+        dynamodb_table="MetadataTable",
     )
     results = run_setup(settings)
     assert all(r.status != "failed" for r in results), results

@@ -39,7 +39,7 @@ stack = pytest.mark.stack
 HOSTILE_CSV = (
     b'"Robert\'); DROP TABLE csv_metadata;--","<img src=x onerror=alert(1)>","=cmd|\' /C calc\'!A0",n\n'
     b"\"' OR '1'='1\",<script>alert('x')</script>,@SUM(1+1)*cmd|' /C calc'!A0,1\n"
-    b"\"1); DELETE FROM csv_metadata;--\",\"</td><td onmouseover=alert(1)>\",\"+1+1\",2\n"
+    b'"1); DELETE FROM csv_metadata;--","</td><td onmouseover=alert(1)>","+1+1",2\n'
     b'"%_\\%","\\\\x00\\\'; SELECT SLEEP(5);--","-2-3",3\n'
     b'"\t=tab","\r=cr","@x",4\n'
 )
@@ -49,11 +49,17 @@ def _schema(settings: Settings) -> tuple[Any, ...]:
     conn = mysql_admin(settings)
     try:
         with conn.cursor() as cur:
-            cur.execute("SELECT TABLE_NAME, COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE FROM information_schema.COLUMNS"
-                        " WHERE TABLE_SCHEMA = %s ORDER BY TABLE_NAME, ORDINAL_POSITION", (settings.mysql_database,))
+            cur.execute(
+                "SELECT TABLE_NAME, COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE FROM information_schema.COLUMNS"
+                " WHERE TABLE_SCHEMA = %s ORDER BY TABLE_NAME, ORDINAL_POSITION",
+                (settings.mysql_database,),
+            )
             columns = tuple(tuple(r.values()) for r in cur.fetchall())
-            cur.execute("SELECT TABLE_NAME, INDEX_NAME, COLUMN_NAME FROM information_schema.STATISTICS"
-                        " WHERE TABLE_SCHEMA = %s ORDER BY 1, 2, SEQ_IN_INDEX", (settings.mysql_database,))
+            cur.execute(
+                "SELECT TABLE_NAME, INDEX_NAME, COLUMN_NAME FROM information_schema.STATISTICS"
+                " WHERE TABLE_SCHEMA = %s ORDER BY 1, 2, SEQ_IN_INDEX",
+                (settings.mysql_database,),
+            )
             indexes = tuple(tuple(r.values()) for r in cur.fetchall())
     finally:
         conn.close()
@@ -100,8 +106,13 @@ def test_reader_filter_text_is_data_not_sql(provisioned: Settings) -> None:
 
 
 def _tables(settings: Settings) -> list[tuple[str]]:
-    conn = pymysql.connect(host=settings.mysql_host, port=settings.mysql_port, user=settings.mysql_admin_user,
-                           password=settings.mysql_admin_password, database=settings.mysql_database)
+    conn = pymysql.connect(
+        host=settings.mysql_host,
+        port=settings.mysql_port,
+        user=settings.mysql_admin_user,
+        password=settings.mysql_admin_password,
+        database=settings.mysql_database,
+    )
     try:
         with conn.cursor() as cur:
             cur.execute("SHOW TABLES")
@@ -175,8 +186,13 @@ def test_passwords_not_in_notices(exercised: Settings, passwords: dict[str, str]
     for name in (exercised.queue_name, exercised.function_name + FAILED_EVENTS_QUEUE_SUFFIX):
         url = sqs.get_queue_url(QueueName=name)["QueueUrl"]
         for _ in range(5):  # peek: visibility 0 leaves the notices for the app and other tests
-            got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=0,
-                                      MessageAttributeNames=["All"], AttributeNames=["All"])
+            got = sqs.receive_message(
+                QueueUrl=url,
+                MaxNumberOfMessages=10,
+                VisibilityTimeout=0,
+                MessageAttributeNames=["All"],
+                AttributeNames=["All"],
+            )
             bodies += [json.dumps(m) for m in got.get("Messages", [])]
     assert any("csvdrop.metadata" in b for b in bodies), "no notice to look at"
     assert not _leaks("\n".join(bodies), passwords)
@@ -200,8 +216,9 @@ def test_passwords_not_in_any_log_or_state_file(exercised: Settings, passwords: 
 
 
 @stack
-def test_passwords_not_in_cli_config_or_error_messages(exercised: Settings, passwords: dict[str, str],
-                                                       tmp_path: Path) -> None:
+def test_passwords_not_in_cli_config_or_error_messages(
+    exercised: Settings, passwords: dict[str, str], tmp_path: Path
+) -> None:
     s = exercised.replace(mysql_admin_password=passwords["writer"])
     done = run_cli(s, "config", "--json")
     assert done.returncode == 0
@@ -232,11 +249,21 @@ def test_passwords_not_in_cli_config_or_error_messages(exercised: Settings, pass
     with pytest.raises(UploadError) as up:
         upload_file(exercised.replace(bucket=f"no-such-{uuid.uuid4().hex[:8]}"), path)
     messages.append(str(up.value))
-    event = {"Records": [{"eventSource": "aws:s3", "eventName": "ObjectCreated:Put",
-                          "s3": {"bucket": {"name": f"no-such-{uuid.uuid4().hex[:8]}"},
-                                 "object": {"key": "x.csv", "eTag": "0" * 32, "sequencer": "0"}}}]}
-    answer = aws.client(exercised, "lambda").invoke(FunctionName=exercised.function_name,
-                                                    Payload=json.dumps(event).encode())
+    event = {
+        "Records": [
+            {
+                "eventSource": "aws:s3",
+                "eventName": "ObjectCreated:Put",
+                "s3": {
+                    "bucket": {"name": f"no-such-{uuid.uuid4().hex[:8]}"},
+                    "object": {"key": "x.csv", "eTag": "0" * 32, "sequencer": "0"},
+                },
+            }
+        ]
+    }
+    answer = aws.client(exercised, "lambda").invoke(
+        FunctionName=exercised.function_name, Payload=json.dumps(event).encode()
+    )
     assert "FunctionError" in answer
     messages.append(answer["Payload"].read().decode())
     assert all(m.strip() for m in messages)
@@ -246,8 +273,13 @@ def test_passwords_not_in_cli_config_or_error_messages(exercised: Settings, pass
 @stack
 def test_passwords_not_in_the_repository(passwords: dict[str, str]) -> None:
     for pw in passwords.values():
-        found = subprocess.run(["git", "grep", "--untracked", "-I", "-l", "-F", "-e", pw],
-                               cwd=ROOT, capture_output=True, text=True, check=False)
+        found = subprocess.run(
+            ["git", "grep", "--untracked", "-I", "-l", "-F", "-e", pw],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         assert found.returncode == 1, f"git grep found a password in: {found.stdout} {found.stderr}"
 
 
@@ -303,7 +335,7 @@ def _grants(conn: Any, user: str, host: str) -> dict[str, set[str]]:
         for row in cur.fetchall():
             line = next(iter(row.values()))
             assert line.startswith("GRANT ") and " ON " in line, line
-            privileges, rest = line[len("GRANT "):].split(" ON ", 1)
+            privileges, rest = line[len("GRANT ") :].split(" ON ", 1)
             target = rest.split(" TO ", 1)[0].replace("`", "")
             assert "WITH GRANT OPTION" not in rest, line
             out.setdefault(target, set()).update(p.strip() for p in privileges.split(","))
@@ -311,8 +343,14 @@ def _grants(conn: Any, user: str, host: str) -> dict[str, set[str]]:
 
 
 def _connect_as(settings: Settings, user: str, password: str) -> Any:
-    return pymysql.connect(host=settings.mysql_host, port=settings.mysql_port, user=user, password=password,
-                           database=settings.mysql_database, autocommit=True)
+    return pymysql.connect(
+        host=settings.mysql_host,
+        port=settings.mysql_port,
+        user=user,
+        password=password,
+        database=settings.mysql_database,
+        autocommit=True,
+    )
 
 
 @stack
@@ -344,8 +382,7 @@ def _denied(conn: Any, sql: str) -> None:
 
 
 @stack
-def test_reader_cannot_write_and_writer_cannot_delete_or_drop(provisioned: Settings,
-                                                             passwords: dict[str, str]) -> None:
+def test_reader_cannot_write_and_writer_cannot_delete_or_drop(provisioned: Settings, passwords: dict[str, str]) -> None:
     s = provisioned
     reader = _connect_as(s, s.mysql_reader_user, passwords["reader"])
     writer = _connect_as(s, s.mysql_writer_user, passwords["writer"])
@@ -404,16 +441,39 @@ def test_every_listening_socket_is_loopback_only(exercised: Settings) -> None:
 
 
 # ------------------------------------------------------------------------------------------ export
-HOSTILE_CELLS = ["=1+1", "+cmd|' /C calc'!A0", "-2+3", "@SUM(A1:A2)", "\t=1", "\r=1", "=HYPERLINK(\"x\")",
-                 "-", "+", "=", "@"]
+HOSTILE_CELLS = [
+    "=1+1",
+    "+cmd|' /C calc'!A0",
+    "-2+3",
+    "@SUM(A1:A2)",
+    "\t=1",
+    "\r=1",
+    '=HYPERLINK("x")',
+    "-",
+    "+",
+    "=",
+    "@",
+]
 
 
 def test_export_neutralises_formula_cells(tmp_path: Path) -> None:
     records = []
     for i, cell in enumerate(HOSTILE_CELLS):
-        records.append({"bucket": "b", "key": cell, "file_name": cell, "status": "FAILED", "error": cell,
-                        "row_count": -1 * i, "size_bytes": 1.5, "column_names": [cell], "sample_rows": [[cell]],
-                        "has_header": None, "encoding": "utf-8"})
+        records.append(
+            {
+                "bucket": "b",
+                "key": cell,
+                "file_name": cell,
+                "status": "FAILED",
+                "error": cell,
+                "row_count": -1 * i,
+                "size_bytes": 1.5,
+                "column_names": [cell],
+                "sample_rows": [[cell]],
+                "has_header": None,
+                "encoding": "utf-8",
+            }
+        )
     path = tmp_path / "out.csv"
     assert export_records(records, path, "csv") == len(records)
     with path.open(encoding="utf-8-sig", newline="") as fh:
@@ -440,10 +500,30 @@ def test_export_json_keeps_values_verbatim(tmp_path: Path) -> None:
 
 # ------------------------------------------------------------------------------------------ keys
 HOSTILE_NAMES = [
-    "../../x.csv", "/etc/passwd", "..\\x.csv", "..\\..\\windows\\system32\\x.csv", "..", ".", "", "   ",
-    "....//....//x.csv", "a/../../b.csv", "./.hidden.csv", "x\x00y.csv", "new\nline.csv", "tab\there.csv",
-    "bell\x07\x1b[31m.csv", "del\x7f.csv", "c1\x85\x9b31m.csv", "\u202ereversed.csv", "ｆｕｌｌ／ｗｉｄｔｈ.csv",
-    "n" * 1000 + ".csv", "日" * 1000 + ".csv", "." * 1000, "/" * 1000, "../" * 333 + "x.csv",
+    "../../x.csv",
+    "/etc/passwd",
+    "..\\x.csv",
+    "..\\..\\windows\\system32\\x.csv",
+    "..",
+    ".",
+    "",
+    "   ",
+    "....//....//x.csv",
+    "a/../../b.csv",
+    "./.hidden.csv",
+    "x\x00y.csv",
+    "new\nline.csv",
+    "tab\there.csv",
+    "bell\x07\x1b[31m.csv",
+    "del\x7f.csv",
+    "c1\x85\x9b31m.csv",
+    "\u202ereversed.csv",
+    "ｆｕｌｌ／ｗｉｄｔｈ.csv",
+    "n" * 1000 + ".csv",
+    "日" * 1000 + ".csv",
+    "." * 1000,
+    "/" * 1000,
+    "../" * 333 + "x.csv",
 ]
 
 
@@ -452,10 +532,12 @@ HOSTILE_NAMES = [
 def test_object_keys_never_escape_the_prefix(prefix: str, name: str, tmp_path: Path) -> None:
     settings = load_settings(env={}, key_prefix=prefix, state_dir=tmp_path)
     clean_prefix = "/".join(p for p in prefix.split("/") if p not in ("", ".", "..")) + "/"
-    for key in (object_key_for(settings, Path("ignored.csv"), name=name),
-                object_key_for(settings, Path(name) if name else Path("x.csv"))):
+    for key in (
+        object_key_for(settings, Path("ignored.csv"), name=name),
+        object_key_for(settings, Path(name) if name else Path("x.csv")),
+    ):
         assert key.startswith(clean_prefix), key
-        last = key[len(clean_prefix):]
+        last = key[len(clean_prefix) :]
         assert last and "/" not in last and "\\" not in last, key
         assert last not in (".", "..") and not last.startswith("."), key
         assert posixpath.normpath(key).startswith(clean_prefix)

@@ -26,8 +26,14 @@ pytestmark = [pytest.mark.stack]
 def private(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
     state = Path(tempfile.mkdtemp(prefix="csvdrop-test-cli-stack-"))
     port = free_port()
-    settings = load_settings(env={}, state_dir=state, localstack_venv=shared_localstack_venv(),
-                             localstack_port=port, aws_endpoint=f"http://127.0.0.1:{port}", mysql_port=free_port())
+    settings = load_settings(
+        env={},
+        state_dir=state,
+        localstack_venv=shared_localstack_venv(),
+        localstack_port=port,
+        aws_endpoint=f"http://127.0.0.1:{port}",
+        mysql_port=free_port(),
+    )
     yield settings
     run_cli(settings, "stack", "down")
     shutil.rmtree(state, ignore_errors=True)
@@ -58,16 +64,24 @@ def test_up_status_awscli_down_leaves_nothing(private: Settings) -> None:
 
     pids = [LocalStackService(private).managed_pid(), MySqlService(private).managed_pid()]
     assert all(pids)
-    listening = {(c.laddr.ip, c.laddr.port) for pid in pids if pid
-                 for c in psutil.Process(pid).net_connections("inet") if c.status == psutil.CONN_LISTEN}
+    listening = {
+        (c.laddr.ip, c.laddr.port)
+        for pid in pids
+        if pid
+        for c in psutil.Process(pid).net_connections("inet")
+        if c.status == psutil.CONN_LISTEN
+    }
     assert ("127.0.0.1", private.localstack_port) in listening and ("127.0.0.1", private.mysql_port) in listening
     assert {ip for ip, _ in listening} == {"127.0.0.1"}, f"listening beyond loopback: {sorted(listening)}"
     descendants = [c.pid for pid in pids if pid for c in psutil.Process(pid).children(recursive=True)]
     down = run_cli(private, "stack", "down")
     assert down.returncode == 0, down.stderr
     assert not _listening(private.localstack_port) and not _listening(private.mysql_port)
-    alive = [p for p in [*pids, *descendants] if p and psutil.pid_exists(p)
-             and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]
+    alive = [
+        p
+        for p in [*pids, *descendants]
+        if p and psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE
+    ]
     assert not alive, f"processes left behind: {alive}"
     status = run_cli(private, "stack", "status")
     assert status.returncode == 3 and "DOWN" in status.stdout
@@ -98,9 +112,14 @@ def test_port_taken_by_something_else_is_a_clear_error(tmp_path: Path) -> None:
         squatter.bind(("127.0.0.1", 0))
         squatter.listen()
         port = squatter.getsockname()[1]
-        settings = load_settings(env={}, state_dir=tmp_path, localstack_venv=shared_localstack_venv(),
-                                 localstack_port=port, aws_endpoint=f"http://127.0.0.1:{port}",
-                                 mysql_port=free_port())
+        settings = load_settings(
+            env={},
+            state_dir=tmp_path,
+            localstack_venv=shared_localstack_venv(),
+            localstack_port=port,
+            aws_endpoint=f"http://127.0.0.1:{port}",
+            mysql_port=free_port(),
+        )
         with pytest.raises(StackError, match=rf"Port {port} .* is taken by .*not LocalStack"):
             stack_up(settings, use_docker=False)
         run_cli(settings, "stack", "down")
@@ -111,8 +130,13 @@ def test_cli_reports_errors_without_traceback(tmp_path: Path) -> None:
         squatter.bind(("127.0.0.1", 0))
         squatter.listen()
         port = squatter.getsockname()[1]
-        settings = load_settings(env={}, state_dir=tmp_path, localstack_venv=shared_localstack_venv(),
-                                 localstack_port=free_port(), mysql_port=port)
+        settings = load_settings(
+            env={},
+            state_dir=tmp_path,
+            localstack_venv=shared_localstack_venv(),
+            localstack_port=free_port(),
+            mysql_port=port,
+        )
         done = run_cli(settings, "stack", "up")
     assert done.returncode != 0
     assert f"Port {port}" in done.stderr and "Traceback" not in done.stderr + done.stdout
@@ -125,8 +149,9 @@ def test_localstack_start_failure_shows_the_log_tail(tmp_path: Path) -> None:
     fake = venv / "bin" / "python"
     fake.write_text("#!/bin/sh\necho 'boom: LocalStack cannot start here' >&2\nexit 3\n")
     fake.chmod(0o755)
-    settings = load_settings(env={}, state_dir=tmp_path, localstack_venv=venv, localstack_port=free_port(),
-                             mysql_port=free_port())
+    settings = load_settings(
+        env={}, state_dir=tmp_path, localstack_venv=venv, localstack_port=free_port(), mysql_port=free_port()
+    )
     from backend.stack import localstack as ls_module
 
     (venv / ls_module._INSTALL_STAMP).write_text(ls_module._inputs_digest())
@@ -151,12 +176,32 @@ def test_compose_file_is_valid_and_mirrors_the_launcher() -> None:
 
     dockerfile = (root / "stack" / "Dockerfile").read_text()
     assert "localstack-constraints.txt" in dockerfile and "lambda_executor" in dockerfile
-    assert 'localstack-core[runtime]==2026.3.0' in dockerfile
+    assert "localstack-core[runtime]==2026.3.0" in dockerfile
     launcher_env = LocalStackService(load_settings(env={}, state_dir=Path(tempfile.mkdtemp()))).environment()
-    path_specific = {"GATEWAY_LISTEN", "FILESYSTEM_ROOT", "LOCALSTACK_VOLUME_DIR", "CONFIG_DIR", "TMPDIR",
-                     "XDG_CACHE_HOME", "LOCALSTACK_HOST", "CSVDROP_SERVICE_PYTHON"}
-    for key in ("OVERRIDE_IN_DOCKER", "GATEWAY_SERVER", "DISABLE_EVENTS", "SKIP_SSL_CERT_DOWNLOAD", "DNS_ADDRESS",
-                "SQS_DISABLE_CLOUDWATCH_METRICS", "SERVICES", "EAGER_SERVICE_LOADING", "LAMBDA_RUNTIME_EXECUTOR",
-                "PROVIDER_OVERRIDE_DYNAMODB", "LAMBDA_KEEPALIVE_MS", "LAMBDA_RETRY_BASE_DELAY", "IN_MEMORY_CLIENT"):
+    path_specific = {
+        "GATEWAY_LISTEN",
+        "FILESYSTEM_ROOT",
+        "LOCALSTACK_VOLUME_DIR",
+        "CONFIG_DIR",
+        "TMPDIR",
+        "XDG_CACHE_HOME",
+        "LOCALSTACK_HOST",
+        "CSVDROP_SERVICE_PYTHON",
+    }
+    for key in (
+        "OVERRIDE_IN_DOCKER",
+        "GATEWAY_SERVER",
+        "DISABLE_EVENTS",
+        "SKIP_SSL_CERT_DOWNLOAD",
+        "DNS_ADDRESS",
+        "SQS_DISABLE_CLOUDWATCH_METRICS",
+        "SERVICES",
+        "EAGER_SERVICE_LOADING",
+        "LAMBDA_RUNTIME_EXECUTOR",
+        "PROVIDER_OVERRIDE_DYNAMODB",
+        "LAMBDA_KEEPALIVE_MS",
+        "LAMBDA_RETRY_BASE_DELAY",
+        "IN_MEMORY_CLIENT",
+    ):
         assert key not in path_specific
         assert f"{key}={launcher_env[key]}" in dockerfile, f"Dockerfile differs from the launcher on {key}"

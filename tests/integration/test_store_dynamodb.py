@@ -38,8 +38,9 @@ pytestmark = pytest.mark.stack
 def ddb(dynamo_settings: Settings) -> Settings:  # noqa: F811
     """The module's table, emptied (records and the counter)."""
     c = client(dynamo_settings, "dynamodb")
-    for page in c.get_paginator("scan").paginate(TableName=dynamo_settings.dynamodb_table,
-                                                  ProjectionExpression="FileName"):
+    for page in c.get_paginator("scan").paginate(
+        TableName=dynamo_settings.dynamodb_table, ProjectionExpression="FileName"
+    ):
         for item in page["Items"]:
             c.delete_item(TableName=dynamo_settings.dynamodb_table, Key={"FileName": item["FileName"]})
     return dynamo_settings
@@ -98,9 +99,15 @@ def test_upsert_idempotent_and_ordered(ddb: Settings) -> None:
     assert reader.get("other-bucket", "data/a.csv") is None
 
 
-@pytest.mark.parametrize("stored,incoming,newer", [
-    ("FF", "100", True), ("100", "FF", False), ("00ab", "AB", False), ("9", "0A", True),
-])
+@pytest.mark.parametrize(
+    "stored,incoming,newer",
+    [
+        ("FF", "100", True),
+        ("100", "FF", False),
+        ("00ab", "AB", False),
+        ("9", "0A", True),
+    ],
+)
 def test_sequencer_padding(ddb: Settings, stored: str, incoming: str, newer: bool) -> None:
     w = _writer(ddb)
     assert w.upsert(make_record(sequencer=stored))
@@ -144,8 +151,11 @@ def _seed(settings: Settings) -> list[dict[str, Any]]:
     for i, name in enumerate(names):
         failed = i % 3 == 2
         rec = make_record(
-            key=f"in/{i}/{name}", sequencer=f"{i + 1:02X}", status="FAILED" if failed else "PROCESSED",
-            size_bytes=1000 - i * 100, uploaded_at=(base + timedelta(days=i)).isoformat(),
+            key=f"in/{i}/{name}",
+            sequencer=f"{i + 1:02X}",
+            status="FAILED" if failed else "PROCESSED",
+            size_bytes=1000 - i * 100,
+            uploaded_at=(base + timedelta(days=i)).isoformat(),
             row_count=None if failed else i * 10,
         )
         assert w.upsert(rec)
@@ -162,8 +172,13 @@ def test_list_filters_sort_paging(ddb: Settings) -> None:
     assert r.list(RecordQuery(status="FAILED")).total == 2
     assert [x.file_name for x in r.list(RecordQuery(name_contains="BETA")).records] == ["Beta.csv"]
     assert [x.file_name for x in r.list(RecordQuery(name_contains="%")).records] == ["delta%.csv"]
-    in_range = r.list(RecordQuery(uploaded_from=datetime(2026, 11, 2, 12, 0),
-                                  uploaded_to=datetime(2026, 11, 4, 12, 0, tzinfo=UTC), descending=False))
+    in_range = r.list(
+        RecordQuery(
+            uploaded_from=datetime(2026, 11, 2, 12, 0),
+            uploaded_to=datetime(2026, 11, 4, 12, 0, tzinfo=UTC),
+            descending=False,
+        )
+    )
     assert [x.key for x in in_range.records] == [records[1]["key"], records[2]["key"]]
     page1 = r.list(RecordQuery(sort="file_name", descending=False, limit=3))
     page3 = r.list(RecordQuery(sort="file_name", descending=False, limit=3, offset=6))

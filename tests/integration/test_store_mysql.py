@@ -61,8 +61,9 @@ def test_setup_report_and_idempotent_rerun(mysql_db: MySqlTestDb) -> None:  # no
     assert "applied migration 0001_create_csv_metadata" in first
     assert "applied migration 0002_add_dialect_and_warnings" in first
     assert sum(line.startswith("created user") for line in first) == 4
-    again = ensure_database_and_users(mysql_db.settings, writer_password=mysql_db.writer_password,
-                                      reader_password=mysql_db.reader_password)
+    again = ensure_database_and_users(
+        mysql_db.settings, writer_password=mysql_db.writer_password, reader_password=mysql_db.reader_password
+    )
     assert f"found database {mysql_db.settings.mysql_database}" in again
     assert "schema up to date" in again
     assert not any(line.startswith("created") for line in again)
@@ -79,8 +80,10 @@ def test_setup_report_and_idempotent_rerun(mysql_db: MySqlTestDb) -> None:  # no
                 (mysql_db.settings.mysql_database,),
             )
             assert cur.fetchone() == ("utf8mb4",)
-            cur.execute("SELECT User, Host FROM mysql.user WHERE User IN (%s, %s) ORDER BY User, Host",
-                        (mysql_db.settings.mysql_reader_user, mysql_db.settings.mysql_writer_user))
+            cur.execute(
+                "SELECT User, Host FROM mysql.user WHERE User IN (%s, %s) ORDER BY User, Host",
+                (mysql_db.settings.mysql_reader_user, mysql_db.settings.mysql_writer_user),
+            )
             hosts = {(u, h) for u, h in cur.fetchall()}
     s = mysql_db.settings
     assert hosts == {(u, h) for u in (s.mysql_writer_user, s.mysql_reader_user) for h in ("127.0.0.1", "%")}
@@ -98,7 +101,9 @@ def test_new_migration_is_applied_once(mysql_db: MySqlTestDb, tmp_path: Path) ->
         (tmp_path / original.name).write_text(original.read_text(), encoding="utf-8")
     (tmp_path / "0099_scratch.sql").write_text(
         "-- test only\nCREATE TABLE IF NOT EXISTS scratch_t (id INT PRIMARY KEY);\n"
-        "INSERT IGNORE INTO scratch_t VALUES (1);\n", encoding="utf-8")
+        "INSERT IGNORE INTO scratch_t VALUES (1);\n",
+        encoding="utf-8",
+    )
     with mysql_db.admin() as conn:
         try:
             assert apply_migrations(conn, tmp_path) == ["0099_scratch"]
@@ -118,8 +123,12 @@ def test_migration_0002_upgrades_an_existing_database_once(stack: Settings, tmp_
     from db_setup.setup_rds import _ensure_database, admin_connect, load_migrations
 
     tag = uuid.uuid4().hex[:8]
-    settings = stack.replace(mysql_database=f"csvdrop_m_{tag}", mysql_writer_user=f"mw_{tag}",
-                             mysql_reader_user=f"mr_{tag}", metadata_store="mysql")
+    settings = stack.replace(
+        mysql_database=f"csvdrop_m_{tag}",
+        mysql_writer_user=f"mw_{tag}",
+        mysql_reader_user=f"mr_{tag}",
+        metadata_store="mysql",
+    )
     v1 = next(MIGRATIONS_DIR.glob("0001_*.sql"))
     (tmp_path / v1.name).write_text(v1.read_text(), encoding="utf-8")
     old = make_record(key="old/before-0002.csv", sequencer="01")
@@ -136,18 +145,21 @@ def test_migration_0002_upgrades_an_existing_database_once(stack: Settings, tmp_
                 "(%s, %s, %s, %s, 'PROCESSED', 10, 'e', '01', '2026-11-25 21:00:00', '2026-11-25 21:00:01', 1.5, "
                 "'utf-8', 0, ',', '\"', 1, '\\n', 3, 2, '[\"id\", \"name\"]', '[]', '[]', 0, '[]', 1, "
                 "UTC_TIMESTAMP(6), UTC_TIMESTAMP(6))",
-                (store_writer.key_hash(old["bucket"], old["key"]), old["bucket"], old["key"], old["file_name"]))
+                (store_writer.key_hash(old["bucket"], old["key"]), old["bucket"], old["key"], old["file_name"]),
+            )
             cur.execute("UPDATE csv_metadata_revision SET revision = 1 WHERE id = 1")
     finally:
         conn.close()
     db = MySqlTestDb(settings, "w-" + uuid.uuid4().hex, "r-" + uuid.uuid4().hex, [])
     try:
-        report = ensure_database_and_users(settings, writer_password=db.writer_password,
-                                           reader_password=db.reader_password)
+        report = ensure_database_and_users(
+            settings, writer_password=db.writer_password, reader_password=db.reader_password
+        )
         assert "applied migration 0002_add_dialect_and_warnings" in report
         assert not any("0001" in line for line in report)
-        again = ensure_database_and_users(settings, writer_password=db.writer_password,
-                                          reader_password=db.reader_password)
+        again = ensure_database_and_users(
+            settings, writer_password=db.writer_password, reader_password=db.reader_password
+        )
         assert "schema up to date" in again
         with db.admin() as conn2:
             migration = next(m for m in load_migrations() if m.version == "0002")
@@ -156,16 +168,23 @@ def test_migration_0002_upgrades_an_existing_database_once(stack: Settings, tmp_
                     cur.execute(statement)
                 cur.execute("SELECT version FROM schema_migrations ORDER BY version")
                 assert cur.fetchall() == (("0001",), ("0002",))
-                cur.execute("SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() "
-                            "AND TABLE_NAME = 'csv_metadata' AND COLUMN_NAME = 'warnings'")
+                cur.execute(
+                    "SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() "
+                    "AND TABLE_NAME = 'csv_metadata' AND COLUMN_NAME = 'warnings'"
+                )
                 assert cur.fetchone() == (1,)
         with db.reader() as r:
             before = r.get(old["bucket"], old["key"])
             assert before is not None and before.row_count == 3
             assert before.warnings == () and not before.has_warnings
             assert before.to_json_dict()["warnings"] == []
-            assert (before.header_line, before.skipped_lines, before.escape_char, before.double_quote,
-                    before.skip_initial_space) == (None, None, None, None, None)
+            assert (
+                before.header_line,
+                before.skipped_lines,
+                before.escape_char,
+                before.double_quote,
+                before.skip_initial_space,
+            ) == (None, None, None, None, None)
         with db.writer() as w:
             assert w.upsert(warned_record(key="new/after-0002.csv"))
         with db.reader() as r:
@@ -176,12 +195,15 @@ def test_migration_0002_upgrades_an_existing_database_once(stack: Settings, tmp_
         drop_database_and_users(settings)
 
 
-@pytest.mark.parametrize("field,value", [
-    ("mysql_database", "csvdrop`; DROP DATABASE mysql; --"),
-    ("mysql_database", "a-b"),
-    ("mysql_writer_user", "w'@'%"),
-    ("mysql_reader_user", "r" * 40),
-])
+@pytest.mark.parametrize(
+    "field,value",
+    [
+        ("mysql_database", "csvdrop`; DROP DATABASE mysql; --"),
+        ("mysql_database", "a-b"),
+        ("mysql_writer_user", "w'@'%"),
+        ("mysql_reader_user", "r" * 40),
+    ],
+)
 def test_hostile_identifiers_are_rejected(stack: Settings, field: str, value: str) -> None:
     with pytest.raises(SetupError, match="not allowed"):
         ensure_database_and_users(stack.replace(**{field: value}), writer_password="x", reader_password="y")
@@ -196,8 +218,7 @@ def test_passwords_rotate_on_rerun(stack: Settings) -> None:
     gen = create_mysql_test_db(stack)
     db = next(gen)
     try:
-        ensure_database_and_users(db.settings, writer_password="new-writer-pw",
-                                  reader_password="new-reader-pw")
+        ensure_database_and_users(db.settings, writer_password="new-writer-pw", reader_password="new-reader-pw")
         with pytest.raises(pymysql.err.OperationalError):
             db.connect_as("writer")
         db.writer_password = "new-writer-pw"
@@ -212,13 +233,13 @@ def test_drop_database_and_users(stack: Settings) -> None:
     try:
         s = db.settings
         said = drop_database_and_users(s)
-        assert said.startswith(
-            f"dropped database {s.mysql_database}, user '{s.mysql_writer_user}'@'127.0.0.1'")
+        assert said.startswith(f"dropped database {s.mysql_database}, user '{s.mysql_writer_user}'@'127.0.0.1'")
         assert said.count("user '") == 4
         assert drop_database_and_users(s) == f"nothing to drop on {s.mysql_host}"
         with db.admin(None) as conn, conn.cursor() as cur:
-            cur.execute("SELECT COUNT(*) FROM mysql.user WHERE User IN (%s, %s)",
-                        (s.mysql_writer_user, s.mysql_reader_user))
+            cur.execute(
+                "SELECT COUNT(*) FROM mysql.user WHERE User IN (%s, %s)", (s.mysql_writer_user, s.mysql_reader_user)
+            )
             assert cur.fetchone() == (0,)
     finally:
         gen.close()
@@ -300,12 +321,15 @@ def test_upsert_idempotent_and_ordered(db: MySqlTestDb) -> None:
         reader.close()
 
 
-@pytest.mark.parametrize("stored,incoming,newer", [
-    ("FF", "100", True),  # different lengths compare as numbers after left-padding
-    ("100", "FF", False),
-    ("00ab", "AB", False),  # same value, different case/padding: a duplicate
-    ("9", "0A", True),
-])
+@pytest.mark.parametrize(
+    "stored,incoming,newer",
+    [
+        ("FF", "100", True),  # different lengths compare as numbers after left-padding
+        ("100", "FF", False),
+        ("00ab", "AB", False),  # same value, different case/padding: a duplicate
+        ("9", "0A", True),
+    ],
+)
 def test_sequencer_padding(db: MySqlTestDb, stored: str, incoming: str, newer: bool) -> None:
     with db.writer() as w:
         assert w.upsert(make_record(sequencer=stored))
@@ -368,8 +392,9 @@ def test_hostile_values_round_trip(db: MySqlTestDb, key: str) -> None:
         assert [x.key for x in page.records] == [key]
     # the JSON is valid JSON for every consumer, and the tables are all still there
     with db.admin() as conn, conn.cursor() as cur:
-        cur.execute("SELECT JSON_VALID(column_names), JSON_VALID(sample_rows), JSON_VALID(column_profiles) "
-                    "FROM csv_metadata")
+        cur.execute(
+            "SELECT JSON_VALID(column_names), JSON_VALID(sample_rows), JSON_VALID(column_profiles) FROM csv_metadata"
+        )
         assert cur.fetchone() == (1, 1, 1)
         cur.execute("SHOW TABLES")
         tables = {t for (t,) in cur.fetchall()}
@@ -396,8 +421,10 @@ def test_warned_record_round_trip(db: MySqlTestDb) -> None:
         changed, _ = r.changed_since(None)
         assert {x.key: len(x.warnings) for x in changed} == {record["key"]: 3, failed["key"]: 0, clean["key"]: 0}
     with db.admin() as conn, conn.cursor() as cur:
-        cur.execute("SELECT object_key, warning_count, JSON_VALID(warnings), skipped_lines IS NULL "
-                    "FROM csv_metadata ORDER BY object_key")
+        cur.execute(
+            "SELECT object_key, warning_count, JSON_VALID(warnings), skipped_lines IS NULL "
+            "FROM csv_metadata ORDER BY object_key"
+        )
         assert cur.fetchall() == ((failed["key"], 0, 1, 1), (clean["key"], 0, 1, 0), (record["key"], 3, 1, 0))
 
 
@@ -412,8 +439,14 @@ def test_json_dict_times_and_types(db: MySqlTestDb) -> None:
     assert out["uploaded_at"] == "2026-11-25T21:00:00.500000+00:00"
     assert out["processed_at"] == "2026-11-25T21:00:01.000000+00:00"
     assert out["has_bom"] is False and out["has_header"] is True
-    assert out["columns"][0] == {"name": "id", "type": "integer", "null_count": 0, "distinct_count": 3,
-                                 "min": 1, "max": 3}
+    assert out["columns"][0] == {
+        "name": "id",
+        "type": "integer",
+        "null_count": 0,
+        "distinct_count": 3,
+        "min": 1,
+        "max": 3,
+    }
     json.dumps(out)  # serialisable as is
     assert isinstance(got, MetadataRecord) and got.uploaded_at.tzinfo is not None
 
@@ -421,14 +454,33 @@ def test_json_dict_times_and_types(db: MySqlTestDb) -> None:
 def test_writer_from_secret_via_open_writer(db: MySqlTestDb, stack: Settings) -> None:
     """open_writer reads host/port/user/password/dbname from a Secrets Manager secret (once per process)."""
     s = db.settings
-    sm = boto3.client("secretsmanager", endpoint_url=stack.aws_endpoint, region_name=stack.region,
-                      aws_access_key_id="test", aws_secret_access_key="test")
+    sm = boto3.client(
+        "secretsmanager",
+        endpoint_url=stack.aws_endpoint,
+        region_name=stack.region,
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    )
     name = f"csvdrop-test/{s.mysql_writer_user}"
-    arn = sm.create_secret(Name=name, SecretString=json.dumps({
-        "host": s.mysql_host, "port": s.mysql_port, "username": s.mysql_writer_user,
-        "password": db.writer_password, "dbname": s.mysql_database}))["ARN"]
-    env = {"DB_SECRET_ARN": arn, "AWS_ENDPOINT_URL": stack.aws_endpoint, "AWS_REGION": stack.region,
-           "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}
+    arn = sm.create_secret(
+        Name=name,
+        SecretString=json.dumps(
+            {
+                "host": s.mysql_host,
+                "port": s.mysql_port,
+                "username": s.mysql_writer_user,
+                "password": db.writer_password,
+                "dbname": s.mysql_database,
+            }
+        ),
+    )["ARN"]
+    env = {
+        "DB_SECRET_ARN": arn,
+        "AWS_ENDPOINT_URL": stack.aws_endpoint,
+        "AWS_REGION": stack.region,
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+    }
     store_writer.clear_secret_cache()
     try:
         with store_writer.open_writer(env) as w:
@@ -460,8 +512,9 @@ def test_writer_reconnects_after_kill(db: MySqlTestDb) -> None:
 
 
 def test_writer_error_is_plain(stack: Settings) -> None:
-    w = store_writer.MySqlWriter(host="127.0.0.1", port=free_port(), user="u", password="p", database="d",
-                                 connect_timeout=2)
+    w = store_writer.MySqlWriter(
+        host="127.0.0.1", port=free_port(), user="u", password="p", database="d", connect_timeout=2
+    )
     with pytest.raises(store_writer.StoreWriteError, match="cannot connect to the metadata database"):
         w.upsert(make_record())
 
@@ -473,16 +526,19 @@ def _seed(db: MySqlTestDb) -> list[dict[str, Any]]:
     names = ["alpha.csv", "Beta.csv", "gamma_2026.csv", "delta%.csv", "epsilon.csv", "zeta.CSV", "eta.csv"]
     for i, name in enumerate(names):
         failed = i % 3 == 2
-        records.append(make_record(
-            key=f"in/{i}/{name}", sequencer=f"{i + 1:02X}",
-            status="FAILED" if failed else "PROCESSED",
-            error="bad" if failed else None,
-            size_bytes=1000 - i * 100,
-            uploaded_at=(base + timedelta(days=i)).isoformat(),
-            duration_ms=float((i * 37) % 11),
-            row_count=None if failed else i * 10,
-            encoding=None if failed else ("utf-8" if i % 2 else "latin-1"),
-        ))
+        records.append(
+            make_record(
+                key=f"in/{i}/{name}",
+                sequencer=f"{i + 1:02X}",
+                status="FAILED" if failed else "PROCESSED",
+                error="bad" if failed else None,
+                size_bytes=1000 - i * 100,
+                uploaded_at=(base + timedelta(days=i)).isoformat(),
+                duration_ms=float((i * 37) % 11),
+                row_count=None if failed else i * 10,
+                encoding=None if failed else ("utf-8" if i % 2 else "latin-1"),
+            )
+        )
     with db.writer() as w:
         for rec in records:
             assert w.upsert(rec)
@@ -600,19 +656,34 @@ def test_store_error_messages(db: MySqlTestDb) -> None:
     with pytest.raises(StoreError, match=r"refused user .*wrong password"):
         open_reader(s, password="wrong").list(RecordQuery())
     with pytest.raises(StoreError, match="does not exist"):
-        open_reader(s.replace(mysql_database="csvdrop_no_such_db"), user=s.mysql_admin_user,
-                    password=s.mysql_admin_password).list(RecordQuery())
+        open_reader(
+            s.replace(mysql_database="csvdrop_no_such_db"), user=s.mysql_admin_user, password=s.mysql_admin_password
+        ).list(RecordQuery())
 
 
 def test_open_reader_uses_reader_secret(db: MySqlTestDb, stack: Settings) -> None:
     s = db.settings.replace(reader_secret_name=f"csvdrop-test/{db.settings.mysql_reader_user}")
     with pytest.raises(StoreError, match="does not exist"):
         open_reader(s)
-    sm = boto3.client("secretsmanager", endpoint_url=stack.aws_endpoint, region_name=stack.region,
-                      aws_access_key_id="test", aws_secret_access_key="test")
-    sm.create_secret(Name=s.reader_secret_name, SecretString=json.dumps(
-        {"username": s.mysql_reader_user, "password": db.reader_password, "host": s.mysql_host,
-         "port": s.mysql_port, "dbname": s.mysql_database}))
+    sm = boto3.client(
+        "secretsmanager",
+        endpoint_url=stack.aws_endpoint,
+        region_name=stack.region,
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    )
+    sm.create_secret(
+        Name=s.reader_secret_name,
+        SecretString=json.dumps(
+            {
+                "username": s.mysql_reader_user,
+                "password": db.reader_password,
+                "host": s.mysql_host,
+                "port": s.mysql_port,
+                "dbname": s.mysql_database,
+            }
+        ),
+    )
     try:
         with db.writer() as w:
             w.upsert(make_record())

@@ -13,8 +13,9 @@ from backend.config import Settings, load_settings
 
 @pytest.fixture
 def local(tmp_path: Path) -> Settings:
-    return load_settings(env={}, config_path=tmp_path / "config.toml", aws_endpoint="http://127.0.0.1:9",
-                         region="eu-west-1")
+    return load_settings(
+        env={}, config_path=tmp_path / "config.toml", aws_endpoint="http://127.0.0.1:9", region="eu-west-1"
+    )
 
 
 @pytest.fixture
@@ -38,8 +39,10 @@ def test_clients_of_one_target_share_a_session(local: Settings) -> None:
 
 def test_another_region_or_profile_gets_its_own_session(local: Settings, profiles: None) -> None:
     alpha = local.replace(mode="aws", aws_profile="alpha")
-    sessions = {id(aws.session(s)) for s in (local, local.replace(region="us-east-1"), alpha,
-                                             local.replace(mode="aws", aws_profile="beta"))}
+    sessions = {
+        id(aws.session(s))
+        for s in (local, local.replace(region="us-east-1"), alpha, local.replace(mode="aws", aws_profile="beta"))
+    }
     assert len(sessions) == 4
     assert aws.session(alpha).profile_name == "alpha"
     assert aws.client(alpha, "s3").meta.endpoint_url == "https://s3.eu-west-1.amazonaws.com"

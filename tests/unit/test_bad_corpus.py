@@ -107,7 +107,10 @@ def test_validator_and_lambda_agree(name: str, large_dir: Path) -> None:
         return
     assert local.ok, local.reason
     assert (local.encoding, local.delimiter, local.column_count) == (
-        remote["encoding"], remote["delimiter"], remote["column_count"])
+        remote["encoding"],
+        remote["delimiter"],
+        remote["column_count"],
+    )
 
 
 def test_one_set_of_rules() -> None:

@@ -18,9 +18,25 @@ from lambda_loader import LAMBDA_DIR, load_lambda_module
 
 m = load_lambda_module("csv_metadata")
 CONTENT_KEYS = [
-    "encoding", "has_bom", "delimiter", "quote_char", "escape_char", "double_quote", "skip_initial_space",
-    "has_header", "header_line", "line_terminator", "row_count", "column_count", "column_names",
-    "duplicate_column_names", "columns", "duplicate_row_count", "sample_rows", "skipped_lines", "warnings",
+    "encoding",
+    "has_bom",
+    "delimiter",
+    "quote_char",
+    "escape_char",
+    "double_quote",
+    "skip_initial_space",
+    "has_header",
+    "header_line",
+    "line_terminator",
+    "row_count",
+    "column_count",
+    "column_names",
+    "duplicate_column_names",
+    "columns",
+    "duplicate_row_count",
+    "sample_rows",
+    "skipped_lines",
+    "warnings",
 ]
 
 
@@ -39,9 +55,17 @@ def big_csv(rows: int) -> bytes:
     w = csv.writer(out, lineterminator="\n")
     w.writerow(["id", "price", "name", "flag", "day", "qty", "note"])
     for i in range(rows):
-        w.writerow([i, f"{(i * 37) % 10000 / 100:.2f}", f"name{i % 500}", "true" if i % 3 else "false",
-                    f"2024-{1 + i % 12:02d}-{1 + i % 28:02d}", "" if i % 7 == 0 else i % 1000,
-                    f"note {i}, with a comma"])
+        w.writerow(
+            [
+                i,
+                f"{(i * 37) % 10000 / 100:.2f}",
+                f"name{i % 500}",
+                "true" if i % 3 else "false",
+                f"2024-{1 + i % 12:02d}-{1 + i % 28:02d}",
+                "" if i % 7 == 0 else i % 1000,
+                f"note {i}, with a comma",
+            ]
+        )
     return out.getvalue().encode()
 
 
@@ -228,7 +252,8 @@ csv_metadata.profile_csv(data)
 after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 print(len(data), before * 1024, after * 1024)
 """
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         cwd=Path(__file__).parent.parent)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=Path(__file__).parent.parent
+    )
     size, before, after = map(int, out.stdout.split())
     assert after - before < 10 * size, f"RSS grew {(after - before) / 1e6:.0f} MB for {size / 1e6:.0f} MB"

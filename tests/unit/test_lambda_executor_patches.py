@@ -123,9 +123,7 @@ class FakeLogs:
     def create_log_stream(self, logGroupName: str, logStreamName: str) -> None:
         self.streams.setdefault((logGroupName, logStreamName), [])
 
-    def put_log_events(
-        self, logGroupName: str, logStreamName: str, logEvents: list[dict[str, Any]]
-    ) -> None:
+    def put_log_events(self, logGroupName: str, logStreamName: str, logEvents: list[dict[str, Any]]) -> None:
         if logStreamName in self.fail_streams:
             raise OSError("logs service unavailable")
         if logGroupName not in self.groups or (logGroupName, logStreamName) not in self.streams:
@@ -153,8 +151,11 @@ def test_a_backlog_becomes_one_request_per_stream_in_order_with_every_line() -> 
     assert sorted(call[1] for call in logs.calls) == ["stream-0", "stream-1", "stream-2"]
     for s in range(3):
         messages = [e["message"] for e in logs.streams[("/aws/lambda/f", f"stream-{s}")]]
-        expected = [line + "\n" for n in range(s, 30, 3)
-                    for line in (f"START RequestId: {n}", f"line {n}", f"END RequestId: {n}", f"REPORT RequestId: {n}")]
+        expected = [
+            line + "\n"
+            for n in range(s, 30, 3)
+            for line in (f"START RequestId: {n}", f"line {n}", f"END RequestId: {n}", f"REPORT RequestId: {n}")
+        ]
         assert messages == expected  # the empty line is dropped, as CloudWatch requires
 
 

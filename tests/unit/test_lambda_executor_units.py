@@ -60,9 +60,7 @@ def test_env_override_wins(tmp_path: Path) -> None:
 
 
 def test_broken_env_override_is_an_error_not_silently_skipped(tmp_path: Path) -> None:
-    with pytest.raises(
-        interp.InterpreterNotFound, match=r"CSVDROP_LAMBDA_PYTHON_3_13=.*not a working Python 3\.13"
-    ):
+    with pytest.raises(interp.InterpreterNotFound, match=r"CSVDROP_LAMBDA_PYTHON_3_13=.*not a working Python 3\.13"):
         interp.find_interpreter(
             "python3.13",
             environ={"CSVDROP_LAMBDA_PYTHON_3_13": "/nope"},
@@ -151,9 +149,7 @@ def test_error_payload_has_lambda_shape() -> None:
 
 
 def test_error_payload_overrides() -> None:
-    payload = child.error_payload(
-        RuntimeError("x"), "Runtime.ImportModuleError", "Unable to import module 'm'"
-    )
+    payload = child.error_payload(RuntimeError("x"), "Runtime.ImportModuleError", "Unable to import module 'm'")
     assert payload == {
         "errorMessage": "Unable to import module 'm'",
         "errorType": "Runtime.ImportModuleError",
@@ -339,8 +335,6 @@ def test_max_memory_is_this_process_peak_not_the_forked_parents() -> None:
 
 def test_report_line_format() -> None:
     line = child.report_line("abc", 12.345, "256", 101.5)
-    assert line.startswith(
-        "REPORT RequestId: abc\tDuration: 12.35 ms\tBilled Duration: 13 ms\tMemory Size: 256 MB\t"
-    )
+    assert line.startswith("REPORT RequestId: abc\tDuration: 12.35 ms\tBilled Duration: 13 ms\tMemory Size: 256 MB\t")
     assert "Max Memory Used: " in line and line.endswith("\tInit Duration: 101.50 ms")
     assert "Init Duration" not in child.report_line("abc", 1.0, "128", None)

@@ -28,8 +28,14 @@ def read(entry: corpus.CorpusFile) -> tuple[corpus.Verdict, dict | None]:
         got = csv_metadata.profile_csv(entry.path.read_bytes())
     except csv_metadata.CsvProfileError as exc:
         return corpus.judge(entry.expect, None, None, error=str(exc)), None
-    verdict = corpus.judge(entry.expect, got["row_count"], got["column_count"], got["has_header"],
-                           got["column_names"], warned=bool(got["warnings"]))
+    verdict = corpus.judge(
+        entry.expect,
+        got["row_count"],
+        got["column_count"],
+        got["has_header"],
+        got["column_names"],
+        warned=bool(got["warnings"]),
+    )
     return verdict, got
 
 

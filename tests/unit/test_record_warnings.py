@@ -108,8 +108,12 @@ class FakeS3:
 
     def get_object(self, **kwargs: Any) -> dict[str, Any]:
         self.calls += 1
-        return {"Body": io.BytesIO(self.data), "ContentLength": len(self.data), "ETag": '"etag-1"',
-                "LastModified": dt.datetime(2026, 11, 25, 21, 0, tzinfo=dt.UTC)}
+        return {
+            "Body": io.BytesIO(self.data),
+            "ContentLength": len(self.data),
+            "ETag": '"etag-1"',
+            "LastModified": dt.datetime(2026, 11, 25, 21, 0, tzinfo=dt.UTC),
+        }
 
 
 class FakeWriter:
@@ -141,17 +145,30 @@ def test_every_record_has_the_new_keys(monkeypatch: pytest.MonkeyPatch) -> None:
     failed = _process(monkeypatch, b"")
     assert failed["status"] == "FAILED"
     assert {k: failed[k] for k in NEW_KEYS} == {
-        "header_line": None, "skipped_lines": None, "escape_char": None, "double_quote": None,
-        "skip_initial_space": None, "warnings": []}
+        "header_line": None,
+        "skipped_lines": None,
+        "escape_char": None,
+        "double_quote": None,
+        "skip_initial_space": None,
+        "warnings": [],
+    }
 
 
 def test_folder_placeholders_are_not_files(monkeypatch: pytest.MonkeyPatch) -> None:
     s3 = FakeS3(b"")
     monkeypatch.setitem(handler._clients, "s3", s3)
-    event = {"Records": [{"eventSource": "aws:s3", "eventName": "ObjectCreated:Put",
-                          "s3": {"bucket": {"name": "bkt"}, "object": {"key": "in/folder/", "size": 0}}}]}
+    event = {
+        "Records": [
+            {
+                "eventSource": "aws:s3",
+                "eventName": "ObjectCreated:Put",
+                "s3": {"bucket": {"name": "bkt"}, "object": {"key": "in/folder/", "size": 0}},
+            }
+        ]
+    }
     assert handler.lambda_handler(event, None) == {
-        "results": [{"bucket": "bkt", "key": "in/folder/", "skipped": "folder"}]}
+        "results": [{"bucket": "bkt", "key": "in/folder/", "skipped": "folder"}]
+    }
     assert s3.calls == 0
 
 
@@ -166,11 +183,18 @@ def test_writer_normalises_and_caps_warnings() -> None:
     assert norm["skipped_lines"] == {"preamble": 2, "footnotes": 0, "comments": 0, "empty_rows": 0, "blank_lines": 0}
     legacy = store_writer.normalize_record({k: v for k, v in make_record().items() if k not in NEW_KEYS})
     assert {k: legacy[k] for k in NEW_KEYS} == {
-        "header_line": None, "skipped_lines": None, "escape_char": None, "double_quote": None,
-        "skip_initial_space": None, "warnings": []}
+        "header_line": None,
+        "skipped_lines": None,
+        "escape_char": None,
+        "double_quote": None,
+        "skip_initial_space": None,
+        "warnings": [],
+    }
     odd = store_writer.normalize_record(warned_record(warnings=["plain text", {"code": "x", "lines": "7"}]))
-    assert odd["warnings"] == [{"code": "warning", "message": "plain text", "lines": []},
-                               {"code": "x", "message": "", "lines": []}]
+    assert odd["warnings"] == [
+        {"code": "warning", "message": "plain text", "lines": []},
+        {"code": "x", "message": "", "lines": []},
+    ]
 
 
 # ------------------------------------------------------------------------------------ record type and CLI
@@ -189,10 +213,16 @@ def test_record_type_round_trip_and_flags() -> None:
     assert not failed.has_warnings
 
 
-@pytest.mark.parametrize("lines,text", [
-    ([], ""), ([4], "line 4"), ([9, 3], "lines 3 and 9"), ([3, 4, 5, 9, 12], "lines 3-5, 9 and 12"),
-    (list(range(1, 60, 2)), "lines 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23 … (30 lines)"),
-])
+@pytest.mark.parametrize(
+    "lines,text",
+    [
+        ([], ""),
+        ([4], "line 4"),
+        ([9, 3], "lines 3 and 9"),
+        ([3, 4, 5, 9, 12], "lines 3-5, 9 and 12"),
+        (list(range(1, 60, 2)), "lines 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23 … (30 lines)"),
+    ],
+)
 def test_describe_lines(lines: list[int], text: str) -> None:
     assert describe_lines(lines) == text
 
@@ -200,18 +230,28 @@ def test_describe_lines(lines: list[int], text: str) -> None:
 def test_show_plain_text_lists_warnings_skipped_lines_and_dialect() -> None:
     lines = show_lines(_record())
     text = "\n".join(lines)
-    assert lines[:3] == ["bucket               bkt", "key                  warned/report.csv",
-                         "status               PROCESSED"]
+    assert lines[:3] == [
+        "bucket               bkt",
+        "key                  warned/report.csv",
+        "status               PROCESSED",
+    ]
     assert "warnings (3, processed with warnings):" in lines
     assert "  [preamble_skipped] Skipped 2 title lines before the header. (lines 1 and 2)" in lines
-    assert ("  [ragged_rows] 2 rows have fewer fields than the header; the missing ones are empty. "
-            "(lines 9 and 14)") in lines
+    assert (
+        "  [ragged_rows] 2 rows have fewer fields than the header; the missing ones are empty. (lines 9 and 14)"
+    ) in lines
     assert "  [hostile] '; DROP TABLE csv_metadata; -- <b>ünï 😀</b>" in lines
     assert "header_line          4" in lines
     assert "skipped lines        preamble=3 footnotes=2 comments=0 empty_rows=1 blank_lines=5" in lines
-    for expected in ("  encoding           utf-8", "  delimiter          ';'", "  quote_char         '\"'",
-                     "  escape_char        '\\\\'", "  double_quote       no", "  skip_initial_space yes",
-                     "  line_terminator    CRLF (\\r\\n)"):
+    for expected in (
+        "  encoding           utf-8",
+        "  delimiter          ';'",
+        "  quote_char         '\"'",
+        "  escape_char        '\\\\'",
+        "  double_quote       no",
+        "  skip_initial_space yes",
+        "  line_terminator    CRLF (\\r\\n)",
+    ):
         assert expected in lines, text
     clean = show_lines(_record(warnings=[]))
     assert "warnings             none" in clean
@@ -232,7 +272,16 @@ def test_export_carries_the_new_keys(tmp_path: Any) -> None:
     with (tmp_path / "out.csv").open(encoding="utf-8-sig", newline="") as fh:
         (row,) = list(csv.DictReader(fh))
     assert json.loads(row["warnings"]) == WARNINGS
-    assert json.loads(row["skipped_lines"]) == {"preamble": 3, "footnotes": 2, "comments": 0, "empty_rows": 1,
-                                                "blank_lines": 5}
+    assert json.loads(row["skipped_lines"]) == {
+        "preamble": 3,
+        "footnotes": 2,
+        "comments": 0,
+        "empty_rows": 1,
+        "blank_lines": 5,
+    }
     assert (row["header_line"], row["escape_char"], row["double_quote"], row["skip_initial_space"]) == (
-        "4", "\\", "false", "true")
+        "4",
+        "\\",
+        "false",
+        "true",
+    )

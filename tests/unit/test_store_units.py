@@ -23,14 +23,17 @@ from db_setup.setup_rds import (
 )
 
 
-@pytest.mark.parametrize("a,b,newer", [
-    ("0055AED6DCD90281E5", "0055AED6DCD90281E4", True),
-    ("0055AED6DCD90281E5", "0055AED6DCD90281E5", False),
-    ("100", "FF", True),
-    ("FF", "100", False),
-    ("0a", "A", False),
-    ("000000000001", "0", True),
-])
+@pytest.mark.parametrize(
+    "a,b,newer",
+    [
+        ("0055AED6DCD90281E5", "0055AED6DCD90281E4", True),
+        ("0055AED6DCD90281E5", "0055AED6DCD90281E5", False),
+        ("100", "FF", True),
+        ("FF", "100", False),
+        ("0a", "A", False),
+        ("000000000001", "0", True),
+    ],
+)
 def test_sequencer_newer(a: str, b: str, newer: bool) -> None:
     assert store_writer.sequencer_newer(a, b) is newer
 
@@ -67,9 +70,20 @@ def test_record_round_trip_through_dataclass() -> None:
 
 
 def test_nan_and_infinity_become_null() -> None:
-    norm = store_writer.normalize_record(make_record(columns=[
-        {"name": "x", "type": "float", "null_count": 0, "distinct_count": 1, "min": float("nan"),
-         "max": float("inf")}]))
+    norm = store_writer.normalize_record(
+        make_record(
+            columns=[
+                {
+                    "name": "x",
+                    "type": "float",
+                    "null_count": 0,
+                    "distinct_count": 1,
+                    "min": float("nan"),
+                    "max": float("inf"),
+                }
+            ]
+        )
+    )
     assert norm["columns"][0]["min"] is None and norm["columns"][0]["max"] is None
 
 
@@ -118,36 +132,63 @@ def _rds() -> tuple[object, Stubber]:
 
 
 def _not_found(stub: Stubber) -> None:
-    stub.add_client_error("describe_db_instances", service_error_code="DBInstanceNotFound",
-                          http_status_code=404, expected_params={"DBInstanceIdentifier": "csvdrop-metadata"})
+    stub.add_client_error(
+        "describe_db_instances",
+        service_error_code="DBInstanceNotFound",
+        http_status_code=404,
+        expected_params={"DBInstanceIdentifier": "csvdrop-metadata"},
+    )
 
 
-_AVAILABLE = {"DBInstances": [{"DBInstanceIdentifier": "csvdrop-metadata", "DBInstanceStatus": "available",
-                               "Endpoint": {"Address": "db.example.rds.amazonaws.com", "Port": 3306}}]}
+_AVAILABLE = {
+    "DBInstances": [
+        {
+            "DBInstanceIdentifier": "csvdrop-metadata",
+            "DBInstanceStatus": "available",
+            "Endpoint": {"Address": "db.example.rds.amazonaws.com", "Port": 3306},
+        }
+    ]
+}
 
 
 def test_create_db_instance_creates_and_waits() -> None:
     settings = load_settings(env={}, mode="aws")
     rds, stub = _rds()
     _not_found(stub)
-    stub.add_response("create_db_instance", {"DBInstance": {"DBInstanceIdentifier": "csvdrop-metadata",
-                                                            "DBInstanceStatus": "creating"}},
-                      expected_params={
-                          "DBInstanceIdentifier": "csvdrop-metadata", "DBInstanceClass": "db.t4g.micro",
-                          "Engine": "mysql", "AllocatedStorage": 20, "MasterUsername": "root",
-                          "MasterUserPassword": "s3cret-pw", "DBName": "csvdrop", "PubliclyAccessible": False,
-                          "StorageEncrypted": True, "BackupRetentionPeriod": 1, "Tags": ANY,
-                      })
+    stub.add_response(
+        "create_db_instance",
+        {"DBInstance": {"DBInstanceIdentifier": "csvdrop-metadata", "DBInstanceStatus": "creating"}},
+        expected_params={
+            "DBInstanceIdentifier": "csvdrop-metadata",
+            "DBInstanceClass": "db.t4g.micro",
+            "Engine": "mysql",
+            "AllocatedStorage": 20,
+            "MasterUsername": "root",
+            "MasterUserPassword": "s3cret-pw",
+            "DBName": "csvdrop",
+            "PubliclyAccessible": False,
+            "StorageEncrypted": True,
+            "BackupRetentionPeriod": 1,
+            "Tags": ANY,
+        },
+    )
     # the waiter polls describe_db_instances until available
-    stub.add_response("describe_db_instances", {"DBInstances": [
-        {"DBInstanceIdentifier": "csvdrop-metadata", "DBInstanceStatus": "creating"}]})
+    stub.add_response(
+        "describe_db_instances",
+        {"DBInstances": [{"DBInstanceIdentifier": "csvdrop-metadata", "DBInstanceStatus": "creating"}]},
+    )
     stub.add_response("describe_db_instances", _AVAILABLE)
     stub.add_response("describe_db_instances", _AVAILABLE)
     with stub:
         out = create_db_instance(settings, admin_password="s3cret-pw", rds_client=rds, waiter_delay_s=0)
     stub.assert_no_pending_responses()
-    assert out == {"instance_id": "csvdrop-metadata", "status": "available",
-                   "host": "db.example.rds.amazonaws.com", "port": 3306, "created": True}
+    assert out == {
+        "instance_id": "csvdrop-metadata",
+        "status": "available",
+        "host": "db.example.rds.amazonaws.com",
+        "port": 3306,
+        "created": True,
+    }
 
 
 def test_create_db_instance_finds_existing() -> None:
@@ -163,5 +204,4 @@ def test_create_db_instance_validates_names() -> None:
     rds, stub = _rds()
     _not_found(stub)
     with stub, pytest.raises(SetupError):
-        create_db_instance(load_settings(env={}, mysql_database="bad-name"), admin_password="pw",
-                           rds_client=rds)
+        create_db_instance(load_settings(env={}, mysql_database="bad-name"), admin_password="pw", rds_client=rds)

@@ -33,12 +33,11 @@ def test_title_lines_padded_by_delimiters_and_footnotes_are_not_rows() -> None:
     got = profile(
         ",,,\nNumber of things by state during 2010,,,\nState,Code,Count,Share\n"
         "Ohio,OH,12,0.5\nIowa,IA,3,0.25\n"
-        "\"Note: counts may include things counted twice, so the total should not be used\",,,\n"
+        '"Note: counts may include things counted twice, so the total should not be used",,,\n'
     )
     assert (got["row_count"], got["column_count"], got["header_line"]) == (2, 4, 3)
     assert got["column_names"] == ["State", "Code", "Count", "Share"]
-    assert got["skipped_lines"] == {"preamble": 1, "footnotes": 1, "comments": 0, "empty_rows": 1,
-                                    "blank_lines": 0}
+    assert got["skipped_lines"] == {"preamble": 1, "footnotes": 1, "comments": 0, "empty_rows": 1, "blank_lines": 0}
     assert codes(got) == ["preamble_skipped", "footnotes_skipped", "empty_rows_skipped"]
     footnote = next(w for w in got["warnings"] if w["code"] == "footnotes_skipped")
     assert footnote["lines"] == [6]
@@ -114,13 +113,41 @@ def test_comment_lines_among_the_rows_are_skipped() -> None:
 
 
 def test_value_kinds() -> None:
-    kinds = {v: csvtable.value_kind(v) for v in
-             ["1,234", "12%", "$1,200.50", "3 kg", "2/28/2008", "28-Feb-2008", "Feb 28, 2008", "1:00:00",
-              "2008-02-28T01:00:00Z", "AB-1234", "field1", "NaN", "Yes", "Summary of it"]}
-    assert kinds == {"1,234": "number", "12%": "number", "$1,200.50": "number", "3 kg": "number",
-                     "2/28/2008": "date", "28-Feb-2008": "date", "Feb 28, 2008": "date", "1:00:00": "time",
-                     "2008-02-28T01:00:00Z": "datetime", "AB-1234": "code", "field1": "string", "NaN": "empty",
-                     "Yes": "boolean", "Summary of it": "string"}
+    kinds = {
+        v: csvtable.value_kind(v)
+        for v in [
+            "1,234",
+            "12%",
+            "$1,200.50",
+            "3 kg",
+            "2/28/2008",
+            "28-Feb-2008",
+            "Feb 28, 2008",
+            "1:00:00",
+            "2008-02-28T01:00:00Z",
+            "AB-1234",
+            "field1",
+            "NaN",
+            "Yes",
+            "Summary of it",
+        ]
+    }
+    assert kinds == {
+        "1,234": "number",
+        "12%": "number",
+        "$1,200.50": "number",
+        "3 kg": "number",
+        "2/28/2008": "date",
+        "28-Feb-2008": "date",
+        "Feb 28, 2008": "date",
+        "1:00:00": "time",
+        "2008-02-28T01:00:00Z": "datetime",
+        "AB-1234": "code",
+        "field1": "string",
+        "NaN": "empty",
+        "Yes": "boolean",
+        "Summary of it": "string",
+    }
 
 
 def test_years_as_column_names_are_a_header() -> None:
@@ -140,8 +167,7 @@ def test_a_repeated_header_line_is_not_data() -> None:
 
 def test_names_written_as_the_last_comment_line() -> None:
     got = profile("# CAMS export\n# columns:\n# Observation period;TOA;GHI\n2020-01;1.5;2.5\n2020-02;1.6;2.6\n")
-    assert (got["header_line"], got["row_count"], got["column_names"]) == (3, 2, ["Observation period", "TOA",
-                                                                                  "GHI"])
+    assert (got["header_line"], got["row_count"], got["column_names"]) == (3, 2, ["Observation period", "TOA", "GHI"])
 
 
 def test_key_value_lines_above_a_wide_table_and_a_totals_row_below() -> None:

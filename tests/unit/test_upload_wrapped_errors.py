@@ -18,8 +18,10 @@ class _NoBucketClient:
 
     def upload_file(self, *_args: Any, **_kwargs: Any) -> None:
         try:
-            raise ClientError({"Error": {"Code": "NoSuchBucket", "Message": "The specified bucket does not exist"}},
-                              "CreateMultipartUpload")
+            raise ClientError(
+                {"Error": {"Code": "NoSuchBucket", "Message": "The specified bucket does not exist"}},
+                "CreateMultipartUpload",
+            )
         except ClientError as exc:
             raise S3UploadFailedError(f"Failed to upload /some/where/data.csv to b/k: {exc}")  # noqa: B904
 

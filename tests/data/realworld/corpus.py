@@ -61,8 +61,10 @@ def _sha256(data: bytes) -> str:
 
 def _python_with_pip() -> str:
     for candidate in (sys.executable, shutil.which("python3"), shutil.which("python")):
-        if candidate and subprocess.run([candidate, "-m", "pip", "--version"], capture_output=True,
-                                        check=False).returncode == 0:
+        if (
+            candidate
+            and subprocess.run([candidate, "-m", "pip", "--version"], capture_output=True, check=False).returncode == 0
+        ):
             return candidate
     raise RuntimeError("the real-world corpus needs pip (python3 -m pip) to download its packages")
 
@@ -85,11 +87,36 @@ def _download(source: dict[str, Any], target: Path) -> None:
         if source["registry"] == "npm":
             cmd = ["npm", "pack", "--silent", f"{source['package']}@{source['version']}", "--pack-destination", tmp]
         elif source["archive"] == "wheel":
-            cmd = [_python_with_pip(), "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary", ":all:",
-                   "--disable-pip-version-check", "-d", tmp, *_wheel_tags(source["archive_file"]), spec]
+            cmd = [
+                _python_with_pip(),
+                "-m",
+                "pip",
+                "download",
+                "--quiet",
+                "--no-deps",
+                "--only-binary",
+                ":all:",
+                "--disable-pip-version-check",
+                "-d",
+                tmp,
+                *_wheel_tags(source["archive_file"]),
+                spec,
+            ]
         else:
-            cmd = [_python_with_pip(), "-m", "pip", "download", "--quiet", "--no-deps", "--no-binary", ":all:",
-                   "--disable-pip-version-check", "-d", tmp, spec]
+            cmd = [
+                _python_with_pip(),
+                "-m",
+                "pip",
+                "download",
+                "--quiet",
+                "--no-deps",
+                "--no-binary",
+                ":all:",
+                "--disable-pip-version-check",
+                "-d",
+                tmp,
+                spec,
+            ]
         result = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=900)
         got = Path(tmp) / source["archive_file"]
         if result.returncode != 0 or not got.exists():
@@ -138,9 +165,19 @@ def _safe_path(package: str, member: str) -> Path:
 
 def entries() -> list[CorpusFile]:
     """Every corpus file as the sources name it (not downloaded: see materialise)."""
-    return [CorpusFile(source["package"], e["member"], _safe_path(source["package"], e["member"]), e.get("kind", ""),
-                       e["expect"], e.get("evidence", ""), e.get("notes", ""))
-            for source in sources() for e in source["files"]]
+    return [
+        CorpusFile(
+            source["package"],
+            e["member"],
+            _safe_path(source["package"], e["member"]),
+            e.get("kind", ""),
+            e["expect"],
+            e.get("evidence", ""),
+            e.get("notes", ""),
+        )
+        for source in sources()
+        for e in source["files"]
+    ]
 
 
 def materialise() -> list[CorpusFile]:
@@ -150,8 +187,11 @@ def materialise() -> list[CorpusFile]:
         package = source["package"]
         entries = source["files"]
         paths = {e["member"]: _safe_path(package, e["member"]) for e in entries}
-        stale = [e for e in entries if not paths[e["member"]].exists()
-                 or _sha256(paths[e["member"]].read_bytes()) != e["sha256"]]
+        stale = [
+            e
+            for e in entries
+            if not paths[e["member"]].exists() or _sha256(paths[e["member"]].read_bytes()) != e["sha256"]
+        ]
         if stale:
             members = _members(source, _archive(source), {e["member"] for e in stale})
             for entry in stale:
@@ -164,8 +204,17 @@ def materialise() -> list[CorpusFile]:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_bytes(data)
         for entry in entries:
-            files.append(CorpusFile(package, entry["member"], paths[entry["member"]], entry.get("kind", ""),
-                                    entry["expect"], entry.get("evidence", ""), entry.get("notes", "")))
+            files.append(
+                CorpusFile(
+                    package,
+                    entry["member"],
+                    paths[entry["member"]],
+                    entry.get("kind", ""),
+                    entry["expect"],
+                    entry.get("evidence", ""),
+                    entry.get("notes", ""),
+                )
+            )
     return files
 
 
@@ -193,12 +242,23 @@ class Verdict:
         return self.outcome != "exact" and not self.warned
 
 
-def judge(expect: dict[str, Any], rows: int | None, columns: int | None, header: bool | None = None,
-          names: list[str] | None = None, warned: bool = False, error: str | None = None) -> Verdict:
+def judge(
+    expect: dict[str, Any],
+    rows: int | None,
+    columns: int | None,
+    header: bool | None = None,
+    names: list[str] | None = None,
+    warned: bool = False,
+    error: str | None = None,
+) -> Verdict:
     """Compare a reading (rows, columns and, when the expectation has them, header and names)."""
     if not expect.get("valid", True):
-        return Verdict("exact" if error else "wrong", warned or bool(error), error or f"{rows} x {columns}",
-                       "" if error else "read a table from a file its source calls invalid")
+        return Verdict(
+            "exact" if error else "wrong",
+            warned or bool(error),
+            error or f"{rows} x {columns}",
+            "" if error else "read a table from a file its source calls invalid",
+        )
     if error is not None:
         return Verdict("refused", True, error[:120], "refused a valid file")
     got = f"{rows} x {columns}"
@@ -209,7 +269,10 @@ def judge(expect: dict[str, Any], rows: int | None, columns: int | None, header:
         why.append(f"columns {columns} != {expect['columns']}")
     if "header" in expect and header is not None and header != expect["header"]:
         why.append(f"header {header} != {expect['header']}")
-    if "names" in expect and names is not None and [str(n).strip() for n in names] != [
-            str(n).strip() for n in expect["names"]]:
+    if (
+        "names" in expect
+        and names is not None
+        and [str(n).strip() for n in names] != [str(n).strip() for n in expect["names"]]
+    ):
         why.append("names differ")
     return Verdict("wrong" if why else "exact", warned, got, "; ".join(why))
