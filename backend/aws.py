@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 from typing import Any
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError
 
 from backend.config import Settings
 
@@ -48,3 +50,36 @@ def client(settings: Settings, service: str, *, timeout_s: float = 10, retries: 
         kwargs.update(_LOCAL_CREDENTIALS)
     with _SESSIONS_LOCK:
         return session(settings).client(service, **kwargs)
+
+
+def explain(exc: BaseException, settings: Settings, path: Path | None = None) -> str:
+    """A user-facing explanation of an AWS/network error with what to do about it."""
+    where = f"{path.name}: " if path else ""
+    if isinstance(exc, EndpointConnectionError) or "Could not connect" in str(exc):
+        if settings.mode == "local":
+            return (
+                f"{where}cannot reach LocalStack at {settings.aws_endpoint}. Start it with "
+                "`csvdrop stack up` (or the app's Environment panel), then retry."
+            )
+        return f"{where}cannot reach AWS ({exc}). Check your network connection, then retry."
+    if isinstance(exc, NoCredentialsError):
+        return (
+            f"{where}no AWS credentials found. Configure a profile (`aws configure`) or set "
+            "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, then retry."
+        )
+    if isinstance(exc, ClientError):
+        code = exc.response.get("Error", {}).get("Code", "")
+        if code in ("ServiceUnavailable", "503", "SlowDown") and settings.mode == "local":
+            return (
+                f"{where}the local stack is stopping or busy: start it with `csvdrop stack up` "
+                "(or the app's Environment panel), then retry."
+            )
+        if code == "NoSuchBucket":
+            return (
+                f"{where}the bucket '{settings.bucket}' does not exist. Run 'Set up environment' "
+                "(or `csvdrop setup`), then retry."
+            )
+        if code in ("AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken"):
+            return f"{where}AWS refused the request ({code}). Check the credentials and the bucket policy."
+        return f"{where}S3 said {code or 'error'}: {exc.response.get('Error', {}).get('Message', exc)}"
+    return f"{where}{exc}"

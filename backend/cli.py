@@ -32,7 +32,9 @@ def cmd_stack(settings: Settings, args: argparse.Namespace) -> int:
 
     if args.action == "up":
         started = time.monotonic()
-        stack.stack_up(settings, _say)
+        from backend.environment import bring_up
+
+        bring_up(settings, _say)
         _print_status(stack.stack_status(settings))
         _say(f"stack up in {time.monotonic() - started:.1f} s")
         return 0

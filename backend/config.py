@@ -14,6 +14,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal, get_type_hints
 
+from backend.errors import CsvDropError
+
 Mode = Literal["local", "aws"]
 StoreKind = Literal["mysql", "dynamodb"]
 
@@ -140,7 +142,7 @@ def _coerce(name: str, raw: Any) -> Any:
     return text
 
 
-class ConfigError(ValueError):
+class ConfigError(CsvDropError, ValueError):
     """A setting has a value CSV Drop cannot use; the message names the setting."""
 
 

@@ -14,12 +14,14 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
+from backend.errors import CsvDropError
+
 Format = Literal["csv", "json"]
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
-class ExportError(RuntimeError):
+class ExportError(CsvDropError, RuntimeError):
     """The export could not be written; the message says why (for the user)."""
 
 

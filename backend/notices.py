@@ -10,13 +10,14 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from backend import aws
+from backend.aws import explain
 from backend.config import Settings
-from backend.upload import explain
+from backend.errors import CsvDropError
 
 _MISSING_QUEUE = ("AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist")
 
 
-class NoticeError(RuntimeError):
+class NoticeError(CsvDropError, RuntimeError):
     """Notices cannot be read; the message says why and what to do."""
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from backend.config import PROJECT_ROOT, Settings
+from backend.errors import CsvDropError
 
 LAMBDA_DIR = PROJECT_ROOT / "lambda"
 # The CSV rules the desktop check uses too: shipped in the zip as the package ``csvtable/``.
@@ -26,7 +27,7 @@ PLATFORM = "x86_64-manylinux_2_28"
 _EPOCH = (1980, 1, 1, 0, 0, 0)
 
 
-class PackagingError(RuntimeError):
+class PackagingError(CsvDropError, RuntimeError):
     pass
 
 

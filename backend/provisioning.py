@@ -12,18 +12,22 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from functools import partial
+from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ClientError
 
 from backend import aws
 from backend.config import Settings
+from backend.errors import CsvDropError
 from backend.packaging import build_function_zip, build_layer_zip
-from backend.upload import explain
-
-Status = Literal["created", "found", "updated", "failed", "skipped", "removed", "absent", "passed"]
+from backend.steps import PlanOutcome, Status, Step, StepEvent, run_steps
+from backend.store import MetadataRecord, open_reader
+from backend.store.waiting import wait_for_records
 
 SMOKE_KEY = "_csvdrop/smoke-test.csv"
+SMOKE_TIMEOUT_S = 90.0
+SMOKE_RESEND_S = 15.0
 # The one S3 -> Lambda notification: every object created under the key prefix, whatever its name (the local
 # check accepts .tsv, .txt ... as well; the function answers each with a record, FAILED when it is not a CSV).
 NOTIFICATION_ID = "csvdrop-process-csv"
@@ -33,15 +37,8 @@ NOTIFICATION_IDS = (NOTIFICATION_ID, "csvdrop-process-csv-upper")
 FAILED_EVENTS_QUEUE_SUFFIX = "-failed-events"
 
 
-class ProvisioningError(RuntimeError):
+class ProvisioningError(CsvDropError, RuntimeError):
     """A step could not complete; the message says what and what to do."""
-
-
-@dataclass(frozen=True)
-class StepResult:
-    name: str
-    status: Status
-    detail: str
 
 
 @dataclass
@@ -63,25 +60,6 @@ class Context:
         if "account" not in self.facts:
             self.facts["account"] = self.client("sts").get_caller_identity()["Account"]
         return str(self.facts["account"])
-
-
-@dataclass(frozen=True)
-class Step:
-    name: str
-    title: str
-    action: Callable[[Context], tuple[Status, str]]
-    context: Context
-
-    def run(self) -> StepResult:
-        try:
-            status, detail = self.action(self.context)
-        except ProvisioningError as exc:
-            return StepResult(self.name, "failed", str(exc))
-        except (ClientError, BotoCoreError) as exc:
-            return StepResult(self.name, "failed", explain(exc, self.context.settings))
-        except Exception as exc:  # a step never raises to its caller: the result carries the reason
-            return StepResult(self.name, "failed", f"{type(exc).__name__}: {exc}")
-        return StepResult(self.name, status, detail)
 
 
 def _code(exc: ClientError) -> str:
@@ -173,7 +151,7 @@ def step_database(ctx: Context) -> tuple[Status, str]:
     s = ctx.settings
     if s.metadata_store != "mysql":
         return "skipped", f"metadata_store is {s.metadata_store}"
-    from db_setup.setup_rds import ensure_database_and_users
+    from backend.store.schema_mysql import ensure_database_and_users
 
     if "writer_password" not in ctx.facts:
         step_secrets(ctx)
@@ -195,7 +173,7 @@ def step_dynamodb(ctx: Context) -> tuple[Status, str]:
     s = ctx.settings
     if s.metadata_store != "dynamodb":
         return "skipped", "metadata_store is mysql"
-    from db_setup.setup_dynamodb import ensure_table
+    from backend.store.schema_dynamodb import ensure_table
 
     outcome = ensure_table(s)
     return ("created" if outcome.startswith("created") else "found"), f"table {s.dynamodb_table}: {outcome}"
@@ -530,7 +508,7 @@ def step_trigger(ctx: Context) -> tuple[Status, str]:
     existing = [c for c in configs if c.get("Id") in NOTIFICATION_IDS]
     ours = wanted_notifications(s, ctx.facts["function_arn"])
     where = f"s3://{s.bucket}/{s.key_prefix}* (every object) -> {s.function_name}"
-    if _same_notifications(existing, ours):
+    if same_notifications(existing, ours):
         return "found", where
     current["LambdaFunctionConfigurations"] = others + ours
     s3.put_bucket_notification_configuration(Bucket=s.bucket, NotificationConfiguration=current)
@@ -550,7 +528,7 @@ def wanted_notifications(s: Settings, function_arn: str) -> list[dict[str, Any]]
     return [config]
 
 
-def _same_notifications(have: list[dict[str, Any]], want: list[dict[str, Any]]) -> bool:
+def same_notifications(have: list[dict[str, Any]], want: list[dict[str, Any]]) -> bool:
     def norm(c: dict[str, Any]) -> tuple[Any, ...]:
         filter_rules = c.get("Filter", {}).get("Key", {}).get("FilterRules", [])
         rules = sorted((r["Name"].lower(), r["Value"]) for r in filter_rules if r["Value"])
@@ -559,27 +537,8 @@ def _same_notifications(have: list[dict[str, Any]], want: list[dict[str, Any]]) 
     return sorted(map(norm, have)) == sorted(map(norm, want))
 
 
-def trigger_health(settings: Settings, notification: dict[str, Any]) -> Health:
-    """Whether the bucket's notification configuration is the one setup writes (see wanted_notifications)."""
-    configs = notification.get("LambdaFunctionConfigurations", [])
-    existing = [c for c in configs if c.get("Id") in NOTIFICATION_IDS]
-    if not existing:
-        return Health(False, "not wired: run Set up environment")
-    arn = str(existing[0].get("LambdaFunctionArn", ""))
-    if not arn.endswith(f":function:{settings.function_name}"):
-        return Health(False, f"wired to another function ({arn.rsplit(':', 1)[-1]}): run Set up environment")
-    if not _same_notifications(existing, wanted_notifications(settings, arn)):
-        return Health(
-            False,
-            "only some uploads trigger the function (an older setup took .csv names only): run Set up environment",
-        )
-    return Health(True, f"s3://{settings.bucket}/{settings.key_prefix}* -> {settings.function_name}")
-
-
 def step_smoke_test(ctx: Context) -> tuple[Status, str]:
     """A tiny CSV goes through the real pipeline; its record must appear."""
-    from backend.store import open_reader
-
     s = ctx.settings
     key = s.key_prefix.rstrip("/") + "/" + SMOKE_KEY if s.key_prefix.strip("/") else SMOKE_KEY
 
@@ -588,25 +547,39 @@ def step_smoke_test(ctx: Context) -> tuple[Status, str]:
         put = ctx.client("s3").put_object(Bucket=s.bucket, Key=key, Body=body, ContentType="text/csv")
         return str(put["ETag"]).strip('"')
 
-    etag = send()
-    started = last_sent = time.monotonic()
+    started = time.monotonic()
+    sent = {"at": started}
+    pending = {key: send()}
+
+    def resend_if_dropped(pending: dict[str, str]) -> None:
+        # LocalStack's S3 notifier drops an event that arrives while a just-updated function switches versions
+        # (it does not retry); a fresh upload sends a fresh event. Said in the step's detail when it happens.
+        if time.monotonic() - sent["at"] > SMOKE_RESEND_S:
+            pending[key], sent["at"] = send(), time.monotonic()
+            resent.append(pending[key])
+
+    resent: list[str] = []
+    arrived: list[MetadataRecord] = []
     reader = open_reader(s, password=ctx.facts.get("reader_password"))
     try:
-        while time.monotonic() - started < 90:
-            # LocalStack's S3 notifier drops an event that arrives while a just-updated function switches
-            # versions (it does not retry); a fresh upload sends a fresh event.
-            if time.monotonic() - last_sent > 15:
-                etag, last_sent = send(), time.monotonic()
-            record = reader.get(s.bucket, key)
-            if record is not None and record.etag == etag:
-                if record.status != "PROCESSED":
-                    raise ProvisioningError(f"The smoke-test file was processed but FAILED: {record.error}")
-                return "passed", f"s3://{s.bucket}/{key} processed in {time.monotonic() - started:.1f} s"
-            time.sleep(0.25)
+        wait_for_records(
+            reader,
+            s.bucket,
+            pending,
+            timeout_s=SMOKE_TIMEOUT_S,
+            on_record=lambda _key, record: arrived.append(record),
+            between_polls=resend_if_dropped,
+        )
     finally:
         reader.close()
+    if arrived:
+        record = arrived[0]
+        if record.status != "PROCESSED":
+            raise ProvisioningError(f"The smoke-test file was processed but FAILED: {record.error}")
+        again = f" (its first event was dropped: sent {len(resent) + 1} times)" if resent else ""
+        return "passed", f"s3://{s.bucket}/{key} processed in {time.monotonic() - started:.1f} s{again}"
     raise ProvisioningError(
-        f"The smoke-test file s3://{s.bucket}/{key} was not processed within 90 s. "
+        f"The smoke-test file s3://{s.bucket}/{key} was not processed within {SMOKE_TIMEOUT_S:.0f} s. "
         f"See the function's logs: `aws logs filter-log-events --log-group-name /aws/lambda/{s.function_name}`."
     )
 
@@ -630,22 +603,14 @@ SETUP_PLAN: list[tuple[str, str, Callable[[Context], tuple[Status, str]]]] = [
 
 def setup_steps(settings: Settings, notify_email: str | None = None) -> list[Step]:
     ctx = Context(settings, notify_email)
-    return [Step(name, title, action, ctx) for name, title, action in SETUP_PLAN]
+    return [Step(name, title, partial(action, ctx), settings) for name, title, action in SETUP_PLAN]
 
 
 def run_setup(
-    settings: Settings, notify_email: str | None = None, on_step: Callable[[StepResult], None] | None = None
-) -> list[StepResult]:
-    """Runs the steps in order and stops at the first failure (later steps depend on earlier ones)."""
-    results = []
-    for step in setup_steps(settings, notify_email):
-        result = step.run()
-        results.append(result)
-        if on_step:
-            on_step(result)
-        if result.status == "failed":
-            break
-    return results
+    settings: Settings, notify_email: str | None = None, on_event: Callable[[StepEvent], None] | None = None
+) -> PlanOutcome:
+    """The setup plan through the one step runner (stops at the first failure)."""
+    return run_steps(setup_steps(settings, notify_email), on_event)
 
 
 # ------------------------------------------------------------------------------------------ teardown
@@ -749,7 +714,7 @@ def teardown_stores(ctx: Context) -> tuple[Status, str]:
     s = ctx.settings
     done = []
     if s.metadata_store == "mysql":
-        from db_setup.setup_rds import drop_database_and_users
+        from backend.store.schema_mysql import drop_database_and_users
 
         outcome = drop_database_and_users(s, admin_password=s.mysql_admin_password)
         if outcome.startswith("dropped"):
@@ -772,57 +737,4 @@ TEARDOWN_PLAN: list[tuple[str, str, Callable[[Context], tuple[Status, str]]]] = 
 
 def teardown_steps(settings: Settings) -> list[Step]:
     ctx = Context(settings)
-    return [Step(name, title, action, ctx) for name, title, action in TEARDOWN_PLAN]
-
-
-# ------------------------------------------------------------------------------------------ status
-@dataclass(frozen=True)
-class Health:
-    ok: bool | None  # None: unknown (a dependency is down)
-    detail: str
-
-
-def environment_status(settings: Settings) -> dict[str, Health]:
-    """Status lights: is the cloud answering, the database, the function deployed, the trigger wired."""
-    from backend.stack import stack_status
-
-    out: dict[str, Health] = {}
-    services = {s.name: s for s in stack_status(settings)}
-    cloud = services.get("localstack") or services.get("aws")
-    out["localstack"] = Health(cloud.healthy if cloud else None, cloud.detail if cloud else "unknown")
-    db = services.get("mysql")
-    if settings.metadata_store == "dynamodb":
-        out["database"] = Health(None, "DynamoDB store") if not out["localstack"].ok else Health(True, "DynamoDB")
-    else:
-        out["database"] = Health(db.healthy if db else None, f"{db.endpoint}: {db.detail}" if db else "unknown")
-    if not out["localstack"].ok:
-        out["function"] = Health(None, "cloud not reachable")
-        out["trigger"] = Health(None, "cloud not reachable")
-        return out
-    ctx = Context(settings)
-    try:
-        config = ctx.client("lambda").get_function_configuration(FunctionName=settings.function_name)
-        ok = config.get("State") == "Active"
-        out["function"] = Health(ok, f"{settings.function_name}: {config.get('State')}")
-    except ClientError as exc:
-        out["function"] = Health(
-            False,
-            "not deployed: run Set up environment"
-            if _code(exc) == "ResourceNotFoundException"
-            else explain(exc, settings),
-        )
-    except BotoCoreError as exc:
-        out["function"] = Health(False, explain(exc, settings))
-    try:
-        notif = ctx.client("s3").get_bucket_notification_configuration(Bucket=settings.bucket)
-        out["trigger"] = trigger_health(settings, notif)
-    except ClientError as exc:
-        out["trigger"] = Health(
-            False,
-            "bucket missing: run Set up environment"
-            if _code(exc) in ("NoSuchBucket", "404")
-            else explain(exc, settings),
-        )
-    except BotoCoreError as exc:
-        out["trigger"] = Health(False, explain(exc, settings))
-    return out
+    return [Step(name, title, partial(action, ctx), settings) for name, title, action in TEARDOWN_PLAN]

@@ -15,12 +15,12 @@ from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
-    EndpointConnectionError,
-    NoCredentialsError,
 )
 
 from backend import aws
+from backend.aws import explain
 from backend.config import Settings
+from backend.errors import CsvDropError
 
 ProgressCallback = Callable[[int, int], None]
 
@@ -44,7 +44,7 @@ def _s3_client(settings: Settings) -> Any:
         return s3
 
 
-class UploadError(RuntimeError):
+class UploadError(CsvDropError, RuntimeError):
     """Upload failed; the message says what happened and what to do."""
 
 
@@ -87,39 +87,6 @@ def object_key_for(settings: Settings, path: Path, name: str | None = None) -> s
     if len(key.encode("utf-8")) > MAX_KEY_BYTES:
         raise UploadError(f"{path.name}: the object key would exceed S3's 1,024-byte limit; rename the file.")
     return key
-
-
-def explain(exc: BaseException, settings: Settings, path: Path | None = None) -> str:
-    """A user-facing explanation of an AWS/network error with what to do about it."""
-    where = f"{path.name}: " if path else ""
-    if isinstance(exc, EndpointConnectionError) or "Could not connect" in str(exc):
-        if settings.mode == "local":
-            return (
-                f"{where}cannot reach LocalStack at {settings.aws_endpoint}. Start it with "
-                "`csvdrop stack up` (or the app's Environment panel), then retry."
-            )
-        return f"{where}cannot reach AWS ({exc}). Check your network connection, then retry."
-    if isinstance(exc, NoCredentialsError):
-        return (
-            f"{where}no AWS credentials found. Configure a profile (`aws configure`) or set "
-            "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, then retry."
-        )
-    if isinstance(exc, ClientError):
-        code = exc.response.get("Error", {}).get("Code", "")
-        if code in ("ServiceUnavailable", "503", "SlowDown") and settings.mode == "local":
-            return (
-                f"{where}the local stack is stopping or busy: start it with `csvdrop stack up` "
-                "(or the app's Environment panel), then retry."
-            )
-        if code == "NoSuchBucket":
-            return (
-                f"{where}the bucket '{settings.bucket}' does not exist. Run 'Set up environment' "
-                "(or `csvdrop setup`), then retry."
-            )
-        if code in ("AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken"):
-            return f"{where}AWS refused the request ({code}). Check the credentials and the bucket policy."
-        return f"{where}S3 said {code or 'error'}: {exc.response.get('Error', {}).get('Message', exc)}"
-    return f"{where}{exc}"
 
 
 def _aws_error_inside(exc: BaseException) -> BaseException:

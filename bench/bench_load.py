@@ -82,7 +82,7 @@ def run(files: int = 500, size: int = 10 * 1024, timeout_s: float = 600) -> list
             paths.append(path)
         rows: list[dict[str, Any]] = []
         stack_up(settings, use_docker=False)
-        results = run_setup(settings)
+        results = run_setup(settings).results
         assert all(r.status != "failed" for r in results), results
         watcher = RecordWatcher(settings)
         memory = PeakMemory(settings)

@@ -114,7 +114,7 @@ def run(files_per_size: int = 30, burst: int = 200, sustained_bursts: int = 3) -
         rows: list[dict[str, Any]] = []
         profile = _profile_module()
         stack_up(settings, use_docker=False)
-        results = run_setup(settings)
+        results = run_setup(settings).results
         assert all(r.status != "failed" for r in results), results
         s3, lam = aws.client(settings, "s3"), aws.client(settings, "lambda")
         watcher = RecordWatcher(settings)

@@ -103,9 +103,9 @@ class Backend:
 
     # -- environment -------------------------------------------------------------------------------
     def environment_status(self, settings: Settings) -> dict[str, Any]:
-        from backend import provisioning
+        from backend import environment
 
-        return dict(provisioning.environment_status(settings))
+        return dict(environment.environment_status(settings))
 
     def setup_steps(self, settings: Settings, notify_email: str | None = None) -> list[Any]:
         from backend import provisioning
@@ -118,9 +118,9 @@ class Backend:
         return list(provisioning.teardown_steps(settings))
 
     def stack_up(self, settings: Settings, on_message: Callable[[str], None] | None = None) -> None:
-        from backend import stack
+        from backend import environment
 
-        stack.stack_up(settings, on_message=on_message)
+        environment.bring_up(settings, on_message=on_message)
 
     def stack_status(self, settings: Settings) -> list[Any]:
         from backend import stack

@@ -33,7 +33,8 @@ def stack() -> Iterator[Settings]:
     if os.environ.get("CSVDROP_TEST_EXTERNAL_STACK"):
         yield load_settings()
         return
-    from backend.stack import stack_down, stack_up
+    from backend.environment import bring_up
+    from backend.stack import stack_down
 
     state = Path(tempfile.mkdtemp(prefix="csvdrop-test-stack-"))
     ls_port, my_port = free_port(), free_port()
@@ -47,7 +48,7 @@ def stack() -> Iterator[Settings]:
     )
     messages: list[str] = []
     try:
-        stack_up(settings, messages.append, use_docker=False)
+        bring_up(settings, messages.append, use_docker=False)
     except Exception:
         stack_down(settings)
         raise
@@ -63,7 +64,7 @@ def provisioned(stack: Settings) -> Settings:
     """The stack with `csvdrop setup` run on it (bucket, store, topic, queue, function, trigger)."""
     from backend.provisioning import run_setup
 
-    results = run_setup(stack)
+    results = run_setup(stack).results
     failed = [r for r in results if r.status == "failed"]
     assert not failed, f"setup failed: {failed}"
     return stack

@@ -18,8 +18,8 @@ import pytest
 from testsupport import free_port
 
 from backend.config import Settings, load_settings
+from backend.environment import bring_up
 from backend.provisioning import run_setup
-from backend.stack import stack_up
 from backend.stack.localstack import LocalStackService
 from backend.stack.mysql import MySqlService
 
@@ -27,7 +27,7 @@ LOGS = Path(tempfile.gettempdir()) / "csvdrop-test-faults-logs"
 
 
 def setup_or_fail(settings: Settings) -> None:
-    results = run_setup(settings)
+    results = run_setup(settings).results
     failed = [r for r in results if r.status == "failed"]
     if failed:
         log = LocalStackService(settings).log_file
@@ -68,7 +68,7 @@ def private_stack(label: str) -> Iterator[Settings]:
         mysql_port=my_port,
     )
     try:
-        stack_up(settings, print, use_docker=False)
+        bring_up(settings, print, use_docker=False)
         setup_or_fail(settings)
         yield settings
     finally:

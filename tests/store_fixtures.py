@@ -238,7 +238,7 @@ class MySqlTestDb:
 
 
 def create_mysql_test_db(stack: Settings) -> Iterator[MySqlTestDb]:
-    from db_setup.setup_rds import ensure_database_and_users
+    from backend.store.schema_mysql import ensure_database_and_users
 
     tag = uuid.uuid4().hex[:8]
     settings = stack.replace(
@@ -318,7 +318,7 @@ def dynamodb_endpoint(stack: Settings) -> Iterator[str]:
 @pytest.fixture(scope="module")
 def dynamo_settings(stack: Settings, dynamodb_endpoint: str) -> Iterator[Settings]:
     from backend.aws import client
-    from db_setup.setup_dynamodb import ensure_table
+    from backend.store.schema_dynamodb import ensure_table
 
     settings = stack.replace(
         aws_endpoint=dynamodb_endpoint, metadata_store="dynamodb", dynamodb_table=f"CsvDropTest{uuid.uuid4().hex[:8]}"

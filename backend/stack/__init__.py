@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
-from backend.config import PROJECT_ROOT, Settings
+from backend.config import Settings
+from backend.resources import compose_file
 from backend.stack.localstack import LocalStackService
 from backend.stack.mysql import MySqlService
 from backend.stack.processes import StackError, tail
@@ -53,90 +54,38 @@ def docker_compose_available() -> bool:
     return result.returncode == 0
 
 
-def stack_up(
-    settings: Settings, on_message: Say | None = None, *, use_docker: bool | None = None, restore: bool = True
-) -> None:
+def stack_up(settings: Settings, on_message: Say | None = None, *, use_docker: bool | None = None) -> str:
+    """Starts what is missing and says how LocalStack came up: "started" (a fresh, empty LocalStack), "docker",
+    "aws" (nothing to start) or another word for one that was already answering. The environment inside a
+    fresh LocalStack is put back by ``backend.environment.bring_up``, which calls this first."""
     say = on_message or (lambda _m: None)
     if settings.mode == "aws":
         say("mode = aws: nothing to start locally (using real AWS and the configured database).")
-        return
+        return "aws"
     localstack, mysql = _services(settings)
     if use_docker is None:
         use_docker = not localstack.healthy() and docker_compose_available()
     if use_docker:
         say("Docker is running: starting the stack with docker compose (same LocalStack build and executor).")
         result = subprocess.run(
-            ["docker", "compose", "-f", str(PROJECT_ROOT / "docker-compose.yml"), "up", "-d", "--wait"],
+            ["docker", "compose", "-f", str(compose_file()), "up", "-d", "--wait"],
             capture_output=True,
             text=True,
             check=False,
         )
         if result.returncode != 0:
             raise StackError(f"docker compose up failed:\n{result.stderr[-2000:]}")
-        return
+        return "docker"
     started = time.monotonic()
     say(f"mysql: {mysql.start()} ({mysql.endpoint}) in {time.monotonic() - started:.1f} s")
     started = time.monotonic()
     outcome = localstack.start(say)
     say(f"localstack: {outcome} ({localstack.endpoint}) in {time.monotonic() - started:.1f} s")
-    if outcome == "started" and restore:
-        restore_environment(settings, localstack.endpoint, say)
+    return outcome
 
 
-def restore_environment(settings: Settings, endpoint: str, say: Say) -> None:
-    """A fresh LocalStack is empty: put the saved objects back and, if this environment had been set up,
-    set it up again and process whatever has no record yet (uploads cut off by the last `down`)."""
-    from backend.stack.snapshot import restore_s3_snapshot
-
-    restored = restore_s3_snapshot(settings, endpoint, say)
-    if settings.bucket not in restored:
-        # No saved bucket: LocalStack stopped without `stack down` (crash, kill, reboot), or never had one.
-        # The metadata database outlives LocalStack and exists only once setup ran: then set up again.
-        if not _metadata_database_exists(settings):
-            return
-        say(
-            "localstack: it stopped without `csvdrop stack down`, so its objects were not saved; objects "
-            "uploaded since the last `down` must be uploaded again"
-        )
-    from backend.provisioning import run_setup
-    from backend.reconcile import reconcile
-
-    say("setup: recreating the function, topic and queues of the restored environment")
-    results = run_setup(settings, on_step=lambda r: say(f"  {r.status:<8} {r.name}: {r.detail}"))
-    if any(r.status == "failed" for r in results):
-        say("setup failed after restart: run `csvdrop setup` to see why and fix it")
-        return
-    report = reconcile(settings)
-    say(f"reconcile: {report.objects} objects, {report.redriven} sent for processing (no up-to-date record)")
-
-
-def _metadata_database_exists(settings: Settings) -> bool:
-    """True when the local MySQL holds the metadata table, i.e. this environment had been set up."""
-    if settings.metadata_store != "mysql":
-        return False
-    import pymysql
-
-    try:
-        conn = pymysql.connect(
-            host=settings.mysql_host,
-            port=settings.mysql_port,
-            user=settings.mysql_admin_user,
-            password=settings.mysql_admin_password,
-            connect_timeout=5,
-        )
-    except pymysql.err.MySQLError:
-        return False
-    try:
-        with conn.cursor() as cur:
-            cur.execute(
-                "SELECT 1 FROM information_schema.tables WHERE table_schema = %s AND table_name = %s",
-                (settings.mysql_database, "csv_metadata"),
-            )
-            return cur.fetchone() is not None
-    except pymysql.err.MySQLError:
-        return False
-    finally:
-        conn.close()
+def localstack_endpoint(settings: Settings) -> str:
+    return _services(settings)[0].endpoint
 
 
 def stack_down(settings: Settings, on_message: Say | None = None) -> None:

@@ -12,8 +12,10 @@ from pathlib import Path
 
 import psutil
 
+from backend.errors import CsvDropError
 
-class StackError(RuntimeError):
+
+class StackError(CsvDropError, RuntimeError):
     """A service of the local stack could not be started, stopped or found; the message says what to do."""
 
 

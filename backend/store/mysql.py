@@ -1,4 +1,4 @@
-"""MetadataReader over the MySQL ``csv_metadata`` table (schema: db_setup/migrations)."""
+"""MetadataReader over the MySQL ``csv_metadata`` table (schema: backend/store/migrations)."""
 
 from __future__ import annotations
 

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal, Protocol, get_args
 
+from backend.errors import CsvDropError
+
 Status = Literal["PROCESSED", "FAILED"]
 SortKey = Literal[
     "file_name",
@@ -65,7 +67,7 @@ CONTRACT_KEYS: tuple[str, ...] = (
 SKIPPED_LINE_KINDS: tuple[str, ...] = ("preamble", "footnotes", "comments", "empty_rows", "blank_lines")
 
 
-class StoreError(RuntimeError):
+class StoreError(CsvDropError, RuntimeError):
     """The metadata store cannot answer. ``str(error)`` is a complete message for the user, with what to
     do next."""
 

@@ -16,8 +16,9 @@ from typing import Any
 
 from PySide6.QtCore import QElapsedTimer, QTimer
 
+from backend.environment import Health
 from backend.notices import Notice, NoticeError
-from backend.provisioning import Health, StepResult
+from backend.steps import StepResult
 from backend.store import MetadataRecord, StoreError
 from backend.upload import UploadCancelled, UploadError, UploadResult
 

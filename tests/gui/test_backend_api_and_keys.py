@@ -10,8 +10,8 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence
 
+import backend.environment
 import backend.provisioning
-import backend.stack
 import backend.upload
 from backend.upload import UploadCancelled, UploadError
 from gui.backend_api import Backend, describe_error, is_cancelled
@@ -24,10 +24,10 @@ def test_facade_passes_through_to_the_backend_modules(monkeypatch: pytest.Monkey
         "upload_file",
         lambda s, p, *, key, on_progress, cancel: calls.append(("upload", (p, key, cancel))) or "result",
     )
-    monkeypatch.setattr(backend.provisioning, "environment_status", lambda s: {"localstack": "h"})
+    monkeypatch.setattr(backend.environment, "environment_status", lambda s: {"localstack": "h"})
     monkeypatch.setattr(backend.provisioning, "setup_steps", lambda s, notify_email=None: ["a", "b"])
     monkeypatch.setattr(backend.provisioning, "teardown_steps", lambda s: ["c"])
-    monkeypatch.setattr(backend.stack, "stack_up", lambda s, on_message=None: on_message and on_message("hi"))
+    monkeypatch.setattr(backend.environment, "bring_up", lambda s, on_message=None: on_message and on_message("hi"))
     api = Backend()
     cancel = threading.Event()
     assert api.upload_file(settings, Path("x.csv"), key="k", on_progress=None, cancel=cancel) == "result"

@@ -283,7 +283,7 @@ def test_existing_fresh_record_completes_an_upload_immediately(
 def test_upload_without_a_trigger_says_so_and_offers_retry(
     qtbot: Any, window: Any, backend: Any, tmp_path: Path
 ) -> None:
-    from backend.provisioning import Health
+    from backend.environment import Health
 
     backend.env["trigger"] = Health(False, "not wired: run Set up environment")
     window.refresh_environment()

@@ -12,7 +12,7 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QMessageBox
 
 from backend.config import load_settings
-from backend.provisioning import Health
+from backend.environment import Health
 from gui.__main__ import ExceptHook
 from gui.environment import OperationDialog
 from gui.settings_dialog import SettingsDialog

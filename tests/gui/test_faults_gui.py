@@ -15,7 +15,7 @@ from private_stack import private_stack
 from PySide6.QtCore import Qt
 
 from backend.config import Settings
-from backend.stack import stack_up
+from backend.environment import bring_up
 from backend.stack.localstack import LocalStackService
 from gui.uploads import UploadQueueModel, UploadState, action_for
 
@@ -48,7 +48,7 @@ def test_upload_with_localstack_down_says_so_and_retry_completes(
         assert "csvdrop stack up" in item.message and "Traceback" not in item.message
         assert action_for(item) == "Retry"
 
-        stack_up(gui_stack, print, use_docker=False)  # restarts LocalStack and re-creates the environment
+        bring_up(gui_stack, print, use_docker=False)  # restarts LocalStack and re-creates the environment
         row = win.uploads.items.index(item)
         cell = win.queue_view.visualRect(win.uploads.model.index(row, UploadQueueModel.ACTION))
         qtbot.mouseClick(win.queue_view.viewport(), Qt.MouseButton.LeftButton, pos=cell.center())

@@ -27,10 +27,11 @@ from testsupport import mysql_admin
 
 from backend import aws
 from backend.config import Settings
+from backend.environment import bring_up
 from backend.notices import NoticeReader, QueueMissing
 from backend.provisioning import FAILED_EVENTS_QUEUE_SUFFIX
 from backend.reconcile import reconcile, synthetic_event
-from backend.stack import stack_down, stack_up
+from backend.stack import stack_down
 from backend.stack.localstack import LocalStackService
 from backend.stack.mysql import MySqlService
 from backend.store import StoreError, open_reader
@@ -432,7 +433,7 @@ def test_localstack_stopped_mid_upload_says_so_and_the_retry_completes(fstack: S
     assert "cannot reach LocalStack" in message and "csvdrop stack up" in message and "retry" in message, message
     assert not LocalStackService(fstack).healthy()
 
-    stack_up(fstack, print, use_docker=False)
+    bring_up(fstack, print, use_docker=False)
     result = upload_file(fstack, path, key=key)
     row = wait_for_row(fstack, key, result.etag, timeout=90)
     assert row["status"] == "PROCESSED", row["error"]
@@ -485,7 +486,7 @@ def test_stack_down_with_uploads_in_flight_then_up_loses_nothing(fstack: Setting
     for path in failed:
         _message_is_for_people(str(outcomes[path]))
 
-    stack_up(fstack, print, use_docker=False)
+    bring_up(fstack, print, use_docker=False)
     s3 = aws.client(fstack, "s3")
     lost = []
     for path in succeeded:  # reported as uploaded: the object must have survived down/up

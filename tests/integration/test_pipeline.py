@@ -281,7 +281,8 @@ def test_upload_wait_exit_code_follows_the_record(provisioned: Settings, tmp_pat
 
 
 def test_setup_replaces_the_older_csv_only_trigger(provisioned: Settings, s3) -> None:  # type: ignore[no-untyped-def]
-    from backend.provisioning import NOTIFICATION_ID, NOTIFICATION_IDS, environment_status, run_setup
+    from backend.environment import environment_status
+    from backend.provisioning import NOTIFICATION_ID, NOTIFICATION_IDS, run_setup
 
     def ours() -> list[dict]:  # type: ignore[type-arg]
         config = s3.get_bucket_notification_configuration(Bucket=provisioned.bucket)
@@ -316,7 +317,7 @@ def test_setup_replaces_the_older_csv_only_trigger(provisioned: Settings, s3) ->
     health = environment_status(provisioned)["trigger"]
     assert health.ok is False and "older setup" in health.detail
 
-    results = {r.name: r for r in run_setup(provisioned)}
+    results = {r.name: r for r in run_setup(provisioned).results}
     assert all(r.status != "failed" for r in results.values()), results
     assert results["trigger"].status == "updated"
     (replaced,) = ours()
@@ -330,7 +331,7 @@ def test_setup_replaces_the_older_csv_only_trigger(provisioned: Settings, s3) ->
         [("prefix", provisioned.key_prefix)] if provisioned.key_prefix else []
     )
     assert environment_status(provisioned)["trigger"].ok is True
-    assert {r.name: r for r in run_setup(provisioned)}["trigger"].status == "found"
+    assert {r.name: r for r in run_setup(provisioned).results}["trigger"].status == "found"
 
     key = _unique("notes.txt")  # a name the older trigger ignored
     put = s3.put_object(Bucket=provisioned.bucket, Key=key, Body=b"a,b\n1,2\n")

@@ -30,7 +30,7 @@ def dynamo(stack: Settings) -> Settings:
         role_name="csvdrop-ddb-role",
         dynamodb_table="MetadataTable",
     )
-    results = run_setup(settings)
+    results = run_setup(settings).results
     assert all(r.status != "failed" for r in results), results
     return settings
 

@@ -29,7 +29,7 @@ from testsupport import free_port
 from backend.aws import client
 from backend.config import Settings
 from backend.store import CONTRACT_KEYS, SORT_KEYS, DynamoReader, RecordQuery, StoreError, open_reader
-from db_setup.setup_dynamodb import ensure_table
+from backend.store.schema_dynamodb import ensure_table
 
 pytestmark = pytest.mark.stack
 

@@ -30,7 +30,7 @@ from testsupport import free_port
 from backend.config import Settings
 from backend.store import CONTRACT_KEYS, SORT_KEYS, MetadataRecord, RecordQuery, StoreError, open_reader
 from backend.store.mysql import MySqlReader
-from db_setup.setup_rds import (
+from backend.store.schema_mysql import (
     MIGRATIONS_DIR,
     SetupError,
     apply_migrations,
@@ -120,7 +120,7 @@ def test_migration_0002_upgrades_an_existing_database_once(stack: Settings, tmp_
     that stopped between the ALTER and its schema_migrations row) changes nothing."""
     import uuid
 
-    from db_setup.setup_rds import _ensure_database, admin_connect, load_migrations
+    from backend.store.schema_mysql import _ensure_database, admin_connect, load_migrations
 
     tag = uuid.uuid4().hex[:8]
     settings = stack.replace(

@@ -13,7 +13,7 @@ from store_fixtures import expected_json, make_record, store_writer
 from backend.config import load_settings
 from backend.store import CONTRACT_KEYS, MetadataRecord, RecordQuery, StoreError
 from backend.store.records import decode_cursor, encode_cursor
-from db_setup.setup_rds import (
+from backend.store.schema_mysql import (
     Migration,
     SetupError,
     check_database_name,
