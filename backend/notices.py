@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -88,6 +88,14 @@ def _count(value: Any) -> int:
         return max(0, int(value or 0))
     except (TypeError, ValueError):
         return 0
+
+
+class NoticeSource(Protocol):
+    """What the app and the CLI read notices through (NoticeReader, or a test's stand-in of the same shape)."""
+
+    def receive(self, wait_seconds: int = 1, max_messages: int = 10) -> list[Notice]: ...
+
+    def close(self) -> None: ...
 
 
 class NoticeReader:

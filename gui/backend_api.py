@@ -1,53 +1,44 @@
-"""The one place the GUI calls the backend.
+"""The one place the GUI calls the backend: :class:`BackendApi`, typed in the backend's own types.
 
-Every method here may block (network, database, disk): call them from a job (:mod:`gui.jobs`), never on
-the GUI thread. Backend modules are imported when first used, so the window still opens (and says what
-is missing) while a backend module is unavailable. Tests pass their own object with the same methods.
+Every method may block (network, database, disk): call them from a job (:mod:`gui.jobs`), never on the GUI
+thread. :class:`Backend` is the real implementation; tests pass their own object, checked against the same
+Protocol by mypy, so a fake cannot drift from what the window really receives.
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Protocol
 
+from backend import config, environment, export, notices, provisioning, store, upload, validation
 from backend.config import Settings
+from backend.environment import BringUp, Health
+from backend.errors import CsvDropError
+from backend.export import Format
+from backend.notices import NoticeSource
+from backend.steps import Step
+from backend.store import MetadataReader, MetadataRecord
+from backend.upload import UploadCancelled, UploadResult
+from backend.validation import ValidationResult
 
 log = logging.getLogger(__name__)
 
-# Backend exception classes whose str() is already a message for the user (checked by class name so
-# this module does not import every backend module up front).
-USER_FACING_ERRORS = frozenset(
-    {
-        "ConfigError",
-        "UploadError",
-        "UploadCancelled",
-        "StoreError",
-        "NoticeError",
-        "ProvisioningError",
-        "StackError",
-        "ExportError",
-    }
-)
-
 
 def is_user_facing(exc: BaseException) -> bool:
-    return any(cls.__name__ in USER_FACING_ERRORS for cls in type(exc).__mro__)
+    return isinstance(exc, CsvDropError)
 
 
 def is_cancelled(exc: BaseException) -> bool:
-    return any(cls.__name__ == "UploadCancelled" for cls in type(exc).__mro__)
+    return isinstance(exc, UploadCancelled)
 
 
 def describe_error(exc: BaseException) -> str:
     """A message for the user: the backend's own message, or a short description of a surprise."""
     if is_user_facing(exc):
         return str(exc) or type(exc).__name__
-    if isinstance(exc, ModuleNotFoundError) and (exc.name or "").startswith("backend"):
-        return f"This build of CSV Drop is missing the module {exc.name}; reinstall or update it."
     if isinstance(exc, OSError):
         where = f" ({exc.filename})" if exc.filename else ""
         return f"{exc.strerror or exc}{where}"
@@ -56,26 +47,16 @@ def describe_error(exc: BaseException) -> str:
     return f"Unexpected error ({type(exc).__name__}{': ' + text if text else ''}). Details are in the log."
 
 
-def _module(name: str) -> Any:
-    """``backend.<name>``, imported on first use (typed Any: some modules land after the GUI)."""
-    return importlib.import_module(f"backend.{name}")
+class BackendApi(Protocol):
+    """What the window needs from the backend, and nothing else."""
 
+    # -- local files
+    def expand_paths(self, paths: Sequence[Path]) -> list[Path]: ...
 
-class Backend:
-    """Thin, blocking calls into ``backend.*``."""
+    def validate_file(self, path: Path, max_bytes: int) -> ValidationResult: ...
 
-    # -- local files -------------------------------------------------------------------------------
-    def expand_paths(self, paths: Sequence[Path]) -> list[Path]:
-        return list(_module("validation").expand_paths(list(paths)))
-
-    def validate_file(self, path: Path, max_bytes: int) -> Any:
-        return _module("validation").validate_file_isolated(path, max_bytes)
-
-    # -- upload ------------------------------------------------------------------------------------
-    def object_key_for(self, settings: Settings, path: Path) -> str:
-        from backend import upload
-
-        return str(upload.object_key_for(settings, path))
+    # -- upload
+    def object_key_for(self, settings: Settings, path: Path) -> str: ...
 
     def upload_file(
         self,
@@ -85,53 +66,75 @@ class Backend:
         key: str | None,
         on_progress: Callable[[int, int], None] | None,
         cancel: threading.Event | None,
-    ) -> Any:
-        from backend import upload
+    ) -> UploadResult: ...
 
+    # -- metadata store and notices
+    def open_reader(self, settings: Settings) -> MetadataReader: ...
+
+    def open_notices(self, settings: Settings) -> NoticeSource: ...
+
+    # -- environment
+    def environment_status(self, settings: Settings) -> dict[str, Health]: ...
+
+    def setup_steps(self, settings: Settings, notify_email: str | None = None) -> list[Step]: ...
+
+    def teardown_steps(self, settings: Settings) -> list[Step]: ...
+
+    def bring_up(self, settings: Settings, on_message: Callable[[str], None] | None = None) -> BringUp: ...
+
+    # -- files written by the GUI
+    def export_records(self, records: Iterable[MetadataRecord], path: Path, fmt: Format) -> int: ...
+
+    def save_settings(self, settings: Settings, keys: list[str] | None = None) -> Path: ...
+
+
+class Backend:
+    """Thin, blocking calls into ``backend.*`` (implements :class:`BackendApi`)."""
+
+    def expand_paths(self, paths: Sequence[Path]) -> list[Path]:
+        return validation.expand_paths(list(paths))
+
+    def validate_file(self, path: Path, max_bytes: int) -> ValidationResult:
+        return validation.validate_file_isolated(path, max_bytes)
+
+    def object_key_for(self, settings: Settings, path: Path) -> str:
+        return upload.object_key_for(settings, path)
+
+    def upload_file(
+        self,
+        settings: Settings,
+        path: Path,
+        *,
+        key: str | None,
+        on_progress: Callable[[int, int], None] | None,
+        cancel: threading.Event | None,
+    ) -> UploadResult:
         return upload.upload_file(settings, path, key=key, on_progress=on_progress, cancel=cancel)
 
-    # -- metadata store and notices ----------------------------------------------------------------
-    def open_reader(self, settings: Settings) -> Any:
-        from backend import store
-
+    def open_reader(self, settings: Settings) -> MetadataReader:
         return store.open_reader(settings)
 
-    def open_notices(self, settings: Settings) -> Any:
-        from backend import notices
-
+    def open_notices(self, settings: Settings) -> NoticeSource:
         return notices.NoticeReader(settings)
 
-    # -- environment -------------------------------------------------------------------------------
-    def environment_status(self, settings: Settings) -> dict[str, Any]:
-        from backend import environment
+    def environment_status(self, settings: Settings) -> dict[str, Health]:
+        return environment.environment_status(settings)
 
-        return dict(environment.environment_status(settings))
+    def setup_steps(self, settings: Settings, notify_email: str | None = None) -> list[Step]:
+        return provisioning.setup_steps(settings, notify_email=notify_email)
 
-    def setup_steps(self, settings: Settings, notify_email: str | None = None) -> list[Any]:
-        from backend import provisioning
+    def teardown_steps(self, settings: Settings) -> list[Step]:
+        return provisioning.teardown_steps(settings)
 
-        return list(provisioning.setup_steps(settings, notify_email=notify_email))
+    def bring_up(self, settings: Settings, on_message: Callable[[str], None] | None = None) -> BringUp:
+        return environment.bring_up(settings, on_message=on_message)
 
-    def teardown_steps(self, settings: Settings) -> list[Any]:
-        from backend import provisioning
-
-        return list(provisioning.teardown_steps(settings))
-
-    def stack_up(self, settings: Settings, on_message: Callable[[str], None] | None = None) -> None:
-        from backend import environment
-
-        environment.bring_up(settings, on_message=on_message)
-
-    def stack_status(self, settings: Settings) -> list[Any]:
-        from backend import stack
-
-        return list(stack.stack_status(settings))
-
-    # -- files written by the GUI --------------------------------------------------------------------
-    def export_records(self, records: Iterable[Any], path: Path, fmt: str) -> None:
-        _module("export").export_records(list(records), path, fmt)
+    def export_records(self, records: Iterable[MetadataRecord], path: Path, fmt: Format) -> int:
+        return export.export_records(list(records), path, fmt)
 
     def save_settings(self, settings: Settings, keys: list[str] | None = None) -> Path:
-        from backend import config
-
         return config.save_settings(settings, keys)
+
+
+def _conforms(backend: Backend) -> BackendApi:
+    return backend  # mypy checks here that Backend implements every method of BackendApi

@@ -249,7 +249,7 @@ class OperationDialog(QDialog):
         self._append_log("Starting LocalStack and MySQL…")
 
         def work(report: Report) -> None:
-            self.backend.stack_up(self.settings, on_message=lambda text: report(str(text)))
+            self.backend.bring_up(self.settings, on_message=lambda text: report(str(text)))
 
         self.runner.start(
             work,

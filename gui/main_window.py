@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 )
 
 from backend.config import Settings
+from backend.export import Format
 from gui import style
 from gui.backend_api import Backend, describe_error
 from gui.detail import DetailPane
@@ -1044,7 +1045,8 @@ class MainWindow(QMainWindow):
         if not path_text:
             return
         path = Path(path_text)
-        fmt = "json" if path.suffix.lower() == ".json" or (not path.suffix and "JSON" in chosen_filter) else "csv"
+        as_json = path.suffix.lower() == ".json" or (not path.suffix and "JSON" in chosen_filter)
+        fmt: Format = "json" if as_json else "csv"
         if not path.suffix:
             path = path.with_suffix("." + fmt)
         self.state.setValue("dialogs/export_dir", str(path.parent))

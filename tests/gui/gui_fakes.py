@@ -16,7 +16,7 @@ from typing import Any
 
 from PySide6.QtCore import QElapsedTimer, QTimer
 
-from backend.environment import Health
+from backend.environment import BringUp, Health
 from backend.notices import Notice, NoticeError
 from backend.steps import StepResult
 from backend.store import MetadataRecord, StoreError
@@ -285,16 +285,14 @@ class FakeBackend:
     def teardown_steps(self, settings: Any) -> list[FakeStep]:
         return self.teardown
 
-    def stack_up(self, settings: Any, on_message: Any = None) -> None:
+    def bring_up(self, settings: Any, on_message: Any = None) -> BringUp:
         if on_message:
             on_message("Starting LocalStack on port 4566…")
             on_message("Starting MariaDB on port 3307…")
         self.stack_started = True
         self.env["localstack"] = Health(True, "up")
         self.env["database"] = Health(True, "up")
-
-    def stack_status(self, settings: Any) -> list[Any]:
-        return []
+        return BringUp("started")
 
     def export_records(self, records: Any, path: Path, fmt: str) -> None:
         from backend.export import export_records

@@ -36,7 +36,7 @@ def test_facade_passes_through_to_the_backend_modules(monkeypatch: pytest.Monkey
     assert api.setup_steps(settings) == ["a", "b"]
     assert api.teardown_steps(settings) == ["c"]
     messages: list[str] = []
-    api.stack_up(settings, on_message=messages.append)
+    api.bring_up(settings, on_message=messages.append)
     assert messages == ["hi"]
     assert api.object_key_for(settings, Path("/data/sales.csv")).endswith("sales.csv")
 
