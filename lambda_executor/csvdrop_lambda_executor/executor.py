@@ -107,18 +107,11 @@ def exit_reason(returncode: int) -> str:
     return f"Runtime exited with error: exit status {returncode}"
 
 
-def _resolve(future: Future, result: InvocationResult) -> None:
-    """First answer wins (child, watcher and timeout may race)."""
-    try:
-        future.set_result(result)
-    except InvalidStateError:
-        pass
-
-
-def _set(future: Future, value: object) -> None:
+def _resolve(future: Future, value: object) -> None:
+    """First answer wins: the child, the watcher and the timeout may race, and stop() may have cancelled it."""
     try:
         future.set_result(value)
-    except InvalidStateError:  # cancelled by stop(), or already failed
+    except InvalidStateError:
         pass
 
 
@@ -334,7 +327,7 @@ class LocalProcessRuntimeExecutor(RuntimeExecutor):
                 header, parts = frame
                 kind = header.get("type")
                 if kind == "ready":
-                    _set(child.startup, True)
+                    _resolve(child.startup, True)
                 elif kind == "init-error":
                     payload = parts[0] if parts else b"{}"
                     LOG.warning("Execution environment startup failed: %s", payload.decode(errors="replace"))
