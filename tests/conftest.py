@@ -9,22 +9,48 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-# Tests never read the developer's own config file or stack state.
-os.environ["CSVDROP_CONFIG"] = os.path.join(tempfile.gettempdir(), "csvdrop-test-no-config.toml")
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from testsupport import free_port, shared_localstack_venv
+from testsupport import free_port, isolated_settings, shared_localstack_venv
 
 from backend.config import Settings, load_settings
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+
+def _isolate_from_the_users_settings_and_cloud() -> None:
+    """Tests never read or write the developer's settings, stack state or cloud account, whatever their shell
+    holds: the XDG folders the app reads point into a throwaway folder for the session (subprocesses such as
+    `csvdrop` and `csvdrop-gui` inherit it), CSVDROP_* and AWS credential variables are dropped, and the AWS
+    config/credential files point at nothing. Only the variables that steer the test run itself are kept."""
+    if os.environ.get("CSVDROP_TEST_EXTERNAL_STACK"):  # the developer asked for their own stack and settings
+        return
+    home = Path(tempfile.mkdtemp(prefix="csvdrop-test-home-"))
+    os.environ["XDG_CONFIG_HOME"] = str(home / "config")
+    os.environ["XDG_DATA_HOME"] = str(home / "data")
+    keep = {"CSVDROP_CORPUS_CACHE", "CSVDROP_DEBUG", "CSVDROP_LOG_LEVEL", "CSVDROP_TEST_LOCALSTACK_VENV"}
+    for name in list(os.environ):
+        if (name.startswith("CSVDROP_") and name not in keep) or name in _AWS_ACCOUNT_VARIABLES:
+            del os.environ[name]
+    os.environ["AWS_CONFIG_FILE"] = str(home / "aws-config-absent")
+    os.environ["AWS_SHARED_CREDENTIALS_FILE"] = str(home / "aws-credentials-absent")
+    os.environ["CSVDROP_CONFIG"] = str(home / "config" / "csvdrop" / "config.toml")
+
+
+_AWS_ACCOUNT_VARIABLES = {
+    "AWS_PROFILE",
+    "AWS_DEFAULT_PROFILE",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+    "AWS_ENDPOINT_URL",
+}
+_isolate_from_the_users_settings_and_cloud()
 
 
 @pytest.fixture(scope="session")
@@ -38,9 +64,8 @@ def stack() -> Iterator[Settings]:
 
     state = Path(tempfile.mkdtemp(prefix="csvdrop-test-stack-"))
     ls_port, my_port = free_port(), free_port()
-    settings = load_settings(
-        env={},
-        state_dir=state,
+    settings = isolated_settings(
+        state,
         localstack_venv=shared_localstack_venv(),
         localstack_port=ls_port,
         aws_endpoint=f"http://127.0.0.1:{ls_port}",

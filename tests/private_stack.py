@@ -15,9 +15,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from testsupport import free_port
+from testsupport import free_port, isolated_settings, shared_localstack_venv
 
-from backend.config import Settings, load_settings
+from backend.config import Settings
 from backend.environment import bring_up
 from backend.provisioning import run_setup
 from backend.stack.localstack import LocalStackService
@@ -59,10 +59,9 @@ def private_stack(label: str) -> Iterator[Settings]:
         pytest.skip(f"{label}: stops or restarts services, so it needs its own private stack")
     state = Path(tempfile.mkdtemp(prefix=f"csvdrop-test-{label}-"))
     ls_port, my_port = free_port(), free_port()
-    settings = load_settings(
-        env={},
-        state_dir=state,
-        localstack_venv=load_settings(env={}).localstack_venv_dir,  # shared, as in tests/conftest.py
+    settings = isolated_settings(
+        state,
+        localstack_venv=shared_localstack_venv(),  # shared, as in tests/conftest.py
         localstack_port=ls_port,
         aws_endpoint=f"http://127.0.0.1:{ls_port}",
         mysql_port=my_port,

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 from pathlib import Path
 from typing import Any
@@ -19,9 +20,21 @@ def free_port() -> int:
         return port
 
 
+def isolated_settings(folder: Path, **overrides: Any) -> Settings:
+    """Settings for a test: the defaults plus ``overrides``, with the config file and the state folder inside
+    ``folder`` (which the test owns). Never the process environment, never the user's config file."""
+    overrides.setdefault("state_dir", folder / "state")
+    return load_settings(env={}, config_path=folder / "csvdrop-config.toml", **overrides)
+
+
 def shared_localstack_venv() -> Path:
-    """One LocalStack venv for every test session (installing it costs ~10-30 s; its inputs are hashed)."""
-    return load_settings(env={}).localstack_venv_dir
+    """One LocalStack venv for every test session (installing it costs ~10-30 s; its inputs are hashed, so a
+    change rebuilds it). A cache of the test suite's own, never the user's stack venv."""
+    configured = os.environ.get("CSVDROP_TEST_LOCALSTACK_VENV")
+    if configured:
+        return Path(configured)
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return cache / "csvdrop" / "test-localstack-venv"
 
 
 def mysql_admin(settings: Settings) -> Any:

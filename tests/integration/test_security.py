@@ -24,10 +24,10 @@ import psutil
 import pymysql
 import pytest
 from pipeline_helpers import independent_shape, run_cli, wait_for_row
-from testsupport import ROOT, mysql_admin
+from testsupport import ROOT, isolated_settings, mysql_admin
 
 from backend import aws
-from backend.config import Settings, load_settings
+from backend.config import Settings
 from backend.export import FORMULA_STARTS, export_records
 from backend.provisioning import FAILED_EVENTS_QUEUE_SUFFIX
 from backend.store import StoreError, open_reader
@@ -530,7 +530,7 @@ HOSTILE_NAMES = [
 @pytest.mark.parametrize("prefix", ["uploads/", "uploads", "a/b/", "../up/", "/abs/x/"])
 @pytest.mark.parametrize("name", HOSTILE_NAMES, ids=lambda n: repr(n[:24]))
 def test_object_keys_never_escape_the_prefix(prefix: str, name: str, tmp_path: Path) -> None:
-    settings = load_settings(env={}, key_prefix=prefix, state_dir=tmp_path)
+    settings = isolated_settings(tmp_path, key_prefix=prefix)
     clean_prefix = "/".join(p for p in prefix.split("/") if p not in ("", ".", "..")) + "/"
     for key in (
         object_key_for(settings, Path("ignored.csv"), name=name),

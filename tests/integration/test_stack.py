@@ -12,9 +12,9 @@ from pathlib import Path
 import psutil
 import pytest
 from pipeline_helpers import awscli, run_cli
-from testsupport import free_port, shared_localstack_venv
+from testsupport import free_port, isolated_settings, shared_localstack_venv
 
-from backend.config import Settings, load_settings
+from backend.config import Settings
 from backend.stack import StackError, stack_up
 from backend.stack.localstack import LocalStackService
 from backend.stack.mysql import MySqlService
@@ -26,8 +26,8 @@ pytestmark = [pytest.mark.stack]
 def private(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
     state = Path(tempfile.mkdtemp(prefix="csvdrop-test-cli-stack-"))
     port = free_port()
-    settings = load_settings(
-        env={},
+    settings = isolated_settings(
+        state,
         state_dir=state,
         localstack_venv=shared_localstack_venv(),
         localstack_port=port,
@@ -112,8 +112,8 @@ def test_port_taken_by_something_else_is_a_clear_error(tmp_path: Path) -> None:
         squatter.bind(("127.0.0.1", 0))
         squatter.listen()
         port = squatter.getsockname()[1]
-        settings = load_settings(
-            env={},
+        settings = isolated_settings(
+            tmp_path,
             state_dir=tmp_path,
             localstack_venv=shared_localstack_venv(),
             localstack_port=port,
@@ -130,8 +130,8 @@ def test_cli_reports_errors_without_traceback(tmp_path: Path) -> None:
         squatter.bind(("127.0.0.1", 0))
         squatter.listen()
         port = squatter.getsockname()[1]
-        settings = load_settings(
-            env={},
+        settings = isolated_settings(
+            tmp_path,
             state_dir=tmp_path,
             localstack_venv=shared_localstack_venv(),
             localstack_port=free_port(),
@@ -149,8 +149,8 @@ def test_localstack_start_failure_shows_the_log_tail(tmp_path: Path) -> None:
     fake = venv / "bin" / "python"
     fake.write_text("#!/bin/sh\necho 'boom: LocalStack cannot start here' >&2\nexit 3\n")
     fake.chmod(0o755)
-    settings = load_settings(
-        env={}, state_dir=tmp_path, localstack_venv=venv, localstack_port=free_port(), mysql_port=free_port()
+    settings = isolated_settings(
+        tmp_path, state_dir=tmp_path, localstack_venv=venv, localstack_port=free_port(), mysql_port=free_port()
     )
     from backend.stack import localstack as ls_module
 
@@ -177,7 +177,7 @@ def test_compose_file_is_valid_and_mirrors_the_launcher() -> None:
     dockerfile = (root / "stack" / "Dockerfile").read_text()
     assert "localstack-constraints.txt" in dockerfile and "lambda_executor" in dockerfile
     assert "localstack-core[runtime]==2026.3.0" in dockerfile
-    launcher_env = LocalStackService(load_settings(env={}, state_dir=Path(tempfile.mkdtemp()))).environment()
+    launcher_env = LocalStackService(isolated_settings(Path(tempfile.mkdtemp()))).environment()
     path_specific = {
         "GATEWAY_LISTEN",
         "FILESYSTEM_ROOT",

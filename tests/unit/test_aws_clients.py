@@ -6,16 +6,15 @@ import threading
 from pathlib import Path
 
 import pytest
+from testsupport import isolated_settings
 
 from backend import aws
-from backend.config import Settings, load_settings
+from backend.config import Settings
 
 
 @pytest.fixture
 def local(tmp_path: Path) -> Settings:
-    return load_settings(
-        env={}, config_path=tmp_path / "config.toml", aws_endpoint="http://127.0.0.1:9", region="eu-west-1"
-    )
+    return isolated_settings(tmp_path, aws_endpoint="http://127.0.0.1:9", region="eu-west-1")
 
 
 @pytest.fixture

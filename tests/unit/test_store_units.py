@@ -9,8 +9,8 @@ import boto3
 import pytest
 from botocore.stub import ANY, Stubber
 from store_fixtures import expected_json, make_record, store_writer
+from testsupport import isolated_settings
 
-from backend.config import load_settings
 from backend.store import CONTRACT_KEYS, MetadataRecord, RecordQuery, StoreError
 from backend.store.records import decode_cursor, encode_cursor
 from backend.store.schema_mysql import (
@@ -151,8 +151,8 @@ _AVAILABLE = {
 }
 
 
-def test_create_db_instance_creates_and_waits() -> None:
-    settings = load_settings(env={}, mode="aws")
+def test_create_db_instance_creates_and_waits(tmp_path: Path) -> None:
+    settings = isolated_settings(tmp_path, mode="aws")
     rds, stub = _rds()
     _not_found(stub)
     stub.add_response(
@@ -191,8 +191,8 @@ def test_create_db_instance_creates_and_waits() -> None:
     }
 
 
-def test_create_db_instance_finds_existing() -> None:
-    settings = load_settings(env={}, mode="aws")
+def test_create_db_instance_finds_existing(tmp_path: Path) -> None:
+    settings = isolated_settings(tmp_path, mode="aws")
     rds, stub = _rds()
     stub.add_response("describe_db_instances", _AVAILABLE)
     with stub:
@@ -200,8 +200,8 @@ def test_create_db_instance_finds_existing() -> None:
     assert out["created"] is False and out["host"] == "db.example.rds.amazonaws.com"
 
 
-def test_create_db_instance_validates_names() -> None:
+def test_create_db_instance_validates_names(tmp_path: Path) -> None:
     rds, stub = _rds()
     _not_found(stub)
     with stub, pytest.raises(SetupError):
-        create_db_instance(load_settings(env={}, mysql_database="bad-name"), admin_password="pw", rds_client=rds)
+        create_db_instance(isolated_settings(tmp_path, mysql_database="bad-name"), admin_password="pw", rds_client=rds)

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from boto3.exceptions import S3UploadFailedError
 from botocore.exceptions import ClientError
+from testsupport import isolated_settings
 
-from backend.config import load_settings
 from backend.upload import UploadError, upload_file
 
 
@@ -29,7 +29,7 @@ class _NoBucketClient:
 def test_missing_bucket_says_run_setup_not_the_wrapped_text(tmp_path: Path) -> None:
     path = tmp_path / "data.csv"
     path.write_text("a\n1\n")
-    settings = load_settings(env={}, state_dir=tmp_path, bucket="gone-bucket")
+    settings = isolated_settings(tmp_path, bucket="gone-bucket")
     with pytest.raises(UploadError) as failure:
         upload_file(settings, path, key="data.csv", client=_NoBucketClient())
     message = str(failure.value)

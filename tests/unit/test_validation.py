@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -39,15 +41,43 @@ def test_folder_is_not_a_file(tmp_path: Path) -> None:
     assert not got.ok and got.reason is not None and "folder" in got.reason
 
 
-@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root can read anything")
-def test_unreadable_file(tmp_path: Path) -> None:
-    path = write(tmp_path, "secret.csv", "a,b\n1,2\n")
+def _reason_seen_by_an_unprivileged_user(path: Path) -> str | None:
+    """validate_file(path) in a forked child that dropped to user `nobody`: root reads any file, and CI runs
+    as root, so this is how the permission check meets a real "permission denied" there."""
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: already has every module loaded, so it needs no access to the interpreter's files
+        code = 1
+        try:
+            os.setgid(65534)
+            os.setuid(65534)
+            os.write(write_end, (validate_file(path, LIMIT).reason or "").encode())
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as pipe:
+        reason = pipe.read().decode()
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    return reason or None
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX permissions")
+def test_unreadable_file() -> None:
+    # A folder of its own under the system temp folder, which every user can traverse (pytest's tmp_path
+    # is private to its user, so `nobody` could not even reach the file).
+    folder = Path(tempfile.mkdtemp(prefix="csvdrop-unreadable-"))
+    folder.chmod(0o711)
+    path = write(folder, "secret.csv", "a,b\n1,2\n")
     path.chmod(0)
     try:
-        got = validate_file(path, LIMIT)
+        reason = _reason_seen_by_an_unprivileged_user(path) if os.geteuid() == 0 else validate_file(path, LIMIT).reason
     finally:
-        path.chmod(0o600)
-    assert not got.ok and got.reason is not None and "permission" in got.reason
+        shutil.rmtree(folder)
+    assert reason == (
+        "secret.csv: the file cannot be read (permission denied); check its permissions or copy it elsewhere."
+    )
 
 
 def test_size_limit_is_inclusive_and_message_says_what_to_change(tmp_path: Path) -> None:
