@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from testsupport import free_port, isolated_settings, shared_localstack_venv
+from testsupport import free_port, isolated_settings, set_up, shared_localstack_venv
 
 from backend.config import Settings, load_settings
 
@@ -31,9 +31,10 @@ def _isolate_from_the_users_settings_and_cloud() -> None:
     home = Path(tempfile.mkdtemp(prefix="csvdrop-test-home-"))
     os.environ["XDG_CONFIG_HOME"] = str(home / "config")
     os.environ["XDG_DATA_HOME"] = str(home / "data")
-    keep = {"CSVDROP_CORPUS_CACHE", "CSVDROP_DEBUG", "CSVDROP_LOG_LEVEL", "CSVDROP_TEST_LOCALSTACK_VENV"}
+    keep = {"CSVDROP_CORPUS_CACHE", "CSVDROP_DEBUG", "CSVDROP_LOG_LEVEL"}
     for name in list(os.environ):
-        if (name.startswith("CSVDROP_") and name not in keep) or name in _AWS_ACCOUNT_VARIABLES:
+        steers_the_tests = name in keep or name.startswith("CSVDROP_TEST_")
+        if (name.startswith("CSVDROP_") and not steers_the_tests) or name in _AWS_ACCOUNT_VARIABLES:
             del os.environ[name]
     os.environ["AWS_CONFIG_FILE"] = str(home / "aws-config-absent")
     os.environ["AWS_SHARED_CREDENTIALS_FILE"] = str(home / "aws-credentials-absent")
@@ -87,9 +88,5 @@ def stack() -> Iterator[Settings]:
 @pytest.fixture(scope="session")
 def provisioned(stack: Settings) -> Settings:
     """The stack with `csvdrop setup` run on it (bucket, store, topic, queue, function, trigger)."""
-    from backend.provisioning import run_setup
-
-    results = run_setup(stack).results
-    failed = [r for r in results if r.status == "failed"]
-    assert not failed, f"setup failed: {failed}"
+    set_up(stack)
     return stack

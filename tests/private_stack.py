@@ -15,11 +15,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from testsupport import free_port, isolated_settings, shared_localstack_venv
+from testsupport import free_port, isolated_settings, set_up, shared_localstack_venv
 
 from backend.config import Settings
 from backend.environment import bring_up
-from backend.provisioning import run_setup
 from backend.stack.localstack import LocalStackService
 from backend.stack.mysql import MySqlService
 
@@ -27,12 +26,12 @@ LOGS = Path(tempfile.gettempdir()) / "csvdrop-test-faults-logs"
 
 
 def setup_or_fail(settings: Settings) -> None:
-    results = run_setup(settings).results
-    failed = [r for r in results if r.status == "failed"]
-    if failed:
+    try:
+        set_up(settings)
+    except AssertionError as failure:
         log = LocalStackService(settings).log_file
         tail = "\n".join(log.read_text(errors="replace").splitlines()[-40:]) if log.exists() else ""
-        raise AssertionError(f"setup failed: {failed}\nLocalStack log (tail):\n{tail}")
+        raise AssertionError(f"{failure}\nLocalStack log (tail):\n{tail}") from None
 
 
 def stop_services(settings: Settings) -> None:

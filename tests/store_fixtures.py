@@ -267,12 +267,6 @@ def mysql_db(stack: Settings) -> Iterator[MySqlTestDb]:
 
 
 # ---------------------------------------------------------------------------------------------- DynamoDB
-# Which server answers DynamoDB in this session: "localstack", "external" or "moto". moto's server applies
-# concurrent TransactWriteItems non-atomically (seen: duplicate revisions, lost puts), so concurrency tests
-# run only against the others.
-DYNAMO_SOURCE: dict[str, str] = {}
-
-
 def _dynamodb_works(settings: Settings) -> str | None:
     """None when DynamoDB answers at settings' endpoint, else why not."""
     from backend.aws import client
@@ -285,34 +279,16 @@ def _dynamodb_works(settings: Settings) -> str | None:
 
 
 @pytest.fixture(scope="session")
-def dynamodb_endpoint(stack: Settings) -> Iterator[str]:
-    """An endpoint that serves DynamoDB: the stack's LocalStack if its DynamoDB works (it needs DynamoDB
-    Local, a Java download, which an offline host lacks), else CSVDROP_TEST_DYNAMODB_ENDPOINT, else an
-    in-process moto server when moto is installed; otherwise the DynamoDB tests skip with the reason."""
-    problem = _dynamodb_works(stack)
-    if problem is None:
-        DYNAMO_SOURCE["kind"] = "localstack"
-        yield stack.aws_endpoint
-        return
+def dynamodb_endpoint(stack: Settings) -> str:
+    """The endpoint that serves DynamoDB: the stack's LocalStack, or CSVDROP_TEST_DYNAMODB_ENDPOINT when set.
+    A LocalStack whose DynamoDB does not answer is a failure of the stack under test, never a skip."""
     external = os.environ.get("CSVDROP_TEST_DYNAMODB_ENDPOINT")
     if external:
-        DYNAMO_SOURCE["kind"] = os.environ.get("CSVDROP_TEST_DYNAMODB_KIND", "external")
-        yield external
-        return
-    try:
-        from moto.server import ThreadedMotoServer  # type: ignore[import-not-found]
-    except ImportError:
-        pytest.skip(f"no DynamoDB: the stack's LocalStack DynamoDB fails ({problem}); moto not installed")
-    from testsupport import free_port
-
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    DYNAMO_SOURCE["kind"] = "moto"
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.stop()
+        return external
+    problem = _dynamodb_works(stack)
+    if problem is not None:
+        pytest.fail(f"the stack's LocalStack does not serve DynamoDB: {problem}")
+    return stack.aws_endpoint
 
 
 @pytest.fixture(scope="module")

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from backend.config import Settings, load_settings
+from backend.steps import PlanOutcome
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -25,6 +26,18 @@ def isolated_settings(folder: Path, **overrides: Any) -> Settings:
     ``folder`` (which the test owns). Never the process environment, never the user's config file."""
     overrides.setdefault("state_dir", folder / "state")
     return load_settings(env={}, config_path=folder / "csvdrop-config.toml", **overrides)
+
+
+def set_up(settings: Settings) -> PlanOutcome:
+    """`csvdrop setup` for a test: every step must succeed, and the smoke test must not have needed a
+    re-send (the product re-sends a file whose S3 event LocalStack dropped; a test must see that drop)."""
+    from backend.provisioning import SMOKE_RESENT, run_setup
+
+    outcome = run_setup(settings)
+    assert outcome.ok, f"setup failed: {outcome.failed}"
+    resent = [r for r in outcome.results if SMOKE_RESENT in r.detail]
+    assert not resent, f"setup passed only after re-sending the smoke-test file: {resent}"
+    return outcome
 
 
 def shared_localstack_venv() -> Path:

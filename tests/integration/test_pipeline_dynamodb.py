@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 from pipeline_helpers import independent_shape, run_cli
+from testsupport import set_up
 
 from backend import aws
 from backend.config import Settings
 from backend.notices import NoticeReader
-from backend.provisioning import run_setup
 from backend.store import open_reader
 from backend.upload import upload_file
 
@@ -30,8 +30,7 @@ def dynamo(stack: Settings) -> Settings:
         role_name="csvdrop-ddb-role",
         dynamodb_table="MetadataTable",
     )
-    results = run_setup(settings).results
-    assert all(r.status != "failed" for r in results), results
+    set_up(settings)
     return settings
 
 

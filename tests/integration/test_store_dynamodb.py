@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 from store_fixtures import (  # noqa: F401 - fixtures
-    DYNAMO_SOURCE,
     HOSTILE_KEYS,
     WARNINGS,
     assert_warned_record_read_back,
@@ -216,8 +215,6 @@ def test_changed_since(ddb: Settings) -> None:
 def test_concurrent_writers_get_unique_revisions(ddb: Settings) -> None:
     import threading
 
-    if DYNAMO_SOURCE.get("kind") == "moto":
-        pytest.skip("moto's DynamoDB server does not apply concurrent transactions atomically")
     errors: list[BaseException] = []
 
     def work(worker: int) -> None:
