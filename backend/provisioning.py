@@ -28,6 +28,8 @@ from backend.store.waiting import wait_for_records
 SMOKE_KEY = "_csvdrop/smoke-test.csv"
 SMOKE_TIMEOUT_S = 90.0
 SMOKE_RESEND_S = 15.0
+# Said in the smoke step's detail when LocalStack dropped the event and the file had to be sent again.
+SMOKE_RESENT = "its first event was dropped"
 # The one S3 -> Lambda notification: every object created under the key prefix, whatever its name (the local
 # check accepts .tsv, .txt ... as well; the function answers each with a record, FAILED when it is not a CSV).
 NOTIFICATION_ID = "csvdrop-process-csv"
@@ -576,7 +578,7 @@ def step_smoke_test(ctx: Context) -> tuple[Status, str]:
         record = arrived[0]
         if record.status != "PROCESSED":
             raise ProvisioningError(f"The smoke-test file was processed but FAILED: {record.error}")
-        again = f" (its first event was dropped: sent {len(resent) + 1} times)" if resent else ""
+        again = f" ({SMOKE_RESENT}: sent {len(resent) + 1} times)" if resent else ""
         return "passed", f"s3://{s.bucket}/{key} processed in {time.monotonic() - started:.1f} s{again}"
     raise ProvisioningError(
         f"The smoke-test file s3://{s.bucket}/{key} was not processed within {SMOKE_TIMEOUT_S:.0f} s. "
