@@ -19,6 +19,8 @@ from backend.errors import CsvDropError
 Mode = Literal["local", "aws"]
 StoreKind = Literal["mysql", "dynamodb"]
 
+# The source checkout's root when running from one; in an installed app it is site-packages. The app reads its
+# shipped files through backend.resources and writes only under state_dir, never here.
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 ENV_PREFIX = "CSVDROP_"
 MB = 1024 * 1024

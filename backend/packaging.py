@@ -2,6 +2,8 @@
 
 Both are the same for every target (LocalStack or AWS) and rebuilt only when their inputs change: each
 zip's name carries the hash of its inputs, and zips are byte-for-byte reproducible (fixed timestamps).
+The inputs are read through :mod:`backend.resources` (package data when installed); the zips are written under
+``Settings.state_dir``, never beside the inputs.
 """
 
 from __future__ import annotations
@@ -15,13 +17,10 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from backend.config import PROJECT_ROOT, Settings
+from backend import resources
+from backend.config import Settings
 from backend.errors import CsvDropError
 
-LAMBDA_DIR = PROJECT_ROOT / "lambda"
-# The CSV rules the desktop check uses too: shipped in the zip as the package ``csvtable/``.
-CSVTABLE_DIR = PROJECT_ROOT / "csvtable"
-REQUIREMENTS = LAMBDA_DIR / "requirements.txt"
 # Lambda's python3.12/3.13 run on Amazon Linux 2023 (glibc 2.34): manylinux_2_28 wheels fit it and this host.
 PLATFORM = "x86_64-manylinux_2_28"
 _EPOCH = (1980, 1, 1, 0, 0, 0)
@@ -46,13 +45,14 @@ def _digest(*parts: bytes) -> str:
 
 
 def function_sources() -> list[Path]:
-    return sorted(p for p in LAMBDA_DIR.glob("*.py") if not p.name.startswith("test_"))
+    return sorted(p for p in resources.function_source_dir().glob("*.py") if not p.name.startswith("test_"))
 
 
 def _zip_entries() -> list[tuple[str, Path]]:
-    """(name in the zip, file): the function's modules at the root, the shared CSV rules as a package."""
+    """(name in the zip, file): the function's modules at the root, the CSV rules the desktop check uses too as
+    the package ``csvtable/``."""
     entries = [(p.name, p) for p in function_sources()]
-    entries += [(f"csvtable/{p.name}", p) for p in sorted(CSVTABLE_DIR.glob("*.py"))]
+    entries += [(f"csvtable/{p.name}", p) for p in sorted(resources.csv_rules_dir().glob("*.py"))]
     return entries
 
 
@@ -100,7 +100,8 @@ def _uv() -> str:
 def build_layer_zip(settings: Settings) -> Artifact:
     """Wheels for the runtime's Python and Linux x86_64, under python/ as Lambda layers expect."""
     version = _python_version(settings.lambda_runtime)
-    digest = _digest(REQUIREMENTS.read_bytes(), version.encode(), PLATFORM.encode())[:16]
+    requirements = resources.function_requirements()
+    digest = _digest(requirements.read_bytes(), version.encode(), PLATFORM.encode())[:16]
     target = build_dir(settings) / f"layer-{digest}.zip"
     if target.exists():
         return Artifact(target, hashlib.sha256(target.read_bytes()).hexdigest(), False)
@@ -122,7 +123,7 @@ def build_layer_zip(settings: Settings) -> Artifact:
         ":all:",
         "--no-compile",
         "-r",
-        str(REQUIREMENTS),
+        str(requirements),
     ]
     result = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if result.returncode != 0:

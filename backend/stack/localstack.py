@@ -2,7 +2,8 @@
 
 It is a service, not a library of the app, so it lives in its own virtual environment with pinned
 constraints (``stack/localstack-constraints.txt``) plus our Lambda executor plugin (``lambda_executor/``),
-which runs Python functions as local child processes instead of containers.
+which runs Python functions as local child processes instead of containers. Both are read through
+:mod:`backend.resources` (package data when installed); the venv and all state live under ``Settings.state_dir``.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
-from backend.config import PROJECT_ROOT, Settings
+from backend import resources
+from backend.config import Settings
 from backend.stack.processes import (
     StackError,
     port_is_open,
@@ -31,8 +33,6 @@ from backend.stack.processes import (
 )
 
 LOCALSTACK_VERSION = "2026.3.0"
-CONSTRAINTS = PROJECT_ROOT / "stack" / "localstack-constraints.txt"
-EXECUTOR_PACKAGE = PROJECT_ROOT / "lambda_executor"
 EXECUTOR_NAME = "csvdrop-local"
 # No `cloudwatch` (metrics): LocalStack records a metric per Lambda invocation with no switch to turn it off,
 # ~6 ms of its CPU per invoke; CSV Drop uses Logs, not metrics.
@@ -43,10 +43,11 @@ _INSTALL_STAMP = ".csvdrop-install-stamp"
 def _inputs_digest() -> str:
     """Hash of everything installed into the service venv: a change means reinstall."""
     h = hashlib.sha256(LOCALSTACK_VERSION.encode())
-    h.update(CONSTRAINTS.read_bytes())
-    for path in sorted(EXECUTOR_PACKAGE.rglob("*")):
+    h.update(resources.localstack_constraints().read_bytes())
+    executor = resources.executor_package()
+    for path in sorted(executor.rglob("*")):
         if path.is_file() and "__pycache__" not in path.parts and not path.name.endswith(".egg-info"):
-            h.update(str(path.relative_to(EXECUTOR_PACKAGE)).encode())
+            h.update(str(path.relative_to(executor)).encode())
             h.update(path.read_bytes())
     return h.hexdigest()
 
@@ -71,7 +72,9 @@ def ensure_venv(settings: Settings, on_message: Callable[[str], None] | None = N
     say(f"Installing LocalStack {LOCALSTACK_VERSION} and the csvdrop Lambda executor into {venv} (once, ~30 s)")
     base_python = settings.service_python or sys.executable
     uv = _uv()
-    packages = [f"localstack-core[runtime]=={LOCALSTACK_VERSION}", str(EXECUTOR_PACKAGE)]
+    constraints = str(resources.localstack_constraints())
+    executor = str(resources.executor_package())
+    packages = [f"localstack-core[runtime]=={LOCALSTACK_VERSION}", executor]
     if uv:
         steps = [
             [*uv, "venv", "--quiet", "--allow-existing", "--python", base_python, str(venv)],
@@ -83,7 +86,7 @@ def ensure_venv(settings: Settings, on_message: Callable[[str], None] | None = N
                 "--python",
                 str(python),
                 "-c",
-                str(CONSTRAINTS),
+                constraints,
                 "--reinstall-package",
                 "csvdrop-lambda-executor",
                 *packages,
@@ -99,12 +102,12 @@ def ensure_venv(settings: Settings, on_message: Callable[[str], None] | None = N
                 "install",
                 "--quiet",
                 "-c",
-                str(CONSTRAINTS),
+                constraints,
                 "--force-reinstall",
                 "--no-deps",
-                str(EXECUTOR_PACKAGE),
+                executor,
             ],
-            [str(python), "-m", "pip", "install", "--quiet", "-c", str(CONSTRAINTS), *packages],
+            [str(python), "-m", "pip", "install", "--quiet", "-c", constraints, *packages],
         ]
     env = {**os.environ, "UV_PYTHON_DOWNLOADS": "never"}
     for argv in steps:
