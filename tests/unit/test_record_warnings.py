@@ -12,7 +12,7 @@ import pytest
 from lambda_loader import load_lambda_module
 from store_fixtures import WARNINGS, expected_json, make_record, warned_record
 
-from backend.cli_commands import show_lines
+from backend.cli.records import show_lines
 from backend.notices import parse_notice
 from backend.store import MetadataRecord
 from backend.store.records import describe_lines

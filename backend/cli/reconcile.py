@@ -1,0 +1,23 @@
+"""`csvdrop reconcile`: objects in the bucket without an up-to-date record are sent through the function again."""
+
+from __future__ import annotations
+
+import click
+
+from backend.cli._common import say, with_settings
+from backend.config import Settings
+
+
+@click.command("reconcile")
+@click.option("--dry-run", is_flag=True, help="Only count what would be re-processed.")
+@with_settings
+def reconcile_command(settings: Settings, *, dry_run: bool) -> int:
+    """Re-process S3 objects without an up-to-date record (safe any time)."""
+    from backend.reconcile import reconcile
+
+    report = reconcile(settings, dry_run=dry_run, on_message=say)
+    say(f"{report.objects} objects, {report.missing} without an up-to-date record, {report.redriven} re-processed")
+    return 0
+
+
+COMMANDS: tuple[click.Command, ...] = (reconcile_command,)
