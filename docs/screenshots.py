@@ -21,22 +21,17 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from PySide6.QtCore import QItemSelectionModel  # noqa: E402
 from PySide6.QtWidgets import QApplication, QWidget  # noqa: E402
 
 from backend.config import Settings  # noqa: E402
+from backend.environment import Health  # noqa: E402
 
 DOCS = Path(__file__).resolve().parent
 NOW = datetime.now(UTC).replace(microsecond=0)
 
 
-class Health:
-    def __init__(self, ok: bool | None, detail: str) -> None:
-        self.ok, self.detail = ok, detail
-
-
 class OfflineBackend:
-    """Answers nothing: the screenshots put their data straight into the window's models."""
+    """Answers nothing: the screenshots hand their data to the window as its feeds would."""
 
     def __getattr__(self, name: str) -> Any:
         def unavailable(*_a: Any, **_k: Any) -> Any:
@@ -164,6 +159,7 @@ def main() -> int:
     assert isinstance(app, QApplication)
     app.setStyle("Fusion")
     scale = "-2x" if float(os.environ.get("QT_SCALE_FACTOR") or 1) >= 2 else ""
+    from backend.steps import PlanStarted, StepFinished, StepResult, StepStarted
     from gui.environment import OperationDialog
     from gui.main_window import MainWindow
     from gui.uploads import UploadItem, UploadState
@@ -179,29 +175,27 @@ def main() -> int:
 
     # 1. First start: nothing uploaded yet, environment not set up.
     win = MainWindow(settings, OfflineBackend(), autostart=False)  # type: ignore[arg-type]
-    win.poll_records = lambda: None  # type: ignore[method-assign]  # data is put in directly
+    win.record_feed.stop()  # the records are handed in below, as the feed would
     win.resize(1280, 840)
-    win._loaded_once = True
-    win._update_count()
+    win.browser.mark_loaded()
     first_start = {
         "localstack": Health(True, "LocalStack 4.4 at http://127.0.0.1:4566"),
         "database": Health(True, "127.0.0.1:3307: MariaDB 11.4"),
         "function": Health(False, "not deployed: run Set up environment"),
         "trigger": Health(False, "not wired: run Set up environment"),
     }
-    win.env_bar.set_status(first_start)
-    win._environment_banner(first_start)
+    win.environment.status.emit(first_start)
     win.show()
     settle(app)
     save(win, "window-empty", scale)
-    win.drop_zone._set_drag_state("accept")  # what dragging files over the window looks like
+    drop_zone = win.uploads_panel.drop_zone
+    drop_zone._set_drag_state("accept")  # what dragging files over the window looks like
     settle(app, 50)
     save(win, "window-drag", scale)
-    win.drop_zone._set_drag_state(None)
+    drop_zone._set_drag_state(None)
 
     # 2. Uploads in progress, with a rejected file and a failure.
-    win.env_bar.set_status(healthy)
-    win._environment_banner(healthy)
+    win.environment.status.emit(healthy)
     items = []
     specs = [
         ("orders-2025.csv", UploadState.DONE, 1_240_000, 1_240_000, "48,211 rows × 6 columns"),
@@ -258,9 +252,8 @@ def main() -> int:
         items.append(item)
     win.uploads.model.add(items)
     win.uploads._update_failure_banner()
-    win.records.upsert([record("orders-2025.csv", 1, 48211, cols=6)])
-    for n in (notice("orders-2025.csv", 20, 48211, cols=6),):
-        win._on_notice(n)
+    win.record_feed.records.emit([record("orders-2025.csv", 1, 48211, cols=6)])
+    win.notice_feed.notices.emit([notice("orders-2025.csv", 20, 48211, cols=6)])
     settle(app)
     save(win, "window-uploads", scale)
 
@@ -268,7 +261,7 @@ def main() -> int:
     win.uploads.model.remove(list(win.uploads.items))
     win.uploads._update_failure_banner()
     win.banners.clear("uploads-upload")
-    win.records.upsert(
+    win.record_feed.records.emit(
         [
             record("sales/2025/january.csv", 190, 12_408),
             record("sales/2025/february.csv", 160, 11_873),
@@ -308,22 +301,19 @@ def main() -> int:
             ),
         ]
     )
-    for n in (
-        notice("sales/2025/march.csv", 7200, 13_950),
-        notice("customers.csv", 2500, 3_120),
-        notice("legacy/export.csv", 2100, None, "Line 418 has an unterminated quote."),
-        notice("inventory-march.csv", 700, 88_240),
-        notice("returns.csv", 350, 1_904),
-    ):
-        win._on_notice(n)
-    row = win.records.row_for("my-csv-bucket", "sales/2025/march.csv")
-    index = win.proxy.mapFromSource(win.records.index(row, 0))
-    flags = QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows
-    win.records_view.selectionModel().setCurrentIndex(index, flags)
+    win.notice_feed.notices.emit(
+        [
+            notice("sales/2025/march.csv", 7200, 13_950),
+            notice("customers.csv", 2500, 3_120),
+            notice("legacy/export.csv", 2100, None, "Line 418 has an unterminated quote."),
+            notice("inventory-march.csv", 700, 88_240),
+            notice("returns.csv", 350, 1_904),
+        ]
+    )
+    win.browser.select_record("my-csv-bucket", "sales/2025/march.csv")
     settle(app)
     save(win, "window-browser", scale)
-    row = win.records.row_for("my-csv-bucket", "open-data/edu_recipients_by_state_fy10.csv")
-    win.records_view.selectionModel().setCurrentIndex(win.proxy.mapFromSource(win.records.index(row, 0)), flags)
+    win.browser.select_record("my-csv-bucket", "open-data/edu_recipients_by_state_fy10.csv")
     settle(app)
     save(win, "window-warnings", scale)
 
@@ -342,13 +332,12 @@ def main() -> int:
         ("Smoke test: upload a sample file", "pending", ""),
     ]
     dialog.running = True
-    dialog._on_progress(("steps", [t for t, _, _ in steps]))
-    for i, (_title, status, detail) in enumerate(steps):
-        if status == "running":
-            dialog._on_progress(("start", i))
-        elif status != "pending":
-            dialog._on_progress(("start", i))
-            dialog._on_progress(("result", i, status, detail))
+    dialog.show_event(PlanStarted(tuple(title for title, _, _ in steps)))
+    for i, (title, status, detail) in enumerate(steps):
+        if status != "pending":
+            dialog.show_event(StepStarted(i, title))
+        if status not in ("pending", "running"):
+            dialog.show_event(StepFinished(i, title, StepResult(f"step{i}", status, detail)))  # type: ignore[arg-type]
     dialog.show()
     settle(app)
     save(dialog, "setup-dialog", scale)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import html
-from typing import Any
+from collections.abc import Sequence
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
@@ -21,6 +21,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from backend.store import MetadataRecord
+from backend.store.records import RecordWarning
 from gui import style
 from gui.records import STATUS_COLORS, STATUS_LABELS, STATUS_TEXT_COLORS, status_look
 
@@ -35,7 +37,7 @@ TYPE_LABELS = {
 }
 
 
-def _fmt(value: Any) -> str:
+def _fmt(value: object) -> str:
     if value is None or value == "":
         return "—"
     if isinstance(value, bool):
@@ -47,37 +49,30 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
-def _field(column: Any, name: str) -> Any:
-    """A ColumnProfile attribute, or the key of a contract-style dict."""
-    if isinstance(column, dict):
-        return column.get(name)
-    return getattr(column, name, None)
-
-
 LINE_ENDS = {"\n": "LF (\\n)", "\r\n": "CRLF (\\r\\n)", "\r": "CR (\\r)", "mixed": "mixed"}
 
 
-def _delimiter_text(record: Any) -> str:
-    delimiter = getattr(record, "delimiter", None)
+def _delimiter_text(record: MetadataRecord) -> str:
+    delimiter = record.delimiter
     if not delimiter:
         return "—"
     text = f"{style.delimiter_name(delimiter)} ({delimiter!r})"
-    if getattr(record, "skip_initial_space", None):
+    if record.skip_initial_space:
         text += ", spaces after it skipped"
     return text
 
 
-def _quotes_text(record: Any) -> str:
+def _quotes_text(record: MetadataRecord) -> str:
     """The quote character and how a quote inside a quoted field is written."""
     if record.status != "PROCESSED":
         return "—"
-    quote = getattr(record, "quote_char", None)
+    quote = record.quote_char
     if not quote:
         return "none"
     name = {'"': "double quote", "'": "single quote"}.get(quote, "quote")
     text = f"{name} ({quote})"
-    escape = getattr(record, "escape_char", None)
-    doubled = getattr(record, "double_quote", None)
+    escape = record.escape_char
+    doubled = record.double_quote
     if escape:
         return f"{text}, escaped with {escape} inside fields"
     if doubled:
@@ -85,18 +80,18 @@ def _quotes_text(record: Any) -> str:
     return text
 
 
-def _header_text(record: Any) -> str:
-    has_header = getattr(record, "has_header", None)
+def _header_text(record: MetadataRecord) -> str:
+    has_header = record.has_header
     if has_header is None:
         return "—"
     if not has_header:
         return "no (columns are numbered)"
-    line = getattr(record, "header_line", None)
+    line = record.header_line
     return f"line {line:,}" if line else "yes"
 
 
-def _skipped_text(record: Any) -> str:
-    skipped = getattr(record, "skipped_lines", None)
+def _skipped_text(record: MetadataRecord) -> str:
+    skipped = record.skipped_lines
     return "—" if skipped is None else str(skipped.describe())
 
 
@@ -155,7 +150,7 @@ class DetailPane(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.record: Any = None
+        self.record: MetadataRecord | None = None
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
         self.stack = QStackedWidget()
@@ -253,7 +248,7 @@ class DetailPane(QWidget):
         self.stack.addWidget(scroll)
         self.show_record(None)
 
-    def show_record(self, record: Any) -> None:
+    def show_record(self, record: MetadataRecord | None) -> None:
         self.record = record
         if record is None:
             self.stack.setCurrentWidget(self.empty)
@@ -269,43 +264,43 @@ class DetailPane(QWidget):
         )
         self.error.setVisible(status != "PROCESSED")
         self.error.setText(f"<b>Could not be profiled:</b> {html.escape(record.error or 'no reason given')}")
-        self._show_warnings(list(getattr(record, "warnings", None) or ()) if status == "PROCESSED" else [])
+        self._show_warnings(record.warnings if status == "PROCESSED" else ())
 
-        encoding = getattr(record, "encoding", None)
+        encoding = record.encoding
         facts = {
             "size": style.human_bytes(record.size_bytes),
             "rows": style.human_count(record.row_count),
             "columns": style.human_count(record.column_count),
-            "duplicates": style.human_count(getattr(record, "duplicate_row_count", None)),
-            "encoding": (encoding + (" with BOM" if getattr(record, "has_bom", False) else "")) if encoding else "—",
+            "duplicates": style.human_count(record.duplicate_row_count),
+            "encoding": (encoding + (" with BOM" if record.has_bom else "")) if encoding else "—",
             "delimiter": _delimiter_text(record),
             "quotes": _quotes_text(record),
-            "line_ends": LINE_ENDS.get(getattr(record, "line_terminator", None) or "", "—"),
+            "line_ends": LINE_ENDS.get(record.line_terminator or "", "—"),
             "header": _header_text(record),
             "skipped": _skipped_text(record),
             "uploaded": style.local_time(record.uploaded_at, seconds=True),
             "processed": style.local_time(record.processed_at, seconds=True),
-            "sha256": _short_hash(getattr(record, "sha256", None)),
+            "sha256": _short_hash(record.sha256),
         }
         for key, value in facts.items():
             self._fact_labels[key].setText(value)
-        self._fact_labels["sha256"].setToolTip(getattr(record, "sha256", None) or "")
+        self._fact_labels["sha256"].setToolTip(record.sha256 or "")
 
-        profiles = list(getattr(record, "columns", None) or [])
+        profiles = record.columns
         self.columns_title.setText(f"Columns ({len(profiles)})" if profiles else "Columns")
         self.columns.setRowCount(len(profiles))
         for row, col in enumerate(profiles):
             values = [
-                _field(col, "name") or f"(column {row + 1})",
-                TYPE_LABELS.get(str(_field(col, "type")), str(_field(col, "type") or "—")),
-                _fmt(_field(col, "null_count")),
-                _fmt(_field(col, "distinct_count")),
-                _fmt(_field(col, "min")),
-                _fmt(_field(col, "max")),
+                col.name or f"(column {row + 1})",
+                TYPE_LABELS.get(col.type, col.type or "—"),
+                _fmt(col.null_count),
+                _fmt(col.distinct_count),
+                _fmt(col.min),
+                _fmt(col.max),
             ]
             for c, text in enumerate(values):
                 item = QTableWidgetItem(text)
-                if c in (2, 3) or (c in (4, 5) and isinstance(_field(col, "min"), int | float)):
+                if c in (2, 3) or (c in (4, 5) and isinstance(col.min, int | float)):
                     item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 self.columns.setItem(row, c, item)
         self.columns.resizeColumnsToContents()
@@ -313,16 +308,16 @@ class DetailPane(QWidget):
         self.columns.setVisible(bool(profiles))
         self.columns_title.setVisible(bool(profiles))
 
-        names = list(getattr(record, "column_names", None) or [])
-        rows = list(getattr(record, "sample_rows", None) or [])
+        names = record.column_names
+        rows = record.sample_rows
         width = max([len(names)] + [len(r) for r in rows]) if (names or rows) else 0
         headers = [names[i] if i < len(names) and names[i] else f"({i + 1})" for i in range(width)]
         self.sample.clear()
         self.sample.setColumnCount(width)
         self.sample.setHorizontalHeaderLabels(headers)
         self.sample.setRowCount(len(rows))
-        for r, values in enumerate(rows):
-            for c, value in enumerate(values):
+        for r, cells in enumerate(rows):
+            for c, value in enumerate(cells):
                 self.sample.setItem(r, c, QTableWidgetItem(str(value)))
         self.sample.resizeColumnsToContents()
         header = self.sample.horizontalHeader()
@@ -338,7 +333,7 @@ class DetailPane(QWidget):
         self.sample.setVisible(bool(rows))
         self.sample_title.setVisible(bool(rows))
 
-    def _show_warnings(self, warnings: list[Any]) -> None:
+    def _show_warnings(self, warnings: Sequence[RecordWarning]) -> None:
         """The amber box: each warning's message and the lines it concerns."""
         self.warnings.setVisible(bool(warnings))
         if not warnings:
@@ -350,12 +345,12 @@ class DetailPane(QWidget):
         rich = [f"<b>Processed with {count}</b>"]
         plain = [f"Processed with {count}"]
         for w in warnings:
-            where = str(getattr(w, "lines_text", "") or "")
-            message = str(getattr(w, "message", "") or getattr(w, "code", ""))
+            where = w.lines_text
+            message = w.message or w.code
             rich.append(f"• {html.escape(message)}" + (f" <i>({html.escape(where)})</i>" if where else ""))
             plain.append(f"• {message}" + (f" ({where})" if where else ""))
         self.warnings.setText("<br>".join(rich))
-        self.warnings.setToolTip("Warning codes: " + ", ".join(str(getattr(w, "code", "")) for w in warnings))
+        self.warnings.setToolTip("Warning codes: " + ", ".join(w.code for w in warnings))
         self._warnings_plain = "\n".join(plain)
 
     def text(self) -> str:

@@ -1,9 +1,10 @@
-"""Environment: status lights, and the dialog that runs the setup / teardown steps with live progress."""
+"""Environment: status lights, the advice banner, and the dialog that runs the setup / teardown steps live."""
 
 from __future__ import annotations
 
 import threading
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Literal, NamedTuple
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QCloseEvent, QColor
@@ -25,8 +26,19 @@ from PySide6.QtWidgets import (
 )
 
 from backend.config import Settings
+from backend.environment import BringUp, Health
+from backend.steps import (
+    PlanOutcome,
+    PlanStarted,
+    Status,
+    StepEvent,
+    StepFinished,
+    StepNotRun,
+    StepStarted,
+    run_steps,
+)
 from gui import style
-from gui.backend_api import Backend, describe_error
+from gui.backend_api import BackendApi, describe_error
 from gui.jobs import JobRunner, Report
 from gui.widgets import StatusLight
 
@@ -73,7 +85,7 @@ class EnvironmentBar(QWidget):
         for light in self.lights.values():
             light.set_checking()
 
-    def set_status(self, status: dict[str, Any]) -> None:
+    def set_status(self, status: dict[str, Health]) -> None:
         for key, light in self.lights.items():
             health = status.get(key)
             if health is None:
@@ -89,22 +101,77 @@ class EnvironmentBar(QWidget):
         return all(light.ok for light in self.lights.values())
 
 
-STEP_LOOK: dict[str, tuple[str, str, str]] = {
-    # status -> (symbol, colour, words)
-    "pending": ("○", style.GREY, "Waiting"),
-    "running": ("●", style.AMBER_TEXT, "Running…"),
-    "created": ("✔", style.GREEN, "Created"),
-    "found": ("✔", style.GREEN, "Already there"),
-    "updated": ("✔", style.BLUE, "Updated"),
-    "failed": ("✖", style.RED, "Failed"),
-    "skipped": ("–", style.GREY, "Skipped"),
+def environment_advice(status: dict[str, Health], settings: Settings) -> tuple[str, str] | None:
+    """(banner kind, text) saying what is missing, when something is: one banner that names the fix, instead of an
+    error from every part that fails because of it."""
+
+    def bad(key: str) -> bool:
+        health = status.get(key)
+        return health is not None and health.ok is False
+
+    if bad("localstack"):
+        where = settings.aws_endpoint if settings.mode == "local" else f"AWS ({settings.region})"
+        text = f"Nothing answers at {where}." + (
+            " Set up environment can start the local stack for you." if settings.mode == "local" else ""
+        )
+        return "warning", text
+    missing = [
+        name
+        for key, name in (("database", "database"), ("function", "function"), ("trigger", "upload trigger"))
+        if bad(key)
+    ]
+    if missing:
+        return "info", (
+            f"The environment is not set up yet ({', '.join(missing)} missing): uploads will not be "
+            "profiled until it is."
+        )
+    return None
+
+
+RowState = Status | Literal["pending", "running", "not run"]
+
+
+class StepLook(NamedTuple):
+    symbol: str
+    colour: str
+    words: str
+
+
+# How a row of the dialog shows each state: the backend's step statuses (backend.steps.STATUSES) and the
+# dialog's own (waiting, under way, never started because an earlier step failed or the user stopped).
+STEP_LOOK: dict[RowState, StepLook] = {
+    "pending": StepLook("○", style.GREY, "Waiting"),
+    "running": StepLook("●", style.AMBER_TEXT, "Running…"),
+    "not run": StepLook("–", style.GREY, "Not run"),
+    "created": StepLook("✔", style.GREEN, "Created"),
+    "found": StepLook("✔", style.GREEN, "Already there"),
+    "updated": StepLook("✔", style.BLUE, "Updated"),
+    "passed": StepLook("✔", style.GREEN, "Passed"),
+    "removed": StepLook("✔", style.GREEN, "Removed"),
+    "absent": StepLook("✔", style.GREEN, "Nothing to remove"),
+    "skipped": StepLook("–", style.GREY, "Skipped"),
+    "failed": StepLook("✖", style.RED, "Failed"),
 }
-# Teardown steps report "created"/"updated" for something removed and "found" when nothing was there.
-TEARDOWN_WORDS = {"created": "Removed", "found": "Nothing to remove", "updated": "Removed"}
+NOT_RUN_DETAIL = {"stopped": "Stopped before this step.", "earlier step failed": ""}
+
+
+class StepRow(NamedTuple):
+    title: str
+    status: RowState
+    detail: str
+
+
+@dataclass(frozen=True)
+class StackStarted:
+    """What starting the local stack did, and the titles of the setup steps it may have run again."""
+
+    bring_up: BringUp
+    titles: dict[str, str]  # step name -> title
 
 
 class OperationDialog(QDialog):
-    """Runs setup (or teardown) steps one by one on a worker, showing each step's outcome as it happens."""
+    """Runs setup (or teardown) steps on a worker through backend.steps.run_steps, showing each step's outcome
+    as it happens: the first failure stops the plan, and Stop stops it between two steps."""
 
     completed = Signal(bool)  # True when every step succeeded
 
@@ -112,7 +179,7 @@ class OperationDialog(QDialog):
         self,
         kind: Literal["setup", "teardown"],
         settings: Settings,
-        backend: Backend,
+        backend: BackendApi,
         runner: JobRunner,
         parent: QWidget | None = None,
         *,
@@ -127,7 +194,7 @@ class OperationDialog(QDialog):
         self.running = False
         self.succeeded: bool | None = None
         self._stop = threading.Event()
-        self.results: list[tuple[str, str, str]] = []  # (title, status, detail)
+        self.results: list[StepRow] = []
         self.setWindowTitle("Set up environment" if kind == "setup" else "Tear down environment")
         self.setModal(True)
         fm = self.fontMetrics()
@@ -181,13 +248,11 @@ class OperationDialog(QDialog):
         self.outcome.setObjectName("outcome")
         self.outcome.setWordWrap(True)
         self.outcome.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.outcome.setObjectName("result")
         self.outcome.hide()
         layout.addWidget(self.outcome)
 
         self.buttons = QDialogButtonBox()
         self.again = QPushButton("Run again")
-        self.again.hide()
         self.again.clicked.connect(self.start)
         self.close_button = QPushButton("Stop")
         self.close_button.clicked.connect(self._close_or_stop)
@@ -214,7 +279,7 @@ class OperationDialog(QDialog):
         if self.kind == "setup" and self.settings.mode == "local":
             self.progress.setFormat("Checking what answers…")
             self.runner.start(
-                lambda _r: self.backend.environment_status(self.settings),
+                lambda _report: self.backend.environment_status(self.settings),
                 on_done=self._checked,
                 on_error=lambda exc: self._run_steps(),
                 name="environment check",
@@ -222,7 +287,7 @@ class OperationDialog(QDialog):
         else:
             self._run_steps()
 
-    def _checked(self, status: dict[str, Any]) -> None:
+    def _checked(self, status: dict[str, Health]) -> None:
         down = [name for key, name in LIGHTS[:2] if status.get(key) is not None and status[key].ok is False]
         if not down:
             self._run_steps()
@@ -247,9 +312,14 @@ class OperationDialog(QDialog):
         self.log.show()
         self.progress.setFormat("Starting the local stack…")
         self._append_log("Starting LocalStack and MySQL…")
+        backend, settings, email = self.backend, self.settings, self.notify_email
 
-        def work(report: Report) -> None:
-            self.backend.bring_up(self.settings, on_message=lambda text: report(str(text)))
+        def work(report: Report[str]) -> StackStarted:
+            result = backend.bring_up(settings, on_message=report)
+            titles = {}
+            if result.setup is not None:
+                titles = {step.name: step.title for step in backend.setup_steps(settings, notify_email=email)}
+            return StackStarted(result, titles)
 
         self.runner.start(
             work,
@@ -259,69 +329,76 @@ class OperationDialog(QDialog):
             name="stack up",
         )
 
-    def _stack_started(self, _result: Any) -> None:
+    def _stack_started(self, started: StackStarted) -> None:
         self._append_log("Local stack is up.")
-        self._run_steps()
+        restored = started.bring_up.setup
+        if restored is not None and restored.ok:
+            # LocalStack started empty and bring_up already set up the environment it held again: running the
+            # steps a second time would only find everything in place.
+            self._show_restored(restored, started.titles)
+        else:
+            self._run_steps()
+
+    def _show_restored(self, outcome: PlanOutcome, titles: dict[str, str]) -> None:
+        self._show_plan([titles.get(result.name, result.name) for result in outcome.results])
+        for row, result in enumerate(outcome.results):
+            self._set_row(row, result.status, result.detail)
+        self.progress.setValue(len(outcome.results))
+        self._finish(
+            True,
+            "Environment restored — the local stack started empty, so the environment it held was set up "
+            f"again ({self._counts(outcome)}). Drop CSV files to upload them.",
+        )
 
     def _run_steps(self) -> None:
-        settings, stop = self.settings, self._stop
+        backend, settings, stop = self.backend, self.settings, self._stop
         kind, email = self.kind, self.notify_email
         self.progress.setFormat("Preparing the steps…")
 
-        def work(report: Report) -> None:
+        def work(report: Report[StepEvent]) -> PlanOutcome:
             if kind == "setup":
-                steps = self.backend.setup_steps(settings, notify_email=email)
+                steps = backend.setup_steps(settings, notify_email=email)
             else:
-                steps = self.backend.teardown_steps(settings)
-            report(("steps", [str(getattr(s, "title", "") or s.name) for s in steps]))
-            failed = False
-            for i, step in enumerate(steps):
-                if stop.is_set() or failed:
-                    report(("result", i, "skipped", "Stopped before this step." if not failed else ""))
-                    continue
-                report(("start", i))
-                try:
-                    result = step.run()
-                    status, detail = str(result.status), str(result.detail or "")
-                except Exception as exc:  # a step that raises is a failed step, with its message
-                    status, detail = "failed", describe_error(exc)
-                report(("result", i, status, detail))
-                failed = failed or (status == "failed" and kind == "setup")
+                steps = backend.teardown_steps(settings)
+            return run_steps(steps, report, stop)
 
-        self.runner.start(work, on_progress=self._on_progress, on_done=self._steps_done, on_error=self._steps_error)
+        self.runner.start(
+            work, on_progress=self.show_event, on_done=self._steps_done, on_error=self._steps_error, name=kind
+        )
 
-    def _on_progress(self, value: Any) -> None:
-        what = value[0]
-        if what == "steps":
-            titles: list[str] = value[1]
-            self.results = [(t, "pending", "") for t in titles]
-            self.table.setRowCount(len(titles))
-            for row, title in enumerate(titles):
-                self.table.setItem(row, 0, QTableWidgetItem(title))
-                self._set_row(row, "pending", "")
-            self.progress.setRange(0, max(1, len(titles)))
-            self.progress.setValue(0)
-        elif what == "start":
-            row = value[1]
-            self._set_row(row, "running", "")
-            self.progress.setFormat(f"Step {row + 1} of {len(self.results)}: {self.results[row][0]}")
-            item = self.table.item(row, 0)
+    def show_event(self, event: StepEvent) -> None:
+        """One event of the step runner, as it happens."""
+        if isinstance(event, PlanStarted):
+            self._show_plan(list(event.titles))
+        elif isinstance(event, StepStarted):
+            self._set_row(event.index, "running", "")
+            self.progress.setFormat(f"Step {event.index + 1} of {len(self.results)}: {event.title}")
+            item = self.table.item(event.index, 0)
             if item is not None:
                 self.table.scrollToItem(item)
-        elif what == "result":
-            _, row, status, detail = value
-            self._set_row(row, status, detail)
-            self.progress.setValue(sum(1 for _, s, _ in self.results if s not in ("pending", "running")))
+        elif isinstance(event, StepFinished):
+            self._set_row(event.index, event.result.status, event.result.detail)
+        elif isinstance(event, StepNotRun):
+            self._set_row(event.index, "not run", NOT_RUN_DETAIL[event.reason])
+        if not isinstance(event, PlanStarted):
+            self.progress.setValue(sum(1 for row in self.results if row.status not in ("pending", "running")))
 
-    def _set_row(self, row: int, status: str, detail: str) -> None:
-        title = self.results[row][0] if row < len(self.results) else ""
+    def _show_plan(self, titles: list[str]) -> None:
+        self.results = [StepRow(title, "pending", "") for title in titles]
+        self.table.setRowCount(len(titles))
+        for row, title in enumerate(titles):
+            self.table.setItem(row, 0, QTableWidgetItem(title))
+            self._set_row(row, "pending", "")
+        self.progress.setRange(0, max(1, len(titles)))
+        self.progress.setValue(0)
+
+    def _set_row(self, row: int, status: RowState, detail: str) -> None:
+        title = self.results[row].title if row < len(self.results) else ""
         if row < len(self.results):
-            self.results[row] = (title, status, detail)
-        symbol, color, words = STEP_LOOK.get(status, ("?", style.GREY, status))
-        if self.kind == "teardown":
-            words = TEARDOWN_WORDS.get(status, words)
-        result = QTableWidgetItem(f"{symbol}  {words}")
-        result.setForeground(QColor(color))
+            self.results[row] = StepRow(title, status, detail)
+        look = STEP_LOOK[status]
+        result = QTableWidgetItem(f"{look.symbol}  {look.words}")
+        result.setForeground(QColor(look.colour))
         self.table.setItem(row, 1, result)
         detail_item = QTableWidgetItem(detail)
         detail_item.setToolTip(detail)
@@ -336,24 +413,24 @@ class OperationDialog(QDialog):
         self.table.resizeRowToContents(row)  # long details wrap onto a second line
         self.table.setRowHeight(row, max(self.table.rowHeight(row), int(self.fontMetrics().height() * 1.7)))
 
-    def _steps_done(self, _result: Any) -> None:
-        failed = [(t, d) for t, s, d in self.results if s == "failed"]
-        counts: dict[str, int] = {}
-        for _, status, _ in self.results:
-            counts[status] = counts.get(status, 0) + 1
-        if failed:
-            title, detail = failed[0]
-            more = f" ({len(failed) - 1} more failed)" if len(failed) > 1 else ""
-            self._finish(False, f"“{title}” failed: {detail}{more}\nFix the cause and press Run again.")
-        elif self._stop.is_set():
+    @staticmethod
+    def _counts(outcome: PlanOutcome) -> str:
+        """ "3 created, 1 already there" (the statuses that mean "in place now")."""
+        words: tuple[tuple[Status, str], ...] = (
+            ("created", "created"),
+            ("updated", "updated"),
+            ("found", "already there"),
+        )
+        return ", ".join(f"{outcome.count(status)} {word}" for status, word in words if outcome.count(status))
+
+    def _steps_done(self, outcome: PlanOutcome) -> None:
+        failed = next((row for row in self.results if row.status == "failed"), None)
+        if failed is not None:
+            self._finish(False, f"“{failed.title}” failed: {failed.detail}\nFix the cause and press Run again.")
+        elif outcome.stopped:
             self._finish(False, "Stopped. Steps already done are kept; press Run again to continue.")
         elif self.kind == "setup":
-            parts = [
-                f"{counts[s]} {w}"
-                for s, w in (("created", "created"), ("updated", "updated"), ("found", "already there"))
-                if counts.get(s)
-            ]
-            self._finish(True, "Environment ready — " + ", ".join(parts) + ". Drop CSV files to upload them.")
+            self._finish(True, f"Environment ready — {self._counts(outcome)}. Drop CSV files to upload them.")
         else:
             self._finish(True, "Environment removed. Run “Set up environment” to create it again.")
 
@@ -381,7 +458,7 @@ class OperationDialog(QDialog):
 
     def _append_log(self, text: str) -> None:
         self.log.show()
-        self.log.appendPlainText(str(text))
+        self.log.appendPlainText(text)
 
     def _close_or_stop(self) -> None:
         if self.running:

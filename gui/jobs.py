@@ -3,21 +3,26 @@
 Same shape as Vorta's jobs manager / superqt's thread_worker: the worker catches every exception and
 emits it, so nothing is ever raised on a pool thread, and the callbacks always run on the GUI thread
 (the signal object lives there; Qt queues the emission).
+
+Not superqt's ``create_worker``: its workers all run on ``QThreadPool.globalInstance()``, while the window needs
+pools of its own (uploads limited to the ``parallel_uploads`` setting, file checks to two), to take back a queued
+job when its upload is cancelled, and a shutdown that stops delivering outcomes and waits with a time limit.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
-from typing import Any
+from typing import Final, TypeVar
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
 log = logging.getLogger(__name__)
 
-Report = Callable[[Any], None]
-JobFn = Callable[[Report], Any]
+P = TypeVar("P")  # what a job reports while it runs (a small frozen dataclass, or a log line)
+R = TypeVar("R")  # what it returns
+
+Report = Callable[[P], None]
 
 
 class JobSignals(QObject):
@@ -27,19 +32,18 @@ class JobSignals(QObject):
     failed = Signal(object)
 
 
-class Job(QRunnable):
+class Job[Progress, Result](QRunnable):
     """Runs ``fn(report)``; ``report(value)`` emits ``progress``.
 
     The result is emitted as ``finished``, an exception as ``failed``.
     """
 
-    def __init__(self, fn: JobFn, name: str = "") -> None:
+    def __init__(self, fn: Callable[[Report[Progress]], Result], name: str = "") -> None:
         super().__init__()
         self.setAutoDelete(False)
-        self.fn = fn
+        self.fn: Final = fn
         self.name = name or getattr(fn, "__name__", "job")
         self.signals = JobSignals()
-        self.cancel = threading.Event()
 
     def run(self) -> None:
         try:
@@ -59,7 +63,7 @@ class JobRunner(QObject):
         super().__init__(parent)
         self._pool = QThreadPool(self)
         self._pool.setMaxThreadCount(max(1, max_threads))
-        self._active: set[Job] = set()
+        self._active: set[Job[object, object]] = set()
         self._closed = False
 
     @property
@@ -74,18 +78,18 @@ class JobRunner(QObject):
 
     def start(
         self,
-        fn: JobFn,
+        fn: Callable[[Report[P]], R],
         *,
-        on_done: Callable[[Any], None] | None = None,
+        on_done: Callable[[R], None] | None = None,
         on_error: Callable[[BaseException], None] | None = None,
-        on_progress: Callable[[Any], None] | None = None,
+        on_progress: Callable[[P], None] | None = None,
         on_started: Callable[[], None] | None = None,
         name: str = "",
-    ) -> Job:
+    ) -> Job[P, R]:
         job = Job(fn, name)
         self._active.add(job)
 
-        def finished(result: Any) -> None:
+        def finished(result: R) -> None:
             self._active.discard(job)
             if on_done is not None and not self._closed:
                 on_done(result)
@@ -99,19 +103,27 @@ class JobRunner(QObject):
             else:
                 log.error("background job %s failed", job.name, exc_info=exc)
 
+        def progress(value: P) -> None:
+            if on_progress is not None and not self._closed:
+                on_progress(value)
+
+        def started() -> None:
+            if on_started is not None and not self._closed:
+                on_started()
+
         job.signals.finished.connect(finished)
         job.signals.failed.connect(failed)
         if on_progress is not None:
-            job.signals.progress.connect(lambda value: None if self._closed else on_progress(value))
+            job.signals.progress.connect(progress)
         if on_started is not None:
-            job.signals.started.connect(lambda: None if self._closed else on_started())
+            job.signals.started.connect(started)
         if self._closed:
             self._active.discard(job)
             return job
         self._pool.start(job)
         return job
 
-    def try_take(self, job: Job) -> bool:
+    def try_take(self, job: Job[object, object]) -> bool:
         """Remove a job that has not started yet; True when it will never run."""
         if self._pool.tryTake(job):
             self._active.discard(job)
@@ -124,7 +136,5 @@ class JobRunner(QObject):
     def shutdown(self, timeout_ms: int = 3000) -> bool:
         """Drop queued jobs, stop delivering outcomes, wait for running ones. True when all stopped."""
         self._closed = True
-        for job in list(self._active):
-            job.cancel.set()
         self._pool.clear()
         return self._pool.waitForDone(timeout_ms)

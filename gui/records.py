@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import bisect
 import operator
-from collections.abc import Callable, Iterable
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 from PySide6.QtCore import (
     QAbstractTableModel,
@@ -18,6 +17,8 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QColor
 
+from backend.store import MetadataRecord
+from backend.store.records import RecordWarning
 from gui import style
 
 ModelIndex = QModelIndex | QPersistentModelIndex
@@ -33,41 +34,43 @@ STATUS_COLORS = {"PROCESSED": style.GREEN, WARNINGS: style.AMBER, "FAILED": styl
 STATUS_TEXT_COLORS = {"PROCESSED": style.GREEN, WARNINGS: style.AMBER_TEXT, "FAILED": style.RED}
 
 
-record_id: Callable[[Any], tuple[str, str]] = operator.attrgetter("bucket", "key")
+SortValue = str | int | float
+SortKeys = tuple[SortValue, ...]  # one sort value per column
+
+record_id: Callable[[MetadataRecord], tuple[str, str]] = operator.attrgetter("bucket", "key")
 
 
-def status_look(record: Any) -> str:
+def status_look(record: MetadataRecord) -> str:
     """ "PROCESSED", "WARNINGS" (processed with warnings) or "FAILED" (any other status)."""
     if record.status != "PROCESSED":
         return str(record.status)
-    return WARNINGS if getattr(record, "warnings", None) else "PROCESSED"
+    return WARNINGS if record.warnings else "PROCESSED"
 
 
-def warnings_summary(warnings: Any) -> str:
+def warnings_summary(warnings: Sequence[RecordWarning]) -> str:
     """ "2 warnings: <first message> …" for the Notes column ("" without warnings)."""
-    warnings = list(warnings or ())
     if not warnings:
         return ""
-    first = str(getattr(warnings[0], "message", "") or getattr(warnings[0], "code", ""))
+    first = warnings[0].message or warnings[0].code
     if len(warnings) == 1:
         return f"1 warning: {first}"
     return f"{len(warnings)} warnings: {first} …"
 
 
-def notes_for(record: Any) -> str:
+def notes_for(record: MetadataRecord) -> str:
     if record.status != "PROCESSED":
         return str(record.error or "Could not be profiled")
     notes = []
-    warned = warnings_summary(getattr(record, "warnings", None))
+    warned = warnings_summary(record.warnings)
     if warned:
         notes.append(warned)
-    dup_rows = getattr(record, "duplicate_row_count", None)
+    dup_rows = record.duplicate_row_count
     if dup_rows:
         notes.append(f"{dup_rows:,} duplicate row{'s' if dup_rows != 1 else ''}")
-    dup_cols = getattr(record, "duplicate_column_names", None)
+    dup_cols = record.duplicate_column_names
     if dup_cols:
         notes.append("repeated column names: " + ", ".join(dup_cols))
-    if getattr(record, "has_header", True) is False:
+    if record.has_header is False:
         notes.append("no header row")
     return "; ".join(notes)
 
@@ -80,8 +83,8 @@ class Column:
     def __init__(
         self,
         title: str,
-        display: Callable[[Any], str],
-        sort: Callable[[Any], Any],
+        display: Callable[[MetadataRecord], str],
+        sort: Callable[[MetadataRecord], SortValue],
         align_right: bool = False,
     ) -> None:
         self.title = title
@@ -135,8 +138,8 @@ class RecordTableModel(QAbstractTableModel):
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self._records: list[Any] = []
-        self._keys: list[tuple[Any, ...]] = []  # sort keys per row, computed once per record version
+        self._records: list[MetadataRecord] = []
+        self._keys: list[SortKeys] = []  # sort keys per row, computed once per record version
         self._display: list[tuple[str, ...]] = []  # display texts per row, likewise
         # row per record id. Every id is in it; the rows are rebuilt only when asked for after rows moved
         # (an insert above them, a sort): rebuilding it for every batch of 100 made loading 100,000 records
@@ -145,7 +148,7 @@ class RecordTableModel(QAbstractTableModel):
         self._rows_stale = False
         # the rows' order keys in ascending order (reversed rows when sorted descending), kept in step
         # with inserts so placing a batch is a bisect, not a pass over every row
-        self._ascending: list[tuple[Any, ...]] | None = None
+        self._ascending: list[SortKeys] | None = None
         self._sort_order: tuple[int, Qt.SortOrder] | None = None
 
     def rowCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: B008
@@ -154,7 +157,7 @@ class RecordTableModel(QAbstractTableModel):
     def columnCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: B008
         return 0 if parent.isValid() else len(COLUMNS)
 
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> object:
         if orientation == Qt.Orientation.Horizontal and 0 <= section < len(COLUMNS):
             if role == Qt.ItemDataRole.DisplayRole:
                 return COLUMNS[section].title
@@ -162,7 +165,7 @@ class RecordTableModel(QAbstractTableModel):
                 return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None
 
-    def data(self, index: ModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+    def data(self, index: ModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> object:
         # Called for every role of every visible cell on each paint: plain-int roles, cached strings.
         if role not in _ROLES or not index.isValid():
             return None
@@ -201,12 +204,12 @@ class RecordTableModel(QAbstractTableModel):
         return _ROW_FLAGS if index.isValid() else Qt.ItemFlag.NoItemFlags
 
     # -- changes -------------------------------------------------------------------------------------
-    def upsert(self, records: Iterable[Any]) -> tuple[int, int]:
+    def upsert(self, records: Iterable[MetadataRecord]) -> tuple[int, int]:
         """Insert new records at the end, update known ones in place. Returns (inserted, updated)."""
-        new: list[Any] = []
+        new: list[MetadataRecord] = []
         pending: dict[tuple[str, str], int] = {}
         updated_rows: list[int] = []
-        changed: list[Any] = []
+        changed: list[MetadataRecord] = []
         for record in records:
             rid = record_id(record)
             row = self._row_index()[rid] if rid in self._rows else None
@@ -253,7 +256,7 @@ class RecordTableModel(QAbstractTableModel):
         self._ascending = None
         self._apply_sort()
 
-    def _order_keys(self, keys: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    def _order_keys(self, keys: list[SortKeys]) -> list[SortKeys]:
         """(sort column, file name, key) per row: ties break on name then key, so rows never swap
         places between polls. itemgetter keeps the loop in C for 100,000 rows."""
         assert self._sort_order is not None
@@ -265,14 +268,14 @@ class RecordTableModel(QAbstractTableModel):
             self._rows_stale = False
         return self._rows
 
-    def _ascending_keys(self) -> list[tuple[Any, ...]]:
+    def _ascending_keys(self) -> list[SortKeys]:
         if self._ascending is None:
             self._ascending = self._order_keys(self._keys)
             if self._sort_order is not None and self._sort_order[1] == Qt.SortOrder.DescendingOrder:
                 self._ascending.reverse()
         return self._ascending
 
-    def _insert_sorted(self, new: list[Any]) -> None:
+    def _insert_sorted(self, new: list[MetadataRecord]) -> None:
         """Each new record goes where the sort puts it; records landing in the same gap go in as one
         insert (new uploads sorted newest-first land together at the top)."""
         assert self._sort_order is not None
@@ -284,7 +287,7 @@ class RecordTableModel(QAbstractTableModel):
             zip(self._order_keys(new_keys), new_keys, new, strict=True), key=operator.itemgetter(0), reverse=descending
         )
         ascending = self._ascending_keys()
-        runs: list[tuple[int, list[tuple[Any, ...]], list[Any], list[tuple[Any, ...]]]] = []
+        runs: list[tuple[int, list[SortKeys], list[MetadataRecord], list[SortKeys]]] = []
         for order_key, keys, record in entries:
             pos = bisect.bisect_right(ascending, order_key)
             row = len(ascending) - pos if descending else pos
@@ -357,45 +360,41 @@ class RecordTableModel(QAbstractTableModel):
         row = self._row_index().get((bucket, key))
         return -1 if row is None else row
 
-    def sort_key(self, row: int, column: int) -> Any:
-        return self._keys[row][column]
-
     def search_text(self, row: int) -> str:
         return self._display[row][-1]
 
-    def record_at(self, row: int) -> Any:
+    def record_at(self, row: int) -> MetadataRecord | None:
         return self._records[row] if 0 <= row < len(self._records) else None
 
-    def find(self, bucket: str, key: str) -> Any:
+    def find(self, bucket: str, key: str) -> MetadataRecord | None:
         return self.record_at(self.row_for(bucket, key))
 
-    def records(self) -> list[Any]:
+    def records(self) -> list[MetadataRecord]:
         return list(self._records)
 
 
-def _display(record: Any) -> tuple[str, ...]:
+def _display(record: MetadataRecord) -> tuple[str, ...]:
     """Display text per column, then the lower-cased text the filter searches (cached with them)."""
     texts = tuple(str(column.display(record)) for column in COLUMNS)
-    warned = "\n".join(f"{w.code}\n{w.message}" for w in getattr(record, "warnings", None) or ())
+    warned = "\n".join(f"{w.code}\n{w.message}" for w in record.warnings)
     return (*texts, f"{record.file_name}\n{record.key}\n{record.error or ''}\n{warned}".lower())
 
 
-def _sort_keys(record: Any) -> tuple[Any, ...]:
+def _sort_keys(record: MetadataRecord) -> SortKeys:
     return tuple(column.sort(record) for column in COLUMNS)
 
 
-def _runs(rows: list[int]) -> Iterable[tuple[int, int]]:
-    start = prev = None
-    for row in rows:
-        if start is None:
-            start = prev = row
-        elif prev is not None and row == prev + 1:
-            prev = row
-        else:
-            yield start, prev  # type: ignore[misc]
-            start = prev = row
-    if start is not None:
-        yield start, prev  # type: ignore[misc]
+def _runs(rows: list[int]) -> Iterator[tuple[int, int]]:
+    """Sorted row numbers as (first, last) of each consecutive run: [1, 2, 3, 7] -> (1, 3), (7, 7)."""
+    if not rows:
+        return
+    start = prev = rows[0]
+    for row in rows[1:]:
+        if row != prev + 1:
+            yield start, prev
+            start = row
+        prev = row
+    yield start, prev
 
 
 class RecordFilterProxy(QSortFilterProxyModel):
@@ -410,14 +409,6 @@ class RecordFilterProxy(QSortFilterProxyModel):
         self.setSortRole(SortRole)
         self.setDynamicSortFilter(True)
         self.setSortCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
-
-    @property
-    def text(self) -> str:
-        return self._text
-
-    @property
-    def status(self) -> str:
-        return self._status
 
     def set_text(self, text: str) -> None:
         text = text.strip().lower()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Literal, TypedDict
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
@@ -24,8 +24,22 @@ from backend.config import MB, Settings
 BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 REGION_RE = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
 
+EditedKey = Literal[
+    "mode",
+    "aws_endpoint",
+    "aws_profile",
+    "region",
+    "bucket",
+    "key_prefix",
+    "mysql_host",
+    "mysql_port",
+    "metadata_store",
+    "max_file_bytes",
+    "parallel_uploads",
+    "poll_interval_ms",
+]
 # The settings this dialog edits (and therefore writes back to the config file).
-EDITED_KEYS = (
+EDITED_KEYS: tuple[EditedKey, ...] = (
     "mode",
     "aws_endpoint",
     "aws_profile",
@@ -39,6 +53,23 @@ EDITED_KEYS = (
     "parallel_uploads",
     "poll_interval_ms",
 )
+
+
+class EditedValues(TypedDict):
+    """What the dialog's fields hold, under the settings' own names."""
+
+    mode: str
+    aws_endpoint: str
+    aws_profile: str
+    region: str
+    bucket: str
+    key_prefix: str
+    mysql_host: str
+    mysql_port: int
+    metadata_store: str
+    max_file_bytes: int
+    parallel_uploads: int
+    poll_interval_ms: int
 
 
 class SettingsDialog(QDialog):
@@ -144,9 +175,9 @@ class SettingsDialog(QDialog):
         # (so a 10 000-byte limit shown as "1 MB" is not silently rewritten).
         self._initial = self.values()
 
-    def values(self) -> dict[str, Any]:
+    def values(self) -> EditedValues:
         return {
-            "mode": self.mode.currentData(),
+            "mode": str(self.mode.currentData()),
             "aws_endpoint": self.endpoint.text().strip(),
             "aws_profile": self.profile.text().strip(),
             "region": self.region.text().strip(),
@@ -154,7 +185,7 @@ class SettingsDialog(QDialog):
             "key_prefix": self.prefix.text().strip(),
             "mysql_host": self.db_host.text().strip(),
             "mysql_port": self.db_port.value(),
-            "metadata_store": self.store.currentData(),
+            "metadata_store": str(self.store.currentData()),
             "max_file_bytes": self.max_mb.value() * MB,
             "parallel_uploads": self.parallel.value(),
             "poll_interval_ms": self.poll.value(),
@@ -164,7 +195,7 @@ class SettingsDialog(QDialog):
         values = self.values()
         return self.settings.replace(**{k: values[k] for k in self.changed_keys()})
 
-    def changed_keys(self) -> list[str]:
+    def changed_keys(self) -> list[EditedKey]:
         values = self.values()
         return [k for k in EDITED_KEYS if values[k] != self._initial[k] and getattr(self.settings, k) != values[k]]
 
@@ -181,7 +212,7 @@ class SettingsDialog(QDialog):
             out.append("Enter the database host.")
         return out
 
-    def _check(self, *_args: Any) -> None:
+    def _check(self, *_args: object) -> None:
         local = self.mode.currentData() == "local"
         self.endpoint.setEnabled(local)
         self.profile.setEnabled(not local)

@@ -6,8 +6,8 @@ import time
 from datetime import UTC, date, datetime
 
 from PySide6.QtCore import QRectF, Qt
-from PySide6.QtGui import QColor, QFont, QIcon, QPainter, QPainterPath, QPalette, QPen, QPixmap
-from PySide6.QtWidgets import QApplication, QWidget
+from PySide6.QtGui import QColor, QFont, QIcon, QPainter, QPainterPath, QPen, QPixmap
+from PySide6.QtWidgets import QApplication
 
 GREEN = "#2e7d32"
 RED = "#c62828"
@@ -111,11 +111,6 @@ def delimiter_name(delim: str | None) -> str:
     if not delim:
         return "—"
     return names.get(delim, repr(delim))
-
-
-def is_dark(widget: QWidget | None = None) -> bool:
-    palette = widget.palette() if widget is not None else QApplication.palette()
-    return palette.color(QPalette.ColorRole.Window).lightness() < 128
 
 
 def tint(color: str, alpha: int = 40) -> QColor:

@@ -10,33 +10,17 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
 
-from PySide6.QtCore import (
-    QAbstractItemModel,
-    QAbstractTableModel,
-    QEvent,
-    QModelIndex,
-    QObject,
-    QPersistentModelIndex,
-    QRect,
-    Qt,
-    QTimer,
-    Signal,
-)
-from PySide6.QtGui import QColor, QMouseEvent, QPainter
-from PySide6.QtWidgets import (
-    QApplication,
-    QStyle,
-    QStyledItemDelegate,
-    QStyleOptionButton,
-    QStyleOptionProgressBar,
-    QStyleOptionViewItem,
-)
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt, QTimer, Signal
+from PySide6.QtGui import QColor
 
 from backend.config import Settings
+from backend.notices import Notice
+from backend.store import MetadataRecord
+from backend.upload import UploadResult
+from backend.validation import ValidationResult
 from gui import style
-from gui.backend_api import Backend, describe_error, is_cancelled
+from gui.backend_api import BackendApi, describe_error, is_cancelled
 from gui.jobs import Job, JobRunner, Report
 
 ModelIndex = QModelIndex | QPersistentModelIndex
@@ -48,6 +32,21 @@ CHECK_STARTS_PER_TURN = 4  # file checks started per turn of the event loop (see
 
 
 _ROW_FLAGS = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemNeverHasChildren
+
+
+# What an upload job reports while it runs.
+@dataclass(frozen=True)
+class KeyChosen:
+    key: str  # the object key the file goes to
+
+
+@dataclass(frozen=True)
+class BytesSent:
+    sent: int
+    total: int
+
+
+UploadProgress = KeyChosen | BytesSent
 
 
 class UploadState(StrEnum):
@@ -106,7 +105,7 @@ class UploadItem:
     uploaded_mono: float = 0.0
     seconds: float = 0.0
     cancel: threading.Event = field(default_factory=threading.Event)
-    job: Job | None = None
+    job: Job[object, object] | None = None
     # Bumped by cancel/retry: outcomes of an earlier attempt's jobs are ignored.
     attempt: int = 0
     # Uploaded, but nothing will (or did) profile it: retry is offered.
@@ -165,13 +164,13 @@ class UploadQueueModel(QAbstractTableModel):
     def columnCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: B008
         return 0 if parent.isValid() else len(self.HEADERS)
 
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> object:
         if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
             if 0 <= section < len(self.HEADERS):
                 return self.HEADERS[section]
         return None
 
-    def data(self, index: ModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+    def data(self, index: ModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> object:
         if not index.isValid() or not 0 <= index.row() < len(self.items):
             return None
         item = self.items[index.row()]
@@ -260,114 +259,16 @@ def can_retry(item: UploadItem) -> bool:
     return item.state in RETRYABLE or (item.state == UploadState.PROCESSING and item.stalled)
 
 
+def _retried_by_retry_all(item: UploadItem) -> bool:
+    return item.state in (UploadState.FAILED, UploadState.CANCELLED) or (can_retry(item) and item.stalled)
+
+
 def action_for(item: UploadItem) -> str:
     if item.state in CANCELLABLE:
         return "Cancel"
     if can_retry(item):
         return "Retry"
     return ""
-
-
-def _inset(rect: QRect, max_height: int) -> QRect:
-    """``rect`` with a small margin, at most ``max_height`` tall, vertically centred."""
-    pad = max(2, min(rect.height(), max_height) // 8)
-    inner = rect.adjusted(pad, pad, -pad, -pad)
-    if inner.height() > max_height:
-        inner.setTop(inner.top() + (inner.height() - max_height) // 2)
-        inner.setHeight(max_height)
-    return inner
-
-
-class ProgressDelegate(QStyledItemDelegate):
-    """Draws a progress bar with the bytes/speed text inside it."""
-
-    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: ModelIndex) -> None:
-        item = index.data(UploadQueueModel.ItemRole)
-        fraction = item.fraction() if isinstance(item, UploadItem) else None
-        if fraction is None:
-            super().paint(painter, option, index)
-            return
-        # Selection background first, then the bar inset a little so rows do not touch.
-        base = QStyleOptionViewItem(option)
-        self.initStyleOption(base, index)
-        base.text = ""
-        widget = option.widget
-        style_ = widget.style() if widget is not None else QApplication.style()
-        style_.drawControl(QStyle.ControlElement.CE_ItemViewItem, base, painter, widget)
-        bar = QStyleOptionProgressBar()
-        bar.rect = _inset(option.rect, option.fontMetrics.height() * 3 // 2)
-        bar.minimum = 0
-        bar.maximum = 1000
-        bar.progress = round(fraction * 1000)
-        bar.text = item.progress_text()
-        bar.textVisible = True
-        bar.textAlignment = Qt.AlignmentFlag.AlignCenter
-        bar.state = QStyle.StateFlag.State_Enabled | QStyle.StateFlag.State_Horizontal
-        bar.palette = option.palette
-        bar.fontMetrics = option.fontMetrics
-        if item.state == UploadState.DONE:
-            bar.palette.setColor(bar.palette.ColorRole.Highlight, QColor(style.GREEN))
-        elif item.state == UploadState.PROCESSING:
-            bar.palette.setColor(bar.palette.ColorRole.Highlight, QColor(style.PURPLE))
-        elif item.state in (UploadState.FAILED, UploadState.CANCELLED):
-            bar.palette.setColor(bar.palette.ColorRole.Highlight, QColor(style.GREY))
-        style_.drawControl(QStyle.ControlElement.CE_ProgressBar, bar, painter, widget)
-
-
-class ActionDelegate(QStyledItemDelegate):
-    """A push button ("Cancel" / "Retry") painted in the cell; a click emits ``clicked(row)``."""
-
-    clicked = Signal(int)
-
-    def __init__(self, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self._pressed: QPersistentModelIndex | None = None
-
-    def _button_rect(self, option: QStyleOptionViewItem) -> QRect:
-        return _inset(option.rect, option.fontMetrics.height() * 9 // 5)
-
-    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: ModelIndex) -> None:
-        base = QStyleOptionViewItem(option)
-        self.initStyleOption(base, index)
-        base.text = ""
-        widget = option.widget
-        style_ = widget.style() if widget is not None else QApplication.style()
-        style_.drawControl(QStyle.ControlElement.CE_ItemViewItem, base, painter, widget)
-        text = index.data()
-        if not text:
-            return
-        button = QStyleOptionButton()
-        button.rect = self._button_rect(option)
-        button.text = str(text)
-        button.state = QStyle.StateFlag.State_Enabled | QStyle.StateFlag.State_Raised
-        if self._pressed is not None and self._pressed == QPersistentModelIndex(index):
-            button.state |= QStyle.StateFlag.State_Sunken
-        button.palette = option.palette
-        button.fontMetrics = option.fontMetrics
-        style_.drawControl(QStyle.ControlElement.CE_PushButton, button, painter, widget)
-
-    def sizeHint(self, option: QStyleOptionViewItem, index: ModelIndex) -> Any:
-        hint = super().sizeHint(option, index)
-        fm = option.fontMetrics
-        hint.setWidth(max(fm.horizontalAdvance("Cancel"), fm.horizontalAdvance("Retry")) + fm.height() * 2)
-        return hint
-
-    def editorEvent(
-        self, event: QEvent, model: QAbstractItemModel, option: QStyleOptionViewItem, index: ModelIndex
-    ) -> bool:
-        if not index.data():
-            return False
-        if event.type() == QEvent.Type.MouseButtonPress and isinstance(event, QMouseEvent):
-            if self._button_rect(option).contains(event.position().toPoint()):
-                self._pressed = QPersistentModelIndex(index)
-                return True
-        if event.type() == QEvent.Type.MouseButtonRelease and isinstance(event, QMouseEvent):
-            pressed, self._pressed = self._pressed, None
-            if pressed is not None and pressed == QPersistentModelIndex(index):
-                if self._button_rect(option).contains(event.position().toPoint()):
-                    self.clicked.emit(index.row())
-                return True
-        return False
 
 
 class UploadManager(QObject):
@@ -377,9 +278,8 @@ class UploadManager(QObject):
     # (banner key, message) — the window shows it as a banner; empty message clears it.
     problem = Signal(str, str)
     uploaded = Signal(object)  # an UploadItem that reached "processing"
-    finished_item = Signal(object)  # an UploadItem that reached "done" or "failed" after processing
 
-    def __init__(self, settings: Settings, backend: Backend, parent: QObject | None = None) -> None:
+    def __init__(self, settings: Settings, backend: BackendApi, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.settings = settings
         self.backend = backend
@@ -411,7 +311,7 @@ class UploadManager(QObject):
         if not paths:
             return
 
-        def expand(_report: Report) -> list[Path]:
+        def expand(_report: Report[None]) -> list[Path]:
             return self.backend.expand_paths(paths)
 
         def done(found: list[Path]) -> None:
@@ -483,7 +383,7 @@ class UploadManager(QObject):
 
     def retry_all_failed(self) -> None:
         for item in list(self.items):
-            if item.state in (UploadState.FAILED, UploadState.CANCELLED) or (can_retry(item) and item.stalled):
+            if _retried_by_retry_all(item):
                 self.retry(item)
 
     def clear_finished(self) -> int:
@@ -501,6 +401,14 @@ class UploadManager(QObject):
     def active_count(self) -> int:
         return sum(1 for item in self.items if item.state in CANCELLABLE)
 
+    def has_finished(self) -> bool:
+        """Some rows are done with (what "Clear finished" removes)."""
+        return any(item.state.finished for item in self.items)
+
+    def has_failed(self) -> bool:
+        """Some rows are worth a retry (what "Retry failed" retries)."""
+        return any(_retried_by_retry_all(item) for item in self.items)
+
     def shutdown(self, timeout_ms: int = 3000) -> bool:
         for item in self.items:
             item.cancel.set()
@@ -509,7 +417,7 @@ class UploadManager(QObject):
         return self._uploads.shutdown(timeout_ms) and ok_checks
 
     # -- processing results from the metadata store and the notice queue ------------------------------
-    def on_records(self, records: Iterable[Any]) -> None:
+    def on_records(self, records: Iterable[MetadataRecord]) -> None:
         waiting = [i for i in self.items if i.state == UploadState.PROCESSING]
         if not waiting:
             return
@@ -518,30 +426,30 @@ class UploadManager(QObject):
                 if item.state == UploadState.PROCESSING and self._matches(item, record):
                     self._processed(item, record)
 
-    def on_notice(self, notice: Any) -> None:
+    def on_notice(self, notice: Notice) -> None:
         for item in self.items:
             if item.state == UploadState.PROCESSING and item.key == notice.key and item.bucket == notice.bucket:
                 self._processed(item, notice)
 
-    def check_existing(self, item: UploadItem, record: Any) -> None:
+    def check_existing(self, item: UploadItem, record: MetadataRecord) -> None:
         """A record already in the browser when the upload finished (very fast function)."""
         if item.state == UploadState.PROCESSING and self._matches(item, record, require_fresh=True):
             self._processed(item, record)
 
     @staticmethod
-    def _matches(item: UploadItem, record: Any, *, require_fresh: bool = False) -> bool:
+    def _matches(item: UploadItem, record: MetadataRecord, *, require_fresh: bool = False) -> bool:
         if record.key != item.key or record.bucket != item.bucket:
             return False
         if require_fresh:
-            uploaded = style.timestamp(getattr(record, "uploaded_at", None))
+            uploaded = style.timestamp(record.uploaded_at)
             return uploaded >= item.started_wall - 5
         return True
 
-    def _processed(self, item: UploadItem, outcome: Any) -> None:
+    def _processed(self, item: UploadItem, outcome: MetadataRecord | Notice) -> None:
         """``outcome``: the file's metadata record or its notice (both say status, error, rows and columns; a
         record lists its warnings, a notice counts them)."""
-        if str(outcome.status).upper() == "PROCESSED":
-            warnings = len(getattr(outcome, "warnings", None) or ()) or int(getattr(outcome, "warnings_count", 0) or 0)
+        if outcome.status.upper() == "PROCESSED":
+            warnings = len(outcome.warnings) if isinstance(outcome, MetadataRecord) else outcome.warnings_count
             warned = f" · processed with {warnings} warning{'s' if warnings != 1 else ''}" if warnings else ""
             rows, cols = style.human_count(outcome.row_count), style.human_count(outcome.column_count)
             self._set(item, UploadState.DONE, f"{rows} rows × {cols} columns{warned}")
@@ -552,7 +460,6 @@ class UploadManager(QObject):
                 f"Uploaded, but the file could not be profiled: {outcome.error or 'no reason given'}. "
                 "Fix the file and press Retry.",
             )
-        self.finished_item.emit(item)
         self._update_failure_banner()
 
     # -- internals -----------------------------------------------------------------------------------
@@ -577,13 +484,13 @@ class UploadManager(QObject):
         path = item.path
         attempt = item.attempt
 
-        def check(_report: Report) -> Any:
+        def check(_report: Report[None]) -> ValidationResult:
             return self.backend.validate_file(path, max_bytes)
 
-        def done(result: Any) -> None:
+        def done(result: ValidationResult) -> None:
             if item.attempt != attempt or item.state != UploadState.VALIDATING:
                 return
-            item.size = int(result.size_bytes or 0)
+            item.size = result.size_bytes
             if not result.ok:
                 self._set(item, UploadState.REJECTED, _without_name(result.reason, path) or "Not a usable CSV.")
                 return
@@ -607,16 +514,16 @@ class UploadManager(QObject):
         path = item.path
         attempt = item.attempt
 
-        def work(report: Report) -> Any:
+        def work(report: Report[UploadProgress]) -> UploadResult:
             key = self.backend.object_key_for(settings, path)
-            report(("key", key))
+            report(KeyChosen(key))
             last = [0.0]
 
             def on_progress(sent: int, total: int) -> None:
                 now = time.monotonic()
                 if sent >= total or now - last[0] >= PROGRESS_EVERY_S:
                     last[0] = now
-                    report(("bytes", sent, total))
+                    report(BytesSent(sent, total))
 
             return self.backend.upload_file(settings, path, key=key, on_progress=on_progress, cancel=cancel)
 
@@ -628,16 +535,15 @@ class UploadManager(QObject):
             item.samples.append((time.monotonic(), 0))
             self._set(item, UploadState.UPLOADING, f"Uploading to s3://{item.bucket}/…")
 
-        def progress(value: Any) -> None:
+        def progress(event: UploadProgress) -> None:
             if item.attempt != attempt or item.state != UploadState.UPLOADING:
                 return
-            if value[0] == "key":
-                item.key = value[1]
+            if isinstance(event, KeyChosen):
+                item.key = event.key
                 item.message = f"Uploading to {item.s3_url}"
             else:
-                _, sent, total = value
                 now = time.monotonic()
-                item.sent, item.size = int(sent), int(total) or item.size
+                item.sent, item.size = event.sent, event.total or item.size
                 item.samples.append((now, item.sent))
                 while len(item.samples) > 2 and now - item.samples[0][0] > 3.0:
                     item.samples.popleft()
@@ -646,14 +552,14 @@ class UploadManager(QObject):
                     item.speed = (item.sent - s0) / (now - t0)
             self.model.changed(item)
 
-        def done(result: Any) -> None:
+        def done(result: UploadResult) -> None:
             if item.attempt != attempt or item.state not in (UploadState.UPLOADING, UploadState.QUEUED):
                 return
             item.key = result.key
             item.etag = result.etag
-            item.size = int(result.size_bytes)
+            item.size = result.size_bytes
             item.sent = item.size
-            item.seconds = float(result.seconds)
+            item.seconds = result.seconds
             item.uploaded_mono = time.monotonic()
             self._set(item, UploadState.PROCESSING, f"Uploaded to {item.s3_url} — waiting for the profile…")
             self.uploaded.emit(item)
@@ -697,7 +603,7 @@ class UploadManager(QObject):
         else:
             self.problem.emit("upload", f"{len(failed)} uploads failed — each row says what to do, then press Retry.")
 
-    def _emit_summary(self, *_args: Any) -> None:
+    def _emit_summary(self, *_args: object) -> None:
         self.summary_changed.emit(self.summary())
 
     def summary(self) -> str:

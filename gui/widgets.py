@@ -1,10 +1,14 @@
-"""Small reusable widgets: banners, the drop zone, views with empty-state text, status lights."""
+"""Small reusable widgets: banners, the drop zone, views with empty-state text, status lights.
+
+Not superqt's ``QElidingLabel`` for :class:`ElidedLabel`: its size hint is the width of the text it last elided, so
+a label that was narrow when its text came stays that narrow (it even shows nothing when it had no room yet), and
+it gives no tooltip with the whole text; what it would replace is the part we would have to write again.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from PySide6.QtCore import QMimeData, QModelIndex, QPersistentModelIndex, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import (
@@ -20,6 +24,7 @@ from PySide6.QtGui import (
     QResizeEvent,
 )
 from PySide6.QtWidgets import (
+    QAbstractItemView,
     QFrame,
     QHBoxLayout,
     QLabel,
@@ -222,7 +227,7 @@ class EmptyStatePainter:
         self.title = title
         self.hint = hint
 
-    def paint(self, view: Any) -> None:
+    def paint(self, view: QAbstractItemView) -> None:
         if not self.title:
             return
         painter = QPainter(view.viewport())
@@ -324,7 +329,10 @@ class ElidedLabel(QLabel):
 
     def sizeHint(self) -> QSize:
         margins = self.contentsMargins()
-        width = self.fontMetrics().horizontalAdvance(self._full) + margins.left() + margins.right()
+        # size() rounds the text's width up, as elidedText measures it; horizontalAdvance rounds to the nearest
+        # pixel, and a label given that much room ended its text in "…" with space to spare
+        text_width = self.fontMetrics().size(Qt.TextFlag.TextSingleLine, self._full).width()
+        width = text_width + margins.left() + margins.right()
         return QSize(width, super().sizeHint().height())
 
     def resizeEvent(self, event: QResizeEvent) -> None:
@@ -369,3 +377,10 @@ class StatusLight(QWidget):
         self._icon(style.GREEN if ok else style.RED if ok is False else style.GREY)
         state = "OK" if ok else "problem" if ok is False else "unknown"
         self.setToolTip(f"{self.name}: {state}\n{detail}")
+
+
+def section_title(text: str, parent: QWidget | None = None) -> QLabel:
+    """The bold heading of a panel ("Uploads", "Files in …", "Notices", "Details")."""
+    label = QLabel(text, parent)
+    label.setFont(style.bold(label.font(), 1))
+    return label

@@ -1,7 +1,8 @@
 """Fakes at the network/process boundary for GUI tests: the real backend data types, fake I/O.
 
-``FakeBackend`` has the methods of :class:`gui.backend_api.Backend`. Records, notices, step results and
-health use the backend's own dataclasses, so the GUI is tested against the shapes it will really get.
+``FakeBackend`` implements :class:`gui.backend_api.BackendApi` (mypy checks it, see the end of this file).
+Records, notices, steps, step results and health are the backend's own types, so the GUI is tested against
+the shapes it will really get.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import gc
 import threading
 import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,11 +18,15 @@ from typing import Any
 
 from PySide6.QtCore import QElapsedTimer, QTimer
 
+from backend.config import Settings
 from backend.environment import BringUp, Health
+from backend.export import Format
 from backend.notices import Notice, NoticeError
-from backend.steps import StepResult
-from backend.store import MetadataRecord, StoreError
+from backend.steps import PlanOutcome, Status, Step
+from backend.store import MetadataRecord, RecordPage, RecordQuery, Records, StoreError
 from backend.upload import UploadCancelled, UploadError, UploadResult
+from backend.validation import ValidationResult
+from gui.backend_api import BackendApi
 
 BUCKET = "test-bucket"
 T0 = datetime(2026, 11, 25, 21, 0, tzinfo=UTC)
@@ -122,11 +128,21 @@ def make_notice(
 
 
 class FakeReader:
+    """A MetadataReader over the fake's change log; the window only ever calls ``changed_since``."""
+
     def __init__(self, backend: FakeBackend) -> None:
         self.backend = backend
         self.closed = False
 
-    def changed_since(self, cursor: str | None) -> tuple[list[MetadataRecord], str]:
+    def list(self, query: RecordQuery) -> RecordPage:
+        raise NotImplementedError("the window reads with changed_since only")
+
+    def get(self, bucket: str, key: str) -> MetadataRecord | None:
+        with self.backend.lock:
+            found = [r for _, r in self.backend.log if (r.bucket, r.key) == (bucket, key)]
+        return found[-1] if found else None
+
+    def changed_since(self, cursor: str | None, limit: int = 1000) -> tuple[Records, str]:
         self.backend.reader_calls += 1
         if self.backend.store_error:
             raise StoreError(self.backend.store_error)
@@ -136,7 +152,7 @@ class FakeReader:
         with self.backend.lock:
             changed = [r for rev, r in self.backend.log if rev > after]
             last = self.backend.revision
-        return changed[:1000], f"r:{last}"
+        return changed[:limit], f"r:{last}"
 
     def close(self) -> None:
         self.closed = True
@@ -146,11 +162,11 @@ class FakeNoticeReader:
     def __init__(self, backend: FakeBackend) -> None:
         self.backend = backend
 
-    def receive(self, wait_seconds: int = 1) -> list[Notice]:
+    def receive(self, wait_seconds: int = 1, max_messages: int = 10) -> list[Notice]:
         if self.backend.notice_error:
             raise NoticeError(self.backend.notice_error)
         with self.backend.lock:
-            out, self.backend.notices[:] = list(self.backend.notices), []
+            out, self.backend.notices[:] = self.backend.notices[:max_messages], self.backend.notices[max_messages:]
         if not out:
             time.sleep(min(0.05, wait_seconds))
         return out
@@ -160,18 +176,41 @@ class FakeNoticeReader:
 
 
 @dataclass
-class FakeStep:
-    name: str
-    title: str
-    status: str = "created"
+class FakeAction:
+    """A step's action: instead of talking to AWS it waits ``delay`` seconds, then reports ``status`` and
+    ``detail`` (or raises ``error``, which the real Step.run turns into a failed result)."""
+
+    status: Status = "created"
     detail: str = ""
     delay: float = 0.0
+    error: Exception | None = None
     ran: bool = False
 
-    def run(self) -> StepResult:
+    def __call__(self) -> tuple[Status, str]:
         time.sleep(self.delay)
         self.ran = True
-        return StepResult(self.name, self.status, self.detail or f"{self.title}: ok")  # type: ignore[arg-type]
+        if self.error is not None:
+            raise self.error
+        return self.status, self.detail
+
+
+def fake_step(
+    name: str,
+    title: str,
+    status: Status = "created",
+    detail: str = "",
+    *,
+    delay: float = 0.0,
+    error: Exception | None = None,
+    settings: Settings | None = None,
+) -> Step:
+    """A real backend.steps.Step whose action is a :class:`FakeAction`."""
+    action = FakeAction(status, detail or f"{title}: ok", delay, error)
+    return Step(name, title, action, settings or Settings())
+
+
+def step_ran(step: Step) -> bool:
+    return isinstance(step.action, FakeAction) and step.action.ran
 
 
 @dataclass
@@ -194,8 +233,10 @@ class FakeBackend:
             "trigger": Health(True, "s3://test-bucket -> process_csv"),
         }
     )
-    steps: list[FakeStep] = field(default_factory=list)
-    teardown: list[FakeStep] = field(default_factory=list)
+    steps: list[Step] = field(default_factory=list)
+    teardown: list[Step] = field(default_factory=list)
+    # What bring_up reports as the setup it re-ran (a fresh LocalStack that held an environment); None: none.
+    restored_setup: PlanOutcome | None = None
     stack_started: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock)
     log: list[tuple[int, MetadataRecord]] = field(default_factory=list)
@@ -205,7 +246,7 @@ class FakeBackend:
     uploads_running: int = 0
     max_parallel_seen: int = 0
     uploaded: list[str] = field(default_factory=list)
-    saved: list[tuple[Any, Any]] = field(default_factory=list)
+    saved: list[tuple[Settings, list[str] | None]] = field(default_factory=list)
 
     # -- test helpers --------------------------------------------------------------------------------
     def add_records(self, *records: MetadataRecord) -> None:
@@ -220,20 +261,28 @@ class FakeBackend:
 
     # -- Backend API ---------------------------------------------------------------------------------
     # Local checks are not at the network boundary: the real backend.validation runs.
-    def expand_paths(self, paths: list[Path]) -> list[Path]:
+    def expand_paths(self, paths: Sequence[Path]) -> list[Path]:
         from backend.validation import expand_paths
 
-        return expand_paths(paths)
+        return expand_paths(list(paths))
 
-    def validate_file(self, path: Path, max_bytes: int) -> Any:
+    def validate_file(self, path: Path, max_bytes: int) -> ValidationResult:
         from backend.validation import validate_file_isolated
 
         return validate_file_isolated(path, max_bytes)  # as the real facade (gui/backend_api.py)
 
-    def object_key_for(self, settings: Any, path: Path) -> str:
+    def object_key_for(self, settings: Settings, path: Path) -> str:
         return path.name
 
-    def upload_file(self, settings: Any, path: Path, *, key: str | None, on_progress: Any, cancel: Any) -> Any:
+    def upload_file(
+        self,
+        settings: Settings,
+        path: Path,
+        *,
+        key: str | None,
+        on_progress: Callable[[int, int], None] | None,
+        cancel: threading.Event | None,
+    ) -> UploadResult:
         with self.lock:
             self.uploads_running += 1
             self.max_parallel_seen = max(self.max_parallel_seen, self.uploads_running)
@@ -266,40 +315,40 @@ class FakeBackend:
             with self.lock:
                 self.uploads_running -= 1
 
-    def open_reader(self, settings: Any) -> FakeReader:
+    def open_reader(self, settings: Settings) -> FakeReader:
         if self.store_error:
             raise StoreError(self.store_error)
         return FakeReader(self)
 
-    def open_notices(self, settings: Any) -> FakeNoticeReader:
+    def open_notices(self, settings: Settings) -> FakeNoticeReader:
         if self.notice_error:
             raise NoticeError(self.notice_error)
         return FakeNoticeReader(self)
 
-    def environment_status(self, settings: Any) -> dict[str, Health]:
+    def environment_status(self, settings: Settings) -> dict[str, Health]:
         return dict(self.env)
 
-    def setup_steps(self, settings: Any, notify_email: str | None = None) -> list[FakeStep]:
+    def setup_steps(self, settings: Settings, notify_email: str | None = None) -> list[Step]:
         return self.steps
 
-    def teardown_steps(self, settings: Any) -> list[FakeStep]:
+    def teardown_steps(self, settings: Settings) -> list[Step]:
         return self.teardown
 
-    def bring_up(self, settings: Any, on_message: Any = None) -> BringUp:
+    def bring_up(self, settings: Settings, on_message: Callable[[str], None] | None = None) -> BringUp:
         if on_message:
             on_message("Starting LocalStack on port 4566…")
             on_message("Starting MariaDB on port 3307…")
         self.stack_started = True
         self.env["localstack"] = Health(True, "up")
         self.env["database"] = Health(True, "up")
-        return BringUp("started")
+        return BringUp("started", self.restored_setup)
 
-    def export_records(self, records: Any, path: Path, fmt: str) -> None:
+    def export_records(self, records: Iterable[MetadataRecord], path: Path, fmt: Format) -> int:
         from backend.export import export_records
 
-        export_records(list(records), path, fmt)  # type: ignore[arg-type]
+        return export_records(list(records), path, fmt)
 
-    def save_settings(self, settings: Any, keys: list[str] | None = None) -> Path:
+    def save_settings(self, settings: Settings, keys: list[str] | None = None) -> Path:
         from backend.config import save_settings
 
         path = save_settings(settings, keys)
@@ -342,3 +391,7 @@ class EventLoopGaps:
     @property
     def worst(self) -> float:
         return max(self.gaps[1:])
+
+
+def _implements_the_api(fake: FakeBackend) -> BackendApi:
+    return fake  # mypy checks here that FakeBackend has every method of BackendApi, with the same types

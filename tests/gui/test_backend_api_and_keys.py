@@ -65,43 +65,44 @@ def test_error_descriptions_are_user_facing() -> None:
 @pytest.mark.parametrize(
     ("action", "keys"),
     [
-        ("add_files_action", "Ctrl+O"),
-        ("find_action", "Ctrl+F"),
-        ("refresh_action", "F5"),
-        ("setup_action", "Ctrl+Shift+S"),
-        ("settings_action", "Ctrl+,"),
-        ("quit_action", "Ctrl+Q"),
-        ("clear_action", "Del"),
-        ("copy_action", "Ctrl+C"),
-        ("export_action", "Ctrl+E"),
-        ("retry_action", "Ctrl+R"),
+        ("add_files", "Ctrl+O"),
+        ("find", "Ctrl+F"),
+        ("refresh", "F5"),
+        ("setup", "Ctrl+Shift+S"),
+        ("settings", "Ctrl+,"),
+        ("quit", "Ctrl+Q"),
+        ("clear_finished", "Del"),
+        ("copy", "Ctrl+C"),
+        ("export", "Ctrl+E"),
+        ("retry_failed", "Ctrl+R"),
     ],
 )
 def test_shortcuts(window: Any, action: str, keys: str) -> None:
-    assert getattr(window, action).shortcut().matches(QKeySequence(keys)) == QKeySequence.SequenceMatch.ExactMatch
+    shortcut = getattr(window.commands, action).shortcut()
+    assert shortcut.matches(QKeySequence(keys)) == QKeySequence.SequenceMatch.ExactMatch
 
 
 def test_delete_key_clears_finished_uploads(qtbot: Any, window: Any, tmp_path: Path) -> None:
     (tmp_path / "e.csv").write_text("", encoding="utf-8")
     window.add_paths([tmp_path / "e.csv"])
     qtbot.waitUntil(lambda: bool(window.uploads.items) and window.uploads.items[0].state.finished, timeout=3000)
-    window.queue_view.setFocus()
-    qtbot.keyClick(window.queue_view, Qt.Key.Key_Delete)
+    window.uploads_panel.view.setFocus()
+    qtbot.keyClick(window.uploads_panel.view, Qt.Key.Key_Delete)
     assert window.uploads.items == []
 
 
 def test_ctrl_f_focuses_the_filter(qtbot: Any, window: Any) -> None:
     window.activateWindow()
-    window.queue_view.setFocus()
+    window.uploads_panel.view.setFocus()
     qtbot.keyClick(window, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)
-    qtbot.waitUntil(window.filter_edit.hasFocus, timeout=2000)
+    qtbot.waitUntil(window.browser.filter_edit.hasFocus, timeout=2000)
 
 
 def test_tab_order_goes_from_queue_to_filter_to_list(window: Any) -> None:
-    assert window.queue_view.nextInFocusChain() is window.filter_edit or (
-        window.filter_edit in _chain(window.queue_view, 3)
+    assert window.uploads_panel.view.nextInFocusChain() is window.browser.filter_edit or (
+        window.browser.filter_edit in _chain(window.uploads_panel.view, 3)
     )
-    assert window.records_view in _chain(window.filter_edit, 8)
+    assert window.browser.view in _chain(window.browser.filter_edit, 8)
 
 
 def _chain(widget: Any, n: int) -> list[Any]:

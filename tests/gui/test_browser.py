@@ -15,16 +15,16 @@ from gui.records import RecordTableModel
 
 
 def visible_names(window: Any) -> list[str]:
-    proxy = window.proxy
+    proxy = window.browser.proxy
     return [proxy.index(r, 0).data() for r in range(proxy.rowCount())]
 
 
 def select_name(window: Any, name: str) -> None:
-    proxy = window.proxy
+    proxy = window.browser.proxy
     for r in range(proxy.rowCount()):
         if proxy.index(r, 0).data() == name:
             flags = QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows
-            window.records_view.selectionModel().setCurrentIndex(proxy.index(r, 0), flags)
+            window.browser.view.selectionModel().setCurrentIndex(proxy.index(r, 0), flags)
             return
     raise AssertionError(f"{name} not visible")
 
@@ -33,19 +33,19 @@ def test_records_are_polled_incrementally_without_reset_and_selection_is_kept(
     qtbot: Any, window: Any, backend: Any
 ) -> None:
     backend.add_records(make_record("a.csv", minutes=1), make_record("b.csv", minutes=2))
-    qtbot.waitUntil(lambda: window.records.rowCount() == 2, timeout=3000)
-    assert window.record_count.text() == "2 files"
+    qtbot.waitUntil(lambda: window.browser.model.rowCount() == 2, timeout=3000)
+    assert window.browser.count_label.text() == "2 files"
     select_name(window, "a.csv")
     resets: list[int] = []
-    window.records.modelReset.connect(lambda: resets.append(1))
-    window.proxy.modelReset.connect(lambda: resets.append(1))
+    window.browser.model.modelReset.connect(lambda: resets.append(1))
+    window.browser.proxy.modelReset.connect(lambda: resets.append(1))
     backend.add_records(make_record("c.csv", minutes=3), make_record("a.csv", minutes=1, rows=77, revision=5))
-    qtbot.waitUntil(lambda: window.records.rowCount() == 3, timeout=3000)
-    qtbot.waitUntil(lambda: window.records.find("test-bucket", "a.csv").row_count == 77, timeout=3000)
+    qtbot.waitUntil(lambda: window.browser.model.rowCount() == 3, timeout=3000)
+    qtbot.waitUntil(lambda: window.browser.model.find("test-bucket", "a.csv").row_count == 77, timeout=3000)
     calls = backend.reader_calls
     qtbot.waitUntil(lambda: backend.reader_calls > calls + 2, timeout=3000)  # more ticks, nothing new
     assert resets == []
-    assert [r.key for r in window.selected_records()] == ["a.csv"]
+    assert [r.key for r in window.browser.selected_records()] == ["a.csv"]
     assert "77" in window.detail.text()  # the detail pane follows the update of the selected record
     assert visible_names(window) == ["c.csv", "b.csv", "a.csv"]  # newest upload first
 
@@ -53,7 +53,7 @@ def test_records_are_polled_incrementally_without_reset_and_selection_is_kept(
 def test_detail_pane_shows_columns_types_counts_and_sample_rows(qtbot: Any, window: Any, backend: Any) -> None:
     assert "No file selected" in window.detail.text()
     backend.add_records(make_record("cities.csv", rows=3))
-    qtbot.waitUntil(lambda: window.records.rowCount() == 1, timeout=3000)
+    qtbot.waitUntil(lambda: window.browser.model.rowCount() == 1, timeout=3000)
     select_name(window, "cities.csv")
     text = window.detail.text()
     assert "cities.csv" in text
@@ -69,7 +69,7 @@ def test_detail_pane_shows_columns_types_counts_and_sample_rows(qtbot: Any, wind
 
 def test_failed_record_detail_shows_the_error(qtbot: Any, window: Any, backend: Any) -> None:
     backend.add_records(make_record("broken.csv", status="FAILED", error="Line 4 has 7 fields, expected 3."))
-    qtbot.waitUntil(lambda: window.records.rowCount() == 1, timeout=3000)
+    qtbot.waitUntil(lambda: window.browser.model.rowCount() == 1, timeout=3000)
     select_name(window, "broken.csv")
     assert "Could not be profiled:</b> Line 4 has 7 fields, expected 3." in window.detail.text()
     assert not window.detail.columns.isVisible()
@@ -81,29 +81,29 @@ def test_filter_box_and_status_filter(qtbot: Any, window: Any, backend: Any) -> 
         make_record("feb/sales.csv", minutes=2),
         make_record("feb/bad.csv", status="FAILED", minutes=3),
     )
-    qtbot.waitUntil(lambda: window.records.rowCount() == 3, timeout=3000)
-    window.find_action.trigger()
-    assert window.filter_edit.hasFocus() or QApplication.focusWidget() is window.filter_edit
-    qtbot.keyClicks(window.filter_edit, "feb/")
+    qtbot.waitUntil(lambda: window.browser.model.rowCount() == 3, timeout=3000)
+    window.commands.find.trigger()
+    assert window.browser.filter_edit.hasFocus() or QApplication.focusWidget() is window.browser.filter_edit
+    qtbot.keyClicks(window.browser.filter_edit, "feb/")
     assert sorted(visible_names(window)) == ["bad.csv", "sales.csv"]
-    assert window.record_count.text() == "showing 2 of 3"
-    window.status_combo.setCurrentIndex(window.status_combo.findData("FAILED"))
+    assert window.browser.count_label.text() == "showing 2 of 3"
+    window.browser.status_combo.setCurrentIndex(window.browser.status_combo.findData("FAILED"))
     assert visible_names(window) == ["bad.csv"]
-    window.filter_edit.clear()
-    window.status_combo.setCurrentIndex(0)
-    assert window.proxy.rowCount() == 3
+    window.browser.filter_edit.clear()
+    window.browser.status_combo.setCurrentIndex(0)
+    assert window.browser.proxy.rowCount() == 3
 
 
 def test_header_click_sorts(qtbot: Any, window: Any, backend: Any) -> None:
     backend.add_records(make_record("x.csv", rows=100), make_record("y.csv", rows=9), make_record("z.csv", rows=20))
-    qtbot.waitUntil(lambda: window.records.rowCount() == 3, timeout=3000)
-    window.records_view.sortByColumn(RecordTableModel.ROWS, Qt.SortOrder.AscendingOrder)
+    qtbot.waitUntil(lambda: window.browser.model.rowCount() == 3, timeout=3000)
+    window.browser.view.sortByColumn(RecordTableModel.ROWS, Qt.SortOrder.AscendingOrder)
     assert visible_names(window) == ["y.csv", "z.csv", "x.csv"]
 
 
 def test_notices_newest_first_and_click_selects_the_record(qtbot: Any, window: Any, backend: Any) -> None:
     backend.add_records(make_record("one.csv"), make_record("two.csv"))
-    qtbot.waitUntil(lambda: window.records.rowCount() == 2, timeout=3000)
+    qtbot.waitUntil(lambda: window.browser.model.rowCount() == 2, timeout=3000)
     backend.push_notice(make_notice("one.csv", seconds=1))
     backend.push_notice(make_notice("two.csv", seconds=2, status="FAILED"))
     backend.push_notice(make_notice("two.csv", seconds=2, status="FAILED"))  # SQS redelivery
@@ -111,26 +111,26 @@ def test_notices_newest_first_and_click_selects_the_record(qtbot: Any, window: A
     texts = window.notices.texts()
     assert texts[0].startswith("two.csv — failed\nUnterminated quote on line 3.")
     assert texts[1].startswith("one.csv — processed\n3 rows × 3 columns")
-    assert window.notices_title.text() == "Notices (2)"
-    window.filter_edit.setText("two")  # hidden rows are shown again when their notice is clicked
+    assert window.notices.title.text() == "Notices (2)"
+    window.browser.filter_edit.setText("two")  # hidden rows are shown again when their notice is clicked
     item = window.notices.list.item(1)
     rect = window.notices.list.visualItemRect(item)
     qtbot.mouseClick(window.notices.list.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
-    assert [r.key for r in window.selected_records()] == ["one.csv"]
+    assert [r.key for r in window.browser.selected_records()] == ["one.csv"]
     assert window.detail.record.key == "one.csv"
 
 
 def test_notice_for_an_unknown_file_does_not_break(qtbot: Any, window: Any, backend: Any) -> None:
     backend.push_notice(make_notice("ghost.csv"))
     qtbot.waitUntil(lambda: window.notices.count() == 1, timeout=3000)
-    assert window.select_record("test-bucket", "ghost.csv") is False
+    assert window.browser.select_record("test-bucket", "ghost.csv") is False
 
 
 def test_copy_selection(qtbot: Any, window: Any, backend: Any) -> None:
     backend.add_records(make_record("a.csv"), make_record("b.csv", status="FAILED", error="Bad\tthing"))
-    qtbot.waitUntil(lambda: window.records.rowCount() == 2, timeout=3000)
-    window.records_view.selectAll()
-    window.copy_selection()
+    qtbot.waitUntil(lambda: window.browser.model.rowCount() == 2, timeout=3000)
+    window.browser.view.selectAll()
+    window.browser.copy_selection()
     lines = QApplication.clipboard().text().splitlines()
     assert lines[0].startswith("File\tStatus\tRows")
     assert len(lines) == 3
@@ -142,11 +142,11 @@ def test_export_selection(
     qtbot: Any, window: Any, backend: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, suffix: str
 ) -> None:
     backend.add_records(make_record("a.csv"), make_record("=cmd.csv"))
-    qtbot.waitUntil(lambda: window.records.rowCount() == 2, timeout=3000)
+    qtbot.waitUntil(lambda: window.browser.model.rowCount() == 2, timeout=3000)
     target = tmp_path / f"out{suffix}"
     monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(lambda *a, **k: (str(target), "")))
-    window.records_view.selectAll()
-    window.export_action.trigger()
+    window.browser.view.selectAll()
+    window.commands.export.trigger()
     qtbot.waitUntil(target.exists, timeout=3000)
     text = target.read_text(encoding="utf-8-sig")
     if suffix == ".json":
@@ -175,8 +175,8 @@ def test_processed_with_warnings_look_filter_and_detail(qtbot: Any, window: Any,
         ),
         make_record("broken.csv", status="FAILED", minutes=3),
     )
-    qtbot.waitUntil(lambda: window.records.rowCount() == 3, timeout=3000)
-    proxy = window.proxy
+    qtbot.waitUntil(lambda: window.browser.model.rowCount() == 3, timeout=3000)
+    proxy = window.browser.proxy
     status = {proxy.index(r, 0).data(): proxy.index(r, RecordTableModel.STATUS) for r in range(proxy.rowCount())}
     assert status["report.csv"].data() == "Processed with warnings"
     assert status["clean.csv"].data() == "Processed"
@@ -187,20 +187,20 @@ def test_processed_with_warnings_look_filter_and_detail(qtbot: Any, window: Any,
     notes = proxy.index(list(status).index("report.csv"), RecordTableModel.NOTES).data()
     assert notes.startswith("2 warnings: Skipped 2 lines of text before the header.")
 
-    combo = window.status_combo
+    combo = window.browser.status_combo
     labels = [combo.itemText(i) for i in range(combo.count())]
     assert labels == ["All statuses", "Processed", "Processed with warnings", "Failed"]
     combo.setCurrentIndex(combo.findText("Processed with warnings"))
     assert visible_names(window) == ["report.csv"]
-    assert window.record_count.text() == "showing 1 of 3"
+    assert window.browser.count_label.text() == "showing 1 of 3"
     combo.setCurrentIndex(combo.findText("Processed"))  # every processed file, warned or not
     assert sorted(visible_names(window)) == ["clean.csv", "report.csv"]
     combo.setCurrentIndex(combo.findText("Failed"))
     assert visible_names(window) == ["broken.csv"]
     combo.setCurrentIndex(0)
-    window.filter_edit.setText("ragged_rows")  # the text filter searches warning codes and messages too
+    window.browser.filter_edit.setText("ragged_rows")  # the text filter searches warning codes and messages too
     assert visible_names(window) == ["report.csv"]
-    window.filter_edit.clear()
+    window.browser.filter_edit.clear()
 
     select_name(window, "report.csv")
     detail = window.detail
@@ -251,11 +251,11 @@ def test_long_file_names_with_a_common_prefix_keep_their_distinct_ends(window: A
     from PySide6.QtGui import QFontMetrics
     from PySide6.QtWidgets import QStyleOptionViewItem
 
-    view = window.records_view
+    view = window.browser.view
     delegate = view.itemDelegateForColumn(RecordTableModel.FILE)
     assert delegate is not None
     option = QStyleOptionViewItem()
-    delegate.initStyleOption(option, window.proxy.index(0, RecordTableModel.FILE))
+    delegate.initStyleOption(option, window.browser.proxy.index(0, RecordTableModel.FILE))
     assert option.textElideMode == Qt.TextElideMode.ElideMiddle
     name = "department-of-regional-operations-ledger-0011.csv"
     shown = QFontMetrics(view.font()).elidedText(name, option.textElideMode, 120)

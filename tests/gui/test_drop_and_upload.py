@@ -76,22 +76,22 @@ def states(window: Any) -> dict[str, UploadState]:
 
 def test_drag_enter_with_local_files_is_accepted_and_highlights(window: Any, tmp_path: Path) -> None:
     mime = mime_for(write(tmp_path, "a.csv"))
-    event = drag_enter(window.drop_zone, mime)
+    event = drag_enter(window.uploads_panel.drop_zone, mime)
     assert event.isAccepted()
-    assert window.drop_zone.drag_state == "accept"
+    assert window.uploads_panel.drop_zone.drag_state == "accept"
 
 
 def test_drag_enter_without_local_files_is_rejected(window: Any) -> None:
     text_only = QMimeData()
     text_only.setText("just text")
-    event = drag_enter(window.drop_zone, text_only)
+    event = drag_enter(window.uploads_panel.drop_zone, text_only)
     assert not event.isAccepted()
-    assert window.drop_zone.drag_state is None
+    assert window.uploads_panel.drop_zone.drag_state is None
     remote = QMimeData()
     remote.setUrls([QUrl("https://example.com/a.csv")])
-    event = drag_enter(window.drop_zone, remote)
+    event = drag_enter(window.uploads_panel.drop_zone, remote)
     assert not event.isAccepted()
-    assert window.drop_zone.drag_state == "reject"
+    assert window.uploads_panel.drop_zone.drag_state == "reject"
 
 
 def test_dropped_files_are_validated_rejected_ones_stay_with_their_reason(
@@ -102,9 +102,9 @@ def test_dropped_files_are_validated_rejected_ones_stay_with_their_reason(
     sheet.write_bytes(b"PK\x03\x04\x14\x00\x06\x00" + bytes(200))
     empty = write(tmp_path, "empty.csv", "")
     mime = mime_for(good, sheet, empty)
-    event = drop(window.drop_zone, mime)
+    event = drop(window.uploads_panel.drop_zone, mime)
     assert event.isAccepted()
-    assert window.drop_zone.drag_state is None
+    assert window.uploads_panel.drop_zone.drag_state is None
     qtbot.waitUntil(lambda: len(window.uploads.items) == 3, timeout=3000)
     # Two check workers run at once: the three verdicts may arrive in any order.
     qtbot.waitUntil(
@@ -130,7 +130,7 @@ def test_dropped_folder_adds_its_csv_files(qtbot: Any, window: Any, backend: Any
     write(folder, "one.csv")
     write(folder, "two.csv")
     write(folder, "readme.md", "# not csv")
-    drop(window.drop_zone, mime_for(folder))
+    drop(window.uploads_panel.drop_zone, mime_for(folder))
     qtbot.waitUntil(lambda: sorted(backend.uploaded) == ["one.csv", "two.csv"], timeout=5000)
     assert sorted(states(window)) == ["one.csv", "two.csv"]
 
@@ -145,7 +145,7 @@ def test_upload_goes_processing_then_done_when_the_record_appears(
     assert item.message == "3 rows × 3 columns"
     assert item.sent == item.size > 0
     # ... and the record is in the browser.
-    assert window.records.find("test-bucket", "sales.csv") is not None
+    assert window.browser.model.find("test-bucket", "sales.csv") is not None
 
 
 def test_notice_also_completes_processing(qtbot: Any, window: Any, backend: Any, tmp_path: Path) -> None:
@@ -164,13 +164,23 @@ def test_uploading_row_shows_progress_and_can_be_cancelled_then_retried(
     qtbot.waitUntil(lambda: states(window).get("slow.csv") == UploadState.UPLOADING, timeout=5000)
     model = window.uploads.model
     assert model.index(0, UploadQueueModel.ACTION).data() == "Cancel"
-    window._queue_action(0)  # the row's Cancel button
+    window.uploads_panel.run_row_action(0)  # the row's Cancel button
     qtbot.waitUntil(lambda: states(window)["slow.csv"] == UploadState.CANCELLED, timeout=5000)
     assert model.index(0, UploadQueueModel.ACTION).data() == "Retry"
     backend.upload_gate = None
     backend.auto_process = True
-    window._queue_action(0)  # Retry
+    window.uploads_panel.run_row_action(0)  # Retry
     qtbot.waitUntil(lambda: states(window)["slow.csv"] == UploadState.DONE, timeout=5000)
+
+
+def test_clicking_the_rows_button_cancels_the_upload(qtbot: Any, window: Any, backend: Any, tmp_path: Path) -> None:
+    backend.upload_gate = threading.Event()
+    window.add_paths([write(tmp_path, "slow.csv")])
+    qtbot.waitUntil(lambda: states(window).get("slow.csv") == UploadState.UPLOADING, timeout=5000)
+    view = window.uploads_panel.view
+    cell = view.visualRect(window.uploads.model.index(0, UploadQueueModel.ACTION))
+    qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=cell.center())
+    qtbot.waitUntil(lambda: states(window)["slow.csv"] == UploadState.CANCELLED, timeout=5000)
 
 
 def test_progress_text_has_bytes_and_speed(qtbot: Any, window: Any, backend: Any, tmp_path: Path) -> None:
@@ -201,7 +211,7 @@ def test_upload_error_is_shown_on_the_row_and_in_a_banner_and_retry_works(
     assert "Traceback" not in row_texts(window)[0]
     backend.upload_errors.clear()  # the cause is fixed
     backend.auto_process = True
-    window.retry_button.click()
+    window.uploads_panel.retry_button.click()
     qtbot.waitUntil(lambda: states(window)["x.csv"] == UploadState.DONE, timeout=5000)
     assert "uploads-upload" not in window.banners.messages()
 
@@ -224,16 +234,16 @@ def test_queue_summary_counts_states_and_never_widens_the_window(
     backend.upload_gate = threading.Event()
     window.add_paths([write(tmp_path, "bad.csv", "")] + [write(tmp_path, f"f{i}.csv") for i in range(6)])
     expected = "2 uploading · 4 waiting · 1 rejected"
-    qtbot.waitUntil(lambda: window.upload_summary.text() == expected, timeout=5000)
-    shown = QLabel.text(window.upload_summary)  # what the label paints
+    qtbot.waitUntil(lambda: window.uploads_panel.summary.text() == expected, timeout=5000)
+    shown = QLabel.text(window.uploads_panel.summary)  # what the label paints
     assert shown.endswith("…") and expected.startswith(shown[:-1]), shown
-    assert window.upload_summary.toolTip() == expected
+    assert window.uploads_panel.summary.toolTip() == expected
     assert (window.width(), window.minimumSizeHint().width()) == (width, minimum)
     backend.upload_gate.set()
-    qtbot.waitUntil(lambda: window.upload_summary.text() == "6 processing · 1 rejected", timeout=5000)
+    qtbot.waitUntil(lambda: window.uploads_panel.summary.text() == "6 processing · 1 rejected", timeout=5000)
     window.resize(width + 600, window.height())
-    qtbot.waitUntil(lambda: QLabel.text(window.upload_summary) == "6 processing · 1 rejected", timeout=3000)
-    assert window.upload_summary.toolTip() == ""
+    qtbot.waitUntil(lambda: QLabel.text(window.uploads_panel.summary) == "6 processing · 1 rejected", timeout=3000)
+    assert window.uploads_panel.summary.toolTip() == ""
 
 
 def test_clear_finished_keeps_active_rows(qtbot: Any, window: Any, backend: Any, tmp_path: Path) -> None:
@@ -241,7 +251,7 @@ def test_clear_finished_keeps_active_rows(qtbot: Any, window: Any, backend: Any,
     window.add_paths([write(tmp_path, "bad.csv", ""), write(tmp_path, "busy.csv")])
     qtbot.waitUntil(lambda: states(window).get("busy.csv") == UploadState.UPLOADING, timeout=5000)
     qtbot.waitUntil(lambda: states(window).get("bad.csv") == UploadState.REJECTED, timeout=5000)
-    window.clear_button.click()
+    window.uploads_panel.clear_button.click()
     assert list(states(window)) == ["busy.csv"]
     backend.upload_gate.set()
 
@@ -263,9 +273,9 @@ def test_add_files_shortcut_opens_the_file_dialog(
     path = write(tmp_path, "picked.csv")
     monkeypatch.setattr(QFileDialog, "getOpenFileNames", staticmethod(lambda *a, **k: ([str(path)], "")))
     window.activateWindow()
-    window.add_files_action.trigger()
+    window.commands.add_files.trigger()
     qtbot.waitUntil(lambda: backend.uploaded == ["picked.csv"], timeout=5000)
-    assert window.add_files_action.shortcut().toString() == "Ctrl+O"
+    assert window.commands.add_files.shortcut().toString() == "Ctrl+O"
 
 
 def test_existing_fresh_record_completes_an_upload_immediately(
@@ -286,13 +296,13 @@ def test_upload_without_a_trigger_says_so_and_offers_retry(
     from backend.environment import Health
 
     backend.env["trigger"] = Health(False, "not wired: run Set up environment")
-    window.refresh_environment()
+    window.environment.check()
     qtbot.waitUntil(lambda: window.env_bar.lights["trigger"].ok is False, timeout=3000)
     window.add_paths([write(tmp_path, "orphan.csv")])
     qtbot.waitUntil(lambda: states(window).get("orphan.csv") == UploadState.PROCESSING, timeout=5000)
     qtbot.waitUntil(lambda: "trigger is not set up" in row_texts(window)[0], timeout=3000)
     assert window.uploads.model.index(0, UploadQueueModel.ACTION).data() == "Retry"
-    assert window.retry_button.isEnabled()
+    assert window.uploads_panel.retry_button.isEnabled()
     backend.auto_process = True  # the user ran setup
-    window._queue_action(0)
+    window.uploads_panel.run_row_action(0)
     qtbot.waitUntil(lambda: states(window)["orphan.csv"] == UploadState.DONE, timeout=5000)

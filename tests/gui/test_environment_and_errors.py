@@ -7,14 +7,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-from gui_fakes import EventLoopGaps, FakeStep, make_record
+from gui_fakes import EventLoopGaps, fake_step, make_record, step_ran
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QMessageBox
 
 from backend.config import load_settings
 from backend.environment import Health
+from backend.steps import STATUSES, PlanOutcome, StepResult
 from gui.__main__ import ExceptHook
-from gui.environment import OperationDialog
+from gui.environment import STEP_LOOK, OperationDialog
 from gui.settings_dialog import SettingsDialog
 
 STEPS = [
@@ -30,14 +31,14 @@ def test_status_lights_follow_environment_status(qtbot: Any, window: Any, backen
     qtbot.waitUntil(lambda: all(light.ok for light in lights.values()), timeout=3000)
     backend.env["trigger"] = Health(False, "not wired: run Set up environment")
     backend.env["function"] = Health(None, "cloud not reachable")
-    window.refresh_action.trigger()
+    window.commands.refresh.trigger()
     qtbot.waitUntil(lambda: lights["trigger"].ok is False, timeout=3000)
     assert lights["function"].ok is None
     assert "not wired" in lights["trigger"].toolTip()
 
 
 def test_setup_runs_every_step_with_live_progress(qtbot: Any, window: Any, backend: Any) -> None:
-    backend.steps = [FakeStep(n, t, status="found" if n == "bucket" else "created", delay=0.02) for n, t in STEPS]
+    backend.steps = [fake_step(n, t, "found" if n == "bucket" else "created", delay=0.02) for n, t in STEPS]
     dialog = window.setup_environment()
     assert isinstance(dialog, OperationDialog)
     qtbot.waitUntil(lambda: dialog.succeeded is not None, timeout=5000)
@@ -46,47 +47,157 @@ def test_setup_runs_every_step_with_live_progress(qtbot: Any, window: Any, backe
     assert "Environment ready — 3 created, 1 already there" in dialog.outcome.text()
     assert dialog.table.item(0, 1).text() == "✔  Already there"
     assert dialog.close_button.text() == "Close"
-    assert window.setup_action.shortcut().toString() == "Ctrl+Shift+S"
+    assert window.commands.setup.shortcut().toString() == "Ctrl+Shift+S"
 
 
 def test_setup_stops_at_a_failed_step_and_says_what_failed(qtbot: Any, window: Any, backend: Any) -> None:
-    backend.steps = [FakeStep(n, t) for n, t in STEPS]
-    backend.steps[1].status = "failed"
-    backend.steps[1].detail = "Access denied for user 'root': set mysql_admin_password."
+    denied = "Access denied for user 'root': set mysql_admin_password."
+    backend.steps = [fake_step(n, t, "failed" if n == "database" else "created", denied) for n, t in STEPS]
     dialog = window.setup_environment()
     qtbot.waitUntil(lambda: dialog.succeeded is not None, timeout=5000)
     assert dialog.succeeded is False
-    assert [s for _, s, _ in dialog.results] == ["created", "failed", "skipped", "skipped"]
-    assert not backend.steps[2].ran
+    assert [s for _, s, _ in dialog.results] == ["created", "failed", "not run", "not run"]
+    assert not step_ran(backend.steps[2])
     assert "“Create the metadata database” failed: Access denied" in dialog.outcome.text()
+    assert dialog.table.item(2, 1).text() == "–  Not run"
     assert dialog.again.isVisibleTo(dialog)
+
+
+def test_a_step_that_raises_is_a_failed_step_with_its_message(qtbot: Any, window: Any, backend: Any) -> None:
+    backend.steps = [fake_step("bucket", "Create the upload bucket", error=RuntimeError("the disk is full"))]
+    dialog = window.setup_environment()
+    qtbot.waitUntil(lambda: dialog.succeeded is not None, timeout=5000)
+    assert dialog.succeeded is False
+    assert dialog.results[0].status == "failed"
+    assert "RuntimeError: the disk is full" in dialog.table.item(0, 2).text()
+    assert "“Create the upload bucket” failed: RuntimeError: the disk is full" in dialog.outcome.text()
+
+
+def test_teardown_stops_at_its_first_failure_too(qtbot: Any, window: Any, backend: Any) -> None:
+    """One rule for every plan (backend.steps.run_steps): teardown no longer carries on past a failed step."""
+    backend.teardown = [
+        fake_step("function", "Lambda function", "removed"),
+        fake_step("role", "IAM role", "failed", "Access denied to iam:DeleteRole."),
+        fake_step("buckets", "S3 bucket", "removed"),
+    ]
+    dialog = window.teardown_environment()
+    qtbot.waitUntil(lambda: dialog.succeeded is not None, timeout=5000)
+    assert dialog.succeeded is False
+    assert [s for _, s, _ in dialog.results] == ["removed", "failed", "not run"]
+    assert not step_ran(backend.teardown[2])
+    assert "“IAM role” failed: Access denied to iam:DeleteRole." in dialog.outcome.text()
+
+
+def test_stop_ends_the_plan_between_two_steps(qtbot: Any, window: Any, backend: Any) -> None:
+    backend.steps = [fake_step(n, t, delay=0.3) for n, t in STEPS]
+    dialog = window.setup_environment()
+    qtbot.waitUntil(lambda: bool(dialog.results) and dialog.results[0].status == "running", timeout=5000)
+    dialog.close_button.click()  # "Stop"
+    assert dialog.close_button.text() == "Stopping after this step…"
+    qtbot.waitUntil(lambda: dialog.succeeded is not None, timeout=5000)
+    assert dialog.succeeded is False
+    assert [s for _, s, _ in dialog.results] == ["created", "not run", "not run", "not run"]
+    assert [step_ran(step) for step in backend.steps] == [True, False, False, False]
+    assert dialog.results[1].detail == "Stopped before this step."
+    assert dialog.outcome.text().startswith("✖  Stopped.")
+
+
+def test_every_step_status_has_a_look() -> None:
+    """Each status a backend step can report, and the dialog's own row states, has a symbol, colour and words."""
+    for status in (*STATUSES, "pending", "running", "not run"):
+        look = STEP_LOOK[status]
+        assert look.symbol and look.symbol != "?", status
+        assert look.colour.startswith("#"), status
+        assert look.words and look.words != status, status
+
+
+def test_teardown_and_smoke_test_rows_say_what_happened(qtbot: Any, window: Any, backend: Any) -> None:
+    backend.teardown = [
+        fake_step("function", "Lambda function, trigger and layer", "removed"),
+        fake_step("role", "IAM role", "absent", "role csvdrop-process-csv-role"),
+    ]
+    dialog = window.teardown_environment()
+    qtbot.waitUntil(lambda: dialog.succeeded is not None, timeout=5000)
+    assert [dialog.table.item(row, 1).text() for row in range(2)] == ["✔  Removed", "✔  Nothing to remove"]
+    dialog.close()
+
+    backend.steps = [fake_step("smoke_test", "Smoke test: a tiny CSV end to end", "passed")]
+    dialog = window.setup_environment()
+    qtbot.waitUntil(lambda: dialog.succeeded is not None, timeout=5000)
+    assert dialog.succeeded is True
+    assert dialog.table.item(0, 1).text() == "✔  Passed"
 
 
 def test_setup_offers_to_start_the_local_stack_when_nothing_answers(
     qtbot: Any, window: Any, backend: Any, dialogs: Any
 ) -> None:
     backend.env["localstack"] = Health(False, "nothing listens on 127.0.0.1:4566")
-    backend.steps = [FakeStep(n, t) for n, t in STEPS]
+    backend.steps = [fake_step(n, t) for n, t in STEPS]
     dialog = window.setup_environment()
     qtbot.waitUntil(lambda: dialog.succeeded is not None, timeout=5000)
     assert "Start the local stack?" in dialogs.titles()
     assert backend.stack_started
     assert "Starting LocalStack" in dialog.log.toPlainText()
     assert dialog.succeeded is True
+    assert all(step_ran(step) for step in backend.steps)  # nothing was restored: setup ran
+
+
+def test_a_restored_environment_is_not_set_up_a_second_time(
+    qtbot: Any, window: Any, backend: Any, dialogs: Any
+) -> None:
+    """LocalStack started empty and bring_up already re-ran setup for the environment it held: the dialog shows
+    that setup's results and does not run the steps again."""
+    backend.env["localstack"] = Health(False, "nothing listens on 127.0.0.1:4566")
+    backend.steps = [fake_step(n, t) for n, t in STEPS]
+    backend.restored_setup = PlanOutcome(
+        (
+            StepResult("bucket", "found", "bucket s3://test-bucket"),
+            StepResult("database", "found", "csvdrop: schema up to date"),
+            StepResult("function", "created", "process_csv"),
+            StepResult("trigger", "created", "s3://test-bucket/* -> process_csv"),
+        ),
+        (),
+        False,
+    )
+    dialog = window.setup_environment()
+    qtbot.waitUntil(lambda: dialog.succeeded is not None, timeout=5000)
+    assert dialog.succeeded is True
+    assert not any(step_ran(step) for step in backend.steps)
+    assert [(title, status) for title, status, _ in dialog.results] == [
+        ("Create the upload bucket", "found"),
+        ("Create the metadata database", "found"),
+        ("Deploy the function", "created"),
+        ("Connect the bucket to the function", "created"),
+    ]
+    assert dialog.table.item(2, 1).text() == "✔  Created"
+    assert "Environment restored" in dialog.outcome.text() and "2 created, 2 already there" in dialog.outcome.text()
+
+
+def test_a_restore_that_failed_is_followed_by_the_setup_steps(
+    qtbot: Any, window: Any, backend: Any, dialogs: Any
+) -> None:
+    backend.env["localstack"] = Health(False, "nothing listens on 127.0.0.1:4566")
+    backend.steps = [fake_step(n, t) for n, t in STEPS]
+    backend.restored_setup = PlanOutcome((StepResult("bucket", "failed", "Access denied."),), ("Deploy",), False)
+    dialog = window.setup_environment()
+    qtbot.waitUntil(lambda: dialog.succeeded is not None, timeout=5000)
+    assert dialog.succeeded is True
+    assert all(step_ran(step) for step in backend.steps)
+    assert "Environment ready — 4 created" in dialog.outcome.text()
 
 
 def test_teardown_asks_first_and_clears_the_browser(qtbot: Any, window: Any, backend: Any, dialogs: Any) -> None:
     backend.add_records(make_record("a.csv"))
-    qtbot.waitUntil(lambda: window.records.rowCount() == 1, timeout=3000)
+    qtbot.waitUntil(lambda: window.browser.model.rowCount() == 1, timeout=3000)
     dialogs.answers["warning"] = QMessageBox.StandardButton.Cancel
     assert window.teardown_environment() is None
-    backend.teardown = [FakeStep("function", "Delete the function")]
+    backend.teardown = [fake_step("function", "Delete the function", "removed")]
     dialogs.answers["warning"] = QMessageBox.StandardButton.Yes
     backend.log.clear()
     dialog = window.teardown_environment()
     qtbot.waitUntil(lambda: dialog.succeeded is not None, timeout=5000)
     assert dialog.succeeded is True
-    assert window.records.rowCount() == 0
+    assert window.browser.model.rowCount() == 0
     assert dialog.table.item(0, 1).text() == "✔  Removed"
 
 
@@ -100,12 +211,11 @@ def test_store_error_becomes_a_banner_and_clears_when_the_store_answers(qtbot: A
     backend.store_error = None
     backend.add_records(make_record("a.csv"))
     qtbot.waitUntil(lambda: "store" not in window.banners.messages(), timeout=3000)
-    qtbot.waitUntil(lambda: window.records.rowCount() == 1, timeout=3000)
+    qtbot.waitUntil(lambda: window.browser.model.rowCount() == 1, timeout=3000)
 
 
 def test_notice_errors_show_in_the_notices_panel(qtbot: Any, window: Any, backend: Any) -> None:
     backend.notice_error = "The notices queue csvdrop-app-notices does not exist: run Set up environment."
-    window._notice_reader = None
     qtbot.waitUntil(lambda: window.notices.list.empty_state.title == "Notices unavailable", timeout=15000)
     assert "does not exist" in window.notices.list.empty_state.hint
 
@@ -134,7 +244,7 @@ def test_event_loop_keeps_turning_while_work_runs(qtbot: Any, window: Any, backe
         qtbot.waitUntil(lambda: len(backend.uploaded) == 8 or time.monotonic() > deadline, timeout=20000)
         qtbot.wait(300)
     assert len(backend.uploaded) == 8
-    assert window.records.rowCount() >= 800
+    assert window.browser.model.rowCount() >= 800
     assert len(loop.gaps) > 20
     assert loop.worst < 100, f"the GUI thread stalled for {loop.worst} ms"
 
@@ -148,7 +258,7 @@ def test_settings_dialog_saves_only_changed_keys_and_applies_them(
         return int(SettingsDialog.DialogCode.Accepted.value)
 
     monkeypatch.setattr(SettingsDialog, "exec", fake_exec)
-    window.settings_action.trigger()
+    window.commands.settings.trigger()
     assert window.settings.bucket == "other-bucket"
     assert window.settings.parallel_uploads == 5
     qtbot.waitUntil(lambda: bool(backend.saved), timeout=5000)  # written on a worker thread
@@ -170,7 +280,7 @@ def test_settings_that_cannot_be_saved_still_apply_and_say_why(
 
     monkeypatch.setattr(SettingsDialog, "exec", fake_exec)
     monkeypatch.setattr(backend, "save_settings", read_only)
-    window.settings_action.trigger()
+    window.commands.settings.trigger()
     assert window.settings.bucket == "kept-bucket"
     qtbot.waitUntil(lambda: any(kind == "warning" for kind, *_ in dialogs.calls), timeout=5000)
     _, title, text = next(c for c in dialogs.calls if c[0] == "warning")

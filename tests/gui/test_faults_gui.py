@@ -50,8 +50,8 @@ def test_upload_with_localstack_down_says_so_and_retry_completes(
 
         bring_up(gui_stack, print, use_docker=False)  # restarts LocalStack and re-creates the environment
         row = win.uploads.items.index(item)
-        cell = win.queue_view.visualRect(win.uploads.model.index(row, UploadQueueModel.ACTION))
-        qtbot.mouseClick(win.queue_view.viewport(), Qt.MouseButton.LeftButton, pos=cell.center())
+        cell = win.uploads_panel.view.visualRect(win.uploads.model.index(row, UploadQueueModel.ACTION))
+        qtbot.mouseClick(win.uploads_panel.view.viewport(), Qt.MouseButton.LeftButton, pos=cell.center())
         qtbot.waitUntil(lambda: item.state != UploadState.FAILED, timeout=5_000)  # the click was a Retry
         qtbot.waitUntil(lambda: item.state.finished, timeout=120_000)
         assert item.state == UploadState.DONE, item.message

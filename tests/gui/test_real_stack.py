@@ -38,8 +38,8 @@ def test_dropped_file_is_uploaded_profiled_and_shown(qtbot: Any, real_window: An
     item = win.uploads.items[0]
     assert item.state == UploadState.DONE, item.message
     assert item.message == "3 rows × 3 columns"
-    qtbot.waitUntil(lambda: win.records.find(win.settings.bucket, item.key) is not None, timeout=30_000)
-    assert win.select_record(win.settings.bucket, item.key)
+    qtbot.waitUntil(lambda: win.browser.model.find(win.settings.bucket, item.key) is not None, timeout=30_000)
+    assert win.browser.select_record(win.settings.bucket, item.key)
     text = win.detail.text()
     assert name in text and "amount\tDecimal\t1" in text
     qtbot.waitUntil(lambda: any(t.startswith(f"{name} — processed") for t in win.notices.texts()), timeout=60_000)

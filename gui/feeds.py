@@ -1,0 +1,304 @@
+"""What the window learns by polling, without a widget in sight: the store's records, the notices, the environment.
+
+Each feed is a QObject on the GUI thread. Its reads run as jobs (:mod:`gui.jobs`), so no network call ever
+blocks the GUI thread, and what it learns comes back as signals for the window to hand to its panels. A feed
+reads with the settings it was last given; :meth:`reset` forgets the old store (its cursor, its open
+connection) and drops the answers of reads still under way, so nothing from the old store shows up after.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from backend.config import Settings
+from backend.environment import Health
+from backend.notices import Notice, NoticeSource
+from backend.store import MetadataReader, MetadataRecord
+from gui import style
+from gui.backend_api import BackendApi, describe_error
+from gui.jobs import JobRunner, Report
+
+log = logging.getLogger(__name__)
+
+PAGE_SIZE = 1000  # changed_since's default page: a full page means more are waiting
+MAX_PAGES_PER_POLL = 5
+APPLY_BATCH = 100  # records handed on per event-loop turn
+APPLY_PAUSE_MS = 5
+NOTICE_NEXT_MS = 100
+NOTICE_RETRY_MS = 10_000
+ENV_REFRESH_MS = 30_000
+
+
+def _close_later(jobs: JobRunner, reader: MetadataReader | NoticeSource | None) -> None:
+    """Closes on a worker: closing a connection to a store that stopped answering can block."""
+    if reader is not None:
+        jobs.start(lambda _report: _close_quietly(reader), name="close reader")
+
+
+def _close_quietly(reader: MetadataReader | NoticeSource) -> None:
+    try:
+        reader.close()
+    except Exception:  # closing a broken connection may fail; there is nothing left to do with it
+        log.debug("close failed", exc_info=True)
+
+
+class RecordFeed(QObject):
+    """The file list's records: every tick asks the store what changed after the last cursor (``changed_since``).
+
+    A big backlog (the first load of 100,000 records) comes in pages, at most MAX_PAGES_PER_POLL per read, and goes
+    out in slices of APPLY_BATCH with a short pause between them, so the GUI thread never stalls on one.
+    """
+
+    records = Signal(object)  # list[MetadataRecord]: inserted or updated since the last slice
+    caught_up = Signal()  # every record the store reported so far has been handed on
+    answered = Signal()  # a read succeeded
+    failed = Signal(str)  # a read failed: why, in words for the user
+
+    def __init__(self, settings: Settings, backend: BackendApi, jobs: JobRunner, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._settings = settings
+        self._backend = backend
+        self._jobs = jobs
+        self._generation = 0
+        self._reader: MetadataReader | None = None
+        self._cursor: str | None = None  # changed_since position
+        self._polling = False
+        self._pending: list[MetadataRecord] = []  # received, not handed on yet
+        self._stopped = False
+        self.timer = QTimer(self)
+        self.timer.setInterval(max(100, settings.poll_interval_ms))
+        self.timer.timeout.connect(self.poll)
+
+    @property
+    def interval_ms(self) -> int:
+        return self.timer.interval()
+
+    def set_settings(self, settings: Settings) -> None:
+        self._settings = settings
+        self.timer.setInterval(max(100, settings.poll_interval_ms))
+
+    def start(self) -> None:
+        self.poll()
+        self.timer.start()
+
+    def poll(self) -> None:
+        """Read what changed now (a no-op while a read is under way)."""
+        if self._polling or self._stopped:
+            return
+        self._polling = True
+        generation, settings, cursor, reader = self._generation, self._settings, self._cursor, self._reader
+
+        def work(_report: Report[None]) -> tuple[MetadataReader, list[MetadataRecord], str | None, bool]:
+            r = reader if reader is not None else self._backend.open_reader(settings)
+            out: list[MetadataRecord] = []
+            new_cursor = cursor
+            try:
+                for _page in range(MAX_PAGES_PER_POLL):
+                    records, new_cursor = r.changed_since(new_cursor)
+                    out.extend(records)
+                    if len(records) < PAGE_SIZE:
+                        return r, out, new_cursor, False
+            except Exception:
+                _close_quietly(r)
+                raise
+            return r, out, new_cursor, True
+
+        def done(result: tuple[MetadataReader, list[MetadataRecord], str | None, bool]) -> None:
+            self._polling = False
+            r, records, new_cursor, more = result
+            if generation != self._generation:
+                _close_later(self._jobs, r)
+                return
+            self._reader, self._cursor = r, new_cursor
+            self.answered.emit()
+            self._pending.extend(records)
+            self._hand_on()
+            if more:  # a big backlog: keep the GUI responsive, fetch the rest in the next round
+                QTimer.singleShot(0, self.poll)
+
+        def failed(exc: BaseException) -> None:
+            self._polling = False
+            if generation != self._generation:
+                return
+            self._reader = None
+            self.failed.emit(describe_error(exc))
+
+        self._jobs.start(work, on_done=done, on_error=failed, name="poll records")
+
+    def _hand_on(self) -> None:
+        batch, self._pending = self._pending[:APPLY_BATCH], self._pending[APPLY_BATCH:]
+        if batch:
+            self.records.emit(batch)
+        if self._pending:  # a real (non-zero) timer, so paints and other timers run in between
+            QTimer.singleShot(APPLY_PAUSE_MS, self._hand_on)
+        else:
+            self.caught_up.emit()
+
+    def reset(self) -> None:
+        self._generation += 1
+        _close_later(self._jobs, self._reader)
+        self._reader = None
+        self._cursor = None
+        self._pending = []
+        self._polling = False
+
+    def stop(self) -> None:
+        """No more reads; the open connection is closed on a worker."""
+        self._stopped = True
+        self.timer.stop()
+        _close_later(self._jobs, self._reader)
+        self._reader = None
+
+
+class NoticeFeed(QObject):
+    """Completion notices from the app's queue: one long-poll after another, slower after a failure."""
+
+    notices = Signal(object)  # list[Notice], oldest first
+    answered = Signal()  # the queue answered (with or without notices)
+    failed = Signal(str)  # the queue could not be read: why, in words for the user
+
+    def __init__(self, settings: Settings, backend: BackendApi, jobs: JobRunner, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._settings = settings
+        self._backend = backend
+        self._jobs = jobs
+        self._generation = 0
+        self._reader: NoticeSource | None = None
+        self._running = False
+        self._stopped = False
+        self.timer = QTimer(self)
+        self.timer.setSingleShot(True)
+        self.timer.timeout.connect(self.poll)
+
+    def set_settings(self, settings: Settings) -> None:
+        self._settings = settings
+
+    def start(self) -> None:
+        self.timer.start(0)
+
+    def poll_soon(self) -> None:
+        """Read now, unless a read is under way or already due."""
+        if not self._running and not self.timer.isActive():
+            self.timer.start(0)
+
+    def poll(self) -> None:
+        if self._running or self._stopped:
+            return
+        self._running = True
+        generation, settings, reader = self._generation, self._settings, self._reader
+
+        def work(_report: Report[None]) -> tuple[NoticeSource, list[Notice]]:
+            r = reader if reader is not None else self._backend.open_notices(settings)
+            try:
+                notices = r.receive(wait_seconds=1)
+            except Exception:
+                _close_quietly(r)
+                raise
+            return r, list(notices)
+
+        def done(result: tuple[NoticeSource, list[Notice]]) -> None:
+            self._running = False
+            r, notices = result
+            if generation != self._generation:
+                _close_later(self._jobs, r)
+            else:
+                self._reader = r
+                self.answered.emit()
+                if notices:
+                    self.notices.emit(sorted(notices, key=lambda n: style.timestamp(n.sent_at)))
+            if not self._stopped:
+                self.timer.start(NOTICE_NEXT_MS)
+
+        def failed(exc: BaseException) -> None:
+            self._running = False
+            if generation == self._generation:
+                self._reader = None
+                self.failed.emit(describe_error(exc))
+            if not self._stopped:
+                self.timer.start(NOTICE_RETRY_MS)
+
+        self._jobs.start(work, on_done=done, on_error=failed, name="receive notices")
+
+    def reset(self) -> None:
+        self._generation += 1
+        _close_later(self._jobs, self._reader)
+        self._reader = None
+        self._running = False
+
+    def stop(self) -> None:
+        self._stopped = True
+        self.timer.stop()
+        _close_later(self._jobs, self._reader)
+        self._reader = None
+
+
+class EnvironmentMonitor(QObject):
+    """The status lights' source: checks the environment now and then, and whenever asked."""
+
+    checking = Signal()  # a check the user is waiting for has started
+    status = Signal(object)  # dict[str, Health], keyed as backend.environment.LIGHTS
+    failed = Signal(str)  # the check itself failed: why, in words for the user
+
+    def __init__(self, settings: Settings, backend: BackendApi, jobs: JobRunner, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._settings = settings
+        self._backend = backend
+        self._jobs = jobs
+        self._generation = 0
+        self._running = False
+        self._again = False
+        self._stopped = False
+        self.timer = QTimer(self)
+        self.timer.setInterval(ENV_REFRESH_MS)
+        self.timer.timeout.connect(lambda: self.check(quiet=True))
+
+    def set_settings(self, settings: Settings) -> None:
+        self._settings = settings
+
+    def start(self) -> None:
+        self.check()
+        self.timer.start()
+
+    def check(self, quiet: bool = False) -> None:
+        """Check now; ``quiet`` keeps the lights as they are until the answer comes."""
+        if self._stopped:
+            return
+        if self._running:  # a check is under way; its answer may predate what changed: check again
+            self._again = True
+            return
+        self._running = True
+        self._again = False
+        if not quiet:
+            self.checking.emit()
+        generation, settings = self._generation, self._settings
+
+        def done(status: dict[str, Health]) -> None:
+            self._running = False
+            if generation == self._generation:
+                self.status.emit(status)
+            if self._again:
+                self.check(quiet=True)
+
+        def failed(exc: BaseException) -> None:
+            self._running = False
+            if generation == self._generation:
+                self.failed.emit(describe_error(exc))
+            if self._again:
+                self.check(quiet=True)
+
+        self._jobs.start(
+            lambda _report: self._backend.environment_status(settings),
+            on_done=done,
+            on_error=failed,
+            name="environment",
+        )
+
+    def reset(self) -> None:
+        """Answers of a check under way are about the old settings: drop them."""
+        self._generation += 1
+
+    def stop(self) -> None:
+        self._stopped = True
+        self.timer.stop()
