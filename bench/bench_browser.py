@@ -26,7 +26,7 @@ from backend.store.records import MetadataRecord
 from gui.records import COLUMNS, RecordFilterProxy, RecordTableModel
 
 PAGE = 1000  # records per store page (changed_since)
-BATCH = 100  # records per event-loop turn, as gui.main_window.APPLY_BATCH
+BATCH = 100  # records per event-loop turn, as gui.feeds.APPLY_BATCH
 
 
 def make_records(n: int) -> list[MetadataRecord]:

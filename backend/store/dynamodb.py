@@ -71,7 +71,7 @@ class DynamoReader:
             if code == "ResourceNotFoundException":
                 return StoreError(
                     f"The DynamoDB table {self.table!r} does not exist at {where}. "
-                    "Run the setup (`python -m db_setup.setup_dynamodb`) first."
+                    "Run `csvdrop setup` (or `python -m db_setup.setup_dynamodb`) first."
                 )
             if code in ("AccessDeniedException", "UnrecognizedClientException"):
                 return StoreError(f"Not allowed to read DynamoDB table {self.table!r}: {message}")

@@ -163,12 +163,12 @@ class MySqlReader:
         if errno == 1049:
             return StoreError(
                 f"The metadata database {self.database!r} does not exist on {self.where}. "
-                "Run the setup (`python -m db_setup.setup_rds`) first."
+                "Run `csvdrop setup` (or `python -m db_setup.setup_rds`) first."
             )
         if errno == 1146:
             return StoreError(
                 f"The metadata database {self.database!r} on {self.where} has no csv_metadata table. "
-                "Run the setup (`python -m db_setup.setup_rds`) first."
+                "Run `csvdrop setup` (or `python -m db_setup.setup_rds`) first."
             )
         if errno in (1044, 1142, 1143):
             return StoreError(f"User {self.user!r} may not read the metadata at {self.where}: {text}")
