@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Literal, TypedDict
+from typing import Literal, TypedDict, get_args
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
@@ -39,20 +39,7 @@ EditedKey = Literal[
     "poll_interval_ms",
 ]
 # The settings this dialog edits (and therefore writes back to the config file).
-EDITED_KEYS: tuple[EditedKey, ...] = (
-    "mode",
-    "aws_endpoint",
-    "aws_profile",
-    "region",
-    "bucket",
-    "key_prefix",
-    "mysql_host",
-    "mysql_port",
-    "metadata_store",
-    "max_file_bytes",
-    "parallel_uploads",
-    "poll_interval_ms",
-)
+EDITED_KEYS: tuple[EditedKey, ...] = get_args(EditedKey)
 
 
 class EditedValues(TypedDict):
