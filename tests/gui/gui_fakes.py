@@ -18,6 +18,7 @@ from typing import Any
 
 from PySide6.QtCore import QElapsedTimer, QTimer
 
+from backend import upload
 from backend.config import Settings
 from backend.environment import BringUp, Health
 from backend.export import Format
@@ -148,11 +149,13 @@ class FakeReader:
             raise StoreError(self.backend.store_error)
         if self.backend.poll_delay:
             time.sleep(self.backend.poll_delay)
+        # The real readers' contract (backend/store/records.py): oldest change first, at most `limit`, and the
+        # cursor names the last change handed out, so the next call continues exactly where this one stopped.
         after = int(cursor.split(":")[1]) if cursor else 0
         with self.backend.lock:
-            changed = [r for rev, r in self.backend.log if rev > after]
-            last = self.backend.revision
-        return changed[:limit], f"r:{last}"
+            changed = [(rev, r) for rev, r in self.backend.log if rev > after][:limit]
+        last = changed[-1][0] if changed else after
+        return [r for _, r in changed], f"r:{last}"
 
     def close(self) -> None:
         self.closed = True
@@ -272,7 +275,7 @@ class FakeBackend:
         return validate_file_isolated(path, max_bytes)  # as the real facade (gui/backend_api.py)
 
     def object_key_for(self, settings: Settings, path: Path) -> str:
-        return path.name
+        return upload.object_key_for(settings, path)  # the real rule: prefix and sanitising included
 
     def upload_file(
         self,

@@ -6,12 +6,16 @@ Uses the root conftest's session fixture ``provisioned`` (LocalStack + MariaDB, 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from store_fixtures import MySqlTestDb, create_mysql_test_db, make_record
 
 from backend.config import Settings
+from backend.store import MetadataReader, open_reader
+from gui.backend_api import Backend
 from gui.uploads import UploadState
 
 pytestmark = [pytest.mark.stack, pytest.mark.slow]
@@ -65,3 +69,66 @@ def test_rejected_file_is_not_uploaded(qtbot: Any, real_window: Any, tmp_path: P
     qtbot.waitUntil(lambda: bool(win.uploads.items) and win.uploads.items[0].state.finished, timeout=10_000)
     assert win.uploads.items[0].state == UploadState.REJECTED
     assert win.uploads.items[0].key is None
+
+
+class _TestDatabaseBackend(Backend):
+    """The real backend, reading a test database whose read-only password the test holds (the provisioned
+    database's password lives in Secrets Manager; everything else is the product's own code)."""
+
+    def __init__(self, db: MySqlTestDb) -> None:
+        self.db = db
+
+    def open_reader(self, settings: Settings) -> MetadataReader:
+        return open_reader(settings, password=self.db.reader_password)
+
+
+@pytest.fixture
+def big_database(provisioned: Settings) -> Iterator[MySqlTestDb]:
+    yield from create_mysql_test_db(provisioned)
+
+
+def test_the_browser_pages_through_more_records_than_one_read_returns(
+    qtbot: Any, big_database: MySqlTestDb, tmp_path: Path
+) -> None:
+    """2,500 records in MySQL: the window reads them in pages of 1,000 (the reader's limit) and shows every one,
+    then a record changed afterwards arrives through the same cursor."""
+    from gui.main_window import MainWindow
+
+    total = 2_500
+    writer = big_database.writer()
+    try:
+        for i in range(total):
+            writer.upsert(
+                make_record(key=f"paged/{i:05d}.csv", sequencer=f"{i + 1:020X}", bucket=big_database.settings.bucket)
+            )
+    finally:
+        writer.close()
+    settings = big_database.settings.replace(config_path=tmp_path / "config.toml", poll_interval_ms=300)
+    win = MainWindow(settings, _TestDatabaseBackend(big_database))
+    qtbot.addWidget(win)
+    win.show()
+    try:
+        qtbot.waitUntil(lambda: win.browser.model.rowCount() == total, timeout=120_000)
+        assert win.browser.model.find(big_database.settings.bucket, "paged/00000.csv") is not None
+        assert win.browser.model.find(big_database.settings.bucket, f"paged/{total - 1:05d}.csv") is not None
+        writer = big_database.writer()
+        try:
+            writer.upsert(
+                make_record(
+                    key="paged/01234.csv",
+                    sequencer=f"{total + 1:020X}",
+                    bucket=big_database.settings.bucket,
+                    row_count=777,
+                )
+            )
+        finally:
+            writer.close()
+
+        def changed() -> bool:
+            record = win.browser.model.find(big_database.settings.bucket, "paged/01234.csv")
+            return record is not None and record.row_count == 777
+
+        qtbot.waitUntil(changed, timeout=30_000)
+        assert win.browser.model.rowCount() == total
+    finally:
+        win.shutdown()
