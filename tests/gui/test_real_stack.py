@@ -5,8 +5,9 @@ Uses the root conftest's session fixture ``provisioned`` (LocalStack + MariaDB, 
 
 from __future__ import annotations
 
+import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from store_fixtures import MySqlTestDb, create_mysql_test_db, make_record
 
 from backend.config import Settings
 from backend.store import MetadataReader, open_reader
+from backend.upload import UploadResult
 from gui.backend_api import Backend
 from gui.uploads import UploadState
 
@@ -132,3 +134,131 @@ def test_the_browser_pages_through_more_records_than_one_read_returns(
         assert win.browser.model.rowCount() == total
     finally:
         win.shutdown()
+
+
+class _HeldUploadBackend(Backend):
+    """The real backend, whose upload holds after its first bytes until the window cancels it: the test then
+    clicks Cancel while the multipart upload to the real S3 is under way, never after it has finished."""
+
+    def __init__(self) -> None:
+        self.sending = threading.Event()
+
+    def upload_file(
+        self,
+        settings: Settings,
+        path: Path,
+        *,
+        key: str | None,
+        on_progress: Callable[[int, int], None] | None,
+        cancel: threading.Event | None,
+    ) -> UploadResult:
+        assert cancel is not None
+
+        def hold_then_report(sent: int, total: int) -> None:
+            if not self.sending.is_set():
+                self.sending.set()
+                cancel.wait(60)
+            if on_progress is not None:
+                on_progress(sent, total)
+
+        return super().upload_file(settings, path, key=key, on_progress=hold_then_report, cancel=cancel)
+
+
+def test_cancelling_an_upload_leaves_nothing_in_the_bucket(qtbot: Any, provisioned: Settings, tmp_path: Path) -> None:
+    from backend import aws
+    from gui.main_window import MainWindow
+
+    name = f"cancelled-{uuid.uuid4().hex[:8]}.csv"
+    path = tmp_path / name
+    with path.open("w", encoding="utf-8") as out:
+        out.write("id,city,amount\n")
+        for i in range(380_000):
+            out.write(f"{i},Trondheim,{i % 997}.25\n")
+    # Above the multipart threshold (so the cancel must abort a multipart upload) and below the size limit.
+    assert provisioned.multipart_threshold_bytes < path.stat().st_size <= provisioned.max_file_bytes
+    backend = _HeldUploadBackend()
+    win = MainWindow(provisioned.replace(config_path=tmp_path / "config.toml"), backend)
+    qtbot.addWidget(win)
+    win.show()
+    try:
+        win.add_paths([path])
+        qtbot.waitUntil(backend.sending.is_set, timeout=60_000)
+        item = win.uploads.items[0]
+        assert item.state == UploadState.UPLOADING
+        win.uploads_panel.run_row_action(0)  # the row's Cancel button
+        qtbot.waitUntil(lambda: item.state == UploadState.CANCELLED, timeout=60_000)
+        s3 = aws.client(provisioned, "s3")
+        listed = s3.list_objects_v2(Bucket=provisioned.bucket, Prefix=item.key or name)
+        assert listed.get("KeyCount", 0) == 0, listed.get("Contents")
+        pending = s3.list_multipart_uploads(Bucket=provisioned.bucket, Prefix=item.key or name)
+        assert not pending.get("Uploads"), "the cancelled multipart upload was left open in S3"
+    finally:
+        win.shutdown()
+
+
+@pytest.fixture
+def second_environment(stack: Settings, tmp_path: Path) -> Settings:
+    """An environment of its own on the session's stack (its own names), set up for the teardown test to
+    remove: the shared `provisioned` one stays whole for the other tests."""
+    from testsupport import set_up
+
+    tag = uuid.uuid4().hex[:6]
+    settings = stack.replace(
+        config_path=tmp_path / "config.toml",
+        bucket=f"csvdrop-teardown-{tag}",
+        function_name=f"process_csv_{tag}",
+        topic_name=f"notices-{tag}",
+        queue_name=f"app-notices-{tag}",
+        role_name=f"csvdrop-role-{tag}",
+        layer_name=f"csvdrop-deps-{tag}",
+        db_secret_name=f"csvdrop-{tag}/db-writer",
+        reader_secret_name=f"csvdrop-{tag}/db-reader",
+        mysql_database=f"csvdrop_{tag}",
+        mysql_writer_user=f"w_{tag}",
+        mysql_reader_user=f"r_{tag}",
+        dynamodb_table=f"CsvDrop{tag}",
+    )
+    set_up(settings)
+    return settings
+
+
+def test_teardown_from_the_window_removes_the_environment(
+    qtbot: Any, second_environment: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from botocore.exceptions import ClientError
+    from testsupport import mysql_admin
+
+    from backend import aws
+    from gui import main_window
+    from gui.main_window import MainWindow
+
+    settings = second_environment
+    monkeypatch.setattr(main_window, "confirm_teardown", lambda _parent, _settings: True)
+    win = MainWindow(settings)
+    qtbot.addWidget(win)
+    win.show()
+    try:
+        dialog = win.teardown_environment()
+        assert dialog is not None
+        qtbot.waitUntil(lambda: dialog.succeeded is not None, timeout=300_000)
+        assert dialog.succeeded is True, dialog.outcome.text()
+        shown = [dialog.table.item(row, 1).text() for row in range(dialog.table.rowCount())]
+        assert shown and all(text.endswith("Removed") for text in shown), shown
+        dialog.close()
+    finally:
+        win.shutdown()
+    with pytest.raises(ClientError):
+        aws.client(settings, "s3").head_bucket(Bucket=settings.bucket)
+    with pytest.raises(ClientError):
+        aws.client(settings, "lambda").get_function(FunctionName=settings.function_name)
+    topics = aws.client(settings, "sns").list_topics()["Topics"]
+    assert not [t for t in topics if t["TopicArn"].endswith(":" + settings.topic_name)]
+    with pytest.raises(ClientError):
+        aws.client(settings, "sqs").get_queue_url(QueueName=settings.queue_name)
+    conn = mysql_admin(settings.replace(mysql_database=""))
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SHOW DATABASES LIKE %s", (settings.mysql_database,))
+            assert not cur.fetchall()
+    finally:
+        conn.close()
