@@ -1,13 +1,13 @@
 """Benchmark: the Lambda's CSV extraction (``lambda/csv_metadata.profile_csv``) against plain
 ``pandas.read_csv`` + naive per-column statistics, and against the profiler as it was before the shared CSV
 rules (``csvtable``, git revision PREVIOUS, read from the repository's history), on generated 1 MB, 10 MB
-and 100 MB files.
+and 100 MB files, and on a wide one (10,000 columns, 5 rows: per-column work with almost no rows).
 
 Every measurement runs in a fresh subprocess, so one run cannot warm caches for the next. Peak memory is
 that process's peak resident set (VmHWM, reset through /proc/self/clear_refs after imports) minus its
 resident set with the file's bytes already loaded (the Lambda receives the object as bytes too).
 
-    .venv/bin/python bench/bench_extract.py            # all sizes
+    .venv/bin/python bench/bench_extract.py            # all sizes and the wide file
     .venv/bin/python bench/bench_extract.py 1 10       # only these sizes (MB)
 """
 
@@ -58,6 +58,17 @@ def make_csv(path: Path, size_mb: int) -> int:
             written += len(text)
             start += n
             first = False
+    return path.stat().st_size
+
+
+WIDE_COLUMNS, WIDE_ROWS = 10_000, 5
+
+
+def make_wide_csv(path: Path, columns: int = WIDE_COLUMNS, rows: int = WIDE_ROWS) -> int:
+    """The shape of the corpus's wide_10000_columns.csv: small integers, a header of col_0 ... col_N."""
+    header = ",".join(f"col_{i}" for i in range(columns))
+    body = "\n".join(",".join(str((r * 7 + c) % 97) for c in range(columns)) for r in range(rows))
+    path.write_text(header + "\n" + body + "\n", encoding="utf-8")
     return path.stat().st_size
 
 
@@ -125,22 +136,27 @@ def measure(method: str, path: Path, repeat: int, lambda_dir: Path | None = None
     return result
 
 
-def run(sizes_mb: tuple[int, ...] = SIZES_MB) -> list[dict]:
-    """One row per file size: time and peak memory of both methods, and ours/naive ratios."""
+def run(sizes_mb: tuple[int, ...] = SIZES_MB, wide: bool = True) -> list[dict]:
+    """One row per file (each size, then the wide one): time and peak memory of both methods, and ours/naive
+    ratios."""
     rows = []
+    files = [(f"mixed, 8 columns, {size} MB", size) for size in sizes_mb]
+    if wide:
+        files.append((f"wide, {WIDE_COLUMNS:,} columns x {WIDE_ROWS} rows", 0))
     with tempfile.TemporaryDirectory(prefix="csvdrop-bench-") as tmp:
         previous = _previous_profiler(Path(tmp) / "previous")
-        for size in sizes_mb:
+        for label, size in files:
             path = Path(tmp) / f"bench_{size}mb.csv"
             t = time.perf_counter()
-            nbytes = make_csv(path, size)
+            nbytes = make_csv(path, size) if size else make_wide_csv(path)
             gen_s = time.perf_counter() - t
-            repeat = 15 if size <= 1 else 5 if size <= 10 else 1
+            repeat = 3 if not size else 15 if size <= 1 else 5 if size <= 10 else 1
             ours = measure("profile_csv", path, repeat)
             base = measure("naive", path, repeat)
             before = measure("profile_csv", path, repeat, previous) if previous else None
             rows.append(
                 {
+                    "file": label,
                     "size_mb": round(nbytes / 1e6, 1),
                     "generate_s": round(gen_s, 1),
                     "profile_csv_s": round(ours["seconds"], 3),
@@ -184,8 +200,8 @@ def format_table(rows: list[dict]) -> str:
 
 if __name__ == "__main__":
     chosen = tuple(int(a) for a in sys.argv[1:]) or SIZES_MB
-    print(format_table(run(chosen)))
+    print(format_table(run(chosen, wide=not sys.argv[1:])))
     print(
-        "time/memory: best of 3 runs (1 for 100 MB); peak = growth of the worker's max RSS over its "
-        "baseline with the file's bytes loaded; ratios = profile_csv / naive"
+        "time/memory: best of 15 runs (5 for 10 MB, 1 for 100 MB, 3 for the wide file); peak = growth of the "
+        "worker's max RSS over its baseline with the file's bytes loaded; ratios = profile_csv / naive"
     )

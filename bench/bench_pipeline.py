@@ -1,6 +1,8 @@
 """Pipeline benchmark on a private stack: upload complete -> record visible in MySQL.
 
 - latency p50/p95 over N warm files each of 1 KB, 1 MB, 10 MB, and the cold first file;
+- `csvdrop upload FILE --wait` as a user runs it (process start -> exit, one 1 KB file), against the warm 1 KB
+  latency: what the CLI adds (start-up, local check, upload, polling for the record);
 - throughput: 200 files of 100 KB uploaded at once, time until all 200 records exist (none missing/duplicated):
   the first burst (one warm execution environment) and, sustained, the median of three more.
 Baseline in the same run: profiling the same bytes in-process (`profile_csv`), i.e. the work itself without S3,
@@ -80,6 +82,25 @@ class RecordWatcher:
         return int(total), int(distinct)
 
 
+def _cli_upload_wait(settings: Settings, runs: int) -> list[float]:
+    """Seconds from starting `csvdrop upload FILE --wait` to its exit, a fresh 1 KB file each run."""
+    sys.path.insert(0, str(PROJECT_ROOT / "tests"))
+    from pipeline_helpers import run_cli  # the tests' way to point the CLI at a given stack
+
+    folder = settings.state_dir / "cli-wait"
+    folder.mkdir(exist_ok=True)
+    seconds = []
+    for i in range(runs):
+        path = folder / f"cli-wait-{uuid.uuid4().hex[:8]}.csv"
+        path.write_bytes(make_csv(1024, seed=100 + i))
+        t0 = time.perf_counter()
+        done = run_cli(settings, "upload", str(path), "--wait", "--timeout", "120")
+        seconds.append(time.perf_counter() - t0)
+        if done.returncode != 0 or f"processed {path}" not in done.stdout:
+            raise RuntimeError(f"csvdrop upload --wait failed: {done.stdout}{done.stderr}")
+    return seconds
+
+
 def _burst(s3: Any, watcher: RecordWatcher, bucket: str, body: bytes, count: int) -> tuple[float, float, int, int]:
     """Uploads count copies at once (16 threads); (seconds until all records exist, upload seconds, rows, keys)."""
     prefix = f"burst-{uuid.uuid4().hex[:6]}/"
@@ -139,6 +160,7 @@ def run(files_per_size: int = 30, burst: int = 200, sustained_bursts: int = 3) -
             }
         )
 
+        warm_1kb = 0.0
         for label, size in (("1 KB", 1024), ("1 MB", 1024 * 1024), ("10 MB", 10 * 1024 * 1024)):
             body = make_csv(size, seed=size)
             t0 = time.perf_counter()
@@ -152,6 +174,7 @@ def run(files_per_size: int = 30, burst: int = 200, sustained_bursts: int = 3) -
                 t0 = time.perf_counter()
                 latencies.append(watcher.wait(settings.bucket, key, put["ETag"].strip('"')) - t0)
             p50 = statistics.median(latencies)
+            warm_1kb = warm_1kb or p50
             rows.append(
                 {
                     "measure": f"warm latency {label} (n={files_per_size})",
@@ -161,6 +184,17 @@ def run(files_per_size: int = 30, burst: int = 200, sustained_bursts: int = 3) -
                     "ratio": f"{p50 / baseline:.1f}x",
                 }
             )
+
+        cli = _cli_upload_wait(settings, runs=10)
+        rows.append(
+            {
+                "measure": f"csvdrop upload --wait, 1 KB (process start -> exit, n={len(cli)})",
+                "p50 s": round(statistics.median(cli), 3),
+                "p95 s": round(percentile(cli, 95), 3),
+                "baseline in-process s": f"{warm_1kb:.3f} (warm 1 KB latency)",
+                "ratio": f"{statistics.median(cli) / warm_1kb:.1f}x",
+            }
+        )
 
         body = make_csv(100 * 1024, seed=7)
         t1 = time.perf_counter()

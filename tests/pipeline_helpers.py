@@ -8,12 +8,12 @@ import json
 import os
 import subprocess
 import sys
-import time
+import uuid
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-from testsupport import ROOT, mysql_admin
+from testsupport import ROOT, NotYet, mysql_admin, wait_until
 
 from backend.config import Settings
 
@@ -68,17 +68,31 @@ def mysql_row(settings: Settings, key: str) -> dict[str, Any] | None:
 
 
 def wait_for_row(settings: Settings, key: str, etag: str | None = None, timeout: float = 60) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while True:
+    """The key's record in MySQL once it exists (with this upload's ETag, when given), JSON columns decoded."""
+
+    def current() -> dict[str, Any] | NotYet:
         row = mysql_row(settings, key)
-        if row is not None and (etag is None or row["etag"] == etag):
-            for name in ("column_names", "column_profiles", "sample_rows", "duplicate_column_names"):
-                if isinstance(row.get(name), (str, bytes)):
-                    row[name] = json.loads(row[name])
-            return row
-        if time.monotonic() > deadline:
-            raise AssertionError(f"no record for {key} (etag {etag}) after {timeout} s; last: {row}")
-        time.sleep(0.1)
+        if row is None or (etag is not None and row["etag"] != etag):
+            return NotYet(row)
+        return row
+
+    row = wait_until(current, timeout, f"the record of {key} (etag {etag})")
+    for name in ("column_names", "column_profiles", "sample_rows", "duplicate_column_names"):
+        if isinstance(row.get(name), (str, bytes)):
+            row[name] = json.loads(row[name])
+    return row
+
+
+def deliver_marker(settings: Settings, label: str = "marker") -> dict[str, Any]:
+    """Uploads a small marker file and waits for ITS record: evidence that the pipeline has worked through the
+    events sent before it (they reach the function in the order they were sent), so that a check that nothing
+    more arrived (no second record, no rewrite) made afterwards is not vacuous, as it is after a bare sleep.
+    It is no proof against an async retry the function has scheduled for later."""
+    from backend import aws
+
+    key = f"{settings.key_prefix}markers/{uuid.uuid4().hex[:12]}-{label}.csv"
+    put = aws.client(settings, "s3").put_object(Bucket=settings.bucket, Key=key, Body=b"marker\n1\n")
+    return wait_for_row(settings, key, str(put["ETag"]).strip('"'))
 
 
 def independent_shape(data: bytes, encoding: str, delimiter: str) -> tuple[int, int, list[str]]:

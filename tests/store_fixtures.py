@@ -1,12 +1,13 @@
-"""Shared helpers and fixtures for the metadata-store tests (import the fixtures into a test module).
+"""Shared helpers for the metadata-store tests: records, a test database, the writer's environment.
 
-Each test module gets its own database / users / DynamoDB table with random names, so the store tests never
-touch what `csvdrop setup` created on the same stack, and clean up after themselves.
+The fixtures built on them (``mysql_db``, ``dynamo_settings``, ``dynamodb_endpoint``) live in
+tests/integration/conftest.py. Each test module gets its own database / users / DynamoDB table with random
+names, so the store tests never touch what `csvdrop setup` created on the same stack, and clean up after
+themselves.
 """
 
 from __future__ import annotations
 
-import os
 import secrets
 import uuid
 from collections.abc import Iterator
@@ -14,7 +15,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import pymysql
-import pytest
 from lambda_loader import load_lambda_module
 
 from backend.config import Settings
@@ -261,54 +261,7 @@ def create_mysql_test_db(stack: Settings) -> Iterator[MySqlTestDb]:
                     cur.execute("DROP USER IF EXISTS %s@%s", (user, host))
 
 
-@pytest.fixture(scope="module")
-def mysql_db(stack: Settings) -> Iterator[MySqlTestDb]:
-    yield from create_mysql_test_db(stack)
-
-
 # ---------------------------------------------------------------------------------------------- DynamoDB
-def _dynamodb_works(settings: Settings) -> str | None:
-    """None when DynamoDB answers at settings' endpoint, else why not."""
-    from backend.aws import client
-
-    try:
-        client(settings, "dynamodb", timeout_s=5, retries=1).list_tables(Limit=1)
-    except Exception as exc:
-        return str(exc)[:300]
-    return None
-
-
-@pytest.fixture(scope="session")
-def dynamodb_endpoint(stack: Settings) -> str:
-    """The endpoint that serves DynamoDB: the stack's LocalStack, or CSVDROP_TEST_DYNAMODB_ENDPOINT when set.
-    A LocalStack whose DynamoDB does not answer is a failure of the stack under test, never a skip."""
-    external = os.environ.get("CSVDROP_TEST_DYNAMODB_ENDPOINT")
-    if external:
-        return external
-    problem = _dynamodb_works(stack)
-    if problem is not None:
-        pytest.fail(f"the stack's LocalStack does not serve DynamoDB: {problem}")
-    return stack.aws_endpoint
-
-
-@pytest.fixture(scope="module")
-def dynamo_settings(stack: Settings, dynamodb_endpoint: str) -> Iterator[Settings]:
-    from backend.aws import client
-    from backend.store.schema_dynamodb import ensure_table
-
-    settings = stack.replace(
-        aws_endpoint=dynamodb_endpoint, metadata_store="dynamodb", dynamodb_table=f"CsvDropTest{uuid.uuid4().hex[:8]}"
-    )
-    ensure_table(settings)
-    try:
-        yield settings
-    finally:
-        try:
-            client(settings, "dynamodb").delete_table(TableName=settings.dynamodb_table)
-        except Exception:
-            pass
-
-
 def dynamo_writer_env(settings: Settings) -> dict[str, str]:
     return {
         "METADATA_STORE": "dynamodb",

@@ -1,10 +1,13 @@
 """Helpers shared by test modules (not fixtures): import them from here, never from a conftest
-(two conftest modules exist, and `from conftest import` would pick whichever was imported first)."""
+(several conftest modules exist, and `from conftest import` would pick whichever was imported first)."""
 
 from __future__ import annotations
 
 import os
 import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +15,36 @@ from backend.config import Settings, load_settings
 from backend.steps import PlanOutcome
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class NotYet:
+    """A falsy answer from a ``wait_until`` condition that carries what it saw instead, so a timeout says more
+    than "last value: None" (e.g. the record with the old ETag, or the keys still missing)."""
+
+    seen: Any
+
+    def __bool__(self) -> bool:
+        return False
+
+
+def wait_until[T](condition: Callable[[], T], timeout: float, what: str, *, interval: float = 0.1) -> T:
+    """Calls ``condition`` until it returns something truthy and returns that. After ``timeout`` seconds it
+    raises AssertionError naming ``what`` and the last value seen. The suite's one poll loop: a test waits for
+    something it can observe (a record, a log line, a process state, a message), never for a fixed time.
+    Exceptions from ``condition`` propagate at once (a test may wait for one with pytest.raises)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            seen = value.seen if isinstance(value, NotYet) else value
+            shown = repr(seen)
+            if len(shown) > 2000:
+                shown = shown[:2000] + f"... ({len(shown)} characters)"
+            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}; last seen: {shown}")
+        time.sleep(interval)
 
 
 def free_port() -> int:

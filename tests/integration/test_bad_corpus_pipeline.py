@@ -9,7 +9,6 @@ Uploads run in parallel and MySQL is polled once for the whole batch, so the mod
 from __future__ import annotations
 
 import json
-import time
 import unicodedata
 import uuid
 from collections.abc import Iterator
@@ -18,7 +17,7 @@ from typing import Any
 
 import pytest
 from data import make_corpus
-from testsupport import mysql_admin
+from testsupport import NotYet, mysql_admin, wait_until
 
 from backend import aws
 from backend.config import Settings
@@ -50,14 +49,15 @@ def _rows_under(settings: Settings, prefix: str) -> list[dict[str, Any]]:
 
 
 def _wait_all(settings: Settings, prefix: str, etags: dict[str, str], timeout: float) -> list[dict[str, Any]]:
-    """Poll until every key has a row with its upload's ETag (or the timeout); return all rows under prefix."""
-    deadline = time.monotonic() + timeout
-    while True:
+    """Every row under prefix, once every key has a row with its upload's ETag (a lost or hung file fails the
+    wait, naming the keys still without one)."""
+
+    def all_current() -> list[dict[str, Any]] | NotYet:
         rows = _rows_under(settings, prefix)
-        current = {r["object_key"] for r in rows if etags.get(r["object_key"]) == r["etag"]}
-        if current >= etags.keys() or time.monotonic() > deadline:
-            return rows
-        time.sleep(0.25)
+        missing = etags.keys() - {r["object_key"] for r in rows if etags.get(r["object_key"]) == r["etag"]}
+        return rows if not missing else NotYet(f"{len(missing)} keys without their record: {sorted(missing)}")
+
+    return wait_until(all_current, timeout, f"a record for each of {len(etags)} uploads", interval=0.25)
 
 
 # ------------------------------------------------------------------------------------------ the corpus

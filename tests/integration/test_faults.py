@@ -10,20 +10,24 @@ Reproduce one fault: ``.venv/bin/pytest tests/integration/test_faults.py -q -k <
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
+import os
 import signal
+import termios
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import psutil
 import pytest
-from pipeline_helpers import mysql_row, wait_for_row
+from botocore.exceptions import BotoCoreError, ClientError
+from pipeline_helpers import deliver_marker, mysql_row, wait_for_row
 from private_stack import private_stack, setup_or_fail
-from testsupport import mysql_admin
+from testsupport import mysql_admin, wait_until
 
 from backend import aws
 from backend.config import Settings
@@ -118,17 +122,6 @@ def _log_text(settings: Settings, since_ms: int) -> str:
     return "\n".join(lines)
 
 
-def _wait(predicate: Callable[[], Any], timeout: float, what: str, interval: float = 0.25) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(interval)
-
-
 def _failed_events(settings: Settings) -> list[dict[str, Any]]:
     """Drains the function's on-failure destination queue; returns the destination records."""
     sqs = aws.client(settings, "sqs")
@@ -166,6 +159,30 @@ def _lambda_children(settings: Settings) -> list[psutil.Process]:
         except psutil.Error:
             continue
     return children
+
+
+def _unread_invocation_bytes(child: psutil.Process) -> int:
+    """Bytes the executor wrote into the child's invocation pipe that the child has not read yet (a frozen
+    child holding an invocation has some). That pipe is the child's only read-only pipe: stdin is /dev/null,
+    stdout/stderr and the answer channel are write ends. FIONREAD on a second handle to it consumes nothing."""
+    unread = 0
+    for fd in Path(f"/proc/{child.pid}/fd").iterdir():
+        try:
+            if not os.readlink(fd).startswith("pipe:"):
+                continue
+            info = Path(f"/proc/{child.pid}/fdinfo/{fd.name}").read_text()
+            if int(info.split("flags:", 1)[1].split()[0], 8) & os.O_ACCMODE != os.O_RDONLY:
+                continue
+            handle = os.open(fd, os.O_RDONLY | os.O_NONBLOCK)
+        except FileNotFoundError:  # closed meanwhile
+            continue
+        try:
+            count = bytearray(4)
+            fcntl.ioctl(handle, termios.FIONREAD, count)
+            unread += int.from_bytes(count, "little")
+        finally:
+            os.close(handle)
+    return unread
 
 
 # ---------------------------------------------------------------------------------------------- no restarts
@@ -209,7 +226,7 @@ def test_deleted_notice_queue_says_run_setup_and_setup_brings_notices_back(fstac
         reader.receive(wait_seconds=0)  # the reader knows its queue
         sqs.delete_queue(QueueUrl=sqs.get_queue_url(QueueName=fstack.queue_name)["QueueUrl"])
         with pytest.raises(QueueMissing) as missing:
-            _wait(lambda: reader.receive(wait_seconds=0) and False, 30, "QueueMissing")
+            wait_until(lambda: reader.receive(wait_seconds=0) and False, 30, "QueueMissing", interval=0.25)
         message = str(missing.value)
         assert "setup" in message.lower() and fstack.queue_name in message and "Traceback" not in message
         with pytest.raises(QueueMissing):  # asking again says the same, it does not crash differently
@@ -227,7 +244,7 @@ def test_deleted_notice_queue_says_run_setup_and_setup_brings_notices_back(fstac
                 seen[notice.key] = notice
             return key in seen
 
-        _wait(notice_arrived, 60, f"the notice for {key}", interval=0)
+        wait_until(notice_arrived, 60, f"the notice for {key}", interval=0)
         assert (seen[key].status, seen[key].row_count) == ("PROCESSED", 2)
     finally:
         reader.close()
@@ -240,6 +257,7 @@ def test_reader_connection_killed_while_polling_loses_and_duplicates_nothing(fst
     prefix = _unique("")
     keys = [f"{prefix}poll-{i}.csv" for i in range(6)]
     seen: dict[str, list[int]] = {}
+    passed: set[str] = set()  # every key the reader returned, this test's or not
     errors: list[str] = []
     _, cursor = reader.changed_since(None)
     while True:  # start from the current end: only this test's records count
@@ -255,6 +273,7 @@ def test_reader_connection_killed_while_polling_loses_and_duplicates_nothing(fst
             errors.append(str(exc))
             return
         for record in records:
+            passed.add(record.key)
             if record.key in keys:
                 seen.setdefault(record.key, []).append(record.revision)
 
@@ -277,9 +296,11 @@ def test_reader_connection_killed_while_polling_loses_and_duplicates_nothing(fst
             killed.append(kill_reader_connection())
             s3.put_object(Bucket=fstack.bucket, Key=key, Body=f"n,i\n{i},{i * 2}\n".encode())
             poll()  # the first query after the kill runs on a dead connection
-        _wait(lambda: poll() or set(keys) <= seen.keys(), 60, "every record through the killed reader")
-        time.sleep(1)
-        poll()
+        wait_until(lambda: poll() or set(keys) <= seen.keys(), 60, "every record through the killed reader")
+        # A record handed out twice would come in a later poll: read on until the reader has passed a record
+        # written after all of them, and only then count.
+        marker = deliver_marker(fstack, "reader")["object_key"]
+        wait_until(lambda: poll() or marker in passed, 30, "the marker record through the reader")
     finally:
         reader.close()
     assert len(set(killed)) == len(killed), "the reader did not open a new connection after a kill"
@@ -310,8 +331,12 @@ def test_lambda_child_killed_mid_invocation_is_retried_into_one_record(fstack: S
         body = _csv_bytes(10 * 1000 * 1000, seed="kill")
         started_ms = int(time.time() * 1000) - 1000
         etag = s3.put_object(Bucket=fstack.bucket, Key=key, Body=body)["ETag"].strip('"')
-        time.sleep(1.5)  # the S3 event reaches the function and its invocation is written to a frozen child
-        assert mysql_row(fstack, key) is None, "the file was stored by a child that was not frozen"
+
+        def held_by_a_frozen_child() -> bool:
+            assert mysql_row(fstack, key) is None, "the file was stored by a child that was not frozen"
+            return any(_unread_invocation_bytes(child) for child in frozen)
+
+        wait_until(held_by_a_frozen_child, 30, "the S3 event's invocation to wait in a frozen child's pipe")
     finally:
         for child in frozen:  # SIGKILL ends a stopped process too; its parent may reap it at once
             with contextlib.suppress(psutil.NoSuchProcess):
@@ -320,14 +345,15 @@ def test_lambda_child_killed_mid_invocation_is_retried_into_one_record(fstack: S
     row = wait_for_row(fstack, key, etag, timeout=90)
     assert row["status"] == "PROCESSED", row["error"]
     assert row["row_count"] == body.count(b"\n") - 1
-    logs = _wait(
+    logs = wait_until(
         lambda: (t := _log_text(fstack, started_ms)) and "Runtime.ExitError" in t and t,
         30,
         "Runtime.ExitError in the function's log",
+        interval=0.5,
     )
     assert "signal: killed" in logs
     assert not {c.pid for c in frozen} & {c.pid for c in _lambda_children(fstack)}
-    time.sleep(2)  # a late duplicate would land now
+    deliver_marker(fstack, "after-kill")  # a duplicate delivery sent before it has been handled by now
     rows = _rows_for(fstack, [key])[key]
     assert len(rows) == 1 and rows[0]["revision"] == row["revision"], rows
 
@@ -342,10 +368,11 @@ def test_mysql_down_briefly_the_async_retry_stores_the_record(fstack: Settings) 
         assert mysql.stop() == "stopped"
         put = s3.put_object(Bucket=fstack.bucket, Key=key, Body=b"k,v\n1,one\n2,two\n")
         failure = f"could not store the record of s3://{fstack.bucket}/{key}"
-        logs = _wait(
+        logs = wait_until(
             lambda: (t := _log_text(fstack, started_ms)) and failure in t and t,
             40,
             "the failed invocation's error in the function's log",
+            interval=0.5,
         )
         assert "StoreWriteError: cannot connect to the metadata database" in logs
     finally:
@@ -366,10 +393,11 @@ def test_mysql_down_past_the_retries_reconcile_stores_the_record_once(fstack: Se
         assert mysql.stop() == "stopped"
         put = s3.put_object(Bucket=fstack.bucket, Key=key, Body=b"k,v\n1,one\n2,two\n3,three\n")
         failed: list[dict[str, Any]] = []
-        _wait(
+        wait_until(
             lambda: failed.extend(_failed_events(fstack)) or key in _event_keys(failed),
             60,
             "the event in the failed-events queue after the retries",
+            interval=0.5,
         )
     finally:
         mysql.start()
@@ -381,7 +409,8 @@ def test_mysql_down_past_the_retries_reconcile_stores_the_record_once(fstack: Se
     assert key in report.keys
     row = wait_for_row(fstack, key, put["ETag"].strip('"'), timeout=60)
     assert row["status"] == "PROCESSED" and row["row_count"] == 3
-    time.sleep(1)
+    for redriven in report.keys:  # every invocation reconcile sent has landed
+        wait_for_row(fstack, redriven, s3.head_object(Bucket=fstack.bucket, Key=redriven)["ETag"].strip('"'))
     settled = _all_rows(fstack)
     assert {k: v["revision"] for k, v in settled.items() if k in before and k != key} == {
         k: v["revision"] for k, v in before.items() if k != key
@@ -389,8 +418,8 @@ def test_mysql_down_past_the_retries_reconcile_stores_the_record_once(fstack: Se
     for _ in range(2):  # nothing missing now: reconcile must be a no-op
         again = reconcile(fstack)
         assert again.missing == 0 and again.redriven == 0, again
-    time.sleep(2)
-    assert _all_rows(fstack) == settled
+    marker = deliver_marker(fstack, "after-reconcile")["object_key"]
+    assert {k: v for k, v in _all_rows(fstack).items() if k != marker} == settled
     assert len(_rows_for(fstack, [key])[key]) == 1
 
 
@@ -438,12 +467,28 @@ def test_localstack_stopped_mid_upload_says_so_and_the_retry_completes(fstack: S
     row = wait_for_row(fstack, key, result.etag, timeout=90)
     assert row["status"] == "PROCESSED", row["error"]
     assert row["size_bytes"] == path.stat().st_size
-    time.sleep(2)
-    assert len(_rows_for(fstack, [key])[key]) == 1
+    deliver_marker(fstack, "after-cut-off")  # the cut-off upload, were it to land late, has landed by now
+    rows = _rows_for(fstack, [key])[key]
+    assert len(rows) == 1 and (rows[0]["etag"], rows[0]["revision"]) == (result.etag, row["revision"]), rows
+
+
+def _s3_writes_refused(s3: Any, settings: Settings) -> bool:
+    """True once `stack down` has its write barrier up (an S3 write answers 503) or LocalStack is gone. The
+    probe deletes a key that never exists: a write the barrier counts, with no S3 event and no record."""
+    try:
+        s3.delete_object(Bucket=settings.bucket, Key="faults-probe/never-exists.csv")
+    except ClientError as exc:
+        return exc.response.get("Error", {}).get("Code") in ("ServiceUnavailable", "503")
+    except BotoCoreError:  # connection refused or reset: stopped
+        return True
+    return False
 
 
 def test_stack_down_with_uploads_in_flight_then_up_loses_nothing(fstack: Settings, tmp_path: Path) -> None:
-    """Fault 7: `csvdrop stack down` while 20 uploads run, then `stack up` (restore + setup + reconcile)."""
+    """Fault 7: `csvdrop stack down` while 20 uploads run, then `stack up` (restore + setup + reconcile).
+
+    The first uploads finish; the ones the pool starts next are held mid-transfer (in their progress
+    callback) until `stack down` refuses writes, so uploads are surely on the wire when it comes."""
     before = _all_rows(fstack)
     assert before, "earlier tests left no records to check for loss"
     prefix = _unique("")
@@ -454,31 +499,57 @@ def test_stack_down_with_uploads_in_flight_then_up_loses_nothing(fstack: Setting
         paths.append(path)
     keys = {p: prefix + p.name for p in paths}
     outcomes: dict[Path, Any] = {}
+    on_the_wire: set[Path] = set()
     lock = threading.Lock()
-    rate = 1.5 * MIB  # bytes/s per upload: slow enough that several are on the wire when the stack goes down
+    finish_first = 4
+    workers = fstack.parallel_uploads + 1
+    writes_refused = threading.Event()
 
     def upload(path: Path) -> None:
-        last = [0]
+        held = paths.index(path) >= finish_first
 
-        def throttle(sent: int, _total: int) -> None:
-            time.sleep(max(0, sent - last[0]) / rate)
-            last[0] = sent
+        def hold(sent: int, total: int) -> None:
+            if held and sent < total and not writes_refused.is_set():
+                with lock:
+                    on_the_wire.add(path)
+                writes_refused.wait(120)
 
         try:
-            outcome: Any = upload_file(fstack, path, key=keys[path], on_progress=throttle)
+            outcome: Any = upload_file(fstack, path, key=keys[path], on_progress=hold)
         except UploadError as exc:
             outcome = exc
         with lock:
             outcomes[path] = outcome
 
+    probe = aws.client(fstack, "s3", timeout_s=5, retries=1)
+    probe_failures: list[BaseException] = []
+
+    def release_when_writes_are_refused() -> None:
+        try:
+            wait_until(lambda: _s3_writes_refused(probe, fstack), 60, "`stack down` to refuse S3 writes", interval=0.05)
+        except BaseException as exc:
+            probe_failures.append(exc)
+        finally:
+            writes_refused.set()
+
     from concurrent.futures import ThreadPoolExecutor
 
-    with ThreadPoolExecutor(max_workers=fstack.parallel_uploads + 1) as pool:
+    with ThreadPoolExecutor(max_workers=workers) as pool:
         futures = [pool.submit(upload, p) for p in paths]
-        _wait(lambda: len(outcomes) >= 4, 60, "the first uploads to finish")
-        stack_down(fstack, print)
+        wait_until(
+            lambda: len(outcomes) >= finish_first and len(on_the_wire) >= workers,
+            60,
+            f"{finish_first} uploads done and {workers} held mid-transfer",
+        )
+        releaser = threading.Thread(target=release_when_writes_are_refused, name="release-uploads")
+        releaser.start()
+        try:
+            stack_down(fstack, print)
+        finally:
+            releaser.join(90)
         for future in futures:
             future.result(timeout=120)
+    assert not probe_failures, probe_failures
     failed = [p for p, o in outcomes.items() if isinstance(o, UploadError)]
     succeeded = [p for p, o in outcomes.items() if not isinstance(o, UploadError)]
     print(f"stack down mid-way: {len(succeeded)} uploads had finished, {len(failed)} were cut off")
@@ -497,12 +568,15 @@ def test_stack_down_with_uploads_in_flight_then_up_loses_nothing(fstack: Setting
     assert not lost, f"uploads reported as done but gone after stack down/up: {lost}"
     for path in failed:  # the user presses Retry
         upload_file(fstack, path, key=keys[path])
+    revisions = {}
     for path in paths:
         etag = s3.head_object(Bucket=fstack.bucket, Key=keys[path])["ETag"].strip('"')
         row = wait_for_row(fstack, keys[path], etag, timeout=90)
         assert row["status"] == "PROCESSED", (path.name, row["error"])
-    time.sleep(2)
+        revisions[keys[path]] = row["revision"]
+    deliver_marker(fstack, "after-retries")  # a cut-off upload landing late, or a second delivery, has by now
     rows = _rows_for(fstack, list(keys.values()))
-    assert all(len(r) == 1 for r in rows.values()), {k: r for k, r in rows.items() if len(r) != 1}
+    rewritten = {k: r for k, r in rows.items() if [x["revision"] for x in r] != [revisions[k]]}
+    assert not rewritten, rewritten
     after = _all_rows(fstack)
     assert before.keys() <= after.keys(), f"records lost: {sorted(before.keys() - after.keys())}"

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from pathlib import Path
 
 import pytest
-from pipeline_helpers import awscli, independent_shape, mysql_row, run_cli, wait_for_row
+from pipeline_helpers import awscli, deliver_marker, independent_shape, mysql_row, run_cli, wait_for_row
+from testsupport import NotYet, wait_until
 
 from backend import aws
 from backend.config import Settings
@@ -97,15 +97,17 @@ _seen_notices: dict[str, object] = {}
 def _wait_notices(settings: Settings, keys: set[str], timeout: float = 30) -> dict[str, object]:
     """Notices for these keys (other tests' notices are kept for their own assertions)."""
     reader = NoticeReader(settings)
-    deadline = time.monotonic() + timeout
+
+    def all_arrived() -> bool | NotYet:
+        for notice in reader.receive(wait_seconds=1):  # a long poll: no pause needed between calls
+            _seen_notices[notice.key] = notice
+        missing = keys - _seen_notices.keys()
+        return not missing or NotYet(f"no notice for {sorted(missing)}")
+
     try:
-        while not keys <= _seen_notices.keys() and time.monotonic() < deadline:
-            for notice in reader.receive(wait_seconds=1):
-                _seen_notices[notice.key] = notice
+        wait_until(all_arrived, timeout, f"the notices of {sorted(keys)}", interval=0)
     finally:
         reader.close()
-    missing = keys - _seen_notices.keys()
-    assert not missing, f"no notice for {missing}"
     return {k: _seen_notices[k] for k in keys}
 
 
@@ -220,19 +222,15 @@ def test_email_notices_are_delivered(provisioned: Settings, s3) -> None:  # type
     assert f"email notices to {address}" in done.stdout
     key = _unique("emailed.csv")
     s3.put_object(Bucket=provisioned.bucket, Key=key, Body=b"a,b\n1,2\n")
-    deadline = time.monotonic() + 30
-    mails: list[dict] = []  # type: ignore[type-arg]
-    while time.monotonic() < deadline:
+
+    def mails() -> list[dict]:  # type: ignore[type-arg]
         with urllib.request.urlopen(f"{provisioned.aws_endpoint}/_aws/ses", timeout=5) as resp:
             messages = json.loads(resp.read()).get("messages", [])
-        mails = [
+        return [
             m for m in messages if address in json.dumps(m.get("Destination", {})) and "emailed.csv" in json.dumps(m)
         ]
-        if mails:
-            break
-        time.sleep(0.5)
-    assert mails, f"no email to {address}"
-    body = json.dumps(mails[0])
+
+    body = json.dumps(wait_until(mails, 30, f"an email to {address} about emailed.csv", interval=0.5)[0])
     assert "1 rows x 2 columns" in body
 
 
@@ -247,14 +245,13 @@ def test_upload_wait_processes_tsv_and_mixed_case_names(provisioned: Settings, t
     tsv.write_bytes(b"a\tb\tc\n1\t2\t3\n4\t5\t6\n")
     mixed = tmp_path / f"Mixed-{tag}.Csv"
     mixed.write_bytes(b"x,y\n1,2\n")
-    started = time.monotonic()
+    # Waiting out --timeout would print "timeout" for a file instead of its record; how fast the records come
+    # is `python -m bench pipeline`'s business.
     done = run_cli(provisioned, "upload", str(tsv), str(mixed), "--wait", "--timeout", "60")
-    elapsed = time.monotonic() - started
     assert done.returncode == 0, done.stdout + done.stderr
     assert f"processed {tsv}: 2 rows x 3 columns" in done.stdout
     assert f"processed {mixed}: 1 rows x 2 columns" in done.stdout
     assert "timeout" not in done.stdout
-    assert elapsed < 45, f"upload --wait took {elapsed:.0f} s"
     tsv_row = wait_for_row(provisioned, object_key_for(provisioned, tsv), timeout=5)
     assert (tsv_row["status"], tsv_row["delimiter"], tsv_row["file_name"]) == ("PROCESSED", "\t", tsv.name)
     mixed_row = wait_for_row(provisioned, object_key_for(provisioned, mixed), timeout=5)
@@ -267,12 +264,10 @@ def test_upload_wait_exit_code_follows_the_record(provisioned: Settings, tmp_pat
     record, 0 for a processed one) well before its timeout."""
     path = tmp_path / f"late-quote-{uuid.uuid4().hex[:6]}.txt"
     path.write_bytes(b"a,b\n" + b"1,2\n" * 30_000 + b'3,"never closed\n4,5\n')
-    started = time.monotonic()
     done = run_cli(provisioned, "upload", str(path), "--wait", "--timeout", "60")
     if "rejected" in done.stdout:
         pytest.skip("the local check rejects this file itself; nothing reaches the function")
-    assert time.monotonic() - started < 45
-    assert "timeout" not in done.stdout
+    assert "timeout" not in done.stdout, done.stdout
     if f"FAILED   {path}:" in done.stdout:
         assert done.returncode == 1, done.stdout + done.stderr
         assert "Traceback" not in done.stdout + done.stderr
@@ -342,10 +337,8 @@ def test_setup_replaces_the_older_csv_only_trigger(provisioned: Settings, s3) ->
 def test_folder_placeholder_gets_no_record(provisioned: Settings, s3) -> None:  # type: ignore[no-untyped-def]
     """The trigger takes every object, but an S3 console "folder" (a key ending in /) is not a file."""
     folder = _unique("folder/")
-    marker = _unique("after-folder.csv")
     s3.put_object(Bucket=provisioned.bucket, Key=folder, Body=b"")
-    s3.put_object(Bucket=provisioned.bucket, Key=marker, Body=b"a\n1\n")
-    wait_for_row(provisioned, marker)  # the function has had its turn at both
+    deliver_marker(provisioned, "after-folder")  # the function has had its turn at the folder too
     assert mysql_row(provisioned, folder) is None
 
 

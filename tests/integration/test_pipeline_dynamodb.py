@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from pipeline_helpers import independent_shape, run_cli
-from testsupport import set_up
+from testsupport import NotYet, set_up, wait_until
 
 from backend import aws
 from backend.config import Settings
@@ -41,15 +41,11 @@ def _item(settings: Settings, key: str) -> dict | None:  # type: ignore[type-arg
 
 
 def _wait_item(settings: Settings, key: str, etag: str, timeout: float = 60) -> dict:  # type: ignore[type-arg]
-    import time
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def current() -> dict | NotYet:  # type: ignore[type-arg]
         item = _item(settings, key)
-        if item and item.get("ETag", {}).get("S") == etag:
-            return item
-        time.sleep(0.1)
-    raise AssertionError(f"no DynamoDB item for {key}")
+        return item if item and item.get("ETag", {}).get("S") == etag else NotYet(item)
+
+    return wait_until(current, timeout, f"the DynamoDB item of {key} (etag {etag})")
 
 
 CASES = {
@@ -85,11 +81,13 @@ def test_dynamodb_mode_failed_file_and_notice(dynamo: Settings) -> None:
     assert item["Status"]["S"] == "FAILED"
     reader = NoticeReader(dynamo)
     seen = {}
+
+    def arrived() -> bool:
+        seen.update({n.key: n for n in reader.receive(wait_seconds=1)})  # a long poll: no pause between calls
+        return key in seen
+
     try:
-        for _ in range(20):
-            seen.update({n.key: n for n in reader.receive(wait_seconds=1)})
-            if key in seen:
-                break
+        wait_until(arrived, 30, f"the notice of {key}", interval=0)
     finally:
         reader.close()
     assert seen[key].status == "FAILED"

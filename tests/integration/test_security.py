@@ -24,7 +24,7 @@ import psutil
 import pymysql
 import pytest
 from pipeline_helpers import independent_shape, run_cli, wait_for_row
-from testsupport import ROOT, isolated_settings, mysql_admin
+from testsupport import ROOT, NotYet, isolated_settings, mysql_admin, wait_until
 
 from backend import aws
 from backend.config import Settings
@@ -145,8 +145,9 @@ def _leaks(text: str, passwords: dict[str, str]) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def exercised(provisioned: Settings) -> Settings:
-    """Make the function log, notify and fail at least once, so there is something to search."""
+def exercised_keys(provisioned: Settings) -> tuple[str, str]:
+    """Make the function log, notify and fail at least once, so there is something to search: the keys of
+    the file it processed and of the one it failed."""
     s3 = aws.client(provisioned, "s3")
     key = f"sec-{uuid.uuid4().hex[:8]}/ok.csv"
     put = s3.put_object(Bucket=provisioned.bucket, Key=key, Body=b"a,b\n1,2\n")
@@ -154,6 +155,12 @@ def exercised(provisioned: Settings) -> Settings:
     bad = f"sec-{uuid.uuid4().hex[:8]}/bad.csv"
     put = s3.put_object(Bucket=provisioned.bucket, Key=bad, Body=b"\x1f\x8b\x08\x00" + bytes(40))
     wait_for_row(provisioned, bad, str(put["ETag"]).strip('"'))
+    return key, bad
+
+
+@pytest.fixture(scope="module")
+def exercised(provisioned: Settings, exercised_keys: tuple[str, str]) -> Settings:
+    """The stack, once the function has processed and failed a file (``exercised_keys``)."""
     return provisioned
 
 
@@ -169,14 +176,24 @@ def test_passwords_not_in_function_configuration(exercised: Settings, passwords:
 
 
 @stack
-def test_passwords_not_in_cloudwatch_logs(exercised: Settings, passwords: dict[str, str]) -> None:
+def test_passwords_not_in_cloudwatch_logs(
+    exercised: Settings, exercised_keys: tuple[str, str], passwords: dict[str, str]
+) -> None:
     logs = aws.client(exercised, "logs")
     group = f"/aws/lambda/{exercised.function_name}"
-    messages: list[str] = []
-    for page in logs.get_paginator("filter_log_events").paginate(logGroupName=group):
-        messages += [e["message"] for e in page.get("events", [])]
-    assert messages, "the function wrote no logs at all"
-    assert not _leaks("\n".join(messages), passwords)
+
+    def with_the_exercised_invocations() -> str | NotYet:
+        """The whole log, once the invocations that processed and failed a file are in it (searching before
+        they arrive would pass whatever they wrote)."""
+        messages: list[str] = []
+        for page in logs.get_paginator("filter_log_events").paginate(logGroupName=group):
+            messages += [e["message"] for e in page.get("events", [])]
+        text = "\n".join(messages)
+        missing = [key for key in exercised_keys if f"{exercised.bucket}/{key} rows=" not in text]
+        return text if not missing else NotYet(f"no log line of the invocations for {missing}")
+
+    text = wait_until(with_the_exercised_invocations, 30, "the exercised invocations' logs", interval=0.5)
+    assert not _leaks(text, passwords)
 
 
 @stack

@@ -1,6 +1,7 @@
 """The DynamoDB metadata store end to end against a DynamoDB endpoint.
 
-Which endpoint: see ``store_fixtures.dynamodb_endpoint`` (LocalStack's DynamoDB needs DynamoDB Local).
+Which endpoint: see the ``dynamodb_endpoint`` fixture in tests/integration/conftest.py (LocalStack's DynamoDB
+needs DynamoDB Local).
 """
 
 from __future__ import annotations
@@ -9,18 +10,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from store_fixtures import (  # noqa: F401 - fixtures
+from store_fixtures import (
     HOSTILE_KEYS,
-    WARNINGS,
     assert_warned_record_read_back,
-    dynamo_settings,
     dynamo_writer_env,
-    dynamodb_endpoint,
     expected_json,
     hostile_record,
     make_record,
     store_writer,
-    warned_record,
     warned_records,
 )
 from testsupport import free_port
@@ -34,7 +31,7 @@ pytestmark = pytest.mark.stack
 
 
 @pytest.fixture()
-def ddb(dynamo_settings: Settings) -> Settings:  # noqa: F811
+def ddb(dynamo_settings: Settings) -> Settings:
     """The module's table, emptied (records and the counter)."""
     c = client(dynamo_settings, "dynamodb")
     for page in c.get_paginator("scan").paginate(
@@ -54,7 +51,7 @@ def _items(settings: Settings) -> list[dict[str, Any]]:
     return c.scan(TableName=settings.dynamodb_table, ConsistentRead=True)["Items"]  # type: ignore[no-any-return]
 
 
-def test_ensure_table_idempotent(dynamo_settings: Settings) -> None:  # noqa: F811
+def test_ensure_table_idempotent(dynamo_settings: Settings) -> None:
     again = ensure_table(dynamo_settings)
     assert again == f"found DynamoDB table {dynamo_settings.dynamodb_table} (ACTIVE)"
     ddb_client = client(dynamo_settings, "dynamodb")

@@ -1,4 +1,4 @@
-"""lambda/csv_metadata.profile_csv: details the corpus does not pin down, speed and memory."""
+"""lambda/csv_metadata.profile_csv: details the corpus does not pin down, big inputs and memory."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import io
 import json
 import subprocess
 import sys
-import time
 import tracemalloc
 from pathlib import Path
 
@@ -203,27 +202,31 @@ def test_csv_module_fallback_agrees_with_fast_scan(path: Path, monkeypatch: pyte
     assert fast == slow
 
 
-def test_ten_thousand_columns_in_reasonable_time() -> None:
+# How fast these profile is `python -m bench extract`'s question (against pandas, in the same run); a wall-clock
+# limit here would only flake on a loaded machine. The timeouts catch a hang, not slowness.
+@pytest.mark.timeout(120)
+def test_ten_thousand_columns() -> None:
     data = make_corpus.SMALL["wide_10000_columns.csv"]()
-    start = time.perf_counter()
     got = profile(data)
     assert got["column_count"] == 10_000 and got["row_count"] == 5
-    assert time.perf_counter() - start < 5
+    assert got["column_names"] == [f"col_{i}" for i in range(10_000)]
+    assert {c["type"] for c in got["columns"]} == {"integer"}
 
 
-def test_ten_mib_is_well_under_a_second() -> None:
+@pytest.mark.timeout(120)
+def test_ten_mib_file_profiles_like_the_csv_module_counts_it() -> None:
     data = big_csv(150_000)
     assert len(data) > 9_000_000
-    profile(big_csv(100))  # warm imports
-    best = min(_timed(data) for _ in range(2))
-    assert best < 1.0, f"{best:.2f} s for {len(data) / 1e6:.1f} MB"
-
-
-def _timed(data: bytes) -> float:
-    start = time.perf_counter()
     got = profile(data)
-    assert got["row_count"] == 150_000
-    return time.perf_counter() - start
+    header, *body = list(csv.reader(io.StringIO(data.decode(), newline="")))
+    assert (got["row_count"], got["column_count"], got["column_names"]) == (len(body), len(header), header)
+    types = ["integer", "float", "string", "boolean", "date", "integer", "string"]
+    assert [c["type"] for c in got["columns"]] == types
+    for i, column in enumerate(got["columns"]):
+        values = [row[i] for row in body]
+        expected = (values.count(""), len(set(values) - {""}))
+        assert (column["null_count"], column["distinct_count"]) == expected, column["name"]
+    assert (got["duplicate_row_count"], got["warnings"]) == (0, [])
 
 
 def test_peak_memory_at_most_ten_times_the_file() -> None:

@@ -5,20 +5,33 @@ The patches themselves run against the real LocalStack in tests/integration/test
 
 from __future__ import annotations
 
+import sys
 import threading
-import time
 from dataclasses import dataclass
 from queue import Queue
 from typing import Any
 
 import pytest
 from lambda_loader import load_executor_module
+from testsupport import wait_until
 
 pool = load_executor_module("async_pool")
 batching = load_executor_module("log_batching")
 
 
 # --- the async cap -------------------------------------------------------------------------------------
+def _blocked_in_submit(thread: threading.Thread) -> bool:
+    """The thread waits for a slot: inside BoundedExecutor.submit, in the semaphore's acquire (its stack, as
+    Python sees it; a submit that did not block would be past acquire at once)."""
+    frame = sys._current_frames().get(thread.ident or -1)
+    while frame is not None and frame.f_back is not None:
+        caller = frame.f_back
+        if frame.f_code.co_name == "acquire" and caller.f_code.co_name == "submit":
+            return caller.f_code.co_filename == pool.__file__
+        frame = caller
+    return False
+
+
 @pytest.mark.parametrize(("raw", "expected"), [("4", 4), (" 2 ", 2), ("off", None), ("0", None), ("OFF", None)])
 def test_cap_from_the_environment(monkeypatch: pytest.MonkeyPatch, raw: str, expected: int | None) -> None:
     monkeypatch.setenv(pool.ENV_VAR, raw)
@@ -58,7 +71,8 @@ def test_bounded_executor_holds_the_submitter_until_a_slot_frees() -> None:
     submitter = threading.Thread(target=submit_third)
     submitter.start()
     # Two running, nothing queued: the third submit waits (the poller would not fetch more events meanwhile).
-    assert not submitted.wait(0.6)
+    wait_until(lambda: _blocked_in_submit(submitter), 5, "the third submit to wait for a slot", interval=0.01)
+    assert not submitted.is_set()
     release.set()
     assert submitted.wait(5)
     submitter.join()
@@ -81,7 +95,7 @@ def test_bounded_executor_refuses_work_after_shutdown_even_while_full() -> None:
 
     waiter = threading.Thread(target=blocked_submit)
     waiter.start()
-    time.sleep(0.2)
+    wait_until(lambda: _blocked_in_submit(waiter), 5, "the second submit to wait for a slot", interval=0.01)
     executor.shutdown(wait=False, cancel_futures=True)
     waiter.join(5)
     gate.set()

@@ -100,6 +100,15 @@ def test_query_defaults() -> None:
     assert (q.sort, q.descending, q.limit, q.offset) == ("uploaded_at", True, 100, 0)
 
 
+def test_query_validation() -> None:
+    with pytest.raises(ValueError, match="cannot sort"):
+        RecordQuery(sort="id; DROP TABLE x")
+    with pytest.raises(ValueError, match="status"):
+        RecordQuery(status="DONE")
+    with pytest.raises(ValueError, match="limit"):
+        RecordQuery(limit=0)
+
+
 @pytest.mark.parametrize("name", ["ok_name", "csvdrop", "_x1"])
 def test_identifier_ok(name: str) -> None:
     assert check_database_name(name) == name
