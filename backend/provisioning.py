@@ -23,6 +23,7 @@ from backend.errors import CsvDropError
 from backend.packaging import build_function_zip, build_layer_zip
 from backend.steps import PlanOutcome, Status, Step, StepEvent, run_steps
 from backend.store import MetadataRecord, open_reader
+from backend.store.schema_dynamodb import counter_table_name, ensure_table
 from backend.store.waiting import wait_for_records
 
 SMOKE_KEY = "_csvdrop/smoke-test.csv"
@@ -175,8 +176,6 @@ def step_dynamodb(ctx: Context) -> tuple[Status, str]:
     s = ctx.settings
     if s.metadata_store != "dynamodb":
         return "skipped", "metadata_store is mysql"
-    from backend.store.schema_dynamodb import ensure_table
-
     outcome = ensure_table(s)
     return ("created" if outcome.startswith("created") else "found"), f"table {s.dynamodb_table}: {outcome}"
 
@@ -303,7 +302,10 @@ def lambda_policy(ctx: Context) -> dict[str, Any]:
                 "Sid": "MetadataTable",
                 "Effect": "Allow",
                 "Action": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
-                "Resource": f"arn:aws:dynamodb:{region}:{account}:table/{s.dynamodb_table}",
+                "Resource": [
+                    f"arn:aws:dynamodb:{region}:{account}:table/{s.dynamodb_table}",
+                    f"arn:aws:dynamodb:{region}:{account}:table/{counter_table_name(s.dynamodb_table)}",
+                ],
             }
         )
     return {"Version": "2012-10-17", "Statement": statements}
@@ -378,6 +380,7 @@ def function_environment(ctx: Context) -> dict[str, str]:
     env = {
         "METADATA_STORE": s.metadata_store,
         "DYNAMODB_TABLE": s.dynamodb_table,
+        "DYNAMODB_COUNTER_TABLE": counter_table_name(s.dynamodb_table),
         "TOPIC_ARN": ctx.facts["topic_arn"],
         # Profiling needs ~7x the file in memory (bench/bench_extract.py); keep a margin for the runtime.
         "MAX_OBJECT_BYTES": str(s.lambda_memory_mb * 1024 * 1024 // 10),
@@ -722,8 +725,9 @@ def teardown_stores(ctx: Context) -> tuple[Status, str]:
         if outcome.startswith("dropped"):
             done.append(outcome)
     ddb = ctx.client("dynamodb")
-    if _ignore_missing(lambda: ddb.delete_table(TableName=s.dynamodb_table), "ResourceNotFoundException"):
-        done.append(f"table {s.dynamodb_table} deleted")
+    for table in (s.dynamodb_table, counter_table_name(s.dynamodb_table)):
+        if _ignore_missing(partial(ddb.delete_table, TableName=table), "ResourceNotFoundException"):
+            done.append(f"table {table} deleted")
     return ("removed" if done else "absent"), "; ".join(done) or "nothing to remove"
 
 

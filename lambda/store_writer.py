@@ -18,7 +18,8 @@ Semantics, the same for both stores (``Writer.upsert(record) -> bool``):
 MySQL: credentials from the Secrets Manager secret named by env ``DB_SECRET_ARN`` (JSON ``host, port,
 username, password, dbname``), fetched once per process; env ``DB_HOST``/``DB_PORT`` override the secret's
 host/port. One connection is kept per process and re-opened once when the server dropped it.
-DynamoDB: table env ``DYNAMODB_TABLE`` (keyed by ``FileName`` = the full object key, see db_setup).
+DynamoDB: table env ``DYNAMODB_TABLE`` (keyed by ``FileName`` = the full object key) holds records only; the
+revision counter is one item of its own table, env ``DYNAMODB_COUNTER_TABLE`` (see backend/store/schema_dynamodb.py).
 """
 
 from __future__ import annotations
@@ -472,16 +473,20 @@ class MySqlWriter(Writer):
         self._drop()
 
 
-# A FileName longer than any S3 key (1,024 bytes) can be, so the counter item never clashes with a record.
-COUNTER_FILE_NAME = "#csvdrop-revision-counter#" + "#" * 1024
+# The store-wide revision counter: one item in a table of its own, so the records table holds records only
+# (a user scanning MetadataTable, as the seed's instructions do, meets nothing else).
+COUNTER_KEY = {"Counter": {"S": "revision"}}
+# Where older versions kept the counter: an item of the records table whose FileName is longer than any S3 key.
+LEGACY_COUNTER_FILE_NAME = "#csvdrop-revision-counter#" + "#" * 1024
 
 
 class DynamoWriter(Writer):
     """Records as items keyed by FileName (= full object key). ``Record`` holds the contract JSON; a few
     attributes are duplicated at top level for the console and for filters."""
 
-    def __init__(self, table: str, client: Any) -> None:
+    def __init__(self, table: str, client: Any, counter_table: str) -> None:
         self.table = table
+        self.counter_table = counter_table
         self._ddb = client
 
     def upsert(self, record: Mapping[str, Any]) -> bool:
@@ -503,18 +508,14 @@ class DynamoWriter(Writer):
             ):
                 return False
             for attempt in range(20):
-                counter = ddb.get_item(
-                    TableName=self.table,
-                    Key={"FileName": {"S": COUNTER_FILE_NAME}},
-                    ConsistentRead=True,
-                ).get("Item")
+                counter = ddb.get_item(TableName=self.counter_table, Key=COUNTER_KEY, ConsistentRead=True).get("Item")
                 old = int(counter["Revision"]["N"]) if counter and "Revision" in counter else 0
                 new = old + 1
                 counter_update: dict[str, Any] = {
-                    "TableName": self.table,
-                    "Key": {"FileName": {"S": COUNTER_FILE_NAME}},
-                    "UpdateExpression": "SET Revision = :new, ItemType = :type",
-                    "ExpressionAttributeValues": {":new": {"N": str(new)}, ":type": {"S": "counter"}},
+                    "TableName": self.counter_table,
+                    "Key": COUNTER_KEY,
+                    "UpdateExpression": "SET Revision = :new",
+                    "ExpressionAttributeValues": {":new": {"N": str(new)}},
                 }
                 if old:
                     counter_update["ConditionExpression"] = "Revision = :old"
@@ -579,7 +580,11 @@ def open_writer(env: Mapping[str, str]) -> Writer:
     """The writer chosen by env ``METADATA_STORE`` (mysql | dynamodb; default mysql)."""
     kind = (env.get("METADATA_STORE") or "mysql").strip().lower()
     if kind == "dynamodb":
-        return DynamoWriter(env.get("DYNAMODB_TABLE") or "MetadataTable", _boto_client("dynamodb", env))
+        table = env.get("DYNAMODB_TABLE") or "MetadataTable"
+        counter_table = env.get("DYNAMODB_COUNTER_TABLE")
+        if not counter_table:
+            raise StoreWriteError("env DYNAMODB_COUNTER_TABLE (the revision counter's table) is not set")
+        return DynamoWriter(table, _boto_client("dynamodb", env), counter_table)
     if kind != "mysql":
         raise StoreWriteError(f"METADATA_STORE must be 'mysql' or 'dynamodb', not {kind!r}")
     secret_id = env.get("DB_SECRET_ARN")

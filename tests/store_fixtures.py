@@ -19,6 +19,7 @@ from lambda_loader import load_lambda_module
 
 from backend.config import Settings
 from backend.store import CONTRACT_KEYS
+from backend.store.schema_dynamodb import counter_table_name
 
 store_writer = load_lambda_module("store_writer")
 
@@ -266,6 +267,7 @@ def dynamo_writer_env(settings: Settings) -> dict[str, str]:
     return {
         "METADATA_STORE": "dynamodb",
         "DYNAMODB_TABLE": settings.dynamodb_table,
+        "DYNAMODB_COUNTER_TABLE": counter_table_name(settings.dynamodb_table),
         "AWS_ENDPOINT_URL": settings.aws_endpoint,
         "AWS_REGION": settings.region,
         "AWS_ACCESS_KEY_ID": "test",

@@ -6,9 +6,10 @@ two uploads with the same name in different folders overwrite each other. The bu
 attribute, so one table serves one bucket (the same key in a second bucket would collide; use MySQL for many
 buckets).
 
-Besides the records the table holds one bookkeeping item, the revision counter (see
-``lambda/store_writer.py``), whose FileName is longer than any S3 key can be, so it never clashes with a
-record.
+The table holds records only. The store-wide revision counter the app polls with "changed since" is one item
+of a table of its own, ``<table>-revision`` (key ``Counter``), bumped in the same transaction as the record
+(``lambda/store_writer.py``). Older versions kept it as an item of the records table with a 1,000-character
+FileName of ``#``; ``ensure_table`` moves it across and deletes it.
 """
 
 from __future__ import annotations
@@ -22,40 +23,84 @@ from backend.config import Settings
 PARTITION_KEY = "FileName"
 
 
+COUNTER_TABLE_SUFFIX = "-revision"
+COUNTER_KEY_ATTRIBUTE = "Counter"
+COUNTER_KEY = {COUNTER_KEY_ATTRIBUTE: {"S": "revision"}}
+LEGACY_COUNTER_FILE_NAME = "#csvdrop-revision-counter#" + "#" * 1024
+
+
+def counter_table_name(table: str) -> str:
+    """The revision counter's table for the records table ``table`` (the function gets it in its environment)."""
+    return table + COUNTER_TABLE_SUFFIX
+
+
 def ensure_table(
     settings: Settings, *, dynamodb_client: Any = None, wait_delay_s: int = 1, wait_max_attempts: int = 60
 ) -> str:
-    """Create the table (on-demand billing) if missing and wait until it is ACTIVE; say what happened."""
+    """Create the records table and the revision counter's table (on-demand billing) if missing, wait until
+    both are ACTIVE, move a counter left in the records table by an older version; say what happened."""
     from backend.aws import client
 
     ddb = dynamodb_client if dynamodb_client is not None else client(settings, "dynamodb")
     name = settings.dynamodb_table
+    waiter = {"Delay": wait_delay_s, "MaxAttempts": wait_max_attempts}
     try:
-        try:
-            table = ddb.describe_table(TableName=name)["Table"]
-            action = "found"
-            key_schema = table.get("KeySchema", [])
-            if [k.get("AttributeName") for k in key_schema] != [PARTITION_KEY]:
-                raise RuntimeError(
-                    f"DynamoDB table {name} exists but is keyed by "
-                    f"{[k.get('AttributeName') for k in key_schema]}, not [{PARTITION_KEY!r}]"
-                )
-        except ddb.exceptions.ResourceNotFoundException:
-            try:
-                ddb.create_table(
-                    TableName=name,
-                    AttributeDefinitions=[{"AttributeName": PARTITION_KEY, "AttributeType": "S"}],
-                    KeySchema=[{"AttributeName": PARTITION_KEY, "KeyType": "HASH"}],
-                    BillingMode="PAY_PER_REQUEST",
-                    Tags=[{"Key": "app", "Value": "csvdrop"}],
-                )
-                action = "created"
-            except ddb.exceptions.ResourceInUseException:
-                action = "found"  # created concurrently by someone else
-        ddb.get_waiter("table_exists").wait(
-            TableName=name, WaiterConfig={"Delay": wait_delay_s, "MaxAttempts": wait_max_attempts}
-        )
-        status = ddb.describe_table(TableName=name)["Table"].get("TableStatus")
+        action, status = _ensure_one(ddb, name, PARTITION_KEY, waiter)
+        counter_action, _ = _ensure_one(ddb, counter_table_name(name), COUNTER_KEY_ATTRIBUTE, waiter)
+        moved = _move_legacy_counter(ddb, name)
     except (BotoCoreError, ClientError) as exc:
         raise RuntimeError(f"cannot set up DynamoDB table {name}: {exc}") from exc
-    return f"{action} DynamoDB table {name} ({status})"
+    said = f"{action} DynamoDB table {name} ({status})"
+    if counter_action == "created" and action == "found":
+        said += f"; created its revision counter table {counter_table_name(name)}"
+    if moved:
+        said += f"; moved the revision counter ({moved}) out of {name}"
+    return said
+
+
+def _ensure_one(ddb: Any, name: str, key: str, waiter: dict[str, int]) -> tuple[str, str]:
+    try:
+        table = ddb.describe_table(TableName=name)["Table"]
+        action = "found"
+        key_schema = table.get("KeySchema", [])
+        if [k.get("AttributeName") for k in key_schema] != [key]:
+            raise RuntimeError(
+                f"DynamoDB table {name} exists but is keyed by {[k.get('AttributeName') for k in key_schema]}, "
+                f"not [{key!r}]"
+            )
+    except ddb.exceptions.ResourceNotFoundException:
+        try:
+            ddb.create_table(
+                TableName=name,
+                AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}],
+                KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
+                BillingMode="PAY_PER_REQUEST",
+                Tags=[{"Key": "app", "Value": "csvdrop"}],
+            )
+            action = "created"
+        except ddb.exceptions.ResourceInUseException:
+            action = "found"  # created concurrently by someone else
+    ddb.get_waiter("table_exists").wait(TableName=name, WaiterConfig=waiter)
+    return action, str(ddb.describe_table(TableName=name)["Table"].get("TableStatus"))
+
+
+def _move_legacy_counter(ddb: Any, table: str) -> int:
+    """The revision an older version's counter item had reached (0 when there was none), carried over so
+    revisions keep growing, and the item removed from the records table."""
+    legacy_key = {PARTITION_KEY: {"S": LEGACY_COUNTER_FILE_NAME}}
+    legacy = ddb.get_item(TableName=table, Key=legacy_key, ConsistentRead=True).get("Item")
+    if not legacy:
+        return 0
+    revision = int(legacy.get("Revision", {}).get("N", "0"))
+    try:
+        ddb.update_item(
+            TableName=counter_table_name(table),
+            Key=COUNTER_KEY,
+            UpdateExpression="SET Revision = :legacy",
+            ConditionExpression="attribute_not_exists(Revision) OR Revision < :legacy",
+            ExpressionAttributeValues={":legacy": {"N": str(revision)}},
+        )
+    except ddb.exceptions.ConditionalCheckFailedException:
+        pass  # the new counter is already past it
+    ddb.delete_item(TableName=table, Key=legacy_key)
+    return revision

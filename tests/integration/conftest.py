@@ -48,7 +48,7 @@ def dynamodb_endpoint(stack: Settings) -> str:
 @pytest.fixture(scope="module")
 def dynamo_settings(stack: Settings, dynamodb_endpoint: str) -> Iterator[Settings]:
     from backend.aws import client
-    from backend.store.schema_dynamodb import ensure_table
+    from backend.store.schema_dynamodb import counter_table_name, ensure_table
 
     settings = stack.replace(
         aws_endpoint=dynamodb_endpoint, metadata_store="dynamodb", dynamodb_table=f"CsvDropTest{uuid.uuid4().hex[:8]}"
@@ -57,7 +57,8 @@ def dynamo_settings(stack: Settings, dynamodb_endpoint: str) -> Iterator[Setting
     try:
         yield settings
     finally:
-        try:
-            client(settings, "dynamodb").delete_table(TableName=settings.dynamodb_table)
-        except Exception:
-            pass
+        for table in (settings.dynamodb_table, counter_table_name(settings.dynamodb_table)):
+            try:
+                client(settings, "dynamodb").delete_table(TableName=table)
+            except Exception:
+                pass

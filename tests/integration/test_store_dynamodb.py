@@ -25,20 +25,21 @@ from testsupport import free_port
 from backend.aws import client
 from backend.config import Settings
 from backend.store import CONTRACT_KEYS, SORT_KEYS, DynamoReader, RecordQuery, StoreError, open_reader
-from backend.store.schema_dynamodb import ensure_table
+from backend.store.schema_dynamodb import COUNTER_KEY, LEGACY_COUNTER_FILE_NAME, counter_table_name, ensure_table
 
 pytestmark = pytest.mark.stack
 
 
 @pytest.fixture()
 def ddb(dynamo_settings: Settings) -> Settings:
-    """The module's table, emptied (records and the counter)."""
+    """The module's tables, emptied (records, and the counter in its own table)."""
     c = client(dynamo_settings, "dynamodb")
     for page in c.get_paginator("scan").paginate(
         TableName=dynamo_settings.dynamodb_table, ProjectionExpression="FileName"
     ):
         for item in page["Items"]:
             c.delete_item(TableName=dynamo_settings.dynamodb_table, Key={"FileName": item["FileName"]})
+    c.delete_item(TableName=counter_table_name(dynamo_settings.dynamodb_table), Key=COUNTER_KEY)
     return dynamo_settings
 
 
@@ -62,8 +63,30 @@ def test_ensure_table_idempotent(dynamo_settings: Settings) -> None:
     try:
         assert ensure_table(fresh).startswith(f"created DynamoDB table {fresh.dynamodb_table}")
         assert ensure_table(fresh).startswith("found")
+        counter = client(fresh, "dynamodb").describe_table(TableName=counter_table_name(fresh.dynamodb_table))
+        assert counter["Table"]["KeySchema"] == [{"AttributeName": "Counter", "KeyType": "HASH"}]
     finally:
-        client(fresh, "dynamodb").delete_table(TableName=fresh.dynamodb_table)
+        for table in (fresh.dynamodb_table, counter_table_name(fresh.dynamodb_table)):
+            client(fresh, "dynamodb").delete_table(TableName=table)
+
+
+def test_the_records_table_holds_records_only_and_an_old_counter_moves_out(ddb: Settings) -> None:
+    """The seed's MetadataTable, scanned with the awscli as its instructions say, shows records and nothing
+    else; a counter item an older version left in it is carried over (revisions keep growing) and removed."""
+    c = client(ddb, "dynamodb")
+    c.put_item(
+        TableName=ddb.dynamodb_table,
+        Item={"FileName": {"S": LEGACY_COUNTER_FILE_NAME}, "ItemType": {"S": "counter"}, "Revision": {"N": "41"}},
+    )
+    said = ensure_table(ddb)
+    assert said.endswith(f"moved the revision counter (41) out of {ddb.dynamodb_table}"), said
+    assert _items(ddb) == []
+    counter = c.get_item(TableName=counter_table_name(ddb.dynamodb_table), Key=COUNTER_KEY, ConsistentRead=True)
+    assert counter["Item"]["Revision"] == {"N": "41"}
+    assert _writer(ddb).upsert(make_record(key="after/move.csv")) is True
+    assert [item["FileName"]["S"] for item in _items(ddb)] == ["after/move.csv"]
+    moved_on = open_reader(ddb).get("bkt", "after/move.csv")
+    assert moved_on is not None and moved_on.revision == 42
 
 
 def test_upsert_idempotent_and_ordered(ddb: Settings) -> None:
@@ -86,12 +109,11 @@ def test_upsert_idempotent_and_ordered(ddb: Settings) -> None:
     assert w.upsert(make_record(sequencer=newest, row_count=13, etag="another")) is False
     tied = reader.get("bkt", "data/a.csv")
     assert tied is not None and tied.row_count == 12 and tied.revision > latest.revision
-    # one record item plus the revision counter item
-    kinds = sorted(item["ItemType"]["S"] for item in _items(ddb))
-    assert kinds == ["counter", "record"]
-    # the counter item is never a record
+    # the records table holds the one record; the revision counter is in its own table
+    assert [item["ItemType"]["S"] for item in _items(ddb)] == ["record"]
     assert reader.list(RecordQuery()).total == 1
-    assert reader.get("bkt", store_writer.COUNTER_FILE_NAME) is None
+    counter = client(ddb, "dynamodb").get_item(TableName=counter_table_name(ddb.dynamodb_table), Key=COUNTER_KEY)
+    assert counter["Item"]["Revision"]["N"] == str(tied.revision)
     assert reader.get("other-bucket", "data/a.csv") is None
 
 
