@@ -2,14 +2,18 @@
 
     QT_QPA_PLATFORM=offscreen .venv/bin/python docs/screenshots.py
     QT_QPA_PLATFORM=offscreen QT_SCALE_FACTOR=2 .venv/bin/python docs/screenshots.py   # *-2x.png
+    QT_QPA_PLATFORM=offscreen .venv/bin/python docs/screenshots.py realistic             # only the realistic ones
 
 Writes: window-empty.png, window-drag.png, window-uploads.png, window-browser.png, setup-dialog.png,
-settings-dialog.png.
+settings-dialog.png, and window-realistic.png / window-realistic-failed.png: the window with 1,252 records shaped
+like the real ones it was rendered against (long names sharing long prefixes, sizes from bytes to tens of MB,
+failures with the profiler's long errors, warnings with long notes, dates over two years).
 """
 
 from __future__ import annotations
 
 import os
+import random
 import sys
 import tempfile
 import time
@@ -21,7 +25,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from PySide6.QtWidgets import QApplication, QWidget  # noqa: E402
+from PySide6.QtWidgets import QAbstractItemView, QApplication, QWidget  # noqa: E402
 
 from backend.config import Settings  # noqa: E402
 from backend.environment import Health  # noqa: E402
@@ -140,6 +144,318 @@ def notice(name: str, seconds_ago: int, rows: int | None, error: str | None = No
     )
 
 
+# -- realistic data ----------------------------------------------------------------------------------
+# What the window was rendered against on the real stack: 1,252 files from public data portals and survey
+# exports, whose names share long prefixes and differ at the end, and the profiler's own long messages.
+REAL_ERRORS = [
+    "No consistent table: only 41% of the 1,874 rows have the table's 14 fields (delimiter ','; field counts: "
+    "766 rows of 14, 702 rows of 15, 398 rows of 13, 8 rows of 2); the first row that differs is line 3. No "
+    "delimiter gives the same number of fields on more than 90% of the lines: quote values that contain the "
+    "delimiter, or export the file again.",
+    "The file looks like UTF-16 without a byte-order mark but is not valid UTF-16-LE (byte offset 131071: "
+    "truncated data). Re-save it with one consistent encoding, preferably UTF-8 (Excel: Save As > CSV UTF-8).",
+    "The file contains binary data (a NUL byte at offset 2048), so it is not a text CSV. Check that you picked "
+    "the right file; a CSV is plain text you can open in a text editor.",
+    "The file's quoting is ambiguous: readers disagree on its rows (48211 vs 48209). Quote every field that "
+    'contains a quote character, and double the quotes inside ("").',
+    "A quoted field that starts on line 9,412 is never closed: the rest of the file (38,118 lines) would be one "
+    "value. Close the quote, or export the file again with its quoting intact.",
+]
+REAL_WARNINGS = [
+    {
+        "code": "preamble_skipped",
+        "message": "4 lines above the table were skipped (title, comment or note lines); the header is on line 5.",
+        "lines": [1, 2, 3, 4],
+    },
+    {
+        "code": "footnotes_skipped",
+        "message": "6 lines below the table were skipped (notes, footnotes or a totals row, not data rows).",
+        "lines": [2051, 2052, 2053, 2054, 2055, 2056],
+    },
+    {
+        "code": "ragged_rows_padded",
+        "message": "37 rows have fewer than 23 fields; the missing cells are empty.",
+        "lines": [88, 89, 412, 413, 977, 1204, 1205, 1206, 1830, 1999],
+    },
+    {
+        "code": "header_width",
+        "message": "The header (line 1) has 2 more names than the rows have fields; the last 2 columns "
+        "(remarks_free_text_entered_by_field_officer, qa_flag) are empty on every row.",
+        "lines": [1],
+    },
+    {
+        "code": "empty_rows_skipped",
+        "message": "12 rows with every field empty are not counted as data (nor as a header).",
+        "lines": [140, 141, 610, 611, 612, 890],
+    },
+]
+DEPARTMENTS = [
+    "transport",
+    "regional-operations",
+    "health-and-aged-care",
+    "education",
+    "environment-and-heritage",
+    "treasury-and-finance",
+]
+OPEN_DATA = [
+    "NYPD_Motor_Vehicle_Collisions_-_Crashes_2024-03-15T0412.csv",
+    "Border_Crossing_Entry_Data_20251127.csv",
+    "annual-enterprise-survey-2023-financial-year-provisional.csv",
+    "edu_recipients_by_state_fy10.csv",
+    "Electric_Vehicle_Population_Data (1).csv",
+    "Lobbyist_Registrations_and_Reported_Activities_2012_to_Present.csv",
+    "business-financial-data-september-2025-quarter.csv",
+    "Hospital General Information - Copy (3) - FINAL.csv",
+]
+SURVEY_COLUMNS = [
+    ("station_id", "string"),
+    ("sampled_at", "datetime"),
+    ("latitude_decimal_degrees", "float"),
+    ("longitude_decimal_degrees", "float"),
+    ("depth_m", "float"),
+    ("pollock_count", "integer"),
+    ("mean_fork_length_mm", "float"),
+    ("water_temperature_celsius", "float"),
+    ("remarks_free_text_entered_by_field_officer", "string"),
+    ("qa_flag", "boolean"),
+]
+
+
+def realistic_names(rng: random.Random) -> list[tuple[str, str]]:
+    """(file name, key) for 1,252 files: survey stations, department ledgers, open-data exports."""
+    names: list[tuple[str, str]] = []
+    for station in range(1, 241):
+        for year in rng.sample(range(2014, 2025), 4):
+            name = f"pollock_survey__station_{station:04d}__{year}.csv"
+            names.append((name, f"surveys/bering-sea/pollock/{year}/{name}"))
+    for dept in DEPARTMENTS:
+        for year in range(2019, 2026):
+            for quarter in range(1, 5):
+                for suffix in ("final", "draft-v2", "final-revised-after-audit"):
+                    if rng.random() < 0.65:
+                        name = f"department-of-{dept}-ledger-{year}-q{quarter}-{suffix}.csv"
+                        names.append((name, f"finance/ledgers/department-of-{dept}/{year}/{name}"))
+    for name in OPEN_DATA:
+        names.append((name, f"open-data/{name.replace(' ', '_')}"))
+    rng.shuffle(names)
+    return names[:1252]
+
+
+def realistic_record(
+    rng: random.Random, name: str, key: str, uploaded: datetime, *, failed: str | None = None, warned: int = 0
+) -> Any:
+    from backend.store import MetadataRecord
+
+    size = int(
+        rng.choice([697, 1_843, 3_200, 48_000, 212_000, 1_400_000, 8_650_000, 48_300_000]) * rng.uniform(0.8, 1.2)
+    )
+    if name.startswith("pollock"):
+        spec = SURVEY_COLUMNS
+    else:
+        spec = [
+            ("transaction_id", "integer"),
+            ("posted_on", "date"),
+            ("cost_centre_code", "string"),
+            ("supplier_name_as_registered", "string"),
+            ("amount_excluding_gst_aud", "float"),
+            ("gst_aud", "float"),
+            ("approved", "boolean"),
+        ]
+    rows = max(1, size // 96)
+    ok = failed is None
+    columns = [
+        {
+            "name": col,
+            "type": kind,
+            "null_count": rng.randrange(0, rows // 20 + 1),
+            "distinct_count": rng.randrange(1, rows + 1),
+            "min": 0.0 if kind == "float" else (1 if kind == "integer" else None),
+            "max": round(rng.uniform(10, 99_999), 2) if kind == "float" else (rows if kind == "integer" else None),
+        }
+        for col, kind in spec
+    ]
+    warnings = rng.sample(REAL_WARNINGS, warned) if ok else []
+    codes = {w["code"] for w in warnings}
+    duplicates = min(rng.choice([0, 0, 0, 0, 3, 498, 12_907]), rows // 3) if ok else None
+    return MetadataRecord.from_json_dict(
+        {
+            "bucket": "my-csv-bucket",
+            "key": key,
+            "file_name": name,
+            "status": "PROCESSED" if ok else "FAILED",
+            "error": failed,
+            "size_bytes": size,
+            "etag": "9b2cf535f27731c974343645a3985328",
+            "sha256": "3f79bb7b435b05321651daefd374cdc681dc06faa65e374e38337b88ca046dea",
+            "uploaded_at": uploaded.isoformat(),
+            "processed_at": (uploaded + timedelta(seconds=rng.randrange(1, 40))).isoformat(),
+            "encoding": rng.choice(["utf-8", "utf-8", "cp1252"]) if ok else None,
+            "delimiter": "," if ok else None,
+            "has_header": True if ok else None,
+            "header_line": 5 if "preamble_skipped" in codes else (1 if ok else None),
+            "quote_char": '"' if ok else None,
+            "double_quote": True if ok else None,
+            "skip_initial_space": False if ok else None,
+            "line_terminator": "\r\n" if ok else None,
+            "skipped_lines": {
+                "preamble": 4 if "preamble_skipped" in codes else 0,
+                "footnotes": 6 if "footnotes_skipped" in codes else 0,
+                "comments": 0,
+                "empty_rows": 12 if "empty_rows_skipped" in codes else 0,
+                "blank_lines": 0,
+            }
+            if ok
+            else None,
+            "warnings": warnings,
+            "row_count": rows if ok else None,
+            "column_count": len(columns) if ok else None,
+            "column_names": [c["name"] for c in columns] if ok else [],
+            "duplicate_column_names": [],
+            "columns": columns if ok else [],
+            "duplicate_row_count": duplicates,
+            "sample_rows": [
+                [
+                    f"ST-{rng.randrange(1, 241):04d}" if kind == "string" else f"{rng.uniform(0, 500):.2f}"
+                    for _col, kind in spec
+                ]
+                for _ in range(5)
+            ]
+            if ok
+            else [],
+        }
+    )
+
+
+def realistic_records(now: datetime) -> list[Any]:
+    """1,252 records over two years (the newest today), about 1 in 25 failed and 1 in 8 with warnings."""
+    rng = random.Random(20251127)
+    records = []
+    for i, (name, key) in enumerate(realistic_names(rng)):
+        if i < 40:  # today's batch
+            uploaded = now - timedelta(minutes=3 * i + rng.randrange(3))
+        else:
+            uploaded = now - timedelta(days=rng.uniform(1, 700))
+        roll = rng.random()
+        if i in (4, 17):  # today's notices show a failure and a warning whatever the dice say
+            roll = 0.0 if i == 4 else 0.1
+        failed = rng.choice(REAL_ERRORS) if roll < 0.04 else None
+        warned = rng.randrange(2, 4) if i == 17 else rng.randrange(1, 4) if 0.04 <= roll < 0.17 else 0
+        records.append(realistic_record(rng, name, key, uploaded, failed=failed, warned=warned))
+    return records
+
+
+def realistic_notices(records: list[Any]) -> list[Any]:
+    """A notice for each of today's newest files, as the queue delivered them (oldest first)."""
+    from backend.notices import Notice
+
+    newest = sorted(records, key=lambda r: r.uploaded_at, reverse=True)[:12]
+    return [
+        Notice(
+            message_id=f"m-{r.key}",
+            bucket=r.bucket,
+            key=r.key,
+            file_name=r.file_name,
+            status=r.status,
+            row_count=r.row_count,
+            column_count=r.column_count,
+            error=r.error,
+            sent_at=r.processed_at,
+            warnings_count=len(r.warnings),
+            warning_codes=tuple(w.code for w in r.warnings),
+        )
+        for r in reversed(newest)
+    ]
+
+
+def render_realistic(app: QApplication, settings: Settings, scale: str) -> None:
+    """The window with the real-world-shaped records: a long-named file with warnings selected, then a failure."""
+    from gui.main_window import MainWindow
+
+    records = realistic_records(NOW)
+    win = MainWindow(settings, OfflineBackend(), autostart=False)  # type: ignore[arg-type]
+    win.record_feed.stop()
+    win.resize(1280, 840)
+    win.environment.status.emit(
+        {
+            "localstack": Health(True, "LocalStack 4.4 at http://127.0.0.1:4566"),
+            "database": Health(True, "127.0.0.1:3307: MariaDB 11.4"),
+            "function": Health(True, "process_csv: Active"),
+            "trigger": Health(True, "s3://my-csv-bucket -> process_csv"),
+        }
+    )
+    win.show()
+    settle(app, 50)
+    for start in range(0, len(records), 1000):  # in the store's pages
+        win.record_feed.records.emit(records[start : start + 1000])
+    win.browser.mark_loaded()
+    win.notice_feed.notices.emit(realistic_notices(records))
+    from gui.uploads import UploadItem, UploadState
+
+    tmp = Path(tempfile.mkdtemp(prefix="csvdrop-shots-files-"))
+    uploads = [
+        (
+            "department-of-environment-and-heritage-ledger-2025-q4-final-revised-after-audit.csv",
+            UploadState.UPLOADING,
+            48_300_000,
+            20_100_000,
+            "Uploading to s3://my-csv-bucket/department-of-environment-and-heritage-ledger-2025-q4-final-revised-"
+            "after-audit.csv",
+        ),
+        (
+            "pollock_survey__station_0241__2025.csv",
+            UploadState.PROCESSING,
+            1_400_000,
+            1_400_000,
+            "Uploaded to s3://my-csv-bucket/pollock_survey__station_0241__2025.csv — waiting for the profile…",
+        ),
+        (
+            "pollock_survey__station_0242__2025.csv",
+            UploadState.QUEUED,
+            697,
+            0,
+            "Valid CSV (10 columns, utf-8, comma-separated) — waiting for a free upload slot",
+        ),
+        (
+            "Hospital General Information - Copy (3) - FINAL.xlsx",
+            UploadState.REJECTED,
+            3_200,
+            0,
+            "Hospital General Information - Copy (3) - FINAL.xlsx is an Excel workbook, not a CSV file: save it as "
+            "CSV (File ▸ Save As ▸ CSV UTF-8).",
+        ),
+    ]
+    items = []
+    for name, state, size, sent, message in uploads:
+        item = UploadItem(path=tmp / name, state=state, size=size, sent=sent, message=message, bucket="my-csv-bucket")
+        item.key = name if state != UploadState.REJECTED else None
+        item.seconds = 3.1
+        if state == UploadState.UPLOADING:
+            item.speed = 6_400_000
+        items.append(item)
+    win.uploads.model.add(items)
+    newest = sorted(records, key=lambda r: r.uploaded_at, reverse=True)
+    warned = next(r for r in newest if r.warnings and r.file_name.startswith("pollock") and len(r.warnings) > 1)
+    settle(app)  # laid out with the queue and notices first: the selected row is then scrolled to the middle
+    win.browser.select_record(warned.bucket, warned.key)
+    win.browser.view.scrollTo(win.browser.view.currentIndex(), QAbstractItemView.ScrollHint.PositionAtCenter)
+    settle(app)
+    save(win, "window-realistic", scale)
+    # the last failure of last year: the rows about it show both older dates ("2025-12-30") and this year's
+    new_year = datetime(NOW.year, 1, 1, tzinfo=UTC)
+    failed = max(
+        (r for r in newest if r.status == "FAILED" and r.uploaded_at < new_year),
+        key=lambda r: r.uploaded_at,
+    )
+    win.browser.select_record(failed.bucket, failed.key)
+    win.browser.view.scrollTo(win.browser.view.currentIndex(), QAbstractItemView.ScrollHint.PositionAtCenter)
+    bar = win.browser.view.horizontalScrollBar()
+    bar.setValue(bar.maximum())  # the Notes and Key columns, right of what the pane shows at first
+    settle(app)
+    save(win, "window-realistic-failed", scale)
+    win.shutdown(1000)
+    win.close()
+
+
 def settle(app: QApplication, ms: int = 150) -> None:
     end = time.monotonic() + ms / 1000
     while time.monotonic() < end:
@@ -164,6 +480,10 @@ def main() -> int:
     from gui.main_window import MainWindow
     from gui.uploads import UploadItem, UploadState
 
+    if sys.argv[1:] == ["realistic"]:
+        real_tmp = Path(tempfile.mkdtemp(prefix="csvdrop-shots-real-"))
+        render_realistic(app, Settings(config_path=real_tmp / "config.toml", state_dir=real_tmp / "state"), scale)
+        return 0
     tmp = Path(tempfile.mkdtemp(prefix="csvdrop-shots-"))
     settings = Settings(config_path=tmp / "config.toml", state_dir=tmp / "state")
     healthy = {
@@ -354,6 +674,10 @@ def main() -> int:
     prefs.close()
     win.shutdown(1000)
     win.close()
+
+    # 6. Real-world-shaped data (its own window and state file: nothing carried over from the tidy shots).
+    real_tmp = Path(tempfile.mkdtemp(prefix="csvdrop-shots-real-"))
+    render_realistic(app, Settings(config_path=real_tmp / "config.toml", state_dir=real_tmp / "state"), scale)
     return 0
 
 

@@ -24,7 +24,8 @@ from PySide6.QtWidgets import (
 from backend.store import MetadataRecord
 from backend.store.records import RecordWarning
 from gui import style
-from gui.records import STATUS_COLORS, STATUS_LABELS, STATUS_TEXT_COLORS, status_look
+from gui.records import STATUS_COLORS, STATUS_LABELS, STATUS_TEXT_COLORS, s3_address, status_look
+from gui.widgets import ElidedLabel, MiddleElideDelegate, WrappingLabel
 
 TYPE_LABELS = {
     "integer": "Integer",
@@ -172,16 +173,22 @@ class DetailPane(QWidget):
         layout.setContentsMargins(fm.height() // 2, fm.height() // 2, fm.height() // 2, fm.height() // 2)
         layout.setSpacing(fm.height() // 2)
 
-        self.title = QLabel()
+        # The file name wraps wherever it must (real names are long and have no spaces); the address under it
+        # is one line cut in the middle (its start is the bucket and folders, its end the name above).
+        self.title = WrappingLabel()
         self.title.setFont(style.bold(self.font(), 3))
-        self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.title.setWordWrap(True)
+        self.title.setAccessibleName("File name")
         self.subtitle = QLabel()
         self.subtitle.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.subtitle.setWordWrap(True)
-        self.subtitle.setStyleSheet("color: palette(placeholder-text);")
-        layout.addWidget(self.title)
-        layout.addWidget(self.subtitle)
+        self.address = ElidedLabel(elide=Qt.TextElideMode.ElideMiddle, copyable=True)
+        self.address.setStyleSheet("color: palette(placeholder-text);")
+        self.address.setAccessibleName("S3 address")
+        heading = QVBoxLayout()  # name, status and address read as one block
+        heading.setSpacing(fm.height() // 6)
+        heading.addWidget(self.title)
+        heading.addWidget(self.subtitle)
+        heading.addWidget(self.address)
+        layout.addLayout(heading)
 
         self.error = _callout("detailError", style.RED, 30)
         layout.addWidget(self.error)
@@ -229,6 +236,7 @@ class DetailPane(QWidget):
         layout.addWidget(self.columns_title)
         self.columns = _readonly_table(["Column", "Type", "Nulls", "Distinct", "Min", "Max"])
         self.columns.horizontalHeader().setStretchLastSection(False)
+        self.columns.setItemDelegateForColumn(0, MiddleElideDelegate(self.columns))
         layout.addWidget(self.columns)
 
         self.sample_title = QLabel("Sample rows")
@@ -260,15 +268,15 @@ class DetailPane(QWidget):
         self.title.setText(record.file_name or record.key)
         self.subtitle.setText(
             f"<span style='color:{color}; font-weight:bold'>● {STATUS_LABELS.get(look, html.escape(status))}</span>"
-            f" &nbsp; s3://{html.escape(record.bucket)}/{html.escape(record.key)}"
         )
+        self.address.setText(s3_address(record))
         self.error.setVisible(status != "PROCESSED")
         self.error.setText(f"<b>Could not be profiled:</b> {html.escape(record.error or 'no reason given')}")
         self._show_warnings(record.warnings if status == "PROCESSED" else ())
 
         encoding = record.encoding
         facts = {
-            "size": style.human_bytes(record.size_bytes),
+            "size": style.compact_bytes(record.size_bytes),
             "rows": style.human_count(record.row_count),
             "columns": style.human_count(record.column_count),
             "duplicates": style.human_count(record.duplicate_row_count),
@@ -285,6 +293,7 @@ class DetailPane(QWidget):
         for key, value in facts.items():
             self._fact_labels[key].setText(value)
         self._fact_labels["sha256"].setToolTip(record.sha256 or "")
+        self._fact_labels["size"].setToolTip(style.exact_bytes(record.size_bytes))
 
         profiles = record.columns
         self.columns_title.setText(f"Columns ({len(profiles)})" if profiles else "Columns")
@@ -302,8 +311,16 @@ class DetailPane(QWidget):
                 item = QTableWidgetItem(text)
                 if c in (2, 3) or (c in (4, 5) and isinstance(col.min, int | float)):
                     item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                if c in (0, 4, 5):  # the texts that may be cut below
+                    item.setToolTip(text)
                 self.columns.setItem(row, c, item)
         self.columns.resizeColumnsToContents()
+        # Real column names run to 40 characters and more ("remarks_free_text_entered_by_field_officer"): wide
+        # enough for most, so the counts and types stay in sight; the rest is cut in the middle, whole in a tooltip.
+        em = self.fontMetrics().horizontalAdvance("M")
+        columns_header = self.columns.horizontalHeader()
+        for c, cap in ((0, 16), (4, 12), (5, 12)):
+            columns_header.resizeSection(c, min(columns_header.sectionSize(c), em * cap))
         _fit_height(self.columns)
         self.columns.setVisible(bool(profiles))
         self.columns_title.setVisible(bool(profiles))
@@ -318,10 +335,16 @@ class DetailPane(QWidget):
         self.sample.setRowCount(len(rows))
         for r, cells in enumerate(rows):
             for c, value in enumerate(cells):
-                self.sample.setItem(r, c, QTableWidgetItem(str(value)))
+                item = QTableWidgetItem(str(value))
+                item.setToolTip(str(value))  # cells are cut at 24 "M" widths
+                self.sample.setItem(r, c, item)
+        for c, name in enumerate(headers):
+            head = self.sample.horizontalHeaderItem(c)
+            if head is not None:
+                head.setToolTip(name)
         self.sample.resizeColumnsToContents()
         header = self.sample.horizontalHeader()
-        limit = self.fontMetrics().horizontalAdvance("M") * 24
+        limit = em * 24
         for c in range(width):
             header.resizeSection(c, min(header.sectionSize(c), limit))
         shown = len(rows)
@@ -357,7 +380,7 @@ class DetailPane(QWidget):
         """Everything shown, as plain text (tests and "copy details")."""
         if self.record is None:
             return self.empty.text()
-        parts = [self.title.text(), self.subtitle.text()]
+        parts = [self.title.text(), self.subtitle.text(), self.address.text()]
         if self.error.isVisible() or self.record.status != "PROCESSED":
             parts.append(self.error.text())
         if self._warnings_plain:

@@ -60,10 +60,13 @@ def warnings_summary(warnings: Sequence[RecordWarning]) -> str:
 def notes_for(record: MetadataRecord) -> str:
     if record.status != "PROCESSED":
         return str(record.error or "Could not be profiled")
-    notes = []
     warned = warnings_summary(record.warnings)
-    if warned:
-        notes.append(warned)
+    return "; ".join(([warned] if warned else []) + _other_notes(record))
+
+
+def _other_notes(record: MetadataRecord) -> list[str]:
+    """The notes besides the warnings: duplicates and a missing header."""
+    notes = []
     dup_rows = record.duplicate_row_count
     if dup_rows:
         notes.append(f"{dup_rows:,} duplicate row{'s' if dup_rows != 1 else ''}")
@@ -72,7 +75,7 @@ def notes_for(record: MetadataRecord) -> str:
         notes.append("repeated column names: " + ", ".join(dup_cols))
     if record.has_header is False:
         notes.append("no header row")
-    return "; ".join(notes)
+    return notes
 
 
 MAX_INSERT_RUNS = 16  # more separate insert positions than this: append and re-sort instead
@@ -86,15 +89,48 @@ class Column:
         display: Callable[[MetadataRecord], str],
         sort: Callable[[MetadataRecord], SortValue],
         align_right: bool = False,
+        tooltip: Callable[[MetadataRecord], str] | None = None,
     ) -> None:
         self.title = title
         self.display = display
         self.sort = sort
         self.align_right = align_right
+        # the cell's whole story when its text is shortened (elided, compact units, the date left out);
+        # None: the row's status (see RecordTableModel.data)
+        self.tooltip = tooltip
+
+
+def s3_address(record: MetadataRecord) -> str:
+    return f"s3://{record.bucket}/{record.key}"
+
+
+def status_tooltip(record: MetadataRecord) -> str:
+    """Why the row looks as it does: the error, or every warning with its lines, or where the file is."""
+    if record.status != "PROCESSED":
+        return f"{record.file_name} could not be profiled:\n{record.error}"
+    if record.warnings:
+        return f"{record.file_name} was processed with warnings:\n" + "\n".join(
+            f"• {w.message}" + (f" ({w.lines_text})" if w.lines else "") for w in record.warnings
+        )
+    return s3_address(record)
+
+
+def notes_tooltip(record: MetadataRecord) -> str:
+    """The Notes text in full; with warnings, every warning rather than the first (the cell has room for one)."""
+    if record.status != "PROCESSED" or len(record.warnings) < 2:
+        return notes_for(record)
+    lines = [f"{len(record.warnings)} warnings:"]
+    lines += [f"• {w.message or w.code}" + (f" ({w.lines_text})" if w.lines else "") for w in record.warnings]
+    return "\n".join(lines + _other_notes(record))
 
 
 COLUMNS: tuple[Column, ...] = (
-    Column("File", lambda r: r.file_name, lambda r: (r.file_name or "").lower()),
+    Column(
+        "File",
+        lambda r: r.file_name,
+        lambda r: (r.file_name or "").lower(),
+        tooltip=lambda r: f"{r.file_name}\n{s3_address(r)}",
+    ),
     Column("Status", lambda r: STATUS_LABELS.get(status_look(r), str(r.status)), status_look),
     Column(
         "Rows",
@@ -108,11 +144,27 @@ COLUMNS: tuple[Column, ...] = (
         lambda r: -1 if r.column_count is None else r.column_count,
         True,
     ),
-    Column("Size", lambda r: style.human_bytes(r.size_bytes), lambda r: r.size_bytes or 0, True),
-    Column("Uploaded", lambda r: style.local_time(r.uploaded_at), lambda r: style.timestamp(r.uploaded_at)),
-    Column("Processed", lambda r: style.local_time(r.processed_at), lambda r: style.timestamp(r.processed_at)),
-    Column("Notes", notes_for, lambda r: notes_for(r).lower()),
-    Column("Key", lambda r: r.key, lambda r: (r.key or "").lower()),
+    Column(
+        "Size",
+        lambda r: style.compact_bytes(r.size_bytes),
+        lambda r: r.size_bytes or 0,
+        True,
+        tooltip=lambda r: style.exact_bytes(r.size_bytes),
+    ),
+    Column(
+        "Uploaded",
+        lambda r: style.short_time(r.uploaded_at),
+        lambda r: style.timestamp(r.uploaded_at),
+        tooltip=lambda r: "Uploaded " + style.full_time(r.uploaded_at),
+    ),
+    Column(
+        "Processed",
+        lambda r: style.short_time(r.processed_at),
+        lambda r: style.timestamp(r.processed_at),
+        tooltip=lambda r: "Processed " + style.full_time(r.processed_at),
+    ),
+    Column("Notes", notes_for, lambda r: notes_for(r).lower(), tooltip=notes_tooltip),
+    Column("Key", lambda r: r.key, lambda r: (r.key or "").lower(), tooltip=s3_address),
 )
 
 
@@ -191,13 +243,8 @@ class RecordTableModel(QAbstractTableModel):
         if role == _BACKGROUND:
             return _FAILED_BACKGROUND if record.status == "FAILED" else None
         if role == _TOOLTIP:
-            if record.status != "PROCESSED":
-                return f"{record.file_name} could not be profiled:\n{record.error}"
-            if look == WARNINGS:
-                return f"{record.file_name} was processed with warnings:\n" + "\n".join(
-                    f"• {w.message}" + (f" ({w.lines_text})" if w.lines else "") for w in record.warnings
-                )
-            return f"s3://{record.bucket}/{record.key}"
+            tip = COLUMNS[col].tooltip
+            return style.tooltip(tip(record) if tip is not None else status_tooltip(record)) or None
         return None
 
     def flags(self, index: ModelIndex) -> Qt.ItemFlag:
@@ -359,6 +406,10 @@ class RecordTableModel(QAbstractTableModel):
     def row_for(self, bucket: str, key: str) -> int:
         row = self._row_index().get((bucket, key))
         return -1 if row is None else row
+
+    def display_text(self, row: int, column: int) -> str:
+        """The cell's text (what DisplayRole gives, without the Qt call)."""
+        return self._display[row][column]
 
     def search_text(self, row: int) -> str:
         return self._display[row][-1]

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import html
 import time
 from datetime import UTC, date, datetime
 
 from PySide6.QtCore import QRectF, Qt
-from PySide6.QtGui import QColor, QFont, QIcon, QPainter, QPainterPath, QPen, QPixmap
-from PySide6.QtWidgets import QApplication
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QIcon, QPainter, QPainterPath, QPen, QPixmap
+from PySide6.QtWidgets import QApplication, QToolTip
 
 GREEN = "#2e7d32"
 RED = "#c62828"
@@ -30,6 +31,30 @@ def human_bytes(n: int | float | None) -> str:
             return f"{value:.1f} {unit}"
         value /= 1024
     return f"{value:.1f} TB"  # pragma: no cover
+
+
+def compact_bytes(n: int | float | None) -> str:
+    """A size in at most 8 characters for a narrow, right-aligned column: "697 B", "3.1 KB", "240 KB", "1.3 MB"
+    ("697 bytes" was cut to "697 byt…").
+
+    Units of 1,024 like every other size the window shows (the upload limit in Settings, the queue's progress),
+    so a file's size agrees between the queue and the list: 1,400,000 bytes is 1.3 MB in both. One decimal below
+    100 and none above: the column compares sizes at a glance; the exact count is the cell's tooltip.
+    """
+    if n is None:
+        return "—"
+    value = float(n)
+    if abs(value) < 1024:
+        return f"{int(value):,} B"
+    for unit in ("KB", "MB", "GB", "TB"):
+        value /= 1024
+        if abs(value) < 1024 or unit == "TB":
+            return f"{value:.1f} {unit}" if abs(value) < 100 else f"{value:,.0f} {unit}"
+    return f"{value:,.0f} TB"  # pragma: no cover
+
+
+def exact_bytes(n: int | None) -> str:
+    return "—" if n is None else f"{n:,} byte{'s' if n != 1 else ''}"
 
 
 def bytes_of(done: int, total: int) -> str:
@@ -58,26 +83,64 @@ def human_duration(seconds: float) -> str:
     return f"{hours} h {minutes:02d} min"
 
 
-def local_time(value: datetime | str | None, *, seconds: bool = False) -> str:
-    """A timestamp in the user's time zone: time only for today, date and time otherwise."""
-    if value is None or value == "":
-        return "—"
+MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def _local(value: datetime | str) -> datetime | None:
     if isinstance(value, str):
         try:
-            parsed = datetime.fromisoformat(value)
+            value = datetime.fromisoformat(value)
         except ValueError:
-            return value
-    else:
-        parsed = value
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
+            return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
     # fromtimestamp is the C library's localtime (DST-correct) and ~50x cheaper than astimezone() +
     # strftime: this runs for every row of a 100,000-record browser.
-    local = datetime.fromtimestamp(parsed.timestamp())
+    return datetime.fromtimestamp(value.timestamp())
+
+
+def local_time(value: datetime | str | None, *, seconds: bool = False) -> str:
+    """A timestamp in the user's time zone: time only for today, date and time otherwise (the detail pane and
+    the notices, which have room for the whole date)."""
+    if value is None or value == "":
+        return "—"
+    local = _local(value)
+    if local is None:
+        return str(value)
     clock = f"{local.hour:02d}:{local.minute:02d}" + (f":{local.second:02d}" if seconds else "")
     if local.date() == _today():
         return clock
     return f"{local.year:04d}-{local.month:02d}-{local.day:02d} {clock}"
+
+
+def short_time(value: datetime | str | None) -> str:
+    """A timestamp for a list column, as short as the day allows: "16:59" today, "27 Nov 16:59" earlier this
+    year, "2024-11-27" before that (the time of day matters less the older a file is; the tooltip has it all).
+
+    The month is a word, so the day and month cannot be read the wrong way round in any country, and an
+    English abbreviation, as the rest of the window is English.
+    """
+    if value is None or value == "":
+        return "—"
+    local = _local(value)
+    if local is None:
+        return str(value)
+    today = _today()
+    if local.date() == today:
+        return f"{local.hour:02d}:{local.minute:02d}"
+    if local.year == today.year:
+        return f"{local.day} {MONTHS[local.month - 1]} {local.hour:02d}:{local.minute:02d}"
+    return f"{local.year:04d}-{local.month:02d}-{local.day:02d}"
+
+
+def full_time(value: datetime | str | None) -> str:
+    """Date and time to the second, always with the date (tooltips of the shortened times)."""
+    if value is None or value == "":
+        return "—"
+    local = _local(value)
+    if local is None:
+        return str(value)
+    return f"{local:%Y-%m-%d %H:%M:%S}"
 
 
 def _today() -> date:
@@ -104,6 +167,25 @@ def timestamp(value: datetime | str | None) -> float:
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     return value.timestamp()
+
+
+TOOLTIP_CHARS = 72  # a tooltip line longer than this wraps
+
+
+def tooltip(text: str) -> str:
+    """``text`` as a tooltip, its lines kept, wrapped at about TOOLTIP_CHARS characters.
+
+    Qt shows a plain-text tooltip on one line as wide as the screen, so a long error or a row's notes ran off
+    it; rich text wraps, but Qt picks a narrow width for it (a 250-character error came out six lines of 30).
+    A table of a set width is the one width rich text keeps. Short lines are kept as they are.
+    """
+    if not text:
+        return ""
+    body = html.escape(text, quote=False)
+    if max(len(line) for line in text.splitlines()) <= TOOLTIP_CHARS:
+        return f"<p style='white-space:pre'>{body}</p>"
+    width = QFontMetrics(QToolTip.font()).averageCharWidth() * TOOLTIP_CHARS
+    return f"<table width={width}><tr><td style='white-space:pre-wrap'>{body}</td></tr></table>"
 
 
 def delimiter_name(delim: str | None) -> str:

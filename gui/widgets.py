@@ -7,11 +7,13 @@ it gives no tooltip with the whole text; what it would replace is the part we wo
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QMimeData, QModelIndex, QPersistentModelIndex, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import (
+    QAction,
     QColor,
     QDragEnterEvent,
     QDragLeaveEvent,
@@ -22,9 +24,11 @@ from PySide6.QtGui import (
     QPalette,
     QPen,
     QResizeEvent,
+    QTextOption,
 )
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QApplication,
     QFrame,
     QHBoxLayout,
     QLabel,
@@ -34,6 +38,7 @@ from PySide6.QtWidgets import (
     QStyledItemDelegate,
     QStyleOptionViewItem,
     QTableView,
+    QTextEdit,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -257,11 +262,13 @@ class EmptyStatePainter:
 
 class MiddleElideDelegate(QStyledItemDelegate):
     """Cuts long text in the middle: file names that share a long prefix keep their distinct ends visible
-    ("department-of-…-ledger-0011.csv" rather than "department-of-r…" on every row)."""
+    ("department-of-…-ledger-0011.csv" rather than "department-of-r…" on every row). One line, also in a view
+    that wraps its other columns: a name has no spaces to wrap at, and a wrapped one was cut at its end."""
 
     def initStyleOption(self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> None:
         super().initStyleOption(option, index)
         option.textElideMode = Qt.TextElideMode.ElideMiddle
+        option.features &= ~QStyleOptionViewItem.ViewItemFeature.WrapText
 
 
 class TableView(QTableView):
@@ -300,22 +307,41 @@ class ListWidget(QListWidget):
 
 
 class ElidedLabel(QLabel):
-    """A one-line label whose text never widens its layout: it takes the room it is given and ends in "…" when
-    that is too little (the whole text is then its tooltip).
+    """A one-line label whose text never widens its layout: it takes the room it is given and is shortened with
+    "…" when that is too little (the whole text is then its tooltip).
 
     A QLabel's minimum width is its text's width, so a status line that grows while uploads run made the window
-    itself grow, and every table in it re-laid out and repainted in full on each change.
+    itself grow, and every table in it re-laid out and repainted in full on each change. ``elide`` says where
+    the text is cut: at the end for sentences, in the middle for keys and paths (their ends tell them apart).
+    ``copyable`` offers the whole text in a right-click Copy: what is painted is only part of it.
     """
 
-    def __init__(self, text: str = "", parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        text: str = "",
+        parent: QWidget | None = None,
+        *,
+        elide: Qt.TextElideMode = Qt.TextElideMode.ElideRight,
+        copyable: bool = False,
+    ) -> None:
         super().__init__(parent)
         self._full = ""
+        self._mode = elide
         self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
+        if copyable:
+            copy = QAction("Copy", self)
+            copy.triggered.connect(lambda: QApplication.clipboard().setText(self._full))
+            self.addAction(copy)
+            self.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
         self.setText(text)
 
     def text(self) -> str:
         """The whole text, as set (what is painted may be shortened)."""
         return self._full
+
+    def shown_text(self) -> str:
+        """What is painted: the text, shortened to the label's width."""
+        return super().text()
 
     def setText(self, text: str) -> None:
         if text == self._full:
@@ -341,9 +367,106 @@ class ElidedLabel(QLabel):
 
     def _elide(self) -> None:
         width = max(0, self.contentsRect().width())
-        shown = self.fontMetrics().elidedText(self._full, Qt.TextElideMode.ElideRight, width)
+        shown = self.fontMetrics().elidedText(self._full, self._mode, width)
         super().setText(shown)
         self.setToolTip(self._full if shown != self._full else "")
+
+
+ZERO_WIDTH_SPACE = "\u200b"
+
+
+def breakable(text: str) -> str:
+    """``text`` with a zero-width space after each ``_``, ``-``, ``/`` and ``\\`` and after each ``.`` but the
+    last: the places a file name or key can be split and still read well. Line breaking (Unicode's rules) finds
+    none inside "pollock_survey__station_0042__2019.csv" and none before a digit after a hyphen."""
+    last_dot = text.rfind(".")
+    out = []
+    for i, ch in enumerate(text):
+        out.append(ch)
+        if ch in "_-/\\" or (ch == "." and i != last_dot):
+            out.append(ZERO_WIDTH_SPACE)
+    return "".join(out)
+
+
+class WrappingLabel(QTextEdit):
+    """Selectable text like a word-wrapped QLabel's, that also wraps words longer than its width: at ``_ - . /``
+    when it can, else anywhere, so a long file name never runs off the edge or widens its pane.
+
+    A QLabel cannot: it wraps at spaces only, and its minimum width is its longest word's. Zero-width spaces
+    give the wrap its places; they are taken out again of what Copy puts on the clipboard and of :meth:`text`.
+    Its height is always its text's at its width (the text's height-for-width).
+    """
+
+    def __init__(self, text: str = "", parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._text = ""
+        self.setReadOnly(True)
+        self.setTextInteractionFlags(
+            Qt.TextInteractionFlag.TextSelectableByMouse | Qt.TextInteractionFlag.TextSelectableByKeyboard
+        )
+        self.setFocusPolicy(Qt.FocusPolicy.ClickFocus)  # a label: no stop for the Tab key
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setLineWrapMode(QTextEdit.LineWrapMode.WidgetWidth)
+        self.setWordWrapMode(QTextOption.WrapMode.WrapAtWordBoundaryOrAnywhere)
+        self.document().setDocumentMargin(0)
+        self.viewport().setAutoFillBackground(False)
+        palette = self.palette()
+        palette.setColor(QPalette.ColorRole.Base, Qt.GlobalColor.transparent)
+        self.setPalette(palette)
+        policy = QSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
+        policy.setHeightForWidth(True)
+        self.setSizePolicy(policy)
+        self.document().documentLayout().documentSizeChanged.connect(self._fit_height)
+        self.setText(text)
+
+    def text(self) -> str:
+        return self._text
+
+    def setText(self, text: str) -> None:
+        if text == self._text and self.document().characterCount() > 1:
+            return
+        self._text = text
+        self.setPlainText(breakable(text))
+        self._fit_height()
+
+    def hasHeightForWidth(self) -> bool:
+        return True
+
+    def heightForWidth(self, width: int) -> int:
+        document = self.document().clone()
+        document.setTextWidth(max(1, width - self._extra().width()))
+        height = math.ceil(document.size().height()) + self._extra().height()
+        document.deleteLater()
+        return height
+
+    def sizeHint(self) -> QSize:
+        width = self.fontMetrics().horizontalAdvance(self._text) + self._extra().width() + 1
+        return QSize(width, self.heightForWidth(max(1, self.width())))
+
+    def minimumSizeHint(self) -> QSize:
+        return QSize(self.fontMetrics().horizontalAdvance("M") * 4, self.fontMetrics().height())
+
+    def line_count(self) -> int:
+        """How many lines the text takes at the current width."""
+        document = self.document()
+        return sum(document.findBlockByNumber(b).layout().lineCount() for b in range(document.blockCount()))
+
+    def createMimeDataFromSource(self) -> QMimeData:
+        mime = QMimeData()
+        mime.setText(self.textCursor().selection().toPlainText().replace(ZERO_WIDTH_SPACE, ""))
+        return mime
+
+    def _extra(self) -> QSize:
+        """The frame and margins around the text."""
+        margins = self.contentsMargins()
+        return QSize(margins.left() + margins.right(), margins.top() + margins.bottom())
+
+    def _fit_height(self, *_args: object) -> None:
+        height = math.ceil(self.document().size().height()) + self._extra().height()
+        if self.minimumHeight() != height or self.maximumHeight() != height:
+            self.setFixedHeight(height)
 
 
 class StatusLight(QWidget):

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 
 from PySide6.QtCore import QItemSelectionModel, QModelIndex, QPoint, QSettings, QSize, Qt, Signal
-from PySide6.QtGui import QAction
+from PySide6.QtGui import QAction, QMouseEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QApplication,
@@ -17,6 +18,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QMenu,
     QPushButton,
+    QStyleOptionViewItem,
     QVBoxLayout,
     QWidget,
 )
@@ -39,6 +41,14 @@ from gui.widgets import ElidedLabel, MiddleElideDelegate, TableView, section_tit
 log = logging.getLogger(__name__)
 
 LIVE_CHANGES = 20  # a batch this small is a live change (logged), not part of loading the list
+# Set once the user changed a column's width by hand: from then on the widths are theirs alone (the window keeps
+# them with its state), never fitted to the data again.
+BY_HAND_KEY = "views/records_widths_by_hand"
+FIT_ROWS = 1000  # the records of a session the widths are fitted to: the first page, however it arrives
+# The widest a column is made to fit its content, in "M" widths: a few very long names or notes must not push
+# the other columns out of sight (they elide; the tooltip has the whole text). The Key column is the last and
+# takes what is left.
+FIT_CAPS = {RecordTableModel.FILE: 28, RecordTableModel.NOTES: 22, RecordTableModel.KEY: 40}
 
 
 class BrowserPanel(QWidget):
@@ -62,7 +72,6 @@ class BrowserPanel(QWidget):
         self._menu_actions: list[QAction] = []
 
         fm = self.fontMetrics()
-        em = fm.horizontalAdvance("M")
         gap = fm.height() // 2
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -100,9 +109,13 @@ class BrowserPanel(QWidget):
         layout.addLayout(filters)
 
         self.view = TableView()
+        self.header = RecordHeader(self.view)
+        self.view.setHorizontalHeader(self.header)
         self.view.setAccessibleName("Files in the bucket")
         self.view.setModel(self.proxy)
+        # names and keys share long prefixes ("pollock_survey__station_…"): their ends tell the rows apart
         self.view.setItemDelegateForColumn(RecordTableModel.FILE, MiddleElideDelegate(self.view))
+        self.view.setItemDelegateForColumn(RecordTableModel.KEY, MiddleElideDelegate(self.view))
         self.view.set_empty_text(
             "No files yet",
             "Files appear here once the function has profiled them. Nothing showing after an upload? "
@@ -118,20 +131,18 @@ class BrowserPanel(QWidget):
         self.view.setAlternatingRowColors(True)
         self.view.setWordWrap(False)
         self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
-        header = self.view.horizontalHeader()
+        header = self.header
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setStretchLastSection(True)
         header.setHighlightSections(False)
         icon = QSize(fm.height() * 2 // 3, fm.height() * 2 // 3)
         self.view.setIconSize(icon)
-        widths = (12, 0, 5.5, 5, 6.5, 6, 6, 10, 10)
-        for col, w in enumerate(widths):  # wide enough for the title and the sort arrow
-            header.resizeSection(col, max(int(em * w), fm.horizontalAdvance(COLUMNS[col].title) + em * 2))
-        header.resizeSection(
-            RecordTableModel.STATUS, fm.horizontalAdvance(STATUS_LABELS[WARNINGS]) + icon.width() + em * 2
-        )
-        for col in (RecordTableModel.UPLOADED, RecordTableModel.PROCESSED):  # dates before today show the day
-            header.resizeSection(col, fm.horizontalAdvance("2026-12-31 23:59") + em * 2)
+        # the titles, until records come: fit_columns widens the columns to them (and only widens); the file
+        # name, the column the list is read by, starts with room for a usual name, so the empty list looks it
+        for col in range(len(COLUMNS)):
+            header.resizeSection(col, self._minimum_width(col))
+        header.resizeSection(RecordTableModel.FILE, fm.horizontalAdvance("M") * 16)
+        self._fit_budget = 0 if _true(self.state.value(BY_HAND_KEY)) else FIT_ROWS
         self.view.sortByColumn(RecordTableModel.UPLOADED, Qt.SortOrder.DescendingOrder)
         layout.addWidget(self.view, 1)
 
@@ -149,6 +160,7 @@ class BrowserPanel(QWidget):
         self.view.selectionModel().selectionChanged.connect(self._selection_changed)
         self.view.customContextMenuRequested.connect(self._menu)
         self.model.records_changed.connect(self._records_changed)
+        header.resized_by_hand.connect(self._resized_by_hand)
         self._update_count()
 
     def focus_order(self) -> list[QWidget]:
@@ -170,6 +182,10 @@ class BrowserPanel(QWidget):
 
     def add_records(self, records: list[MetadataRecord]) -> None:
         self.model.upsert(records)
+        if records and self._fit_budget > 0:
+            measured = records[: self._fit_budget]
+            self._fit_budget -= len(measured)
+            self.fit_columns(measured)
         if self._loaded and len(records) <= LIVE_CHANGES:
             for record in records:
                 log.info("file list shows %s: %s", record.key, record.status)
@@ -258,7 +274,47 @@ class BrowserPanel(QWidget):
         self.state.setValue("dialogs/export_dir", str(path.parent))
         return records, path, fmt
 
+    def fit_columns(self, records: Sequence[MetadataRecord]) -> None:
+        """Widens each column to its widest text in ``records`` (up to the column's cap), never narrows one.
+
+        The window calls this for the first page of records of each session: the widths fit the data from the
+        start, also when the list fills slowly (an empty bucket gets its first files), and a width restored from
+        the last session only grows (dates that were all today's and read "16:59" read "27 Nov 16:59" the next
+        day: the next session widens the column for them). A width is never narrower than the column's title.
+        Once the user sets a width by hand nothing is fitted any more, in this session or later ones
+        (BY_HAND_KEY).
+        """
+        if not records or _true(self.state.value(BY_HAND_KEY)):
+            return
+        header = self.view.horizontalHeader()
+        fm = self.view.fontMetrics()
+        em = fm.horizontalAdvance("M")
+        option = QStyleOptionViewItem()
+        self.view.initViewItemOption(option)
+        rows = [self.model.row_for(r.bucket, r.key) for r in records]
+        for col in range(len(COLUMNS)):
+            # one row per distinct text: the status, dates and counts repeat a lot
+            by_text = {self.model.display_text(row, col): row for row in rows if row >= 0}
+            if not by_text:
+                continue
+            widest = max(by_text, key=fm.horizontalAdvance)
+            index = self.model.index(by_text[widest], col)
+            delegate = self.view.itemDelegateForIndex(self.proxy.mapFromSource(index)) or self.view.itemDelegate()
+            content = delegate.sizeHint(option, index).width() + em // 2
+            cap = FIT_CAPS.get(col)
+            wanted = max(min(content, em * cap) if cap else content, self._minimum_width(col))
+            if wanted > header.sectionSize(col):
+                header.resizeSection(col, wanted)
+
     # -- internals -----------------------------------------------------------------------------------
+    def _minimum_width(self, col: int) -> int:
+        """The title with room for the sort arrow (as the header's style draws them)."""
+        return self.header.sectionSizeHint(col)
+
+    def _resized_by_hand(self) -> None:
+        self._fit_budget = 0
+        self.state.setValue(BY_HAND_KEY, True)
+
     def _update_count(self, *_args: object) -> None:
         total = self.model.rowCount()
         shown = self.proxy.rowCount()
@@ -306,3 +362,40 @@ class BrowserPanel(QWidget):
         chosen = menu.exec(self.view.viewport().mapToGlobal(pos))
         if chosen is copy_url:
             QApplication.clipboard().setText("\n".join(f"s3://{r.bucket}/{r.key}" for r in records))
+
+
+def _true(value: object) -> bool:
+    """A QSettings boolean: an INI file gives it back as the string "true"."""
+    return value is True or str(value).lower() == "true"
+
+
+class RecordHeader(QHeaderView):
+    """The file list's header. ``resized_by_hand`` says the user changed a width: dragged a divider, or
+    double-clicked one to fit the column (the widths change in code too, which is not the user's choice)."""
+
+    resized_by_hand = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(Qt.Orientation.Horizontal, parent)
+        self.setSectionsClickable(True)
+        self._before: list[int] = []
+
+    def _widths(self) -> list[int]:
+        # the last section stretches to the view's width as the window is resized: not a choice either
+        return [self.sectionSize(i) for i in range(self.count() - (1 if self.stretchLastSection() else 0))]
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        self._before = self._widths()
+        super().mousePressEvent(event)
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
+        super().mouseReleaseEvent(event)
+        if self._before and self._widths() != self._before:
+            self.resized_by_hand.emit()
+        self._before = []
+
+    def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:
+        before = self._widths()
+        super().mouseDoubleClickEvent(event)
+        if self._widths() != before:
+            self.resized_by_hand.emit()

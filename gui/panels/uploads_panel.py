@@ -37,7 +37,7 @@ from PySide6.QtWidgets import (
 
 from gui import style
 from gui.uploads import CANCELLABLE, UploadItem, UploadManager, UploadQueueModel, UploadState, can_retry
-from gui.widgets import DropZone, ElidedLabel, TableView, section_title
+from gui.widgets import DropZone, ElidedLabel, MiddleElideDelegate, TableView, section_title
 
 ModelIndex = QModelIndex | QPersistentModelIndex
 
@@ -201,9 +201,10 @@ class UploadsPanel(QWidget):
         self.action_delegate = ActionDelegate(self.view)
         self.view.setItemDelegateForColumn(UploadQueueModel.PROGRESS, self.progress_delegate)
         self.view.setItemDelegateForColumn(UploadQueueModel.ACTION, self.action_delegate)
+        self.view.setItemDelegateForColumn(UploadQueueModel.FILE, MiddleElideDelegate(self.view))
         header = self.view.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        header.resizeSection(UploadQueueModel.FILE, em * 13)
+        header.resizeSection(UploadQueueModel.FILE, em * 16)  # real names are long: cut in the middle beyond
         icon = QSize(fm.height() * 2 // 3, fm.height() * 2 // 3)
         self.view.setIconSize(icon)
         header.resizeSection(UploadQueueModel.STATE, fm.horizontalAdvance("Processing") + icon.width() + em * 2)
