@@ -7,6 +7,7 @@ same steps provision LocalStack or a real AWS account.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import secrets
 import time
@@ -20,6 +21,20 @@ from botocore.exceptions import ClientError
 from backend import aws
 from backend.config import Settings
 from backend.errors import CsvDropError
+from backend.notices import (
+    KIND_TITLES,
+    MISSING_QUEUE,
+    RETENTION_DAYS,
+    RETENTION_S,
+    TAG_TOPIC,
+    desktop_reader,
+    last_used,
+    open_reader_queue,
+    queue_arn,
+    reader_queue_name,
+    reader_queue_prefix,
+    topic_arn,
+)
 from backend.packaging import build_function_zip, build_layer_zip
 from backend.steps import PlanOutcome, Status, Step, StepEvent, run_steps
 from backend.store import MetadataRecord, open_reader
@@ -183,7 +198,7 @@ def step_dynamodb(ctx: Context) -> tuple[Status, str]:
 # ------------------------------------------------------------------------------------------ notices
 def step_topic(ctx: Context) -> tuple[Status, str]:
     sns, name = ctx.client("sns"), ctx.settings.topic_name
-    arn = f"arn:aws:sns:{ctx.settings.region}:{ctx.account}:{name}"
+    arn = topic_arn(ctx.settings, ctx.account)
     try:
         sns.get_topic_attributes(TopicArn=arn)
         status: Status = "found"
@@ -196,47 +211,127 @@ def step_topic(ctx: Context) -> tuple[Status, str]:
     return status, arn
 
 
-def _ensure_queue(ctx: Context, name: str, policy_source_arn: str | None) -> tuple[Status, str, str]:
+def _ensure_queue(ctx: Context, name: str) -> tuple[Status, str, str]:
     sqs = ctx.client("sqs")
     try:
         url = sqs.get_queue_url(QueueName=name)["QueueUrl"]
         status: Status = "found"
     except ClientError as exc:
-        if _code(exc) not in ("AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"):
+        if _code(exc) not in MISSING_QUEUE:
             raise
         url = sqs.create_queue(QueueName=name, Attributes={"MessageRetentionPeriod": "1209600"})["QueueUrl"]
         status = "created"
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    if policy_source_arn:
-        policy = {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Sid": "csvdrop-sns",
-                    "Effect": "Allow",
-                    "Principal": {"Service": "sns.amazonaws.com"},
-                    "Action": "sqs:SendMessage",
-                    "Resource": arn,
-                    "Condition": {"ArnEquals": {"aws:SourceArn": policy_source_arn}},
-                }
-            ],
-        }
-        sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps(policy)})
     return status, url, arn
 
 
+@dataclass(frozen=True)
+class ReaderQueueFound:
+    """A reader queue of this environment, as setup and teardown find it."""
+
+    name: str
+    url: str
+    arn: str
+    last_used: dt.datetime | None  # its last-use tag, else when it was created (None: neither is known)
+
+
+def _subscriptions(ctx: Context, topic: str) -> list[dict[str, Any]]:
+    try:
+        pages = ctx.client("sns").get_paginator("list_subscriptions_by_topic").paginate(TopicArn=topic)
+        return [sub for page in pages for sub in page.get("Subscriptions", [])]
+    except ClientError as exc:
+        if _code(exc) in ("NotFound", "NotFoundException"):
+            return []
+        raise
+
+
+def reader_queues(ctx: Context) -> list[ReaderQueueFound]:
+    """Every reader queue of this environment: named with its prefix, and tagged with its topic or subscribed to
+    it (another environment's queue_name may start like this one's: its queues belong to its own topic)."""
+    s, sqs = ctx.settings, ctx.client("sqs")
+    topic = topic_arn(s, ctx.account)
+    subscribed = {sub.get("Endpoint") for sub in _subscriptions(ctx, topic) if sub.get("Protocol") == "sqs"}
+    prefix = reader_queue_prefix(s) + "-"
+    found: list[ReaderQueueFound] = []
+    for page in sqs.get_paginator("list_queues").paginate(QueueNamePrefix=prefix):
+        for url in page.get("QueueUrls", []):
+            name = str(url).rstrip("/").rsplit("/", 1)[-1]
+            arn = queue_arn(s, ctx.account, name)
+            try:
+                tags = sqs.list_queue_tags(QueueUrl=url).get("Tags", {})
+                if tags.get(TAG_TOPIC) != topic and arn not in subscribed:
+                    continue
+                when = last_used(tags)
+                if when is None:
+                    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["CreatedTimestamp"])
+                    created = attributes.get("Attributes", {}).get("CreatedTimestamp")
+                    when = dt.datetime.fromtimestamp(int(created), dt.UTC) if created else None
+            except ClientError as exc:
+                if _code(exc) in MISSING_QUEUE:  # removed while we looked
+                    continue
+                raise
+            found.append(ReaderQueueFound(name, str(url), arn, when))
+    return found
+
+
+def _unsubscribe(sns: Any, subscription: str) -> None:
+    try:
+        sns.unsubscribe(SubscriptionArn=subscription)
+    except ClientError as exc:
+        if _code(exc) not in ("NotFound", "NotFoundException"):
+            raise
+
+
+def _remove_queue(ctx: Context, name: str, url: str | None, subscriptions: list[dict[str, Any]]) -> bool:
+    """Unsubscribes the queue from the topic, then deletes it; False when it was already gone."""
+    sns, sqs = ctx.client("sns"), ctx.client("sqs")
+    arn = queue_arn(ctx.settings, ctx.account, name)
+    for sub in subscriptions:
+        if sub.get("Endpoint") == arn and str(sub.get("SubscriptionArn", "")).startswith("arn:"):
+            _unsubscribe(sns, str(sub["SubscriptionArn"]))
+    try:
+        sqs.delete_queue(QueueUrl=url or sqs.get_queue_url(QueueName=name)["QueueUrl"])
+    except ClientError as exc:
+        if _code(exc) in MISSING_QUEUE:
+            return False
+        raise
+    return True
+
+
 def step_queue(ctx: Context) -> tuple[Status, str]:
+    """Readers make their own queues on first use; setup makes this desktop's (so its window and `csvdrop
+    notices` get notices from the first upload on, even before they first read), removes the queues unused for
+    longer than they keep notices, and removes the one shared queue of older versions."""
     if "topic_arn" not in ctx.facts:
         step_topic(ctx)
-    topic = ctx.facts["topic_arn"]
-    status, url, arn = _ensure_queue(ctx, ctx.settings.queue_name, topic)
-    sns = ctx.client("sns")
-    subs = sns.list_subscriptions_by_topic(TopicArn=topic).get("Subscriptions", [])
-    if not any(sub["Endpoint"] == arn for sub in subs):
-        sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn, Attributes={"RawMessageDelivery": "true"})
-        status = "created" if status == "created" else "updated"
-    ctx.facts.update(queue_url=url, queue_arn=arn)
-    return status, f"{ctx.settings.queue_name} subscribed to {ctx.settings.topic_name} (raw delivery)"
+    s, topic = ctx.settings, ctx.facts["topic_arn"]
+    subscriptions = _subscriptions(ctx, topic)
+    changes: list[str] = []
+    # Readers of that queue split the notices between them; nothing reads it now, so it would only fill up.
+    if _remove_queue(ctx, s.queue_name, None, subscriptions):
+        changes.append(f"removed the shared queue {s.queue_name} (every reader has its own now)")
+    mine = {kind: reader for kind in KIND_TITLES if (reader := desktop_reader(s, kind)) is not None}
+    own_names = {reader_queue_name(s, reader) for reader in mine.values()}
+    cutoff = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=RETENTION_S)
+    others = [q for q in reader_queues(ctx) if q.name not in own_names]
+    unused = [q for q in others if q.last_used is not None and q.last_used < cutoff]
+    removed = [q.name for q in unused if _remove_queue(ctx, q.name, q.url, subscriptions)]
+    if removed:
+        changes.append(
+            f"removed {len(removed)} reader queue(s) unused for more than {RETENTION_DAYS} days: {', '.join(removed)}"
+        )
+    opened = [
+        (kind, open_reader_queue(s, reader, sqs=ctx.client("sqs"), sns=ctx.client("sns"), account=ctx.account))
+        for kind, reader in mine.items()
+    ]
+    status: Status = "created" if any(q.created for _, q in opened) else ("updated" if changes else "found")
+    desktop = ", ".join(f"{q.name} ({KIND_TITLES[kind]})" for kind, q in opened) or "none (its ids are being made)"
+    kept = len(others) - len(removed)
+    detail = (
+        f"this desktop's: {desktop}; {kept} other reader queue(s); each subscribed to {s.topic_name} (raw "
+        f"delivery) and kept until unused for {RETENTION_DAYS} days"
+    )
+    return status, "; ".join([detail, *changes])
 
 
 def step_email(ctx: Context) -> tuple[Status, str]:
@@ -254,7 +349,7 @@ def step_email(ctx: Context) -> tuple[Status, str]:
 
 def step_failed_events_queue(ctx: Context) -> tuple[Status, str]:
     name = ctx.settings.function_name + FAILED_EVENTS_QUEUE_SUFFIX
-    status, url, arn = _ensure_queue(ctx, name, None)
+    status, url, arn = _ensure_queue(ctx, name)
     ctx.facts.update(failed_queue_url=url, failed_queue_arn=arn)
     return status, f"{name} keeps events the function could not process after its retries"
 
@@ -595,7 +690,7 @@ SETUP_PLAN: list[tuple[str, str, Callable[[Context], tuple[Status, str]]]] = [
     ("database", "Metadata database, schema and users", step_database),
     ("dynamodb", "DynamoDB metadata table", step_dynamodb),
     ("topic", "SNS notices topic", step_topic),
-    ("queue", "SQS queue for the app's notices", step_queue),
+    ("queue", "SQS notice queues (one per reader)", step_queue),
     ("email", "Email notices", step_email),
     ("failed_events", "Queue for events that failed", step_failed_events_queue),
     ("role", "IAM role (least privilege)", step_role),
@@ -656,26 +751,28 @@ def teardown_role(ctx: Context) -> tuple[Status, str]:
 
 
 def teardown_notices(ctx: Context) -> tuple[Status, str]:
-    s, sns, sqs = ctx.settings, ctx.client("sns"), ctx.client("sqs")
-    topic = f"arn:aws:sns:{s.region}:{ctx.account}:{s.topic_name}"
-    removed = False
+    s, sns = ctx.settings, ctx.client("sns")
+    topic = topic_arn(s, ctx.account)
+    subscriptions = _subscriptions(ctx, topic)  # before the topic goes: they name the reader queues
+    readers = [q.name for q in reader_queues(ctx) if _remove_queue(ctx, q.name, q.url, subscriptions)]
+    removed = bool(readers)
     try:
-        for sub in sns.list_subscriptions_by_topic(TopicArn=topic).get("Subscriptions", []):
-            if sub["SubscriptionArn"].startswith("arn:"):
-                sns.unsubscribe(SubscriptionArn=sub["SubscriptionArn"])
-        sns.delete_topic(TopicArn=topic)
-        removed = True
+        sns.get_topic_attributes(TopicArn=topic)  # deleting a topic that is not there succeeds: ask first
     except ClientError as exc:
         if _code(exc) not in ("NotFound", "NotFoundException"):
             raise
+    else:
+        for sub in subscriptions:
+            if str(sub.get("SubscriptionArn", "")).startswith("arn:"):
+                _unsubscribe(sns, str(sub["SubscriptionArn"]))
+        sns.delete_topic(TopicArn=topic)
+        removed = True
     for name in (s.queue_name, s.function_name + FAILED_EVENTS_QUEUE_SUFFIX):
-        try:
-            sqs.delete_queue(QueueUrl=sqs.get_queue_url(QueueName=name)["QueueUrl"])
-            removed = True
-        except ClientError as exc:
-            if _code(exc) not in ("AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"):
-                raise
-    return ("removed" if removed else "absent"), f"topic {s.topic_name}, queues {s.queue_name} and failed events"
+        removed = _remove_queue(ctx, name, None, []) or removed
+    return ("removed" if removed else "absent"), (
+        f"topic {s.topic_name}, {len(readers)} reader queue(s) {reader_queue_prefix(s)}-*, the shared queue "
+        f"{s.queue_name} of older versions and the failed-events queue"
+    )
 
 
 def _empty_and_delete_bucket(s3: Any, bucket: str) -> bool:
@@ -707,8 +804,12 @@ def teardown_secrets(ctx: Context) -> tuple[Status, str]:
     sm, s = ctx.client("secretsmanager"), ctx.settings
 
     def delete(name: str) -> bool:
+        # Asked first: LocalStack answers a delete of a secret that is already gone with success, and the step
+        # must not say "removed" for nothing.
+        if not _ignore_missing(partial(sm.describe_secret, SecretId=name), "ResourceNotFoundException"):
+            return False
         return _ignore_missing(
-            lambda: sm.delete_secret(SecretId=name, ForceDeleteWithoutRecovery=True), "ResourceNotFoundException"
+            partial(sm.delete_secret, SecretId=name, ForceDeleteWithoutRecovery=True), "ResourceNotFoundException"
         )
 
     removed = [name for name in (s.db_secret_name, s.reader_secret_name) if delete(name)]

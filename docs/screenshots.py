@@ -639,18 +639,24 @@ def main() -> int:
 
     # 4. The setup dialog, half-way through.
     dialog = OperationDialog("setup", settings, OfflineBackend(), win.jobs, win)  # type: ignore[arg-type]
-    steps = [
-        ("Create the upload bucket", "found", "s3://my-csv-bucket already exists"),
-        ("Store database credentials", "found", "csvdrop/db-writer, csvdrop/db-reader"),
-        ("Create the metadata database", "created", "csvdrop on 127.0.0.1:3307 (schema v3)"),
-        ("Create the notification topic", "created", "arn:aws:sns:us-east-1:000000000000:csv-metadata-notices"),
-        ("Create the app's notice queue", "updated", "csvdrop-app-notices subscribed to the topic"),
-        ("Create the function role", "running", ""),
-        ("Publish the dependency layer", "pending", ""),
-        ("Deploy the function", "pending", ""),
-        ("Connect the bucket to the function", "pending", ""),
-        ("Smoke test: upload a sample file", "pending", ""),
-    ]
+    # The real plan's titles (backend/provisioning.py), with details as a first setup on LocalStack writes them.
+    from backend.provisioning import SETUP_PLAN
+
+    details = {
+        "bucket": ("found", "bucket s3://my-csv-bucket"),
+        "secrets": (
+            "created",
+            "csvdrop/db-writer (writer, for the Lambda), csvdrop/db-reader (read-only, for the app)",
+        ),
+        "database": ("created", "csvdrop on 127.0.0.1:3307: applied migration 0001, 0002; created users"),
+        "dynamodb": ("skipped", "metadata_store is mysql"),
+        "topic": ("created", "arn:aws:sns:us-east-1:000000000000:csv-metadata-notices"),
+        "queue": ("created", "this desktop's: csvdrop-app-notices-alice-laptop-app-3f9c2a1b (window), …"),
+        "email": ("skipped", "no --notify-email given"),
+        "failed_events": ("created", "process_csv-failed-events keeps events the function could not process"),
+        "role": ("running", ""),
+    }
+    steps = [(title, *details.get(name, ("pending", ""))) for name, title, _ in SETUP_PLAN]
     dialog.running = True
     dialog.show_event(PlanStarted(tuple(title for title, _, _ in steps)))
     for i, (title, status, detail) in enumerate(steps):

@@ -18,7 +18,7 @@ from backend.config import Settings
 from backend.environment import BringUp, Health
 from backend.errors import CsvDropError
 from backend.export import Format
-from backend.notices import NoticeSource
+from backend.notices import NoticeSource, ReaderQueue
 from backend.steps import Step
 from backend.store import MetadataReader, MetadataRecord
 from backend.upload import UploadCancelled, UploadResult
@@ -71,7 +71,9 @@ class BackendApi(Protocol):
     # -- metadata store and notices
     def open_reader(self, settings: Settings) -> MetadataReader: ...
 
-    def open_notices(self, settings: Settings) -> NoticeSource: ...
+    def open_notices(
+        self, settings: Settings, on_open: Callable[[ReaderQueue], None] | None = None
+    ) -> NoticeSource: ...
 
     # -- environment
     def environment_status(self, settings: Settings) -> dict[str, Health]: ...
@@ -114,8 +116,9 @@ class Backend:
     def open_reader(self, settings: Settings) -> MetadataReader:
         return store.open_reader(settings)
 
-    def open_notices(self, settings: Settings) -> NoticeSource:
-        return notices.NoticeReader(settings)
+    def open_notices(self, settings: Settings, on_open: Callable[[ReaderQueue], None] | None = None) -> NoticeSource:
+        """The window's reader: its own queue (the window's slot on this machine), told to ``on_open``."""
+        return notices.NoticeReader(settings, kind="app", on_open=on_open)
 
     def environment_status(self, settings: Settings) -> dict[str, Health]:
         return environment.environment_status(settings)

@@ -9,12 +9,13 @@ connection) and drops the answers of reads still under way, so nothing from the 
 from __future__ import annotations
 
 import logging
+from collections import deque
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from backend.config import Settings
 from backend.environment import Health
-from backend.notices import Notice, NoticeSource
+from backend.notices import Notice, NoticeSource, ReaderQueue
 from backend.store import MetadataReader, MetadataRecord
 from gui import style
 from gui.backend_api import BackendApi, describe_error
@@ -153,11 +154,16 @@ class RecordFeed(QObject):
 
 
 class NoticeFeed(QObject):
-    """Completion notices from the app's queue: one long-poll after another, slower after a failure."""
+    """Completion notices from this window's own queue: one long-poll after another, slower after a failure.
+
+    The queue is the window's alone (every reader gets every notice); what the backend says about it when it
+    opens it (created just now, notices missed while the window was closed) comes out as ``note``.
+    """
 
     notices = Signal(object)  # list[Notice], oldest first
     answered = Signal()  # the queue answered (with or without notices)
     failed = Signal(str)  # the queue could not be read: why, in words for the user
+    note = Signal(str)  # what the window should say about its queue (created, notices missed)
 
     def __init__(self, settings: Settings, backend: BackendApi, jobs: JobRunner, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -168,6 +174,9 @@ class NoticeFeed(QObject):
         self._reader: NoticeSource | None = None
         self._running = False
         self._stopped = False
+        # Queues opened by readers on workers, with the generation they were opened for; handed on by the GUI
+        # thread when their read ends (deque append and popleft are atomic: no lock between the two threads).
+        self._opened: deque[tuple[int, ReaderQueue]] = deque()
         self.timer = QTimer(self)
         self.timer.setSingleShot(True)
         self.timer.timeout.connect(self.poll)
@@ -189,8 +198,11 @@ class NoticeFeed(QObject):
         self._running = True
         generation, settings, reader = self._generation, self._settings, self._reader
 
+        def opened(queue: ReaderQueue) -> None:
+            self._opened.append((generation, queue))
+
         def work(_report: Report[None]) -> tuple[NoticeSource, list[Notice]]:
-            r = reader if reader is not None else self._backend.open_notices(settings)
+            r = reader if reader is not None else self._backend.open_notices(settings, on_open=opened)
             try:
                 notices = r.receive(wait_seconds=1)
             except Exception:
@@ -205,6 +217,7 @@ class NoticeFeed(QObject):
                 _close_later(self._jobs, r)
             else:
                 self._reader = r
+                self._say_opened()
                 self.answered.emit()
                 if notices:
                     self.notices.emit(sorted(notices, key=lambda n: style.timestamp(n.sent_at)))
@@ -215,11 +228,18 @@ class NoticeFeed(QObject):
             self._running = False
             if generation == self._generation:
                 self._reader = None
+                self._say_opened()
                 self.failed.emit(describe_error(exc))
             if not self._stopped:
                 self.timer.start(NOTICE_RETRY_MS)
 
         self._jobs.start(work, on_done=done, on_error=failed, name="receive notices")
+
+    def _say_opened(self) -> None:
+        while self._opened:
+            generation, queue = self._opened.popleft()
+            if generation == self._generation and queue.note:
+                self.note.emit(queue.note)
 
     def reset(self) -> None:
         self._generation += 1

@@ -185,6 +185,7 @@ class MainWindow(QMainWindow):
         self.notice_feed.notices.connect(self._notices_arrived)
         self.notice_feed.answered.connect(self.notices.set_available)
         self.notice_feed.failed.connect(self.notices.set_unavailable)
+        self.notice_feed.note.connect(self.statusBar().showMessage)  # stays until the next message replaces it
         self.environment.checking.connect(self.env_bar.set_checking)
         self.environment.status.connect(self._environment_status)
         self.environment.failed.connect(self.env_bar.set_error)

@@ -1,4 +1,8 @@
-"""`csvdrop notices`: completion and failure notices from the app's queue (read and removed from it)."""
+"""`csvdrop notices`: completion and failure notices from this terminal's own queue (read and removed from it).
+
+The command's queue is its own, not the window's: every reader gets every notice (backend.notices). What it says
+about the queue (created just now, notices missed) goes to stderr, so that stdout stays the notices alone.
+"""
 
 from __future__ import annotations
 
@@ -21,14 +25,31 @@ if TYPE_CHECKING:
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line, one line per notice.")
 @with_settings
 def notices_command(settings: Settings, *, follow: bool, as_json: bool) -> int:
-    """Print completion and failure notices, oldest first."""
-    from backend.notices import NoticeReader
+    """Print completion and failure notices, oldest first.
+
+    Each run prints what completed since the last run on this machine (up to 4 days back); the window and
+    other terminals get the same notices from queues of their own.
+    """
+    from backend.notices import NoticeReader, ReaderQueue
 
     console = None if as_json else terminal_console()
-    reader = NoticeReader(settings)
+    opened: list[ReaderQueue] = []
+
+    def on_open(queue: ReaderQueue) -> None:
+        opened.append(queue)
+        if queue.note:
+            click.echo(queue.note, err=True)
+
+    reader = NoticeReader(settings, kind="cli", on_open=on_open)
     try:
+        first = True
         while True:
-            for notice in reversed(reader.receive(wait_seconds=2 if follow else 1)):
+            received = reader.receive(wait_seconds=2 if follow else 1)
+            if follow and first:  # the queue is subscribed now: what completes from here on will be printed
+                where = f" on queue {opened[-1].name}" if opened else ""
+                click.echo(f"following notices{where} (Ctrl-C to stop)", err=True)
+            first = False
+            for notice in reversed(received):
                 if as_json:
                     print_json(notice_json(notice), indent=None)
                 elif console is None:

@@ -1,4 +1,4 @@
-"""The notices panel: completion notices from the SNS topic (via the app's SQS queue), newest first."""
+"""The notices panel: completion notices from the SNS topic (via this window's own SQS queue), newest first."""
 
 from __future__ import annotations
 

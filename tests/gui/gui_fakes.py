@@ -22,7 +22,7 @@ from backend import upload
 from backend.config import Settings
 from backend.environment import BringUp, Health
 from backend.export import Format
-from backend.notices import Notice, NoticeError
+from backend.notices import Notice, NoticeError, ReaderQueue
 from backend.steps import PlanOutcome, Status, Step
 from backend.store import MetadataRecord, RecordPage, RecordQuery, Records, StoreError
 from backend.upload import UploadCancelled, UploadError, UploadResult
@@ -162,12 +162,18 @@ class FakeReader:
 
 
 class FakeNoticeReader:
-    def __init__(self, backend: FakeBackend) -> None:
+    def __init__(self, backend: FakeBackend, on_open: Callable[[ReaderQueue], None] | None = None) -> None:
         self.backend = backend
+        self.on_open = on_open
+        self.opened = False
 
     def receive(self, wait_seconds: int = 1, max_messages: int = 10) -> list[Notice]:
         if self.backend.notice_error:
             raise NoticeError(self.backend.notice_error)
+        if not self.opened:  # as the real reader: the queue is opened (and reported) on the first read
+            self.opened = True
+            if self.on_open is not None:
+                self.on_open(self.backend.notice_queue)
         with self.backend.lock:
             out, self.backend.notices[:] = self.backend.notices[:max_messages], self.backend.notices[max_messages:]
         if not out:
@@ -227,6 +233,11 @@ class FakeBackend:
     auto_process: bool = False  # a finished upload gets a record in the store, as the Lambda would
     store_error: str | None = None
     notice_error: str | None = None
+    # The queue each notice reader reports when it opens it (what the real reader says about its own queue).
+    notice_queue: ReaderQueue = field(
+        default_factory=lambda: ReaderQueue("csvdrop-app-notices-tester-host-app-0a1b2c3d", "url", "arn", False)
+    )
+    notice_readers_opened: int = 0
     poll_delay: float = 0.0
     env: dict[str, Health] = field(
         default_factory=lambda: {
@@ -323,10 +334,13 @@ class FakeBackend:
             raise StoreError(self.store_error)
         return FakeReader(self)
 
-    def open_notices(self, settings: Settings) -> FakeNoticeReader:
+    def open_notices(
+        self, settings: Settings, on_open: Callable[[ReaderQueue], None] | None = None
+    ) -> FakeNoticeReader:
         if self.notice_error:
             raise NoticeError(self.notice_error)
-        return FakeNoticeReader(self)
+        self.notice_readers_opened += 1
+        return FakeNoticeReader(self, on_open)
 
     def environment_status(self, settings: Settings) -> dict[str, Health]:
         return dict(self.env)

@@ -29,6 +29,7 @@ from testsupport import ROOT, NotYet, isolated_settings, mysql_admin, wait_until
 from backend import aws
 from backend.config import Settings
 from backend.export import FORMULA_STARTS, export_records
+from backend.notices import desktop_reader, reader_queue_name
 from backend.provisioning import FAILED_EVENTS_QUEUE_SUFFIX
 from backend.store import StoreError, open_reader
 from backend.store.records import RecordQuery
@@ -200,7 +201,9 @@ def test_passwords_not_in_cloudwatch_logs(
 def test_passwords_not_in_notices(exercised: Settings, passwords: dict[str, str]) -> None:
     sqs = aws.client(exercised, "sqs")
     bodies: list[str] = []
-    for name in (exercised.queue_name, exercised.function_name + FAILED_EVENTS_QUEUE_SUFFIX):
+    window = desktop_reader(exercised, "app")  # the notices reach each reader's own queue: this desktop's window's
+    assert window is not None
+    for name in (reader_queue_name(exercised, window), exercised.function_name + FAILED_EVENTS_QUEUE_SUFFIX):
         url = sqs.get_queue_url(QueueName=name)["QueueUrl"]
         for _ in range(5):  # peek: visibility 0 leaves the notices for the app and other tests
             got = sqs.receive_message(

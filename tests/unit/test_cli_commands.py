@@ -511,7 +511,7 @@ class FakeNoticeReader:
     waits: ClassVar[list[int]] = []
     closed: ClassVar[bool] = False
 
-    def __init__(self, _settings: Settings) -> None:
+    def __init__(self, _settings: Settings, **_reader: object) -> None:
         pass
 
     def receive(self, wait_seconds: int = 1, max_messages: int = 10) -> list[Notice]:
