@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -83,6 +84,29 @@ def stack() -> Iterator[Settings]:
     finally:
         stack_down(settings)
         shutil.rmtree(state, ignore_errors=True)
+
+
+@pytest.fixture
+def separate_environment(stack: Settings) -> Settings:
+    """An environment of its own on the session's stack (its own names), set up, for a test that tears it
+    down: the shared `provisioned` one stays whole for the other tests."""
+    tag = uuid.uuid4().hex[:6]
+    settings = stack.replace(
+        bucket=f"csvdrop-teardown-{tag}",
+        function_name=f"process_csv_{tag}",
+        topic_name=f"notices-{tag}",
+        queue_name=f"app-notices-{tag}",
+        role_name=f"csvdrop-role-{tag}",
+        layer_name=f"csvdrop-deps-{tag}",
+        db_secret_name=f"csvdrop-{tag}/db-writer",
+        reader_secret_name=f"csvdrop-{tag}/db-reader",
+        mysql_database=f"csvdrop_{tag}",
+        mysql_writer_user=f"w_{tag}",
+        mysql_reader_user=f"r_{tag}",
+        dynamodb_table=f"CsvDrop{tag}",
+    )
+    set_up(settings)
+    return settings
 
 
 @pytest.fixture(scope="session")

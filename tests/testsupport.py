@@ -96,3 +96,45 @@ def mysql_admin(settings: Settings) -> Any:
         autocommit=True,
         cursorclass=pymysql.cursors.DictCursor,
     )
+
+
+def assert_environment_gone(settings: Settings) -> None:
+    """What teardown promises, checked in the services themselves: no bucket, function, topic, queue or
+    metadata database left under this environment's names."""
+    from botocore.exceptions import ClientError
+
+    from backend import aws
+    from backend.notices import reader_queue_prefix
+
+    s3 = aws.client(settings, "s3")
+    try:
+        s3.head_bucket(Bucket=settings.bucket)
+        raise AssertionError(f"the bucket {settings.bucket} is still there")
+    except ClientError:
+        pass
+    try:
+        aws.client(settings, "lambda").get_function(FunctionName=settings.function_name)
+        raise AssertionError(f"the function {settings.function_name} is still there")
+    except ClientError:
+        pass
+    topics = aws.client(settings, "sns").list_topics()["Topics"]
+    assert not [t for t in topics if t["TopicArn"].endswith(":" + settings.topic_name)], "the topic is still there"
+    left = aws.client(settings, "sqs").list_queues(QueueNamePrefix=reader_queue_prefix(settings)).get("QueueUrls", [])
+    assert not left, f"notice queues are still there: {left}"
+    conn = mysql_admin(settings.replace(mysql_database=""))
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SHOW DATABASES LIKE %s", (settings.mysql_database,))
+            assert not cur.fetchall(), f"the database {settings.mysql_database} is still there"
+    finally:
+        conn.close()
+
+
+def validate_as_nobody(path: Path, max_bytes: int) -> str | None:
+    """In a child process: become user `nobody`, then check ``path`` as the desktop app does (the modules are
+    imported first, while the child may still read the checkout and the interpreter's files)."""
+    from backend.validation import validate_file
+
+    os.setgid(65534)
+    os.setuid(65534)
+    return validate_file(path, max_bytes).reason

@@ -196,43 +196,15 @@ def test_cancelling_an_upload_leaves_nothing_in_the_bucket(qtbot: Any, provision
         win.shutdown()
 
 
-@pytest.fixture
-def second_environment(stack: Settings, tmp_path: Path) -> Settings:
-    """An environment of its own on the session's stack (its own names), set up for the teardown test to
-    remove: the shared `provisioned` one stays whole for the other tests."""
-    from testsupport import set_up
-
-    tag = uuid.uuid4().hex[:6]
-    settings = stack.replace(
-        config_path=tmp_path / "config.toml",
-        bucket=f"csvdrop-teardown-{tag}",
-        function_name=f"process_csv_{tag}",
-        topic_name=f"notices-{tag}",
-        queue_name=f"app-notices-{tag}",
-        role_name=f"csvdrop-role-{tag}",
-        layer_name=f"csvdrop-deps-{tag}",
-        db_secret_name=f"csvdrop-{tag}/db-writer",
-        reader_secret_name=f"csvdrop-{tag}/db-reader",
-        mysql_database=f"csvdrop_{tag}",
-        mysql_writer_user=f"w_{tag}",
-        mysql_reader_user=f"r_{tag}",
-        dynamodb_table=f"CsvDrop{tag}",
-    )
-    set_up(settings)
-    return settings
-
-
 def test_teardown_from_the_window_removes_the_environment(
-    qtbot: Any, second_environment: Settings, monkeypatch: pytest.MonkeyPatch
+    qtbot: Any, separate_environment: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from botocore.exceptions import ClientError
-    from testsupport import mysql_admin
+    from testsupport import assert_environment_gone
 
-    from backend import aws
     from gui import main_window
     from gui.main_window import MainWindow
 
-    settings = second_environment
+    settings = separate_environment.replace(config_path=separate_environment.state_dir / "gui-config.toml")
     monkeypatch.setattr(main_window, "confirm_teardown", lambda _parent, _settings: True)
     win = MainWindow(settings)
     qtbot.addWidget(win)
@@ -247,18 +219,4 @@ def test_teardown_from_the_window_removes_the_environment(
         dialog.close()
     finally:
         win.shutdown()
-    with pytest.raises(ClientError):
-        aws.client(settings, "s3").head_bucket(Bucket=settings.bucket)
-    with pytest.raises(ClientError):
-        aws.client(settings, "lambda").get_function(FunctionName=settings.function_name)
-    topics = aws.client(settings, "sns").list_topics()["Topics"]
-    assert not [t for t in topics if t["TopicArn"].endswith(":" + settings.topic_name)]
-    with pytest.raises(ClientError):
-        aws.client(settings, "sqs").get_queue_url(QueueName=settings.queue_name)
-    conn = mysql_admin(settings.replace(mysql_database=""))
-    try:
-        with conn.cursor() as cur:
-            cur.execute("SHOW DATABASES LIKE %s", (settings.mysql_database,))
-            assert not cur.fetchall()
-    finally:
-        conn.close()
+    assert_environment_gone(settings)

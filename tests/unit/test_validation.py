@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+import multiprocessing
 import os
 import shutil
 import tempfile
 from pathlib import Path
 
 import pytest
+from testsupport import validate_as_nobody
 
 from backend import validation
 from backend.validation import ValidationResult, expand_paths, validate_file
@@ -42,25 +44,12 @@ def test_folder_is_not_a_file(tmp_path: Path) -> None:
 
 
 def _reason_seen_by_an_unprivileged_user(path: Path) -> str | None:
-    """validate_file(path) in a forked child that dropped to user `nobody`: root reads any file, and CI runs
-    as root, so this is how the permission check meets a real "permission denied" there."""
-    read_end, write_end = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: already has every module loaded, so it needs no access to the interpreter's files
-        code = 1
-        try:
-            os.setgid(65534)
-            os.setuid(65534)
-            os.write(write_end, (validate_file(path, LIMIT).reason or "").encode())
-            code = 0
-        finally:
-            os._exit(code)
-    os.close(write_end)
-    with os.fdopen(read_end, "rb") as pipe:
-        reason = pipe.read().decode()
-    _, status = os.waitpid(pid, 0)
-    assert os.waitstatus_to_exitcode(status) == 0
-    return reason or None
+    """validate_file(path) in a child process that dropped to user `nobody`: root reads any file, and CI runs
+    as root, so this is how the permission check meets a real "permission denied" there. The child comes from a
+    fork server (a fresh, single-threaded process), never a fork of the threaded test process."""
+    context = multiprocessing.get_context("forkserver")
+    with context.Pool(1) as pool:
+        return pool.apply(validate_as_nobody, (path, LIMIT))
 
 
 @pytest.mark.skipif(os.name != "posix", reason="POSIX permissions")
