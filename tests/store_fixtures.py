@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from collections.abc import Iterator
+from collections.abc import Generator
 from dataclasses import dataclass
 from typing import Any
 
@@ -238,7 +238,7 @@ class MySqlTestDb:
             cur.execute("DELETE FROM csv_metadata")
 
 
-def create_mysql_test_db(stack: Settings) -> Iterator[MySqlTestDb]:
+def create_mysql_test_db(stack: Settings) -> Generator[MySqlTestDb, None, None]:
     from backend.store.schema_mysql import ensure_database_and_users
 
     tag = uuid.uuid4().hex[:8]

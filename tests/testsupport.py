@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from backend.config import Settings, load_settings
 from backend.steps import PlanOutcome
@@ -24,11 +24,13 @@ class NotYet:
 
     seen: Any
 
-    def __bool__(self) -> bool:
+    # Literal[False]: mypy then knows that a truthy answer is never a NotYet (see wait_until).
+    def __bool__(self) -> Literal[False]:
         return False
 
 
-def wait_until[T](condition: Callable[[], T], timeout: float, what: str, *, interval: float = 0.1) -> T:
+# Returns T, without NotYet or None: only a truthy answer is returned, and neither of them ever is one.
+def wait_until[T](condition: Callable[[], T | NotYet | None], timeout: float, what: str, *, interval: float = 0.1) -> T:
     """Calls ``condition`` until it returns something truthy and returns that. After ``timeout`` seconds it
     raises AssertionError naming ``what`` and the last value seen. The suite's one poll loop: a test waits for
     something it can observe (a record, a log line, a process state, a message), never for a fixed time.

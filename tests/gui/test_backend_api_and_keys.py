@@ -7,23 +7,33 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from gui_fakes import make_record
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence
 
 import backend.environment
 import backend.provisioning
 import backend.upload
+from backend.config import Settings
 from backend.upload import UploadCancelled, UploadError
 from gui.backend_api import Backend, describe_error, is_cancelled
 
 
 def test_facade_passes_through_to_the_backend_modules(monkeypatch: pytest.MonkeyPatch, settings: Any) -> None:
     calls: list[tuple[str, Any]] = []
-    monkeypatch.setattr(
-        backend.upload,
-        "upload_file",
-        lambda s, p, *, key, on_progress, cancel: calls.append(("upload", (p, key, cancel))) or "result",
-    )
+
+    def upload_file(
+        s: Settings,
+        p: Path,
+        *,
+        key: str | None,
+        on_progress: backend.upload.ProgressCallback | None,
+        cancel: threading.Event | None,
+    ) -> str:
+        calls.append(("upload", (p, key, cancel)))
+        return "result"  # a marker, not an UploadResult: the facade must hand back whatever the module returns
+
+    monkeypatch.setattr(backend.upload, "upload_file", upload_file)
     monkeypatch.setattr(backend.environment, "environment_status", lambda s: {"localstack": "h"})
     monkeypatch.setattr(backend.provisioning, "setup_steps", lambda s, notify_email=None: ["a", "b"])
     monkeypatch.setattr(backend.provisioning, "teardown_steps", lambda s: ["c"])
@@ -47,7 +57,7 @@ def test_facade_export_and_validation_use_the_real_modules(tmp_path: Path) -> No
     result = api.validate_file(tmp_path / "a.csv", 1000)
     assert result.ok and result.column_count == 2
     assert api.expand_paths([tmp_path]) == [tmp_path / "a.csv"]
-    api.export_records([{"bucket": "b", "key": "=x"}], tmp_path / "out.csv", "csv")
+    api.export_records([make_record("=x")], tmp_path / "out.csv", "csv")
     assert "'=x" in (tmp_path / "out.csv").read_text(encoding="utf-8-sig")
 
 

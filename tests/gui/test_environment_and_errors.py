@@ -15,7 +15,7 @@ from backend.config import load_settings
 from backend.environment import Health
 from backend.steps import STATUSES, PlanOutcome, StepResult
 from gui.__main__ import ExceptHook
-from gui.environment import STEP_LOOK, OperationDialog
+from gui.environment import STEP_LOOK, OperationDialog, RowState
 from gui.settings_dialog import SettingsDialog
 
 STEPS = [
@@ -45,7 +45,9 @@ def test_setup_runs_every_step_with_live_progress(qtbot: Any, window: Any, backe
     assert dialog.succeeded is True
     assert [s for _, s, _ in dialog.results] == ["found", "created", "created", "created"]
     assert "Environment ready — 3 created, 1 already there" in dialog.outcome.text()
-    assert dialog.table.item(0, 1).text() == "✔  Already there"
+    item = dialog.table.item(0, 1)
+    assert item is not None
+    assert item.text() == "✔  Already there"
     assert dialog.close_button.text() == "Close"
     assert window.commands.setup.shortcut().toString() == "Ctrl+Shift+S"
 
@@ -104,7 +106,8 @@ def test_stop_ends_the_plan_between_two_steps(qtbot: Any, window: Any, backend: 
 
 def test_every_step_status_has_a_look() -> None:
     """Each status a backend step can report, and the dialog's own row states, has a symbol, colour and words."""
-    for status in (*STATUSES, "pending", "running", "not run"):
+    every: tuple[RowState, ...] = (*STATUSES, "pending", "running", "not run")
+    for status in every:
         look = STEP_LOOK[status]
         assert look.symbol and look.symbol != "?", status
         assert look.colour.startswith("#"), status
@@ -225,7 +228,7 @@ def test_unexpected_exception_is_logged_and_shown_not_a_traceback(qtbot: Any, di
     try:
         raise ValueError("boom")
     except ValueError:
-        hook(*sys.exc_info())  # type: ignore[arg-type]
+        hook(*sys.exc_info())
     assert dialogs.calls and dialogs.calls[-1][0] == "exec"
     assert "ValueError: boom" in dialogs.calls[-1][2]
     assert "boom" in caplog.text

@@ -66,7 +66,9 @@ def test_upsert_inserts_new_rows_and_updates_known_ones_without_reset(qtbot: Any
     assert resets == []
     assert inserted == [(4, 4)]
     assert changed == [(1, 1)]
-    assert model.find("test-bucket", "a.csv").row_count == 42
+    found = model.find("test-bucket", "a.csv")
+    assert found is not None
+    assert found.row_count == 42
     assert model.index(1, RecordTableModel.ROWS).data() == "42"
 
 

@@ -214,8 +214,9 @@ def test_teardown_from_the_window_removes_the_environment(
         assert dialog is not None
         qtbot.waitUntil(lambda: dialog.succeeded is not None, timeout=300_000)
         assert dialog.succeeded is True, dialog.outcome.text()
-        shown = [dialog.table.item(row, 1).text() for row in range(dialog.table.rowCount())]
-        assert shown and all(text.endswith("Removed") for text in shown), shown
+        items = [dialog.table.item(row, 1) for row in range(dialog.table.rowCount())]
+        shown = [item.text() if item is not None else None for item in items]
+        assert shown and all(text is not None and text.endswith("Removed") for text in shown), shown
         dialog.close()
     finally:
         win.shutdown()

@@ -126,7 +126,7 @@ def _failed_events(settings: Settings) -> list[dict[str, Any]]:
     """Drains the function's on-failure destination queue; returns the destination records."""
     sqs = aws.client(settings, "sqs")
     url = sqs.get_queue_url(QueueName=settings.function_name + FAILED_EVENTS_QUEUE_SUFFIX)["QueueUrl"]
-    out = []
+    out: list[dict[str, Any]] = []
     while True:
         messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get("Messages", [])
         if not messages:
@@ -288,6 +288,14 @@ def test_reader_connection_killed_while_polling_loses_and_duplicates_nothing(fst
             admin.close()
         return int(thread_id)
 
+    def every_key_seen() -> bool:
+        poll()
+        return set(keys) <= seen.keys()
+
+    def passed_through(wanted: str) -> bool:
+        poll()
+        return wanted in passed
+
     try:
         killed = []
         for i, key in enumerate(keys):
@@ -295,11 +303,11 @@ def test_reader_connection_killed_while_polling_loses_and_duplicates_nothing(fst
             killed.append(kill_reader_connection())
             s3.put_object(Bucket=fstack.bucket, Key=key, Body=f"n,i\n{i},{i * 2}\n".encode())
             poll()  # the first query after the kill runs on a dead connection
-        wait_until(lambda: poll() or set(keys) <= seen.keys(), 60, "every record through the killed reader")
+        wait_until(every_key_seen, 60, "every record through the killed reader")
         # A record handed out twice would come in a later poll: read on until the reader has passed a record
         # written after all of them, and only then count.
         marker = deliver_marker(fstack, "reader")["object_key"]
-        wait_until(lambda: poll() or marker in passed, 30, "the marker record through the reader")
+        wait_until(lambda: passed_through(marker), 30, "the marker record through the reader")
     finally:
         reader.close()
     assert len(set(killed)) == len(killed), "the reader did not open a new connection after a kill"
@@ -345,7 +353,7 @@ def test_lambda_child_killed_mid_invocation_is_retried_into_one_record(fstack: S
     assert row["status"] == "PROCESSED", row["error"]
     assert row["row_count"] == body.count(b"\n") - 1
     logs = wait_until(
-        lambda: (t := _log_text(fstack, started_ms)) and "Runtime.ExitError" in t and t,
+        lambda: t if "Runtime.ExitError" in (t := _log_text(fstack, started_ms)) else "",
         30,
         "Runtime.ExitError in the function's log",
         interval=0.5,
@@ -368,7 +376,7 @@ def test_mysql_down_briefly_the_async_retry_stores_the_record(fstack: Settings) 
         put = s3.put_object(Bucket=fstack.bucket, Key=key, Body=b"k,v\n1,one\n2,two\n")
         failure = f"could not store the record of s3://{fstack.bucket}/{key}"
         logs = wait_until(
-            lambda: (t := _log_text(fstack, started_ms)) and failure in t and t,
+            lambda: t if failure in (t := _log_text(fstack, started_ms)) else "",
             40,
             "the failed invocation's error in the function's log",
             interval=0.5,
@@ -392,8 +400,13 @@ def test_mysql_down_past_the_retries_reconcile_stores_the_record_once(fstack: Se
         assert mysql.stop() == "stopped"
         put = s3.put_object(Bucket=fstack.bucket, Key=key, Body=b"k,v\n1,one\n2,two\n3,three\n")
         failed: list[dict[str, Any]] = []
+
+        def event_failed() -> bool:
+            failed.extend(_failed_events(fstack))
+            return key in _event_keys(failed)
+
         wait_until(
-            lambda: failed.extend(_failed_events(fstack)) or key in _event_keys(failed),
+            event_failed,
             60,
             "the event in the failed-events queue after the retries",
             interval=0.5,

@@ -196,8 +196,9 @@ def test_every_reader_sees_every_notice_once(provisioned: Settings) -> None:
         wait_until(every_reader_has_every_key, 300, f"{FILES} notices at each of 4 readers", interval=0.5)
         # Everything sent before the marker has been through the pipeline: a duplicate would be here by now.
         marker = deliver_marker(provisioned, "fanout")
+        readers: list[ThreadReader | CliReader] = [*threads, *clis]
         wait_until(
-            lambda: all(marker["object_key"] in r.keys() for r in [*threads, *clis]),
+            lambda: all(marker["object_key"] in r.keys() for r in readers),
             60,
             "the marker's notice at each reader",
             interval=0.5,
@@ -317,8 +318,13 @@ def small_environment(provisioned: Settings, tmp_path: Path) -> Iterator[Setting
     """A topic and reader queues of their own on the session's stack (the rest of `provisioned` is not touched),
     plus the one shared queue an older version's setup made."""
     tag = uuid.uuid4().hex[:6]
+    # Its own function name too: the notices teardown also removes "<function_name>-failed-events", and the
+    # session's environment must keep its queue (a later `csvdrop setup` test would find it re-created).
     settings = provisioned.replace(
-        topic_name=f"fanout-topic-{tag}", queue_name=f"fanout-{tag}", state_dir=tmp_path / "state"
+        topic_name=f"fanout-topic-{tag}",
+        queue_name=f"fanout-{tag}",
+        function_name=f"fanout-fn-{tag}",
+        state_dir=tmp_path / "state",
     )
     topic = next(s for s in setup_steps(settings) if s.name == "topic").run()
     assert topic.status == "created", topic

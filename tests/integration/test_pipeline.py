@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pipeline_helpers import awscli, deliver_marker, independent_shape, mysql_row, run_cli, wait_for_row
@@ -12,7 +13,7 @@ from testsupport import NotYet, wait_until
 
 from backend import aws
 from backend.config import Settings
-from backend.notices import NoticeReader
+from backend.notices import Notice, NoticeReader
 from backend.reconcile import synthetic_event
 from backend.upload import upload_file
 
@@ -44,7 +45,7 @@ def _unique(name: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def s3(provisioned: Settings):  # type: ignore[no-untyped-def]
+def s3(provisioned: Settings) -> Any:
     return aws.client(provisioned, "s3")
 
 
@@ -80,7 +81,7 @@ def test_awscli_upload_is_processed_the_same_way(provisioned: Settings, tmp_path
 
 
 @pytest.mark.parametrize("name", sorted(BAD))
-def test_not_a_csv_gets_failed_record_and_failure_notice(provisioned: Settings, s3, name: str) -> None:  # type: ignore[no-untyped-def]
+def test_not_a_csv_gets_failed_record_and_failure_notice(provisioned: Settings, s3: Any, name: str) -> None:
     key = _unique(name)
     put = s3.put_object(Bucket=provisioned.bucket, Key=key, Body=BAD[name])
     row = wait_for_row(provisioned, key, put["ETag"].strip('"'))
@@ -91,10 +92,10 @@ def test_not_a_csv_gets_failed_record_and_failure_notice(provisioned: Settings, 
     assert notices[key].error == row["error"]
 
 
-_seen_notices: dict[str, object] = {}
+_seen_notices: dict[str, Notice] = {}
 
 
-def _wait_notices(settings: Settings, keys: set[str], timeout: float = 30) -> dict[str, object]:
+def _wait_notices(settings: Settings, keys: set[str], timeout: float = 30) -> dict[str, Notice]:
     """Notices for these keys (other tests' notices are kept for their own assertions)."""
     reader = NoticeReader(settings)
 
@@ -111,14 +112,14 @@ def _wait_notices(settings: Settings, keys: set[str], timeout: float = 30) -> di
     return {k: _seen_notices[k] for k in keys}
 
 
-def test_success_notice_carries_rows_and_columns(provisioned: Settings, s3) -> None:  # type: ignore[no-untyped-def]
+def test_success_notice_carries_rows_and_columns(provisioned: Settings, s3: Any) -> None:
     key = _unique("notice.csv")
     s3.put_object(Bucket=provisioned.bucket, Key=key, Body=b"a,b\n1,2\n3,4\n")
     notice = _wait_notices(provisioned, {key})[key]
     assert (notice.status, notice.row_count, notice.column_count) == ("PROCESSED", 2, 2)
 
 
-def test_same_event_twice_leaves_one_record(provisioned: Settings, s3) -> None:  # type: ignore[no-untyped-def]
+def test_same_event_twice_leaves_one_record(provisioned: Settings, s3: Any) -> None:
     key = _unique("twice.csv")
     put = s3.put_object(Bucket=provisioned.bucket, Key=key, Body=b"k,v\n1,2\n")
     etag = put["ETag"].strip('"')
@@ -133,7 +134,7 @@ def test_same_event_twice_leaves_one_record(provisioned: Settings, s3) -> None: 
     assert again["revision"] == first["revision"], "a duplicate event rewrote the record"
 
 
-def test_newer_upload_of_same_key_updates_the_record(provisioned: Settings, s3) -> None:  # type: ignore[no-untyped-def]
+def test_newer_upload_of_same_key_updates_the_record(provisioned: Settings, s3: Any) -> None:
     key = _unique("replaced.csv")
     first = s3.put_object(Bucket=provisioned.bucket, Key=key, Body=b"a\n1\n")
     wait_for_row(provisioned, key, first["ETag"].strip('"'))
@@ -142,7 +143,7 @@ def test_newer_upload_of_same_key_updates_the_record(provisioned: Settings, s3) 
     assert (row["row_count"], row["column_count"]) == (2, 3)
 
 
-def test_keys_are_url_decoded(provisioned: Settings, s3) -> None:  # type: ignore[no-untyped-def]
+def test_keys_are_url_decoded(provisioned: Settings, s3: Any) -> None:
     key = _unique("a+b c%20d ünï 日本.csv")
     s3.put_object(Bucket=provisioned.bucket, Key=key, Body=b"x\n1\n")
     row = wait_for_row(provisioned, key)
@@ -186,7 +187,7 @@ def test_cli_upload_wait_and_list_json_contract(provisioned: Settings, tmp_path:
     assert json.loads(shown.stdout)["sha256"] == record["sha256"]
 
 
-def test_cli_rejects_invalid_file_without_uploading(provisioned: Settings, tmp_path: Path, s3) -> None:  # type: ignore[no-untyped-def]
+def test_cli_rejects_invalid_file_without_uploading(provisioned: Settings, tmp_path: Path, s3: Any) -> None:
     path = tmp_path / f"bad-{uuid.uuid4().hex[:6]}.csv"
     path.write_bytes(b"\x00\x01\x02binary")
     done = run_cli(provisioned, "upload", str(path))
@@ -212,7 +213,7 @@ def test_second_setup_finds_everything(provisioned: Settings) -> None:
     assert "+" not in statuses and "!" not in statuses, done.stdout
 
 
-def test_email_notices_are_delivered(provisioned: Settings, s3) -> None:  # type: ignore[no-untyped-def]
+def test_email_notices_are_delivered(provisioned: Settings, s3: Any) -> None:
     """`setup --notify-email` subscribes an address; LocalStack delivers through its SES message store."""
     import urllib.request
 
@@ -223,7 +224,7 @@ def test_email_notices_are_delivered(provisioned: Settings, s3) -> None:  # type
     key = _unique("emailed.csv")
     s3.put_object(Bucket=provisioned.bucket, Key=key, Body=b"a,b\n1,2\n")
 
-    def mails() -> list[dict]:  # type: ignore[type-arg]
+    def mails() -> list[dict[str, Any]]:
         with urllib.request.urlopen(f"{provisioned.aws_endpoint}/_aws/ses", timeout=5) as resp:
             messages = json.loads(resp.read()).get("messages", [])
         return [
@@ -275,11 +276,11 @@ def test_upload_wait_exit_code_follows_the_record(provisioned: Settings, tmp_pat
         assert f"processed {path}" in done.stdout and done.returncode == 0, done.stdout + done.stderr
 
 
-def test_setup_replaces_the_older_csv_only_trigger(provisioned: Settings, s3) -> None:  # type: ignore[no-untyped-def]
+def test_setup_replaces_the_older_csv_only_trigger(provisioned: Settings, s3: Any) -> None:
     from backend.environment import environment_status
     from backend.provisioning import NOTIFICATION_ID, NOTIFICATION_IDS, run_setup
 
-    def ours() -> list[dict]:  # type: ignore[type-arg]
+    def ours() -> list[dict[str, Any]]:
         config = s3.get_bucket_notification_configuration(Bucket=provisioned.bucket)
         return [c for c in config.get("LambdaFunctionConfigurations", []) if c["Id"] in NOTIFICATION_IDS]
 
@@ -334,7 +335,7 @@ def test_setup_replaces_the_older_csv_only_trigger(provisioned: Settings, s3) ->
     assert row["status"] == "PROCESSED"
 
 
-def test_folder_placeholder_gets_no_record(provisioned: Settings, s3) -> None:  # type: ignore[no-untyped-def]
+def test_folder_placeholder_gets_no_record(provisioned: Settings, s3: Any) -> None:
     """The trigger takes every object, but an S3 console "folder" (a key ending in /) is not a file."""
     folder = _unique("folder/")
     s3.put_object(Bucket=provisioned.bucket, Key=folder, Body=b"")

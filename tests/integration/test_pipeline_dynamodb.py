@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pipeline_helpers import independent_shape, run_cli
@@ -34,14 +35,14 @@ def dynamo(stack: Settings) -> Settings:
     return settings
 
 
-def _item(settings: Settings, key: str) -> dict | None:  # type: ignore[type-arg]
+def _item(settings: Settings, key: str) -> dict[str, Any] | None:
     ddb = aws.client(settings, "dynamodb")
     key_attr = {"FileName": {"S": key}}
     return ddb.get_item(TableName=settings.dynamodb_table, Key=key_attr, ConsistentRead=True).get("Item")
 
 
-def _wait_item(settings: Settings, key: str, etag: str, timeout: float = 60) -> dict:  # type: ignore[type-arg]
-    def current() -> dict | NotYet:  # type: ignore[type-arg]
+def _wait_item(settings: Settings, key: str, etag: str, timeout: float = 60) -> dict[str, Any]:
+    def current() -> dict[str, Any] | NotYet:
         item = _item(settings, key)
         return item if item and item.get("ETag", {}).get("S") == etag else NotYet(item)
 

@@ -451,6 +451,7 @@ def test_every_listening_socket_is_loopback_only(exercised: Settings) -> None:
         if conn.pid not in pids:
             continue
         if conn.status == psutil.CONN_LISTEN or (conn.type == 2 and not conn.raddr):  # TCP LISTEN, or UDP
+            assert conn.laddr, f"a listening socket without a local address: {conn}"
             listening.append((conn.pid, conn.laddr.ip, conn.laddr.port, conn.status))
     ports = {(pid, port) for pid, _ip, port, _ in listening}
     assert (localstack.pid, exercised.localstack_port) in ports, listening

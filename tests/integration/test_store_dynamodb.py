@@ -49,7 +49,7 @@ def _writer(settings: Settings) -> Any:
 
 def _items(settings: Settings) -> list[dict[str, Any]]:
     c = client(settings, "dynamodb")
-    return c.scan(TableName=settings.dynamodb_table, ConsistentRead=True)["Items"]  # type: ignore[no-any-return]
+    return c.scan(TableName=settings.dynamodb_table, ConsistentRead=True)["Items"]
 
 
 def test_ensure_table_idempotent(dynamo_settings: Settings) -> None:

@@ -115,7 +115,8 @@ def test_validator_and_lambda_agree(name: str, large_dir: Path) -> None:
 
 def test_one_set_of_rules() -> None:
     """The desktop check and the Lambda decide with the same module (shipped in the function zip)."""
-    assert validation.csvtable is csv_metadata.csvtable
+    # csvtable is the module validation imported, not a name it exports: reached for on purpose.
+    assert validation.csvtable is csv_metadata.csvtable  # type: ignore[attr-defined]
     for p in sorted(BAD.glob("*.csv")):
         data = p.read_bytes()
         assert validation.check_magic(data) == csv_metadata.check_magic(data), p.name

@@ -7,6 +7,8 @@ import csv
 import io
 import tempfile
 from pathlib import Path
+from typing import Literal
+from unittest import mock
 
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
@@ -29,7 +31,7 @@ def csv_files(draw: st.DrawFn) -> tuple[bytes, str, int, list[list[str]]]:
     nrows = draw(st.integers(0, 12))
     delimiter = draw(st.sampled_from([",", ";", "\t", "|"]))
     terminator = draw(st.sampled_from(["\n", "\r\n", "\r"]))
-    quoting = draw(st.sampled_from([csv.QUOTE_MINIMAL, csv.QUOTE_ALL]))
+    quoting: Literal[0, 1] = draw(st.sampled_from([csv.QUOTE_MINIMAL, csv.QUOTE_ALL]))  # csv.writer's type
     kinds = [draw(st.sampled_from(["text", "number"])) for _ in range(ncols)]
     rows = [[draw(FIELD if k == "text" else NUMBER) for k in kinds] for _ in range(nrows)]
     header = [f"col{chr(97 + i)}" for i in range(ncols)]
@@ -127,9 +129,5 @@ def test_stray_quotes_follow_csv_module(data: bytes) -> None:
 def test_scan_chunk_boundaries_do_not_matter(case: tuple[bytes, str, int, list[list[str]]], chunk: int) -> None:
     data = case[0]
     whole = csv_metadata.profile_csv(data)
-    saved = csv_metadata.SCAN_CHUNK
-    csv_metadata.SCAN_CHUNK = chunk
-    try:
+    with mock.patch.object(csv_metadata, "SCAN_CHUNK", chunk):
         assert csv_metadata.profile_csv(data) == whole
-    finally:
-        csv_metadata.SCAN_CHUNK = saved

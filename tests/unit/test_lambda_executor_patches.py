@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import sys
 import threading
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from queue import Queue
 from typing import Any
@@ -123,7 +124,7 @@ class FakeLogs:
         class ResourceAlreadyExistsException(Exception):
             pass
 
-    def __init__(self, fail_streams: set[str] = frozenset()) -> None:  # type: ignore[assignment]
+    def __init__(self, fail_streams: AbstractSet[str] = frozenset()) -> None:
         self.streams: dict[tuple[str, str], list[dict[str, Any]]] = {}
         self.groups: set[str] = set()
         self.calls: list[tuple[str, str, int]] = []

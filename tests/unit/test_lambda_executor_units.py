@@ -222,9 +222,13 @@ def test_frames_round_trip_over_a_pipe_with_large_binary_parts() -> None:
         ({"type": "ready"}, ()),
         ({"type": "result", "error": True}, (b"{}", "log é\n".encode())),
     ]
-    writer = threading.Thread(
-        target=lambda: [child.write_all(w, child.encode_frame(h, *parts)) for h, parts in frames] and os.close(w)
-    )
+
+    def write_frames() -> None:
+        for h, parts in frames:
+            child.write_all(w, child.encode_frame(h, *parts))
+        os.close(w)
+
+    writer = threading.Thread(target=write_frames)
     writer.start()  # a megabyte does not fit the pipe: reader and writer must interleave
     with os.fdopen(r, "rb") as stream:
         got = [child.read_frame(stream) for _ in frames]
@@ -265,10 +269,12 @@ class _Runtime:
         os.close(to_child_r)
         os.close(from_child_w)
         self.answers = os.fdopen(from_child, "rb")
+        assert self.proc.stdout is not None  # stdout=PIPE
+        self.output = self.proc.stdout
 
     def next(self) -> tuple[dict, list[bytes]]:
         frame = child.read_frame(self.answers)
-        assert frame is not None, self.proc.stdout.read().decode() if self.proc.poll() is not None else ""
+        assert frame is not None, self.output.read().decode() if self.proc.poll() is not None else ""
         return frame
 
     def invoke(self, request_id: str, payload: bytes) -> tuple[dict, list[bytes]]:
@@ -280,7 +286,7 @@ class _Runtime:
         os.close(self.to_child)
         code = self.proc.wait(timeout=10)
         self.answers.close()
-        self.proc.stdout.close()
+        self.output.close()
         return code
 
 

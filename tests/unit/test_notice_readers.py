@@ -26,6 +26,7 @@ from backend.notices import (
     NoticeError,
     NoticeReader,
     ReaderIdentity,
+    ReaderKind,
     TopicMissing,
     desktop_reader,
     open_reader_queue,
@@ -44,8 +45,11 @@ def settings(tmp_path: Path) -> Settings:
 
 @pytest.fixture(autouse=True)
 def _no_slot_left_behind() -> Iterator[None]:
+    # Only this test's own slots count: the process may hold slots of windows other test modules opened.
+    before = set(notices._SLOTS)
     yield
-    assert not notices._SLOTS, "a test left a reader slot claimed"
+    left = set(notices._SLOTS) - before
+    assert not left, f"a test left a reader slot claimed: {left}"
 
 
 # ------------------------------------------------------------------------------------------ naming
@@ -78,7 +82,7 @@ def test_odd_and_long_parts_are_cleaned_and_cut_but_prefix_kind_and_id_stay_whol
     reader_id=st.text(min_size=1, max_size=20),
 )
 def test_every_name_is_a_valid_sqs_name_stable_and_distinct_per_reader(
-    queue_name: str, user: str, host: str, kind: Any, reader_id: str
+    queue_name: str, user: str, host: str, kind: ReaderKind, reader_id: str
 ) -> None:
     s = Settings(queue_name=queue_name)
     reader = ReaderIdentity(user, host, kind, reader_id)
@@ -86,7 +90,7 @@ def test_every_name_is_a_valid_sqs_name_stable_and_distinct_per_reader(
     assert SQS_NAME.fullmatch(name), name
     assert name == reader_queue_name(s, ReaderIdentity(user, host, kind, reader_id))  # stable
     assert name.startswith(reader_queue_prefix(s) + "-")  # setup and teardown find it by this prefix
-    other_kind = "cli" if kind == "app" else "app"
+    other_kind: ReaderKind = "cli" if kind == "app" else "app"
     assert reader_queue_name(s, ReaderIdentity(user, host, other_kind, reader_id)) != name
     if notices.clean_name_part(reader_id)[:16]:
         another = ReaderIdentity(user, host, kind, "z" + notices.clean_name_part(reader_id)[:15] + "q")

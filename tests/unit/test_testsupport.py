@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 from testsupport import NotYet, wait_until
 
 
 def test_returns_the_first_truthy_value_and_stops_calling() -> None:
-    answers = iter([None, 0, [], {"row": 1}, {"row": 2}])
+    answers: Iterator[object] = iter([None, 0, [], {"row": 1}, {"row": 2}])
     calls = []
 
     def condition() -> object:
