@@ -7,5 +7,12 @@ source "$ROOT/scripts/bootstrap.sh"
 if [ "${QT_QPA_PLATFORM:-}" != offscreen ]; then
     ensure_gui_packages
 fi
-"$ROOT/.venv/bin/csvdrop" stack up
+status=0
+"$ROOT/.venv/bin/csvdrop" stack up || status=$?
+if [ "$status" -eq 1 ]; then
+    # The services run but the environment was not set up again after a restart: the window can repair it.
+    echo "run-app: the local cloud is up, but its environment needs Set up environment (in the window)" >&2
+elif [ "$status" -ne 0 ]; then
+    exit "$status"
+fi
 exec "$ROOT/.venv/bin/csvdrop-gui" "$@"
