@@ -38,6 +38,14 @@ def _close_later(jobs: JobRunner, reader: MetadataReader | NoticeSource | None) 
         jobs.start(lambda _report: _close_quietly(reader), name="close reader")
 
 
+def _close_if_stopped(feed: RecordFeed | NoticeFeed, reader: MetadataReader | NoticeSource) -> None:
+    """On the worker, after a read: a feed stopped meanwhile (the window is closing) will never take this reader
+    back, and a closing job runner no longer delivers the result, so the worker closes it (its connection, and
+    for notices the reader's claim on its queue)."""
+    if feed.stopped:
+        _close_quietly(reader)
+
+
 def _close_quietly(reader: MetadataReader | NoticeSource) -> None:
     try:
         reader.close()
@@ -94,17 +102,19 @@ class RecordFeed(QObject):
         def work(_report: Report[None]) -> tuple[MetadataReader, list[MetadataRecord], str | None, bool]:
             r = reader if reader is not None else self._backend.open_reader(settings)
             out: list[MetadataRecord] = []
-            new_cursor = cursor
+            new_cursor, more = cursor, True
             try:
                 for _page in range(MAX_PAGES_PER_POLL):
                     records, new_cursor = r.changed_since(new_cursor)
                     out.extend(records)
                     if len(records) < PAGE_SIZE:
-                        return r, out, new_cursor, False
+                        more = False
+                        break
             except Exception:
                 _close_quietly(r)
                 raise
-            return r, out, new_cursor, True
+            _close_if_stopped(self, r)
+            return r, out, new_cursor, more
 
         def done(result: tuple[MetadataReader, list[MetadataRecord], str | None, bool]) -> None:
             self._polling = False
@@ -145,9 +155,15 @@ class RecordFeed(QObject):
         self._pending = []
         self._polling = False
 
+    @property
+    def stopped(self) -> bool:
+        return self._stopped
+
     def stop(self) -> None:
-        """No more reads; the open connection is closed on a worker."""
+        """No more reads; the open connection is closed on a worker (and one a read in flight brings back, by
+        that read's worker: see _close_if_stopped)."""
         self._stopped = True
+        self._generation += 1
         self.timer.stop()
         _close_later(self._jobs, self._reader)
         self._reader = None
@@ -208,6 +224,7 @@ class NoticeFeed(QObject):
             except Exception:
                 _close_quietly(r)
                 raise
+            _close_if_stopped(self, r)
             return r, list(notices)
 
         def done(result: tuple[NoticeSource, list[Notice]]) -> None:
@@ -247,8 +264,13 @@ class NoticeFeed(QObject):
         self._reader = None
         self._running = False
 
+    @property
+    def stopped(self) -> bool:
+        return self._stopped
+
     def stop(self) -> None:
         self._stopped = True
+        self._generation += 1
         self.timer.stop()
         _close_later(self._jobs, self._reader)
         self._reader = None

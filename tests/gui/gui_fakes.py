@@ -166,8 +166,12 @@ class FakeNoticeReader:
         self.backend = backend
         self.on_open = on_open
         self.opened = False
+        self.closed = False
 
     def receive(self, wait_seconds: int = 1, max_messages: int = 10) -> list[Notice]:
+        self.backend.notice_reading.set()
+        if self.backend.notice_gate is not None:  # a long poll the test lets return when it wants
+            self.backend.notice_gate.wait(10)
         if self.backend.notice_error:
             raise NoticeError(self.backend.notice_error)
         if not self.opened:  # as the real reader: the queue is opened (and reported) on the first read
@@ -181,7 +185,7 @@ class FakeNoticeReader:
         return out
 
     def close(self) -> None:
-        pass
+        self.closed = True
 
 
 @dataclass
@@ -238,6 +242,9 @@ class FakeBackend:
         default_factory=lambda: ReaderQueue("csvdrop-app-notices-tester-host-app-0a1b2c3d", "url", "arn", False)
     )
     notice_readers_opened: int = 0
+    notice_readers: list[FakeNoticeReader] = field(default_factory=list)
+    notice_gate: threading.Event | None = None
+    notice_reading: threading.Event = field(default_factory=threading.Event)
     poll_delay: float = 0.0
     env: dict[str, Health] = field(
         default_factory=lambda: {
@@ -340,7 +347,9 @@ class FakeBackend:
         if self.notice_error:
             raise NoticeError(self.notice_error)
         self.notice_readers_opened += 1
-        return FakeNoticeReader(self, on_open)
+        reader = FakeNoticeReader(self, on_open)
+        self.notice_readers.append(reader)
+        return reader
 
     def environment_status(self, settings: Settings) -> dict[str, Health]:
         return dict(self.env)

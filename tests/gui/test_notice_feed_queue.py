@@ -3,6 +3,7 @@ backend says about the queue when it opens it (created, notices missed) reaches 
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -77,3 +78,19 @@ def test_the_window_shows_the_note_in_its_status_bar(qtbot: Any, backend: FakeBa
     backend.notice_error = None
     window.notice_feed.poll()  # now, not after the retry pause
     qtbot.waitUntil(lambda: window.statusBar().currentMessage() == MISSED, timeout=5000)
+
+
+def test_a_read_in_flight_when_the_window_closes_still_closes_its_reader(
+    qtbot: Any, settings: Settings, backend: FakeBackend
+) -> None:
+    """The window closes while a long poll is out: the reader that poll brings back is closed (its claim on the
+    window's queue slot released), although a closing job runner no longer hands the result to the feed."""
+    runner = JobRunner(2)
+    backend.notice_gate = threading.Event()
+    feed = NoticeFeed(settings, backend, runner)
+    feed.start()
+    qtbot.waitUntil(backend.notice_reading.is_set, timeout=5000)
+    feed.stop()
+    backend.notice_gate.set()
+    assert runner.shutdown(5000)
+    assert backend.notice_readers and all(reader.closed for reader in backend.notice_readers)
