@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError
 
 from backend.config import Settings
+
+if TYPE_CHECKING:
+    import boto3
 
 # LocalStack accepts any credentials; real AWS uses the normal credential chain (env, profile, SSO, role).
 _LOCAL_CREDENTIALS = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
@@ -27,6 +28,8 @@ _SESSIONS_LOCK = threading.RLock()  # re-entrant: client() holds it while sessio
 
 def session(settings: Settings) -> boto3.Session:
     """The process's session for this target (created on first use)."""
+    import boto3  # here, not at module level: boto3 costs most of a second, before the window could show
+
     key = (settings.aws_profile if settings.mode == "aws" else "", settings.region)
     with _SESSIONS_LOCK:
         found = _SESSIONS.get(key)
@@ -38,6 +41,8 @@ def session(settings: Settings) -> boto3.Session:
 
 def client(settings: Settings, service: str, *, timeout_s: float = 10, retries: int = 2) -> Any:
     """A boto3 client. Short timeouts so a stopped endpoint is reported in seconds, not minutes."""
+    from botocore.config import Config
+
     cfg = Config(
         connect_timeout=timeout_s,
         read_timeout=max(timeout_s, 30),

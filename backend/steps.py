@@ -16,9 +16,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal, get_args
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from backend.aws import explain
 from backend.config import Settings
 from backend.errors import CsvDropError
 
@@ -48,11 +45,21 @@ class Step:
             status, detail = self.action()
         except CsvDropError as exc:
             status, detail = "failed", str(exc)
-        except (ClientError, BotoCoreError) as exc:
-            status, detail = "failed", explain(exc, self.settings)
         except Exception as exc:
-            status, detail = "failed", f"{type(exc).__name__}: {exc}"
+            status, detail = "failed", _failure_text(exc, self.settings)
         return StepResult(self.name, status, detail, time.monotonic() - started)
+
+
+def _failure_text(exc: Exception, settings: Settings) -> str:
+    # botocore is imported here, when a step fails, not with this module: the window imports the step events
+    # at start-up, and botocore costs most of a second.
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from backend.aws import explain
+
+    if isinstance(exc, (ClientError, BotoCoreError)):
+        return explain(exc, settings)
+    return f"{type(exc).__name__}: {exc}"
 
 
 @dataclass(frozen=True)

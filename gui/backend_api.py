@@ -11,18 +11,19 @@ import logging
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from backend import config, environment, export, notices, provisioning, store, upload, validation
-from backend.config import Settings
-from backend.environment import BringUp, Health
 from backend.errors import CsvDropError
-from backend.export import Format
-from backend.notices import NoticeSource, ReaderQueue
-from backend.steps import Step
-from backend.store import MetadataReader, MetadataRecord
-from backend.upload import UploadCancelled, UploadResult
-from backend.validation import ValidationResult
+
+if TYPE_CHECKING:
+    from backend.config import Settings
+    from backend.environment import BringUp, Health
+    from backend.export import Format
+    from backend.notices import NoticeSource, ReaderQueue
+    from backend.steps import Step
+    from backend.store import MetadataReader, MetadataRecord
+    from backend.upload import UploadResult
+    from backend.validation import ValidationResult
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +33,8 @@ def is_user_facing(exc: BaseException) -> bool:
 
 
 def is_cancelled(exc: BaseException) -> bool:
+    from backend.upload import UploadCancelled
+
     return isinstance(exc, UploadCancelled)
 
 
@@ -91,15 +94,25 @@ class BackendApi(Protocol):
 
 
 class Backend:
-    """Thin, blocking calls into ``backend.*`` (implements :class:`BackendApi`)."""
+    """Thin, blocking calls into ``backend.*`` (implements :class:`BackendApi`).
+
+    Each method imports its backend module when first called, on a worker: boto3 and pymysql cost more than a
+    second to import, which would otherwise come before the window shows.
+    """
 
     def expand_paths(self, paths: Sequence[Path]) -> list[Path]:
+        from backend import validation
+
         return validation.expand_paths(list(paths))
 
     def validate_file(self, path: Path, max_bytes: int) -> ValidationResult:
+        from backend import validation
+
         return validation.validate_file_isolated(path, max_bytes)
 
     def object_key_for(self, settings: Settings, path: Path) -> str:
+        from backend import upload
+
         return upload.object_key_for(settings, path)
 
     def upload_file(
@@ -111,31 +124,49 @@ class Backend:
         on_progress: Callable[[int, int], None] | None,
         cancel: threading.Event | None,
     ) -> UploadResult:
+        from backend import upload
+
         return upload.upload_file(settings, path, key=key, on_progress=on_progress, cancel=cancel)
 
     def open_reader(self, settings: Settings) -> MetadataReader:
+        from backend import store
+
         return store.open_reader(settings)
 
     def open_notices(self, settings: Settings, on_open: Callable[[ReaderQueue], None] | None = None) -> NoticeSource:
         """The window's reader: its own queue (the window's slot on this machine), told to ``on_open``."""
+        from backend import notices
+
         return notices.NoticeReader(settings, kind="app", on_open=on_open)
 
     def environment_status(self, settings: Settings) -> dict[str, Health]:
+        from backend import environment
+
         return environment.environment_status(settings)
 
     def setup_steps(self, settings: Settings, notify_email: str | None = None) -> list[Step]:
+        from backend import provisioning
+
         return provisioning.setup_steps(settings, notify_email=notify_email)
 
     def teardown_steps(self, settings: Settings) -> list[Step]:
+        from backend import provisioning
+
         return provisioning.teardown_steps(settings)
 
     def bring_up(self, settings: Settings, on_message: Callable[[str], None] | None = None) -> BringUp:
+        from backend import environment
+
         return environment.bring_up(settings, on_message=on_message)
 
     def export_records(self, records: Iterable[MetadataRecord], path: Path, fmt: Format) -> int:
+        from backend import export
+
         return export.export_records(list(records), path, fmt)
 
     def save_settings(self, settings: Settings, keys: list[str] | None = None) -> Path:
+        from backend import config
+
         return config.save_settings(settings, keys)
 
 

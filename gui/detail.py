@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
@@ -21,11 +22,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from backend.store import MetadataRecord
-from backend.store.records import RecordWarning
 from gui import style
 from gui.records import STATUS_COLORS, STATUS_LABELS, STATUS_TEXT_COLORS, s3_address, status_look
 from gui.widgets import ElidedLabel, MiddleElideDelegate, WrappingLabel
+
+if TYPE_CHECKING:
+    from backend.store import MetadataRecord
+    from backend.store.records import RecordWarning
 
 TYPE_LABELS = {
     "integer": "Integer",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from typing import Literal, NamedTuple
+from typing import TYPE_CHECKING, Literal, NamedTuple
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QCloseEvent, QColor
@@ -25,8 +25,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from backend.config import Settings
-from backend.environment import BringUp, Health
 from backend.steps import (
     PlanOutcome,
     PlanStarted,
@@ -39,8 +37,12 @@ from backend.steps import (
 )
 from gui import style
 from gui.backend_api import BackendApi, describe_error
-from gui.jobs import JobRunner, Report
 from gui.widgets import StatusLight
+
+if TYPE_CHECKING:
+    from backend.config import Settings
+    from backend.environment import BringUp, Health
+    from gui.jobs import JobRunner, Report
 
 LIGHTS = (
     ("localstack", "LocalStack"),

@@ -10,16 +10,19 @@ from __future__ import annotations
 
 import logging
 from collections import deque
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from backend.config import Settings
-from backend.environment import Health
-from backend.notices import Notice, NoticeSource, ReaderQueue
-from backend.store import MetadataReader, MetadataRecord
 from gui import style
 from gui.backend_api import BackendApi, describe_error
-from gui.jobs import JobRunner, Report
+
+if TYPE_CHECKING:
+    from backend.config import Settings
+    from backend.environment import Health
+    from backend.notices import Notice, NoticeSource, ReaderQueue
+    from backend.store import MetadataReader, MetadataRecord
+    from gui.jobs import JobRunner, Report
 
 log = logging.getLogger(__name__)
 

@@ -11,14 +11,12 @@ from __future__ import annotations
 import itertools
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer
 from PySide6.QtGui import QCloseEvent, QGuiApplication
 from PySide6.QtWidgets import QMainWindow, QMessageBox, QSplitter, QSystemTrayIcon, QVBoxLayout, QWidget
 
-from backend.config import Settings
-from backend.environment import Health
-from backend.notices import Notice
 from gui import style
 from gui.actions import WindowActions, bind_button
 from gui.backend_api import Backend, BackendApi, describe_error
@@ -32,6 +30,11 @@ from gui.panels.uploads_panel import UploadsPanel
 from gui.settings_dialog import SettingsDialog
 from gui.uploads import UploadItem, UploadManager
 from gui.widgets import BannerArea, section_title
+
+if TYPE_CHECKING:
+    from backend.config import Settings
+    from backend.environment import Health
+    from backend.notices import Notice
 
 log = logging.getLogger(__name__)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import bisect
 import operator
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import (
     QAbstractTableModel,
@@ -17,9 +18,11 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QColor
 
-from backend.store import MetadataRecord
-from backend.store.records import RecordWarning
 from gui import style
+
+if TYPE_CHECKING:
+    from backend.store import MetadataRecord
+    from backend.store.records import RecordWarning
 
 ModelIndex = QModelIndex | QPersistentModelIndex
 

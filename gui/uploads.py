@@ -10,18 +10,21 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt, QTimer, Signal
 from PySide6.QtGui import QColor
 
-from backend.config import Settings
-from backend.notices import Notice
-from backend.store import MetadataRecord
-from backend.upload import UploadResult
-from backend.validation import ValidationResult
+from backend.store.records import MetadataRecord
 from gui import style
 from gui.backend_api import BackendApi, describe_error, is_cancelled
 from gui.jobs import Job, JobRunner, Report
+
+if TYPE_CHECKING:
+    from backend.config import Settings
+    from backend.notices import Notice
+    from backend.upload import UploadResult
+    from backend.validation import ValidationResult
 
 ModelIndex = QModelIndex | QPersistentModelIndex
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QItemSelectionModel, QModelIndex, QPoint, QSettings, QSize, Qt, Signal
 from PySide6.QtGui import QAction, QMouseEvent
@@ -23,8 +24,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from backend.export import Format
-from backend.store import MetadataRecord
 from gui import style
 from gui.records import (
     COLUMNS,
@@ -37,6 +36,10 @@ from gui.records import (
     record_id,
 )
 from gui.widgets import ElidedLabel, MiddleElideDelegate, TableView, section_title
+
+if TYPE_CHECKING:
+    from backend.export import Format
+    from backend.store import MetadataRecord
 
 log = logging.getLogger(__name__)
 
