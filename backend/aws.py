@@ -57,6 +57,11 @@ def client(settings: Settings, service: str, *, timeout_s: float = 10, retries: 
         return session(settings).client(service, **kwargs)
 
 
+def error_code(exc: BaseException) -> str:
+    """The AWS error code of a ClientError ("NoSuchBucket", "ResourceNotFoundException" ...), else ""."""
+    return str(exc.response.get("Error", {}).get("Code", "")) if isinstance(exc, ClientError) else ""
+
+
 def explain(exc: BaseException, settings: Settings, path: Path | None = None) -> str:
     """A user-facing explanation of an AWS/network error with what to do about it."""
     where = f"{path.name}: " if path else ""

@@ -14,7 +14,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from backend import aws
-from backend.aws import explain
+from backend.aws import error_code, explain
 from backend.config import Settings
 from backend.provisioning import NOTIFICATION_IDS, run_setup, same_notifications, wanted_notifications
 from backend.reconcile import ReconcileReport, reconcile
@@ -104,10 +104,6 @@ def trigger_health(settings: Settings, notification: dict[str, Any]) -> Health:
     return Health(True, f"s3://{settings.bucket}/{settings.key_prefix}* -> {settings.function_name}")
 
 
-def _code(exc: ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Code", ""))
-
-
 def environment_status(settings: Settings) -> dict[str, Health]:
     """Status lights (keys in LIGHTS): is the cloud answering, the database, the function deployed, the trigger
     wired."""
@@ -133,7 +129,7 @@ def environment_status(settings: Settings) -> dict[str, Health]:
         out["function"] = Health(
             False,
             "not deployed: run Set up environment"
-            if _code(exc) == "ResourceNotFoundException"
+            if error_code(exc) == "ResourceNotFoundException"
             else explain(exc, settings),
         )
     except BotoCoreError as exc:
@@ -145,7 +141,7 @@ def environment_status(settings: Settings) -> dict[str, Health]:
         out["trigger"] = Health(
             False,
             "bucket missing: run Set up environment"
-            if _code(exc) in ("NoSuchBucket", "404")
+            if error_code(exc) in ("NoSuchBucket", "404")
             else explain(exc, settings),
         )
     except BotoCoreError as exc:

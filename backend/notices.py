@@ -32,7 +32,7 @@ from typing import Any, Literal, Protocol
 from botocore.exceptions import BotoCoreError, ClientError
 
 from backend import aws
-from backend.aws import explain
+from backend.aws import error_code, explain
 from backend.config import Settings
 from backend.errors import CsvDropError
 
@@ -438,10 +438,6 @@ def queue_policy(queue: str, topic: str) -> dict[str, Any]:
     }
 
 
-def _code(exc: BaseException) -> str:
-    return str(exc.response.get("Error", {}).get("Code", "")) if isinstance(exc, ClientError) else ""
-
-
 def _when(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
 
@@ -491,7 +487,7 @@ def open_reader_queue(
             # A queue made for a topic that is not there would never get a notice: say "run setup" instead.
             sns.get_topic_attributes(TopicArn=topic)
         except ClientError as exc:
-            if _code(exc) in ("NotFound", "NotFoundException"):
+            if error_code(exc) in ("NotFound", "NotFoundException"):
                 raise TopicMissing(
                     f"The notices topic '{settings.topic_name}' does not exist, so queue '{name}' cannot receive "
                     "notices. Run 'Set up environment' (csvdrop setup) to create it."
@@ -501,7 +497,7 @@ def open_reader_queue(
             url = str(sqs.get_queue_url(QueueName=name)["QueueUrl"])
             created = False
         except ClientError as exc:
-            if _code(exc) not in MISSING_QUEUE:
+            if error_code(exc) not in MISSING_QUEUE:
                 raise
             url = str(sqs.create_queue(QueueName=name, Attributes=attributes, tags=tags)["QueueUrl"])
             created = True
@@ -522,7 +518,7 @@ def open_reader_queue(
 
 def queue_error(settings: Settings, name: str, exc: BaseException) -> NoticeError:
     """The user-facing error for a failed call about a reader queue: which queue, and what to do."""
-    code = _code(exc)
+    code = error_code(exc)
     if code in ("AWS.SimpleQueueService.QueueDeletedRecently", "QueueDeletedRecently"):
         return NoticeError(
             f"The notices queue '{name}' was deleted less than a minute ago, and AWS lets its name be used "
@@ -614,7 +610,7 @@ class NoticeReader:
                 AttributeNames=["SentTimestamp"],
             )
         except (ClientError, BotoCoreError) as exc:
-            if _code(exc) in MISSING_QUEUE:
+            if error_code(exc) in MISSING_QUEUE:
                 self._queue = None  # the next read creates it again
                 raise QueueMissing(
                     f"The notices queue '{self.queue_name}' was deleted (by teardown, or by setup after "

@@ -19,6 +19,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from backend import aws
+from backend.aws import error_code
 from backend.config import Settings
 from backend.errors import CsvDropError
 from backend.notices import (
@@ -80,10 +81,6 @@ class Context:
         return str(self.facts["account"])
 
 
-def _code(exc: ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Code", ""))
-
-
 # ------------------------------------------------------------------------------------------ bucket
 def step_bucket(ctx: Context) -> tuple[Status, str]:
     s3, bucket = ctx.client("s3"), ctx.settings.bucket
@@ -91,7 +88,7 @@ def step_bucket(ctx: Context) -> tuple[Status, str]:
         s3.head_bucket(Bucket=bucket)
         return "found", f"bucket s3://{bucket}"
     except ClientError as exc:
-        if _code(exc) not in ("404", "NoSuchBucket", "NotFound"):
+        if error_code(exc) not in ("404", "NoSuchBucket", "NotFound"):
             raise
     kwargs: dict[str, Any] = {"Bucket": bucket}
     if ctx.settings.region != "us-east-1":
@@ -137,7 +134,7 @@ def _ensure_secret(ctx: Context, name: str, user: str) -> tuple[Status, str, dic
             return "updated", current["ARN"], wanted
         return "found", current["ARN"], value
     except ClientError as exc:
-        if _code(exc) != "ResourceNotFoundException":
+        if error_code(exc) != "ResourceNotFoundException":
             raise
     wanted = _secret_payload(ctx, user, secrets.token_urlsafe(24))
     created = sm.create_secret(
@@ -203,7 +200,7 @@ def step_topic(ctx: Context) -> tuple[Status, str]:
         sns.get_topic_attributes(TopicArn=arn)
         status: Status = "found"
     except ClientError as exc:
-        if _code(exc) not in ("NotFound", "NotFoundException"):
+        if error_code(exc) not in ("NotFound", "NotFoundException"):
             raise
         arn = sns.create_topic(Name=name)["TopicArn"]
         status = "created"
@@ -217,7 +214,7 @@ def _ensure_queue(ctx: Context, name: str) -> tuple[Status, str, str]:
         url = sqs.get_queue_url(QueueName=name)["QueueUrl"]
         status: Status = "found"
     except ClientError as exc:
-        if _code(exc) not in MISSING_QUEUE:
+        if error_code(exc) not in MISSING_QUEUE:
             raise
         url = sqs.create_queue(QueueName=name, Attributes={"MessageRetentionPeriod": "1209600"})["QueueUrl"]
         status = "created"
@@ -240,7 +237,7 @@ def _subscriptions(ctx: Context, topic: str) -> list[dict[str, Any]]:
         pages = ctx.client("sns").get_paginator("list_subscriptions_by_topic").paginate(TopicArn=topic)
         return [sub for page in pages for sub in page.get("Subscriptions", [])]
     except ClientError as exc:
-        if _code(exc) in ("NotFound", "NotFoundException"):
+        if error_code(exc) in ("NotFound", "NotFoundException"):
             return []
         raise
 
@@ -267,7 +264,7 @@ def reader_queues(ctx: Context) -> list[ReaderQueueFound]:
                     created = attributes.get("Attributes", {}).get("CreatedTimestamp")
                     when = dt.datetime.fromtimestamp(int(created), dt.UTC) if created else None
             except ClientError as exc:
-                if _code(exc) in MISSING_QUEUE:  # removed while we looked
+                if error_code(exc) in MISSING_QUEUE:  # removed while we looked
                     continue
                 raise
             found.append(ReaderQueueFound(name, str(url), arn, when))
@@ -278,7 +275,7 @@ def _unsubscribe(sns: Any, subscription: str) -> None:
     try:
         sns.unsubscribe(SubscriptionArn=subscription)
     except ClientError as exc:
-        if _code(exc) not in ("NotFound", "NotFoundException"):
+        if error_code(exc) not in ("NotFound", "NotFoundException"):
             raise
 
 
@@ -292,7 +289,7 @@ def _remove_queue(ctx: Context, name: str, url: str | None, subscriptions: list[
     try:
         sqs.delete_queue(QueueUrl=url or sqs.get_queue_url(QueueName=name)["QueueUrl"])
     except ClientError as exc:
-        if _code(exc) in MISSING_QUEUE:
+        if error_code(exc) in MISSING_QUEUE:
             return False
         raise
     return True
@@ -418,7 +415,7 @@ def step_role(ctx: Context) -> tuple[Status, str]:
         arn = iam.get_role(RoleName=name)["Role"]["Arn"]
         status: Status = "found"
     except ClientError as exc:
-        if _code(exc) != "NoSuchEntity":
+        if error_code(exc) != "NoSuchEntity":
             raise
         arn = iam.create_role(
             RoleName=name, AssumeRolePolicyDocument=json.dumps(trust), Description="CSV Drop process_csv function"
@@ -505,7 +502,7 @@ def _ensure_log_group(ctx: Context) -> None:
     try:
         ctx.client("logs").create_log_group(logGroupName=f"/aws/lambda/{ctx.settings.function_name}")
     except ClientError as exc:
-        if _code(exc) != "ResourceAlreadyExistsException":
+        if error_code(exc) != "ResourceAlreadyExistsException":
             raise
 
 
@@ -540,7 +537,7 @@ def step_function(ctx: Context) -> tuple[Status, str]:
     try:
         current = lam.get_function_configuration(FunctionName=s.function_name)
     except ClientError as exc:
-        if _code(exc) != "ResourceNotFoundException":
+        if error_code(exc) != "ResourceNotFoundException":
             raise
         current = None
     if current is None:
@@ -554,7 +551,7 @@ def step_function(ctx: Context) -> tuple[Status, str]:
                 )
                 break
             except ClientError as exc:
-                if _code(exc) != "InvalidParameterValueException" or attempt == 9:
+                if error_code(exc) != "InvalidParameterValueException" or attempt == 9:
                     raise
                 time.sleep(2)
         status: Status = "created"
@@ -599,7 +596,7 @@ def step_trigger(ctx: Context) -> tuple[Status, str]:
             SourceAccount=ctx.account,
         )
     except ClientError as exc:
-        if _code(exc) != "ResourceConflictException":
+        if error_code(exc) != "ResourceConflictException":
             raise
     current = s3.get_bucket_notification_configuration(Bucket=s.bucket)
     current.pop("ResponseMetadata", None)
@@ -720,7 +717,7 @@ def _ignore_missing(fn: Callable[[], Any], *missing: str) -> bool:
         fn()
         return True
     except ClientError as exc:
-        if _code(exc) in missing:
+        if error_code(exc) in missing:
             return False
         raise
 
@@ -735,7 +732,7 @@ def teardown_function(ctx: Context) -> tuple[Status, str]:
         ]
         ctx.client("s3").put_bucket_notification_configuration(Bucket=s.bucket, NotificationConfiguration=current)
     except ClientError as exc:
-        if _code(exc) not in ("NoSuchBucket", "404"):
+        if error_code(exc) not in ("NoSuchBucket", "404"):
             raise
     gone = _ignore_missing(lambda: lam.delete_function(FunctionName=s.function_name), "ResourceNotFoundException")
     for version in lam.list_layer_versions(LayerName=s.layer_name).get("LayerVersions", []):
@@ -759,7 +756,7 @@ def teardown_notices(ctx: Context) -> tuple[Status, str]:
     try:
         sns.get_topic_attributes(TopicArn=topic)  # deleting a topic that is not there succeeds: ask first
     except ClientError as exc:
-        if _code(exc) not in ("NotFound", "NotFoundException"):
+        if error_code(exc) not in ("NotFound", "NotFoundException"):
             raise
     else:
         for sub in subscriptions:
@@ -788,7 +785,7 @@ def _empty_and_delete_bucket(s3: Any, bucket: str) -> bool:
         s3.delete_bucket(Bucket=bucket)
         return True
     except ClientError as exc:
-        if _code(exc) in ("NoSuchBucket", "404"):
+        if error_code(exc) in ("NoSuchBucket", "404"):
             return False
         raise
 

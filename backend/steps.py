@@ -21,6 +21,7 @@ from backend.errors import CsvDropError
 
 Status = Literal["created", "found", "updated", "failed", "skipped", "removed", "absent", "passed"]
 STATUSES: tuple[Status, ...] = get_args(Status)
+NotRunReason = Literal["earlier step failed", "stopped"]
 
 
 @dataclass(frozen=True)
@@ -84,7 +85,7 @@ class StepFinished:
 class StepNotRun:
     index: int
     title: str
-    reason: Literal["earlier step failed", "stopped"]
+    reason: NotRunReason
 
 
 StepEvent = PlanStarted | StepStarted | StepFinished | StepNotRun
@@ -117,19 +118,18 @@ def run_steps(
     emit(PlanStarted(tuple(step.title for step in steps)))
     results: list[StepResult] = []
     not_run: list[str] = []
-    stopped = False
+    halted: NotRunReason | None = None
     for index, step in enumerate(steps):
-        if (results and results[-1].status == "failed") or not_run:
+        if halted is None and stop is not None and stop.is_set():
+            halted = "stopped"
+        if halted is not None:
             not_run.append(step.title)
-            emit(StepNotRun(index, step.title, "stopped" if stopped else "earlier step failed"))
-            continue
-        if stop is not None and stop.is_set():
-            stopped = True
-            not_run.append(step.title)
-            emit(StepNotRun(index, step.title, "stopped"))
+            emit(StepNotRun(index, step.title, halted))
             continue
         emit(StepStarted(index, step.title))
         result = step.run()
         results.append(result)
         emit(StepFinished(index, step.title, result))
-    return PlanOutcome(tuple(results), tuple(not_run), stopped)
+        if result.status == "failed":
+            halted = "earlier step failed"
+    return PlanOutcome(tuple(results), tuple(not_run), halted == "stopped")

@@ -166,10 +166,8 @@ class RecordFeed(QObject):
         """No more reads; the open connection is closed on a worker (and one a read in flight brings back, by
         that read's worker: see _close_if_stopped)."""
         self._stopped = True
-        self._generation += 1
         self.timer.stop()
-        _close_later(self._jobs, self._reader)
-        self._reader = None
+        self.reset()
 
 
 class NoticeFeed(QObject):
@@ -273,10 +271,8 @@ class NoticeFeed(QObject):
 
     def stop(self) -> None:
         self._stopped = True
-        self._generation += 1
         self.timer.stop()
-        _close_later(self._jobs, self._reader)
-        self._reader = None
+        self.reset()
 
 
 class EnvironmentMonitor(QObject):

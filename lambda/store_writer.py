@@ -476,8 +476,6 @@ class MySqlWriter(Writer):
 # The store-wide revision counter: one item in a table of its own, so the records table holds records only
 # (a user scanning MetadataTable, as the seed's instructions do, meets nothing else).
 COUNTER_KEY = {"Counter": {"S": "revision"}}
-# Where older versions kept the counter: an item of the records table whose FileName is longer than any S3 key.
-LEGACY_COUNTER_FILE_NAME = "#csvdrop-revision-counter#" + "#" * 1024
 
 
 class DynamoWriter(Writer):

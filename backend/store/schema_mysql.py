@@ -330,14 +330,8 @@ def metadata_table_exists(settings: Settings) -> bool:
     if settings.metadata_store != "mysql":
         return False
     try:
-        conn = pymysql.connect(
-            host=settings.mysql_host,
-            port=settings.mysql_port,
-            user=settings.mysql_admin_user,
-            password=settings.mysql_admin_password,
-            connect_timeout=5,
-        )
-    except pymysql.err.MySQLError:
+        conn = admin_connect(settings, connect_timeout=5)
+    except SetupError:
         return False
     try:
         with conn.cursor() as cur:
