@@ -93,6 +93,28 @@ def parse_utc(value: Any) -> datetime:
 
 
 @dataclass(frozen=True)
+class Histogram:
+    """Counts of a column's non-null values in equal-width bins between ``edges[0]`` and ``edges[-1]``
+    (``len(edges) == len(counts) + 1``). For dates the edges are Unix seconds (UTC)."""
+
+    edges: tuple[float, ...]
+    counts: tuple[int, ...]
+
+    @classmethod
+    def from_json(cls, data: Any) -> Histogram | None:
+        if not isinstance(data, Mapping):
+            return None
+        edges = tuple(float(e) for e in data.get("edges") or ())
+        counts = tuple(int(c) for c in data.get("counts") or ())
+        if not counts or len(edges) != len(counts) + 1:
+            return None
+        return cls(edges, counts)
+
+    def to_json_dict(self) -> dict[str, Any]:
+        return {"edges": list(self.edges), "counts": list(self.counts)}
+
+
+@dataclass(frozen=True)
 class ColumnProfile:
     name: str
     type: str
@@ -100,6 +122,10 @@ class ColumnProfile:
     distinct_count: int = 0
     min: float | int | str | None = None
     max: float | int | str | None = None
+    # The column's distribution, drawn in the detail pane (records stored before contract v3 have neither):
+    # ``histogram`` for number and date columns, ``top_values`` for text. See docs/contracts.md.
+    histogram: Histogram | None = None
+    top_values: tuple[tuple[str, int], ...] = ()
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> ColumnProfile:
@@ -110,6 +136,12 @@ class ColumnProfile:
             distinct_count=int(data.get("distinct_count") or 0),
             min=data.get("min"),
             max=data.get("max"),
+            histogram=Histogram.from_json(data.get("histogram")),
+            top_values=tuple(
+                (str(item[0]), int(item[1]))
+                for item in data.get("top_values") or ()
+                if isinstance(item, (list, tuple)) and len(item) == 2
+            ),
         )
 
     def to_json_dict(self) -> dict[str, Any]:
@@ -120,6 +152,8 @@ class ColumnProfile:
             "distinct_count": self.distinct_count,
             "min": self.min,
             "max": self.max,
+            "histogram": None if self.histogram is None else self.histogram.to_json_dict(),
+            "top_values": [[value, count] for value, count in self.top_values],
         }
 
 
@@ -263,6 +297,11 @@ class MetadataRecord:
     skipped_lines: SkippedLines | None = None
     revision: int = 0
     updated_at: datetime | None = field(default=None, compare=False)
+    # Not contract keys. ``deleted``: a tombstone (the object was removed; changed_since reports it once so
+    # every window drops the row; list/count/get never return one). ``complete``: False when the record came
+    # from a summary read (RecordQuery.summary), which leaves out columns, column_names and sample_rows.
+    deleted: bool = False
+    complete: bool = True
 
     @property
     def has_warnings(self) -> bool:
@@ -368,6 +407,12 @@ class RecordQuery:
     descending: bool = True
     limit: int = 100
     offset: int = 0
+    # The browser's indexed text filter: the rule it follows is the reader's capabilities.text_rule.
+    text: str | None = None
+    # Keyset paging: RecordPage.next of the previous page (same filters and sort); offset is then ignored.
+    after: str | None = None
+    # Leave out the heavy fields (columns, column_names, sample_rows): the records come back complete=False.
+    summary: bool = False
 
     def __post_init__(self) -> None:
         if self.sort not in SORT_KEYS:
@@ -383,7 +428,18 @@ class RecordQuery:
 @dataclass(frozen=True)
 class RecordPage:
     records: Sequence[MetadataRecord]
-    total: int  # rows matching the query's filters, ignoring limit/offset
+    total: int  # rows matching the query's filters, ignoring limit/offset; -1 when not counted (see count())
+    next: str | None = None  # pass as RecordQuery.after for the page after this one; None: this was the last
+
+
+@dataclass(frozen=True)
+class ReaderCapabilities:
+    """What a store can do on the server, for the browser to offer it or say it cannot."""
+
+    sort_keys: tuple[str, ...]  # sorts served by an index; others are refused by list() with a StoreError
+    text_rule: str  # how RecordQuery.text matches, for the filter's placeholder, e.g. "Name or key starts with…"
+    random_access: bool  # list() with a large offset is cheap (an index walk), not a walk through every page
+    notes: tuple[str, ...] = ()  # what the browser should tell the user about this store's limits
 
 
 Records = list[MetadataRecord]
@@ -392,13 +448,23 @@ Records = list[MetadataRecord]
 class MetadataReader(Protocol):
     """Read side of the metadata store (MySQL or DynamoDB). Methods raise only :class:`StoreError`."""
 
-    def list(self, query: RecordQuery) -> RecordPage: ...
+    @property
+    def capabilities(self) -> ReaderCapabilities: ...
+
+    def list(self, query: RecordQuery) -> RecordPage:
+        """One page of live (not deleted) records matching the query, in its order; ``total`` as count()."""
+        ...
+
+    def count(self, query: RecordQuery) -> int:
+        """How many live records match the query's filters."""
+        ...
 
     def get(self, bucket: str, key: str) -> MetadataRecord | None: ...
 
-    def changed_since(self, cursor: str | None, limit: int = 1000) -> tuple[Records, str]:
+    def changed_since(self, cursor: str | None, limit: int = 1000, *, summary: bool = False) -> tuple[Records, str]:
         """Records changed after ``cursor`` (None = from the beginning), oldest change first, at most
-        ``limit``, and the cursor to pass next time. Call again while a full page comes back."""
+        ``limit``, and the cursor to pass next time. Call again while a full page comes back. Deletions come
+        as tombstones (``deleted=True``)."""
         ...
 
     def close(self) -> None: ...
