@@ -618,7 +618,8 @@ def wanted_notifications(s: Settings, function_arn: str) -> list[dict[str, Any]]
     config: dict[str, Any] = {
         "Id": NOTIFICATION_ID,
         "LambdaFunctionArn": function_arn,
-        "Events": ["s3:ObjectCreated:*"],
+        # Removals too: the function marks the record deleted, so every window drops the row.
+        "Events": ["s3:ObjectCreated:*", "s3:ObjectRemoved:*"],
     }
     if s.key_prefix:
         config["Filter"] = {"Key": {"FilterRules": [{"Name": "prefix", "Value": s.key_prefix}]}}

@@ -60,15 +60,23 @@ def reconcile(
                 objects[obj["Key"]] = (str(obj["ETag"]).strip('"'), int(obj["Size"]))
     reader = open_reader(settings)
     try:
-        records, cursor = reader.changed_since(None)
+        records, cursor = reader.changed_since(None, summary=True)
         while True:
-            more, cursor = reader.changed_since(cursor)
+            more, cursor = reader.changed_since(cursor, summary=True)
             if not more:
                 break
             records += more
     finally:
         reader.close()
-    have = {r.key: r.etag for r in records if r.bucket == settings.bucket}
+    # A tombstone is the record of an object that is gone: an object under that key now (uploaded again,
+    # its event lost) has no live record and is re-driven; a tombstone without an object needs nothing.
+    have: dict[str, str] = {}
+    for r in records:  # oldest change first: a later revival or tombstone overrides
+        if r.bucket == settings.bucket:
+            if r.deleted:
+                have.pop(r.key, None)
+            else:
+                have[r.key] = r.etag
     missing = sorted(k for k, (etag, _) in objects.items() if have.get(k) != etag)
     redriven = 0
     if not dry_run and missing:

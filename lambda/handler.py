@@ -1,4 +1,9 @@
-"""S3 ObjectCreated -> CSV metadata -> metadata store -> SNS notice.
+"""S3 ObjectCreated -> CSV metadata -> metadata store -> SNS notice; S3 ObjectRemoved -> a tombstone.
+
+An event with a top-level ``"csvdrop_reprocess": true`` (`csvdrop reprocess KEY` invokes the function with
+one) profiles the object again and stores the result even though the stored record has the same sequencer
+and ETag, so its revision moves and a notice goes out. A deletion sends no notice: readers learn of it from
+"changed since" (the tombstone's new revision).
 
 Configured by environment (set by `csvdrop setup`): DB_SECRET_ARN, METADATA_STORE (mysql | dynamodb),
 DYNAMODB_TABLE, TOPIC_ARN, MAX_OBJECT_BYTES.
@@ -53,13 +58,21 @@ def _iso(moment: dt.datetime) -> str:
 
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     outcomes = []
+    reprocess = event.get("csvdrop_reprocess") is True
     for record in event.get("Records", []):
-        if record.get("eventSource") != "aws:s3" or not str(record.get("eventName", "")).startswith("ObjectCreated"):
+        name = str(record.get("eventName", ""))
+        if record.get("eventSource") != "aws:s3" or not name.startswith(("ObjectCreated", "ObjectRemoved")):
             continue
         s3 = record["s3"]
         bucket = s3["bucket"]["name"]
         # S3 event keys are URL-encoded with '+' for spaces.
         key = urllib.parse.unquote_plus(s3["object"]["key"])
+        if name.startswith("ObjectRemoved"):
+            if not key.endswith("/"):
+                outcomes.append(
+                    remove_object(bucket, key, sequencer=str(s3["object"].get("sequencer") or ""), event=record)
+                )
+            continue
         if key.endswith("/"):
             # The trigger takes every object under the prefix; a "folder" (an S3 console placeholder) is not a file.
             LOG.info("skipping %s/%s: a folder placeholder, not a file", bucket, key)
@@ -70,12 +83,47 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             key,
             etag=str(s3["object"].get("eTag") or s3["object"].get("etag") or "").strip('"'),
             sequencer=str(s3["object"].get("sequencer") or ""),
+            reprocess=reprocess,
         )
         outcomes.append(outcome)
     return {"results": outcomes}
 
 
-def process_object(bucket: str, key: str, *, etag: str, sequencer: str) -> dict[str, Any]:
+def _event_time(record: dict[str, Any]) -> dt.datetime:
+    text = str(record.get("eventTime") or "")
+    try:
+        moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return dt.datetime.now(dt.UTC)
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
+def remove_object(bucket: str, key: str, *, sequencer: str, event: dict[str, Any]) -> dict[str, Any]:
+    """Marks the key's record deleted, unless the object exists again (a newer upload, whose own event
+    replaces the record) or the stored record is newer than this deletion (the writer's ordering rule)."""
+    try:
+        _client("s3").head_object(Bucket=bucket, Key=key)
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "")
+        # Without s3:ListBucket, S3 answers a missing key with 403: the sequencer rule then decides alone
+        # (on AWS it is authoritative; the existence check is for emulators' constant sequencers).
+        if code not in ("NoSuchKey", "404", "NotFound", "403", "AccessDenied", "Forbidden"):
+            raise
+    else:
+        LOG.info("not deleting the record of %s/%s: the object exists again", bucket, key)
+        return {"bucket": bucket, "key": key, "skipped": "exists"}
+    # The deletion's time stands in for LastModified: after the deleted object's, before a later upload's.
+    token = ordering_token(sequencer, _event_time(event))
+    try:
+        deleted = _writer_for_env().delete(bucket, key, token)
+    except Exception:
+        LOG.error("could not mark the record of s3://%s/%s deleted; the invocation fails and is retried", bucket, key)
+        raise
+    LOG.info("DELETED %s/%s tombstone=%s", bucket, key, deleted)
+    return {"bucket": bucket, "key": key, "deleted": deleted}
+
+
+def process_object(bucket: str, key: str, *, etag: str, sequencer: str, reprocess: bool = False) -> dict[str, Any]:
     started = time.perf_counter()
     try:
         # IfMatch: an old event must not profile a newer object under the same key (its own event follows).
@@ -119,7 +167,7 @@ def process_object(bucket: str, key: str, *, etag: str, sequencer: str) -> dict[
     record["duration_ms"] = round((time.perf_counter() - started) * 1000, 2)
 
     try:
-        stored = _writer_for_env().upsert(record)
+        stored = _writer_for_env().upsert(record, reprocess=reprocess)
     except Exception:
         # The exception's own message may not name the file (e.g. "cannot connect"): say which one failed.
         LOG.error("could not store the record of s3://%s/%s; the invocation fails and is retried", bucket, key)

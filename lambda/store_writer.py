@@ -11,6 +11,14 @@ Semantics, the same for both stores (``Writer.upsert(record) -> bool``):
   (True). An *equal* sequencer with a *different* ETag also replaces it (True): emulators send a constant
   sequencer, so handler.ordering_token() can tie, and the handler read the bytes with IfMatch, so they were
   current. Equal sequencer and equal ETag is a duplicate (False);
+* a re-process (``upsert(record, reprocess=True)``, `csvdrop reprocess KEY`) stores the fresh profile even
+  when sequencer and ETag equal the stored ones: an equal-or-older stored version is replaced, a newer one
+  still wins;
+* a deletion (``delete(bucket, key, sequencer)``, S3 ``ObjectRemoved:*``) leaves a tombstone: the row stays,
+  marked deleted, with a new revision, so readers polling "changed since" learn of it. A deletion older than
+  the stored version changes nothing (a newer upload keeps its record). A later upload revives the row: an
+  upload whose sequencer is not older than the stored one replaces a tombstone (the handler read the object
+  with IfMatch, so it exists now);
 * every change gets the next value of a store-wide ``revision`` counter (and ``updated_at``), which the app
   polls with "changed since". The counter is bumped in the same transaction as the row, so revisions become
   visible in increasing order and a reader's cursor never skips a row.
@@ -74,6 +82,36 @@ def should_replace(new_sequencer: str, new_etag: str, stored_sequencer: str, sto
     if sequencer_newer(stored_sequencer, new_sequencer):
         return False
     return new_etag != stored_etag
+
+
+def should_store(
+    new_sequencer: str,
+    new_etag: str,
+    stored_sequencer: str,
+    stored_etag: str,
+    *,
+    stored_deleted: bool = False,
+    reprocess: bool = False,
+) -> bool:
+    """Whether an upload's record replaces the stored row: the ordering rule, except that a re-process or a
+    tombstone yields to anything not older than it (equal sequencers included)."""
+    if reprocess or stored_deleted:
+        return not sequencer_newer(stored_sequencer, new_sequencer)
+    return should_replace(new_sequencer, new_etag, stored_sequencer, stored_etag)
+
+
+def should_tombstone(delete_sequencer: str, stored_sequencer: str, *, stored_deleted: bool) -> bool:
+    """Whether a deletion event marks the stored row deleted: not when it already is, nor when the stored
+    version is newer than the deletion (the object was uploaded again after it)."""
+    return not stored_deleted and not sequencer_newer(stored_sequencer, delete_sequencer)
+
+
+def status_rank(status: str, warning_count: int) -> int:
+    """The sort/count bucket of a record, as the database's generated ``status_rank`` computes it: PROCESSED
+    0, processed with warnings 1, FAILED 2."""
+    if status == "FAILED":
+        return 2
+    return 1 if warning_count > 0 else 0
 
 
 def key_hash(bucket: str, key: str) -> str:
@@ -168,6 +206,13 @@ def _warnings(value: Any) -> list[dict[str, Any]]:
     return out
 
 
+def _column_profile(column: Any) -> Any:
+    """A column profile with the contract-v3 distribution keys present (a profile from before has neither)."""
+    if not isinstance(column, dict):
+        return column
+    return {**column, "histogram": column.get("histogram"), "top_values": column.get("top_values") or []}
+
+
 def normalize_record(record: Mapping[str, Any]) -> dict[str, Any]:
     """The contract record with types checked and defaults filled; times as aware UTC datetimes."""
     for name in ("bucket", "key", "sequencer"):
@@ -207,7 +252,7 @@ def normalize_record(record: Mapping[str, Any]) -> dict[str, Any]:
         "column_count": _opt(record.get("column_count"), int),
         "column_names": _clean_json(list(record.get("column_names") or [])),
         "duplicate_column_names": _clean_json(list(record.get("duplicate_column_names") or [])),
-        "columns": _clean_json(list(record.get("columns") or [])),
+        "columns": [_column_profile(c) for c in _clean_json(list(record.get("columns") or []))],
         "duplicate_row_count": _opt(record.get("duplicate_row_count"), int),
         "sample_rows": _clean_json(list(record.get("sample_rows") or [])),
     }
@@ -269,10 +314,13 @@ def clear_secret_cache() -> None:
 
 # ---------------------------------------------------------------------------------------------- writers
 class Writer:
-    """Stores records; ``upsert`` returns False when the stored record is newer or the same event
-    (see the module docstring for the exact rule)."""
+    """Stores records; ``upsert`` returns False when the stored record is newer or the same event, ``delete``
+    False when there is nothing (newer) to delete (see the module docstring for the exact rule)."""
 
-    def upsert(self, record: Mapping[str, Any]) -> bool:
+    def upsert(self, record: Mapping[str, Any], *, reprocess: bool = False) -> bool:
+        raise NotImplementedError
+
+    def delete(self, bucket: str, key: str, sequencer: str) -> bool:
         raise NotImplementedError
 
     def close(self) -> None:
@@ -338,7 +386,12 @@ _INSERT_SQL = (
 _UPDATE_SQL = (
     "UPDATE csv_metadata SET "  # noqa: S608
     + ", ".join(f"`{c}` = %s" for c in _MYSQL_COLUMNS)
-    + ", revision = %s, updated_at = UTC_TIMESTAMP(6) WHERE key_hash = %s"
+    + ", deleted = 0, revision = %s, updated_at = UTC_TIMESTAMP(6) WHERE key_hash = %s"
+)
+_TOMBSTONE_SQL = "UPDATE csv_metadata SET deleted = 1, revision = %s, updated_at = UTC_TIMESTAMP(6) WHERE key_hash = %s"
+# Live rows per (bucket, status_rank), kept in the writer's transaction (migration 0003).
+_COUNT_SQL = (
+    "INSERT INTO csv_metadata_counts (bucket, status_rank, n) VALUES (%s, %s, %s) ON DUPLICATE KEY UPDATE n = n + %s"
 )
 
 
@@ -404,16 +457,26 @@ class MySqlWriter(Writer):
             except Exception:
                 pass
 
-    def upsert(self, record: Mapping[str, Any]) -> bool:
+    def upsert(self, record: Mapping[str, Any], *, reprocess: bool = False) -> bool:
+        norm = normalize_record(record)
+        return self._transaction(
+            f"s3://{norm['bucket']}/{norm['key']}", lambda conn: self._upsert_once(conn, norm, reprocess)
+        )
+
+    def delete(self, bucket: str, key: str, sequencer: str) -> bool:
+        sequencer_key(sequencer)
+        return self._transaction(f"s3://{bucket}/{key}", lambda conn: self._delete_once(conn, bucket, key, sequencer))
+
+    def _transaction(self, what: str, once: Any) -> bool:
+        """Runs ``once(conn)`` (one transaction), again after a deadlock or a dropped connection."""
         import pymysql
 
-        norm = normalize_record(record)
         reconnected = False
         txn_retries = 0
         while True:
             conn = self._connection()
             try:
-                return self._upsert_once(conn, norm)
+                return bool(once(conn))
             except (pymysql.err.OperationalError, pymysql.err.InterfaceError) as exc:
                 errno = exc.args[0] if exc.args and isinstance(exc.args[0], int) else 0
                 self._rollback_quietly(conn)
@@ -427,14 +490,12 @@ class MySqlWriter(Writer):
                     self._drop()
                     continue
                 raise StoreWriteError(
-                    f"storing metadata for s3://{norm['bucket']}/{norm['key']} failed: "
-                    f"{exc.args[-1] if exc.args else exc}"
+                    f"storing metadata for {what} failed: {exc.args[-1] if exc.args else exc}"
                 ) from exc
             except pymysql.err.MySQLError as exc:
                 self._rollback_quietly(conn)
                 raise StoreWriteError(
-                    f"storing metadata for s3://{norm['bucket']}/{norm['key']} failed: "
-                    f"{exc.args[-1] if exc.args else exc}"
+                    f"storing metadata for {what} failed: {exc.args[-1] if exc.args else exc}"
                 ) from exc
 
     @staticmethod
@@ -444,28 +505,66 @@ class MySqlWriter(Writer):
         except Exception:
             pass
 
-    def _upsert_once(self, conn: Any, norm: Mapping[str, Any]) -> bool:
+    @staticmethod
+    def _lock_counter(cur: Any) -> int:
+        # Every writer locks the counter row first: writers serialise there (no gap-lock deadlocks on new
+        # keys), revisions commit in increasing order, and the counts table needs no locking order of its own.
+        cur.execute("SELECT revision FROM csv_metadata_revision WHERE id = %s FOR UPDATE", (1,))
+        counter = cur.fetchone()
+        if counter is None:
+            raise StoreWriteError("the metadata database is not migrated (no revision counter row)")
+        revision = int(counter[0]) + 1
+        cur.execute("UPDATE csv_metadata_revision SET revision = %s WHERE id = %s", (revision, 1))
+        return revision
+
+    def _upsert_once(self, conn: Any, norm: Mapping[str, Any], reprocess: bool) -> bool:
         digest = key_hash(norm["bucket"], norm["key"])
         with conn.cursor() as cur:
             conn.begin()
-            # Every writer locks the counter row first: writers serialise there (no gap-lock deadlocks on new
-            # keys) and revisions commit in increasing order.
-            cur.execute("SELECT revision FROM csv_metadata_revision WHERE id = %s FOR UPDATE", (1,))
-            counter = cur.fetchone()
-            if counter is None:
-                raise StoreWriteError("the metadata database is not migrated (no revision counter row)")
-            cur.execute("SELECT sequencer, etag FROM csv_metadata WHERE key_hash = %s FOR UPDATE", (digest,))
+            revision = self._lock_counter(cur)
+            cur.execute(
+                "SELECT sequencer, etag, deleted, bucket, status_rank FROM csv_metadata WHERE key_hash = %s FOR UPDATE",
+                (digest,),
+            )
             existing = cur.fetchone()
-            if existing is not None and not should_replace(norm["sequencer"], norm["etag"], *existing):
+            if existing is not None and not should_store(
+                norm["sequencer"],
+                norm["etag"],
+                existing[0],
+                existing[1],
+                stored_deleted=bool(existing[2]),
+                reprocess=reprocess,
+            ):
                 conn.rollback()
                 return False
-            revision = int(counter[0]) + 1
-            cur.execute("UPDATE csv_metadata_revision SET revision = %s WHERE id = %s", (revision, 1))
             values = _mysql_values(norm)
             if existing is None:
                 cur.execute(_INSERT_SQL, [digest, *values, revision])
             else:
                 cur.execute(_UPDATE_SQL, [*values, revision, digest])
+            new_rank = status_rank(norm["status"], len(norm["warnings"]))
+            old = None if existing is None or existing[2] else (existing[3], int(existing[4]))
+            if old != (norm["bucket"], new_rank):
+                if old is not None:
+                    cur.execute(_COUNT_SQL, (old[0], old[1], 0, -1))
+                cur.execute(_COUNT_SQL, (norm["bucket"], new_rank, 1, 1))
+        conn.commit()
+        return True
+
+    def _delete_once(self, conn: Any, bucket: str, key: str, sequencer: str) -> bool:
+        digest = key_hash(bucket, key)
+        with conn.cursor() as cur:
+            conn.begin()
+            revision = self._lock_counter(cur)
+            cur.execute(
+                "SELECT sequencer, deleted, status_rank FROM csv_metadata WHERE key_hash = %s FOR UPDATE", (digest,)
+            )
+            existing = cur.fetchone()
+            if existing is None or not should_tombstone(sequencer, existing[0], stored_deleted=bool(existing[1])):
+                conn.rollback()
+                return False
+            cur.execute(_TOMBSTONE_SQL, (revision, digest))
+            cur.execute(_COUNT_SQL, (bucket, int(existing[2]), 0, -1))
         conn.commit()
         return True
 
@@ -478,33 +577,119 @@ class MySqlWriter(Writer):
 COUNTER_KEY = {"Counter": {"S": "revision"}}
 
 
+# The sparse GSIs the reader pages with (backend/store/schema_dynamodb.py): only live records carry their keys,
+# so a tombstone drops out of both indexes when the writer removes these two attributes.
+LIVE_PARTITION = "LivePartition"
+LIVE_STATUS = "LiveStatus"
+
+
 class DynamoWriter(Writer):
     """Records as items keyed by FileName (= full object key). ``Record`` holds the contract JSON; a few
-    attributes are duplicated at top level for the console and for filters."""
+    attributes are duplicated at top level for the console, for filters and for the reader's indexes."""
 
     def __init__(self, table: str, client: Any, counter_table: str) -> None:
         self.table = table
         self.counter_table = counter_table
         self._ddb = client
 
-    def upsert(self, record: Mapping[str, Any]) -> bool:
+    def _current(self, key: str) -> dict[str, Any] | None:
+        item: dict[str, Any] | None = self._ddb.get_item(
+            TableName=self.table,
+            Key={"FileName": {"S": key}},
+            ConsistentRead=True,
+            ProjectionExpression="SequencerKey, ETag, Deleted, #b",
+            ExpressionAttributeNames={"#b": "Bucket"},  # a reserved word
+        ).get("Item")
+        return item
+
+    def upsert(self, record: Mapping[str, Any], *, reprocess: bool = False) -> bool:
         norm = normalize_record(record)
         seq_key = sequencer_key(norm["sequencer"], SEQUENCER_WIDTH)
-        ddb = self._ddb
-        try:
-            current = ddb.get_item(
-                TableName=self.table,
-                Key={"FileName": {"S": norm["key"]}},
-                ConsistentRead=True,
-                ProjectionExpression="SequencerKey, ETag",
-            ).get("Item")
-            if current and not should_replace(
+        what = f"s3://{norm['bucket']}/{norm['key']}"
+        current = self._guard(what, lambda: self._current(norm["key"]))
+        if current and not should_store(
+            seq_key,
+            norm["etag"],
+            current.get("SequencerKey", {}).get("S", "0"),
+            current.get("ETag", {}).get("S", ""),
+            stored_deleted=current.get("Deleted", {}).get("BOOL", False),
+            reprocess=reprocess,
+        ):
+            return False
+        # The same rule again on the server, against a writer that got in between.
+        condition = "attribute_not_exists(FileName) OR SequencerKey < :seq OR (SequencerKey = :seq AND ETag <> :etag)"
+        values: dict[str, Any] = {":seq": {"S": seq_key}, ":etag": {"S": norm["etag"]}}
+        if reprocess:
+            condition = "attribute_not_exists(FileName) OR SequencerKey <= :seq"
+            values = {":seq": {"S": seq_key}}
+        else:
+            condition += " OR (Deleted = :deleted AND SequencerKey <= :seq)"
+            values[":deleted"] = {"BOOL": True}
+
+        def put(revision: int) -> dict[str, Any]:
+            return {
+                "Put": {
+                    "TableName": self.table,
+                    "Item": self._item(norm, seq_key, revision),
+                    "ConditionExpression": condition,
+                    "ExpressionAttributeValues": values,
+                }
+            }
+
+        return self._with_revision(what, put)
+
+    def delete(self, bucket: str, key: str, sequencer: str) -> bool:
+        seq_key = sequencer_key(sequencer, SEQUENCER_WIDTH)
+        what = f"s3://{bucket}/{key}"
+        current = self._guard(what, lambda: self._current(key))
+        if (
+            not current
+            or current.get("Bucket", {}).get("S") != bucket
+            or not should_tombstone(
                 seq_key,
-                norm["etag"],
                 current.get("SequencerKey", {}).get("S", "0"),
-                current.get("ETag", {}).get("S", ""),
-            ):
-                return False
+                stored_deleted=current.get("Deleted", {}).get("BOOL", False),
+            )
+        ):
+            return False
+
+        def tombstone(revision: int) -> dict[str, Any]:
+            return {
+                "Update": {
+                    "TableName": self.table,
+                    "Key": {"FileName": {"S": key}},
+                    "UpdateExpression": f"SET Deleted = :deleted, Revision = :rev, UpdatedAt = :now"
+                    f" REMOVE {LIVE_PARTITION}, {LIVE_STATUS}",
+                    "ConditionExpression": "attribute_exists(FileName) AND SequencerKey <= :seq"
+                    " AND (attribute_not_exists(Deleted) OR Deleted = :live)",
+                    "ExpressionAttributeValues": {
+                        ":deleted": {"BOOL": True},
+                        ":live": {"BOOL": False},
+                        ":rev": {"N": str(revision)},
+                        ":now": {"S": iso(datetime.now(UTC))},
+                        ":seq": {"S": seq_key},
+                    },
+                }
+            }
+
+        return self._with_revision(what, tombstone)
+
+    def _guard(self, what: str, action: Any) -> Any:
+        try:
+            return action()
+        except Exception as exc:
+            if exc.__class__.__module__.startswith("botocore"):
+                raise StoreWriteError(
+                    f"storing metadata for {what} in DynamoDB table {self.table} failed: {exc}"
+                ) from exc
+            raise
+
+    def _with_revision(self, what: str, change: Any) -> bool:
+        """Writes ``change(revision)`` (one transact item) together with the counter's next revision; False
+        when the change's condition failed (a newer or the same event was stored meanwhile)."""
+        ddb = self._ddb
+
+        def attempt_all() -> bool:
             for attempt in range(20):
                 counter = ddb.get_item(TableName=self.counter_table, Key=COUNTER_KEY, ConsistentRead=True).get("Item")
                 old = int(counter["Revision"]["N"]) if counter and "Revision" in counter else 0
@@ -520,32 +705,18 @@ class DynamoWriter(Writer):
                     counter_update["ExpressionAttributeValues"][":old"] = {"N": str(old)}
                 else:
                     counter_update["ConditionExpression"] = "attribute_not_exists(Revision)"
-                put = {
-                    "TableName": self.table,
-                    "Item": self._item(norm, seq_key, new),
-                    "ConditionExpression": "attribute_not_exists(FileName) OR SequencerKey < :seq"
-                    " OR (SequencerKey = :seq AND ETag <> :etag)",
-                    "ExpressionAttributeValues": {":seq": {"S": seq_key}, ":etag": {"S": norm["etag"]}},
-                }
                 try:
-                    ddb.transact_write_items(TransactItems=[{"Update": counter_update}, {"Put": put}])
+                    ddb.transact_write_items(TransactItems=[{"Update": counter_update}, change(new)])
                     return True
                 except ddb.exceptions.TransactionCanceledException as exc:
                     reasons = exc.response.get("CancellationReasons") or []
                     codes = [r.get("Code") for r in reasons]
                     if len(codes) > 1 and codes[1] == "ConditionalCheckFailed":
-                        return False  # a newer (or the same) event was stored meanwhile
+                        return False
                     time.sleep(0.01 * (attempt + 1))  # counter moved or conflict: try the next revision
             raise StoreWriteError("storing metadata failed: the DynamoDB revision counter stayed contended")
-        except StoreWriteError:
-            raise
-        except Exception as exc:
-            if exc.__class__.__module__.startswith("botocore"):
-                raise StoreWriteError(
-                    f"storing metadata for s3://{norm['bucket']}/{norm['key']} in DynamoDB table "
-                    f"{self.table} failed: {exc}"
-                ) from exc
-            raise
+
+        return bool(self._guard(what, attempt_all))
 
     @staticmethod
     def _item(norm: Mapping[str, Any], seq_key: str, revision: int) -> dict[str, Any]:
@@ -566,6 +737,12 @@ class DynamoWriter(Writer):
             "Revision": {"N": str(revision)},
             "UpdatedAt": {"S": iso(datetime.now(UTC))},
             "Record": {"S": json.dumps(record, ensure_ascii=False, allow_nan=False)},
+            "Deleted": {"BOOL": False},
+            LIVE_PARTITION: {"S": "live"},
+            LIVE_STATUS: {"S": norm["status"]},
+            # DynamoDB compares case-sensitively: the text filter matches these lower-cased copies.
+            "NameFold": {"S": norm["file_name"].lower()},
+            "KeyFold": {"S": norm["key"].lower()},
         }
         if norm["row_count"] is not None:
             item["RowCount"] = {"N": str(norm["row_count"])}

@@ -61,6 +61,7 @@ def list_command(
     reader = open_reader(settings)
     try:
         page = reader.list(query)
+        total = page.total if page.total >= 0 else reader.count(query)
     finally:
         reader.close()
     if as_json:
@@ -73,10 +74,10 @@ def list_command(
         return 0
     console = terminal_console()
     if console is None:
-        for line in list_lines(page.records, page.total):
+        for line in list_lines(page.records, total):
             say(line)
     else:
-        _record_table(console, page.records, page.total)
+        _record_table(console, page.records, total)
     return 0
 
 

@@ -437,7 +437,7 @@ class ReaderCapabilities:
     """What a store can do on the server, for the browser to offer it or say it cannot."""
 
     sort_keys: tuple[str, ...]  # sorts served by an index; others are refused by list() with a StoreError
-    text_rule: str  # how RecordQuery.text matches, for the filter's placeholder, e.g. "Name or key starts with…"
+    text_rule: str  # how RecordQuery.text matches, for the filter's placeholder, e.g. "Name starts with…"
     random_access: bool  # list() with a large offset is cheap (an index walk), not a walk through every page
     notes: tuple[str, ...] = ()  # what the browser should tell the user about this store's limits
 
@@ -452,7 +452,9 @@ class MetadataReader(Protocol):
     def capabilities(self) -> ReaderCapabilities: ...
 
     def list(self, query: RecordQuery) -> RecordPage:
-        """One page of live (not deleted) records matching the query, in its order; ``total`` as count()."""
+        """One page of live (not deleted) records matching the query, in its order. ``total`` is count() when
+        the store knows it without walking the matches (MySQL: no text/name/date filter, from its counts
+        table), else -1: call count() then. A sort not in ``capabilities.sort_keys`` raises StoreError."""
         ...
 
     def count(self, query: RecordQuery) -> int:
@@ -465,6 +467,11 @@ class MetadataReader(Protocol):
         """Records changed after ``cursor`` (None = from the beginning), oldest change first, at most
         ``limit``, and the cursor to pass next time. Call again while a full page comes back. Deletions come
         as tombstones (``deleted=True``)."""
+        ...
+
+    def latest_cursor(self) -> str:
+        """The ``changed_since`` cursor of the store as it is now (its newest revision), read without walking the
+        change log: a window starts from here and reads only what changes after."""
         ...
 
     def close(self) -> None: ...

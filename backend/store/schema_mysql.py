@@ -5,8 +5,9 @@
   error, never silently re-run.
 * :func:`ensure_database_and_users` (idempotent) creates the database, applies migrations, and creates or
   updates the writer user (the Lambda: SELECT, INSERT, UPDATE on ``csv_metadata`` plus SELECT, UPDATE on the
-  one-row ``csv_metadata_revision`` counter it bumps) and the read-only user (the app: SELECT on
-  ``csv_metadata``), each for host ``127.0.0.1`` and ``%``. Passwords are the caller's (provisioning keeps
+  one-row ``csv_metadata_revision`` counter it bumps, SELECT, INSERT, UPDATE on the ``csv_metadata_counts``
+  it keeps) and the read-only user (the app: SELECT on ``csv_metadata`` and ``csv_metadata_counts``), each
+  for host ``127.0.0.1`` and ``%``. Passwords are the caller's (provisioning keeps
   them in Secrets Manager); running again with new passwords rotates them.
 * :func:`create_db_instance` creates a real RDS MySQL instance (LocalStack community has no RDS).
 
@@ -33,6 +34,7 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 USER_HOSTS = ("127.0.0.1", "%")
 METADATA_TABLE = "csv_metadata"
 REVISION_TABLE = "csv_metadata_revision"
+COUNTS_TABLE = "csv_metadata_counts"  # migration 0003: live rows per bucket and status_rank
 
 _DB_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 _USER_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,31}$")
@@ -195,8 +197,12 @@ def _ensure_database(conn: pymysql.connections.Connection[Any], database: str) -
     return f"{'found' if found else 'created'} database {database}"
 
 
-WRITER_GRANTS = [("SELECT, INSERT, UPDATE", METADATA_TABLE), ("SELECT, UPDATE", REVISION_TABLE)]
-READER_GRANTS = [("SELECT", METADATA_TABLE)]
+WRITER_GRANTS = [
+    ("SELECT, INSERT, UPDATE", METADATA_TABLE),
+    ("SELECT, UPDATE", REVISION_TABLE),
+    ("SELECT, INSERT, UPDATE", COUNTS_TABLE),
+]
+READER_GRANTS = [("SELECT", METADATA_TABLE), ("SELECT", COUNTS_TABLE)]
 
 
 def ensure_database_and_users(

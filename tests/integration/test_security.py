@@ -388,9 +388,14 @@ def test_database_users_have_exactly_readme_grants(provisioned: Settings, passwo
             assert writer.pop(f"{db}.csv_metadata") == {"SELECT", "INSERT", "UPDATE"}
             revision = writer.pop(f"{db}.csv_metadata_revision")
             assert "UPDATE" in revision and revision <= {"SELECT", "INSERT", "UPDATE"}, revision
+            assert writer.pop(f"{db}.csv_metadata_counts") == {"SELECT", "INSERT", "UPDATE"}
             assert writer == {}, f"writer has more: {writer}"
             reader = _grants(admin, s.mysql_reader_user, host)
-            assert reader == {"*.*": {"USAGE"}, f"{db}.csv_metadata": {"SELECT"}}, reader
+            assert reader == {
+                "*.*": {"USAGE"},
+                f"{db}.csv_metadata": {"SELECT"},
+                f"{db}.csv_metadata_counts": {"SELECT"},
+            }, reader
     finally:
         admin.close()
 

@@ -214,3 +214,115 @@ def test_create_db_instance_validates_names(tmp_path: Path) -> None:
     _not_found(stub)
     with stub, pytest.raises(SetupError):
         create_db_instance(isolated_settings(tmp_path, mysql_database="bad-name"), admin_password="pw", rds_client=rds)
+
+
+# ------------------------------------------------------------------------------------------ paging, deletions
+def test_page_token_round_trip_and_refusals() -> None:
+    from backend.store.mysql import decode_token, encode_token
+
+    when = datetime(2026, 11, 25, 21, 0, 0, 123456)
+    token = encode_token("uploaded_at", True, when, 42)
+    assert decode_token(token, "uploaded_at", True) == (when, 42)
+    assert decode_token(encode_token("file_name", False, "ünï 😀'", 7), "file_name", False) == ("ünï 😀'", 7)
+    assert decode_token(encode_token("row_count", True, -1, 3), "row_count", True) == (-1, 3)
+    with pytest.raises(StoreError, match="another order"):
+        decode_token(token, "uploaded_at", False)
+    with pytest.raises(StoreError, match="another order"):
+        decode_token(token, "size_bytes", True)
+    for junk in ("", "!!!", "bm90IGpzb24", encode_token("row_count", True, "x", 1)):
+        with pytest.raises(StoreError, match="first page"):
+            decode_token(junk, "row_count", True)
+
+
+def test_list_sql_keyset_offset_and_filters() -> None:
+    from backend.store.mysql import count_sql, encode_token, like_prefix, list_sql
+
+    sql, params = list_sql(RecordQuery(sort="file_name", descending=False, limit=50, offset=1000, summary=True))
+    assert "JOIN (SELECT id FROM csv_metadata WHERE deleted = 0 ORDER BY file_name_sort ASC, id ASC" in sql
+    assert "LIMIT %s OFFSET %s" in sql and params == [50, 1000]
+    assert "`column_profiles`" not in sql and "`sample_rows`" not in sql
+    token = encode_token("size_bytes", True, 999, 12)
+    sql, params = list_sql(RecordQuery(sort="size_bytes", status="FAILED", text="Q3_%", after=token, limit=10))
+    assert "size_bytes <= %s AND (size_bytes < %s OR (size_bytes = %s AND id < %s))" in sql
+    assert "ORDER BY size_bytes DESC, id DESC LIMIT %s" in sql and "OFFSET" not in sql
+    assert "file_name_sort LIKE %s" in sql and "key_sort LIKE" not in sql  # a name prefix: one index
+    assert params == ["FAILED", "Q3!_!%%", 999, 999, 999, 12, 10]
+    sql, params = list_sql(RecordQuery(text="Sales/Q3", limit=10))
+    assert "key_sort LIKE %s" in sql and "file_name_sort LIKE" not in sql  # a slash: a key prefix
+    assert params[:1] == ["Sales/Q3%"]
+    assert like_prefix("a!b%c_d") == "a!!b!%c!_d%"
+    with pytest.raises(StoreError, match="cannot sort by encoding"):
+        list_sql(RecordQuery(sort="encoding"))
+    assert count_sql(RecordQuery(status="PROCESSED", bucket="b")) == (
+        "SELECT COALESCE(SUM(n), 0) FROM csv_metadata_counts WHERE status_rank IN (0, 1) AND bucket = %s",
+        ["b"],
+    )
+    assert count_sql(RecordQuery(status="FAILED", with_warnings=True)) == ("SELECT 0", [])
+    sql, params = count_sql(RecordQuery(text="x", uploaded_from=datetime(2026, 1, 1)))
+    assert sql.startswith("SELECT COUNT(*) FROM csv_metadata WHERE deleted = 0") and len(params) == 2
+    long_text = "n" * 200
+    sql, params = list_sql(RecordQuery(text=long_text))
+    assert "file_name LIKE %s" in sql and params[:2] == ["n" * 190 + "%", long_text + "%"]
+
+
+@pytest.mark.parametrize(
+    "new,stored,deleted,reprocess,expected",
+    [
+        ("0B", "0A", False, False, True),  # newer upload
+        ("0A", "0A", False, False, False),  # same event again (same ETag)
+        ("0A", "0A", False, True, True),  # re-process of the stored version
+        ("09", "0A", False, True, False),  # re-process of an older version: the newer one wins
+        ("0A", "0A", True, False, True),  # upload after a deletion revives the row
+        ("09", "0A", True, False, False),  # but not an older one
+    ],
+)
+def test_should_store(new: str, stored: str, deleted: bool, reprocess: bool, expected: bool) -> None:
+    got = store_writer.should_store(new, "etag", stored, "etag", stored_deleted=deleted, reprocess=reprocess)
+    assert got is expected
+
+
+def test_should_tombstone() -> None:
+    assert store_writer.should_tombstone("0B", "0A", stored_deleted=False)
+    assert store_writer.should_tombstone("0A", "0A", stored_deleted=False)
+    assert not store_writer.should_tombstone("09", "0A", stored_deleted=False)  # a newer upload stays
+    assert not store_writer.should_tombstone("0B", "0A", stored_deleted=True)  # already gone
+    assert [store_writer.status_rank(s, w) for s, w in (("PROCESSED", 0), ("PROCESSED", 2), ("FAILED", 0))] == [0, 1, 2]
+
+
+def test_dynamo_query_params() -> None:
+    from backend.store.dynamodb import decode_token, encode_token, query_params
+
+    params = query_params(RecordQuery(with_warnings=True, text="Sales", descending=False))
+    assert params is not None
+    assert params["IndexName"] == "LiveByStatus" and params["ExpressionAttributeValues"][":p"] == {"S": "PROCESSED"}
+    assert "WarningCount > :zero" in params["FilterExpression"] and params["ScanIndexForward"] is True
+    assert params["ExpressionAttributeValues"][":text"] == {"S": "sales"}
+    assert query_params(RecordQuery(status="FAILED", with_warnings=True)) is None
+    with pytest.raises(StoreError, match="upload time only"):
+        query_params(RecordQuery(sort="file_name"))
+    key = {"FileName": {"S": "a"}, "UploadedAt": {"S": "2026"}, "LivePartition": {"S": "live"}}
+    assert decode_token(encode_token("LiveByUploaded", key), "LiveByUploaded") == key
+    with pytest.raises(StoreError, match="first page"):
+        decode_token(encode_token("LiveByUploaded", key), "LiveByStatus")
+
+
+def test_handler_routes_removals_and_reprocess(monkeypatch: pytest.MonkeyPatch) -> None:
+    from lambda_loader import load_lambda_module
+
+    handler = load_lambda_module("handler")
+    calls: list[tuple[str, object]] = []
+    monkeypatch.setattr(handler, "process_object", lambda b, k, **kw: calls.append(("put", (k, kw["reprocess"]))) or {})
+    monkeypatch.setattr(handler, "remove_object", lambda b, k, **kw: calls.append(("remove", k)) or {})
+
+    def event(name: str, key: str) -> dict[str, object]:
+        return {
+            "eventSource": "aws:s3",
+            "eventName": name,
+            "s3": {"bucket": {"name": "b"}, "object": {"key": key, "eTag": "e", "sequencer": "0A"}},
+        }
+
+    handler.lambda_handler(
+        {"Records": [event("ObjectCreated:Put", "a+b.csv"), event("ObjectRemoved:Delete", "c.csv")]}, None
+    )
+    handler.lambda_handler({"Records": [event("ObjectCreated:Put", "a.csv")], "csvdrop_reprocess": True}, None)
+    assert calls == [("put", ("a b.csv", False)), ("remove", "c.csv"), ("put", ("a.csv", True))]
