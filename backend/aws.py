@@ -39,8 +39,11 @@ def session(settings: Settings) -> boto3.Session:
         return found
 
 
-def client(settings: Settings, service: str, *, timeout_s: float = 10, retries: int = 2) -> Any:
-    """A boto3 client. Short timeouts so a stopped endpoint is reported in seconds, not minutes."""
+def client(
+    settings: Settings, service: str, *, timeout_s: float = 10, retries: int = 2, signature_version: str | None = None
+) -> Any:
+    """A boto3 client. Short timeouts so a stopped endpoint is reported in seconds, not minutes.
+    ``signature_version="s3v4"`` for presigned URLs: botocore presigns with the legacy SigV2 in us-east-1."""
     from botocore.config import Config
 
     cfg = Config(
@@ -48,6 +51,7 @@ def client(settings: Settings, service: str, *, timeout_s: float = 10, retries: 
         read_timeout=max(timeout_s, 30),
         retries={"max_attempts": retries, "mode": "standard"},
         s3={"addressing_style": "path"} if settings.mode == "local" else None,
+        signature_version=signature_version,
     )
     kwargs: dict[str, Any] = {"config": cfg, "region_name": settings.region}
     if settings.mode == "local":

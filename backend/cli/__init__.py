@@ -11,10 +11,10 @@ from collections.abc import Sequence
 
 import click
 
-from backend.cli import config, notices, reconcile, records, setup, stack, upload
+from backend.cli import config, files, notices, reconcile, records, setup, stack, upload
 from backend.cli._common import PROG_NAME, CsvDropGroup, configure_logging
 
-COMMAND_MODULES = (stack, config, setup, upload, records, notices, reconcile)
+COMMAND_MODULES = (stack, config, setup, upload, records, notices, reconcile, files)
 
 EPILOG = """\
 Exit codes: 0 done; 1 a file or step failed (or an unexpected error); 2 a usage error or an error with a

@@ -159,9 +159,9 @@ def test_main_returns_the_exit_code_instead_of_exiting(
 
 
 def test_the_command_modules_are_listed_not_registered_by_import() -> None:
-    from backend.cli import config, notices, reconcile, records, setup, stack, upload
+    from backend.cli import config, files, notices, reconcile, records, setup, stack, upload
 
-    assert backend.cli.COMMAND_MODULES == (stack, config, setup, upload, records, notices, reconcile)
+    assert backend.cli.COMMAND_MODULES == (stack, config, setup, upload, records, notices, reconcile, files)
     commands = [command for module in backend.cli.COMMAND_MODULES for command in module.COMMANDS]
     assert list(csvdrop.commands.values()) == commands
     assert all(isinstance(command, click.Command) for command in commands)
