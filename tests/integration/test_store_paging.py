@@ -153,8 +153,13 @@ def test_tombstones_stale_deletes_revival_and_reprocess(db: MySqlTestDb) -> None
         assert after is not None and after.row_count == 99 and after.revision > before.revision
         assert not w.upsert(dict(a, sequencer="09", row_count=1), reprocess=True)
         assert r.count(RecordQuery()) == 2
-        summary, _ = r.changed_since(None, summary=True)
+        summary, last = r.changed_since(None, summary=True)
         assert summary and all(not x.complete and x.columns == () for x in summary)
+        # where a window starts: the newest revision, the tombstones' included, without reading the log
+        assert r.latest_cursor() == last == f"r:{max(x.revision for x in summary)}"
+        assert w.delete("bkt", "t/b.csv", "0F")
+        _, last = r.changed_since(last)
+        assert r.latest_cursor() == last
 
 
 def test_migration_0003_upgrades_a_v2_database_and_reruns(stack: Settings, tmp_path: Path) -> None:
@@ -254,8 +259,9 @@ def test_dynamodb_pages_filters_counts_and_tombstones(dynamo_settings: Settings)
     assert w.delete("bkt", keys[0], "FF")
     assert r.get("bkt", keys[0]) is None and r.count(RecordQuery()) == 10
     assert keys[0] not in _walk(r, RecordQuery(limit=5))
-    changed, _ = r.changed_since(cursor)
+    changed, latest = r.changed_since(cursor)
     assert [(x.key, x.deleted) for x in changed] == [(keys[0], True)]
+    assert r.latest_cursor() == latest  # the writer's counter: the tombstone's revision
     assert w.upsert(make_record(keys[0], "FF", uploaded_at=base.isoformat()))  # uploaded again: revived
     assert r.get("bkt", keys[0]) is not None and r.count(RecordQuery()) == 11
     with pytest.raises(StoreError, match="upload time only"):
