@@ -1,7 +1,14 @@
 """Benchmark: the Lambda's CSV extraction (``lambda/csv_metadata.profile_csv``) against plain
 ``pandas.read_csv`` + naive per-column statistics, and against the profiler as it was before the shared CSV
 rules (``csvtable``, git revision PREVIOUS, read from the repository's history), on generated 1 MB, 10 MB
-and 100 MB files, and on a wide one (10,000 columns, 5 rows: per-column work with almost no rows).
+and 100 MB files, on a wide one (10,000 columns, 5 rows: per-column work with almost no rows) and on a 10 MB one
+whose text column has a value per row (a million distinct values: the worst case for counting top values).
+
+The cost of the column distributions (``histogram``/``top_values``, drawn by the detail pane) is the time of
+``profile_csv(data)`` over ``profile_csv(data, distributions=False)`` on the same file (``dist_cost``): CPU time
+(the profile runs on one core), the two alternated in one worker, the median of the pairs' ratios, so that a
+machine busy with other work does not decide it (wall-clock ratios of 0.86 .. 1.46 were seen on a shared 2-CPU
+machine where the parts that compute the distributions, timed alone, cost 2-5%).
 
 Every measurement runs in a fresh subprocess, so one run cannot warm caches for the next. Peak memory is
 that process's peak resident set (VmHWM, reset through /proc/self/clear_refs after imports) minus its
@@ -93,7 +100,10 @@ def naive(data):
 def ours(data):
     return csv_metadata.profile_csv(data)
 
-fn = naive if method == "naive" else ours
+def without(data):
+    return csv_metadata.profile_csv(data, distributions=False)
+
+fn = {{"naive": naive, "no_distributions": without}}.get(method, ours)
 fn(b"a,b\n1,x\n2,y\n")  # import-time work out of the measurement
 data = open(path, "rb").read()
 gc.collect()
@@ -110,16 +120,48 @@ try:  # reset the high-water mark, so import-time peaks do not hide the run's ow
     base = rss_kb("VmRSS")
 except OSError:
     base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-times = []
+times, cpu, bare_cpu = [], [], []
 for _ in range(repeat):
-    t = time.perf_counter()
+    t, c = time.perf_counter(), time.process_time()
     result = fn(data)
     times.append(time.perf_counter() - t)
+    cpu.append(time.process_time() - c)
     del result
     gc.collect()
+    if method == "with_and_without":  # alternated in one process: load that drifts hits both alike
+        c = time.process_time()
+        result = without(data)
+        bare_cpu.append(time.process_time() - c)
+        del result
+        gc.collect()
 peak = rss_kb("VmHWM")
-print(json.dumps({{"seconds": min(times), "peak_mb": (peak - base) / 1024}}))
+ratios = sorted(a / b for a, b in zip(cpu, bare_cpu))
+out = {{
+    "seconds": min(times),
+    "peak_mb": (peak - base) / 1024,
+    "cpu": min(cpu),
+    "bare_cpu": min(bare_cpu or cpu),
+    "dist_cost": ratios[len(ratios) // 2] if ratios else 1.0,
+}}
+print(json.dumps(out))
 """
+
+
+DISTINCT_MB = 10
+
+
+def make_distinct_csv(path: Path, size_mb: int = DISTINCT_MB) -> int:
+    """An id and a text column whose every value differs (about a million rows in 10 MB), and a float."""
+    import numpy as np
+
+    rows = size_mb * 1_000_000 // 20
+    rng = np.random.default_rng(7)
+    ids = np.arange(rows)
+    text = np.char.add("k", rng.permutation(rows).astype(str))
+    price = (rng.random(rows) * 100).round(3).astype(str)
+    lines = np.char.add(np.char.add(np.char.add(np.char.add(ids.astype(str), ","), text), ","), price)
+    path.write_text("id,key,price\n" + "\n".join(lines.tolist()) + "\n", encoding="utf-8")
+    return path.stat().st_size
 
 
 def measure(method: str, path: Path, repeat: int, lambda_dir: Path | None = None) -> dict[str, float]:
@@ -140,18 +182,24 @@ def run(sizes_mb: tuple[int, ...] = SIZES_MB, wide: bool = True) -> list[dict]:
     """One row per file (each size, then the wide one): time and peak memory of both methods, and ours/naive
     ratios."""
     rows = []
-    files = [(f"mixed, 8 columns, {size} MB", size) for size in sizes_mb]
+    files: list[tuple[str, int | str]] = [(f"mixed, 8 columns, {size} MB", size) for size in sizes_mb]
     if wide:
         files.append((f"wide, {WIDE_COLUMNS:,} columns x {WIDE_ROWS} rows", 0))
+        files.append((f"all-distinct text, {DISTINCT_MB} MB", "distinct"))
     with tempfile.TemporaryDirectory(prefix="csvdrop-bench-") as tmp:
         previous = _previous_profiler(Path(tmp) / "previous")
         for label, size in files:
             path = Path(tmp) / f"bench_{size}mb.csv"
             t = time.perf_counter()
-            nbytes = make_csv(path, size) if size else make_wide_csv(path)
+            if size == "distinct":
+                nbytes, repeat = make_distinct_csv(path), 3
+            elif size:
+                nbytes = make_csv(path, int(size))
+                repeat = 15 if int(size) <= 1 else 5 if int(size) <= 10 else 1
+            else:
+                nbytes, repeat = make_wide_csv(path), 3
             gen_s = time.perf_counter() - t
-            repeat = 3 if not size else 15 if size <= 1 else 5 if size <= 10 else 1
-            ours = measure("profile_csv", path, repeat)
+            ours = measure("with_and_without", path, repeat)
             base = measure("naive", path, repeat)
             before = measure("profile_csv", path, repeat, previous) if previous else None
             rows.append(
@@ -162,6 +210,9 @@ def run(sizes_mb: tuple[int, ...] = SIZES_MB, wide: bool = True) -> list[dict]:
                     "profile_csv_s": round(ours["seconds"], 3),
                     "naive_s": round(base["seconds"], 3),
                     "time_ratio": round(ours["seconds"] / base["seconds"], 2),
+                    "cpu_s": round(ours["cpu"], 3),
+                    "no_dist_cpu_s": round(ours["bare_cpu"], 3),
+                    "dist_cost": round(ours["dist_cost"], 3),
                     "profile_csv_peak_mb": round(ours["peak_mb"], 1),
                     "naive_peak_mb": round(base["peak_mb"], 1),
                     "mem_ratio": round(ours["peak_mb"] / max(base["peak_mb"], 0.1), 2),
@@ -203,5 +254,7 @@ if __name__ == "__main__":
     print(format_table(run(chosen, wide=not sys.argv[1:])))
     print(
         "time/memory: best of 15 runs (5 for 10 MB, 1 for 100 MB, 3 for the wide file); peak = growth of the "
-        "worker's max RSS over its baseline with the file's bytes loaded; ratios = profile_csv / naive"
+        "worker's max RSS over its baseline with the file's bytes loaded; ratios = profile_csv / naive; "
+        "dist_cost = CPU time of profile_csv / profile_csv(distributions=False), median of alternated pairs: the "
+        "price of the column distributions"
     )

@@ -31,15 +31,32 @@ Decisions:
   frame and its strings.
 * ``duplicate_row_count``: data rows whose text is identical to an earlier data row's (line end excluded);
   with consistent quoting that is the same as identical values.
+* Distributions (drawn by the desktop app's detail pane), from the arrays the statistics already build (the
+  sorted block of a numeric column; the unique values of a text column, counted with their codes):
+  ``histogram`` for integer/float/date/datetime columns, HISTOGRAM_BINS equal-width bins of the non-null
+  finite values (one bin when min == max). Whole-number columns (integers, and dates counted in days) split
+  the whole values min .. max into bins of whole values, [e_k, e_k+1), the last edge max + 1 (max + 1 day):
+  a bin never covers values the column cannot have, and bin widths differ by one value at most (fewer bins
+  than HISTOGRAM_BINS when there are fewer values; a reader draws count / width to hide even that one).
+  Float and datetime bins split [min, max] exactly, the last bin closed. Dates and datetimes are binned on
+  Unix seconds (UTC; naive times taken as UTC). ``top_values`` for
+  string/boolean columns: the TOP_VALUES most frequent values with exact counts, ties by value, each value
+  cut to MAX_TOP_VALUE_CHARS characters (booleans as "true"/"false"). Counting is exact: the codes cost 8
+  bytes a row beside a frame that holds every string already (the same bound as ``distinct_count``'s).
+  Only the first MAX_DISTRIBUTION_COLUMNS columns get them, and only while their JSON stays within
+  MAX_DISTRIBUTION_BYTES (a DynamoDB item holds 400 KB); later columns have ``histogram`` null and
+  ``top_values`` [].
 """
 
 from __future__ import annotations
 
 import csv
+import heapq
 import io
+import json
 import re
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,6 +70,12 @@ SCAN_CHUNK = 1 << 20
 SAMPLE_ROWS = 5
 MAX_SAMPLE_CELL = 1000
 MAX_EXTRA_COLUMNS = 256  # wider ragged rows are read without their extra fields (they are still counted)
+HISTOGRAM_BINS = 20
+TOP_VALUES = 10
+MAX_TOP_VALUE_CHARS = 60
+MAX_DISTRIBUTION_COLUMNS = 500
+MAX_DISTRIBUTION_BYTES = 100_000  # all columns' histograms and top values, as JSON (UTF-8)
+_SECONDS_PER_DAY = 86_400
 
 _ISO_DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _ISO_DATETIME_RE = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}(:?\d{2})?)?")
@@ -295,15 +318,100 @@ def _empty_profile(name: str, nulls: int) -> dict[str, Any]:
     return {"name": name, "type": "empty", "null_count": nulls, "distinct_count": 0, "min": None, "max": None}
 
 
-def _profile_numeric(frame: pd.DataFrame, cols: list[int], names: list[str], out: list[Any]) -> None:
+def _no_distribution(profile: dict[str, Any]) -> dict[str, Any]:
+    profile["histogram"] = None
+    profile["top_values"] = []
+    return profile
+
+
+def _bin_counts(ordered: np.ndarray, interior: np.ndarray, cumulative: np.ndarray | None) -> list[int]:
+    """Counts of ``ordered`` (ascending) in the bins that ``interior`` edges separate: [e_k, e_k+1), the last
+    bin running to the end. ``cumulative``: running totals of each value's weight (values given once each)."""
+    below = np.searchsorted(ordered, interior, side="left")
+    if cumulative is not None:
+        totals = np.concatenate(([0], cumulative))
+        below, total = totals[below], int(totals[-1])
+    else:
+        total = int(ordered.size)
+    return [int(c) for c in np.diff(np.concatenate(([0], below, [total])))]
+
+
+def _histogram(
+    ordered: np.ndarray, *, whole: bool, scale: float = 1.0, cumulative: np.ndarray | None = None
+) -> dict[str, Any]:
+    """``{"edges": [...], "counts": [...]}`` of ascending finite ``ordered`` (not empty). ``whole``: the values
+    are whole numbers, binned in whole-width bins from min (see the module docstring). ``scale`` multiplies the
+    edges as stored (days -> seconds)."""
+    lo, hi = ordered[0].item(), ordered[-1].item()
+    if lo == hi:
+        total = int(ordered.size) if cumulative is None else int(cumulative[-1])
+        return {"edges": [float(lo) * scale, float(hi) * scale], "counts": [total]}
+    if whole:
+        lo, hi = int(lo), int(hi)
+        span = hi - lo + 1  # whole values from min to max; Python ints: no overflow near the int64 limits
+        bins = min(HISTOGRAM_BINS, span)
+        cuts = [lo + k * span // bins for k in range(bins + 1)]
+        interior = np.array(cuts[1:-1], dtype=ordered.dtype)
+        edges = [float(e) * scale for e in cuts]
+    else:
+        t = np.linspace(0.0, 1.0, HISTOGRAM_BINS + 1)
+        # (Not linspace(lo, hi): hi - lo overflows for values near the float limits.) Interior edges rounded
+        # to 12 digits: "0.3" instead of "0.30000000000000004" in the record, the same bins to any eye.
+        cuts = lo * (1.0 - t) + hi * t
+        interior = np.clip(np.array([float(f"{e:.12g}") for e in cuts[1:-1]]), lo, hi)
+        edges = [float(lo) * scale, *(float(e) * scale for e in interior), float(hi) * scale]
+    return {"edges": edges, "counts": _bin_counts(ordered, interior, cumulative)}
+
+
+def _text(value: Any) -> str:
+    return ("true" if value else "false") if isinstance(value, bool | np.bool_) else str(value)
+
+
+def _label(value: Any) -> str:
+    text = _text(value)
+    return text if len(text) <= MAX_TOP_VALUE_CHARS else text[: MAX_TOP_VALUE_CHARS - 1] + "…"
+
+
+def _top_values(uniques: Sequence[Any], counts: np.ndarray, *, strings: bool = False) -> list[list[Any]]:
+    """The TOP_VALUES most frequent of ``uniques`` (``counts`` each) as [label, count], most frequent first,
+    equal counts in order of value (``strings``: every value is a str already). Only the values tied at the
+    cut are compared, as plain strings by a heap (a column of a million distinct values is a million-way tie:
+    its first ten are picked without sorting it and without a Python key function per value, which cost more
+    than the rest of the profile)."""
+    n = len(uniques)
+    if n > TOP_VALUES:
+        cut = int(np.partition(counts, n - TOP_VALUES)[n - TOP_VALUES])
+        above = np.flatnonzero(counts > cut).tolist()
+        tied = np.flatnonzero(counts == cut)
+    else:
+        cut, above, tied = 0, list(range(n)), np.zeros(0, dtype=np.int64)
+    chosen = [(_text(uniques[i]), int(counts[i])) for i in above]
+    chosen.sort(key=lambda item: (-item[1], item[0]))
+    if tied.size:
+        values: Any = uniques if tied.size == n else np.asarray(uniques, dtype=object)[tied]
+        if not strings:
+            values = [_text(v) for v in values]
+        chosen += [(v, cut) for v in heapq.nsmallest(TOP_VALUES - len(chosen), values)]
+    return [[_label(v), c] for v, c in chosen]
+
+
+def _profile_numeric(
+    frame: pd.DataFrame, cols: list[int], names: list[str], out: list[Any], distributions: bool
+) -> None:
     """Integer/float/bool columns, vectorised over the whole block (one numpy call per statistic)."""
     block = frame.iloc[:, cols].to_numpy()
     n = block.shape[0]
     kind = block.dtype.kind
+    want = [distributions and c < MAX_DISTRIBUTION_COLUMNS for c in cols]
     if kind == "b":
-        distinct = block.any(axis=0).astype(int) + (~block).any(axis=0)
+        trues = block.sum(axis=0)
+        distinct = (trues > 0).astype(int) + (trues < n)
         for j, c in enumerate(cols):
             out[c] = {**_empty_profile(names[c], 0), "type": "boolean", "distinct_count": int(distinct[j])}
+            if distributions:
+                _no_distribution(out[c])
+                if want[j]:
+                    out[c]["top_values"] = _top_values([True, False], np.array([trues[j], n - trues[j]]))
         return
     if kind in "iu":
         srt = np.sort(block, axis=0)
@@ -317,6 +425,10 @@ def _profile_numeric(frame: pd.DataFrame, cols: list[int], names: list[str], out
                 "min": int(srt[0, j]),
                 "max": int(srt[-1, j]),
             }
+            if distributions:
+                _no_distribution(out[c])
+                if want[j]:
+                    out[c]["histogram"] = _histogram(srt[:, j], whole=True)
         return
     block = block.astype(np.float64, copy=False)
     nan = np.isnan(block)
@@ -330,11 +442,14 @@ def _profile_numeric(frame: pd.DataFrame, cols: list[int], names: list[str], out
     for j, c in enumerate(cols):
         if valid[j] == 0:
             out[c] = _empty_profile(names[c], int(nulls[j]))
+            if distributions:
+                _no_distribution(out[c])
             continue
         fin = srt[finite[:, j], j]
         lo, hi = (float(fin[0]), float(fin[-1])) if fin.size else (None, None)
         # A whole-number column with empty cells arrives as float (NaN needs a float); it is an integer column.
-        if integral[j] and nulls[j] and lo is not None and hi is not None:
+        whole = bool(integral[j] and nulls[j] and lo is not None and hi is not None)
+        if whole:
             out[c] = {
                 "name": names[c],
                 "type": "integer",
@@ -352,19 +467,33 @@ def _profile_numeric(frame: pd.DataFrame, cols: list[int], names: list[str], out
                 "min": lo,
                 "max": hi,
             }
+        if distributions:
+            _no_distribution(out[c])
+            if want[j] and fin.size:
+                out[c]["histogram"] = _histogram(fin, whole=whole)
 
 
-def _profile_text(name: str, s: pd.Series) -> dict[str, Any]:
+def _profile_text(name: str, s: pd.Series, distributions: bool) -> dict[str, Any]:
     """A column pandas left as text (strings, booleans with empty cells, mixed values)."""
     values = s.to_numpy(dtype=object)
     mask = pd.isna(values)
     nulls = int(mask.sum())
     if nulls == len(values):
-        return _empty_profile(name, nulls)
+        profile = _empty_profile(name, nulls)
+        return _no_distribution(profile) if distributions else profile
     if nulls:
         values = values[~mask]
-    uniques = pd.unique(values)
+    counts: np.ndarray | None = None
+    if distributions:
+        # factorize is the hash pass pd.unique makes (same order of first appearance), with each value's code:
+        # the counts come from the codes without hashing again.
+        codes, uniques = pd.factorize(values)
+        counts = np.bincount(codes, minlength=len(uniques))
+        del codes
+    else:
+        uniques = pd.unique(values)
     out = {**_empty_profile(name, nulls), "type": "string", "distinct_count": int(uniques.size)}
+    parsed: pd.DatetimeIndex | None = None
     inferred = pd.api.types.infer_dtype(uniques, skipna=False)
     if inferred == "boolean":
         out["type"] = "boolean"
@@ -375,6 +504,19 @@ def _profile_text(name: str, s: pd.Series) -> dict[str, Any]:
             parsed = _parse_dates(uniques, kind)
             if parsed is not None:
                 out.update(type=kind, min=_iso(parsed.min(), kind), max=_iso(parsed.max(), kind))
+    if counts is None:
+        return out
+    _no_distribution(out)
+    if parsed is not None:
+        micros = parsed.as_unit("us").asi8  # UTC for zone-aware times; naive ones are taken as UTC
+        date = out["type"] == "date"
+        points = micros // (_SECONDS_PER_DAY * 1_000_000) if date else micros / 1e6
+        order = np.argsort(points, kind="stable")
+        out["histogram"] = _histogram(
+            points[order], whole=date, scale=_SECONDS_PER_DAY if date else 1.0, cumulative=np.cumsum(counts[order])
+        )
+    else:
+        out["top_values"] = _top_values(uniques, counts, strings=inferred == "string")
     return out
 
 
@@ -393,8 +535,23 @@ def _iso(ts: Any, kind: str) -> str:
     return str(ts.date().isoformat()) if kind == "date" else str(ts.isoformat())
 
 
-def profile_frame(frame: pd.DataFrame, names: list[str]) -> list[dict[str, Any]]:
-    """One ColumnProfile per column of ``frame`` (columns 0..N-1, empty cells as NaN)."""
+def _within_budget(columns: list[dict[str, Any]]) -> None:
+    """Keep distributions in column order while their JSON fits MAX_DISTRIBUTION_BYTES; drop the rest."""
+    used = 0
+    for column in columns:
+        if used > MAX_DISTRIBUTION_BYTES:
+            _no_distribution(column)
+            continue
+        if column["histogram"] is None and not column["top_values"]:
+            continue
+        used += len(json.dumps([column["histogram"], column["top_values"]], ensure_ascii=False).encode())
+        if used > MAX_DISTRIBUTION_BYTES:
+            _no_distribution(column)
+
+
+def profile_frame(frame: pd.DataFrame, names: list[str], *, distributions: bool = True) -> list[dict[str, Any]]:
+    """One ColumnProfile per column of ``frame`` (columns 0..N-1, empty cells as NaN). ``distributions``:
+    add ``histogram`` and ``top_values`` (False: the profile without them, for the benchmark's comparison)."""
     out: list[Any] = [None] * len(names)
     groups: dict[str, list[int]] = {}
     for c, dtype in enumerate(frame.dtypes):
@@ -403,9 +560,14 @@ def profile_frame(frame: pd.DataFrame, names: list[str]) -> list[dict[str, Any]]
     for kind, cols in groups.items():
         if kind == "O":
             for c in cols:
-                out[c] = _profile_text(names[c], frame[c])
+                if distributions and c >= MAX_DISTRIBUTION_COLUMNS:
+                    out[c] = _no_distribution(_profile_text(names[c], frame[c], False))
+                else:
+                    out[c] = _profile_text(names[c], frame[c], distributions)
         else:
-            _profile_numeric(frame, cols, names, out)
+            _profile_numeric(frame, cols, names, out, distributions)
+    if distributions:
+        _within_budget(out)
     return out
 
 
@@ -479,8 +641,9 @@ def _lines(structure: _Structure, records: np.ndarray) -> list[int]:
     return [structure.record_line(int(i)) for i in records[: csvtable.WARNING_LINES]]
 
 
-def profile_csv(data: bytes) -> dict[str, Any]:
-    """The content keys of the metadata record for ``data`` (see the module docstring)."""
+def profile_csv(data: bytes, *, distributions: bool = True) -> dict[str, Any]:
+    """The content keys of the metadata record for ``data`` (see the module docstring). ``distributions``:
+    as in :func:`profile_frame`."""
     d = decode(data)
     dialect = csvtable.sniff(d.head(), d.complete_head)
     sep = dialect.separator(d.buf)
@@ -560,12 +723,12 @@ def profile_csv(data: bytes) -> dict[str, Any]:
     if frame is not None:
         if frame.shape[1] != shape.columns:  # (a slice of every column would copy the frame)
             frame = frame.iloc[:, : shape.columns]
-        columns = profile_frame(frame, names)
+        columns = profile_frame(frame, names, distributions=distributions)
         duplicate_rows = structure.duplicate_count(data_idx)
     else:
-        columns = [
-            {"name": n, "type": "empty", "null_count": 0, "distinct_count": 0, "min": None, "max": None} for n in names
-        ]
+        columns = [_empty_profile(n, 0) for n in names]
+        if distributions:
+            columns = [_no_distribution(c) for c in columns]
         duplicate_rows = 0
     sample = [
         (r.fields + [""] * shape.columns)[: shape.columns]

@@ -182,6 +182,11 @@ def test_cli_upload_wait_and_list_json_contract(provisioned: Settings, tmp_path:
     assert required <= record.keys()
     assert record["column_names"] == ["when", "amount", "ok"]
     assert [c["type"] for c in record["columns"]] == ["date", "float", "boolean"]
+    # the distributions the detail pane draws, through the real Lambda, MySQL and CLI: both values counted
+    when, amount, ok = record["columns"]
+    assert sum(amount["histogram"]["counts"]) == 2 and sum(when["histogram"]["counts"]) == 2
+    assert (amount["histogram"]["edges"][0], amount["histogram"]["edges"][-1]) == (1.5, 2.5)
+    assert ok["histogram"] is None and ok["top_values"] == [["false", 1], ["true", 1]]
     assert record["uploaded_at"].endswith("+00:00")
     shown = run_cli(provisioned, "show", record["key"], "--json")
     assert json.loads(shown.stdout)["sha256"] == record["sha256"]

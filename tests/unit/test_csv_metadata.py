@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import gc
 import io
+import itertools
 import json
 import subprocess
 import sys
@@ -82,14 +83,54 @@ def test_column_profiles() -> None:
         "-3,inf,TRUE,2024-06-15,2023-01-01T00:00:00Z,x,,2\n"
     )
     cols = {c["name"]: c for c in got["columns"]}
-    assert cols["i"] == {"name": "i", "type": "integer", "null_count": 1, "distinct_count": 2, "min": -3, "max": 1}
+    # -3 and 1: one bin per whole value from -3 to 1, [e, e + 1)
+    hist_i = {"edges": [-3.0, -2.0, -1.0, 0.0, 1.0, 2.0], "counts": [1, 0, 0, 0, 1]}
+    assert cols["i"] == {
+        "name": "i",
+        "type": "integer",
+        "null_count": 1,
+        "distinct_count": 2,
+        "min": -3,
+        "max": 1,
+        "histogram": hist_i,
+        "top_values": [],
+    }
     assert cols["f"]["type"] == "float" and (cols["f"]["min"], cols["f"]["max"]) == (1.5, 2.25)  # inf is skipped
-    assert cols["b"] == {"name": "b", "type": "boolean", "null_count": 0, "distinct_count": 2, "min": None, "max": None}
+    assert cols["f"]["histogram"]["counts"] == [1] + [0] * 18 + [1]  # inf is in no bin either
+    assert cols["b"] == {
+        "name": "b",
+        "type": "boolean",
+        "null_count": 0,
+        "distinct_count": 2,
+        "min": None,
+        "max": None,
+        "histogram": None,
+        "top_values": [["true", 2], ["false", 1]],
+    }
     assert (cols["d"]["type"], cols["d"]["min"], cols["d"]["max"]) == ("date", "2023-12-01", "2024-06-15")
     assert cols["dt"]["type"] == "datetime" and cols["dt"]["min"].startswith("2023-01-01T00:00:00")
-    assert cols["s"] == {"name": "s", "type": "string", "null_count": 0, "distinct_count": 2, "min": None, "max": None}
-    assert cols["e"] == {"name": "e", "type": "empty", "null_count": 3, "distinct_count": 0, "min": None, "max": None}
+    assert cols["s"] == {
+        "name": "s",
+        "type": "string",
+        "null_count": 0,
+        "distinct_count": 2,
+        "min": None,
+        "max": None,
+        "histogram": None,
+        "top_values": [["x", 2], ["y", 1]],
+    }
+    assert cols["e"] == {
+        "name": "e",
+        "type": "empty",
+        "null_count": 3,
+        "distinct_count": 0,
+        "min": None,
+        "max": None,
+        "histogram": None,
+        "top_values": [],
+    }
     assert cols["mixed"]["type"] == "string"
+    assert cols["mixed"]["top_values"] == [["1", 1], ["2", 1], ["a", 1]]  # a three-way tie, in order of value
 
 
 def test_na_words_are_values_not_nulls() -> None:
@@ -104,6 +145,7 @@ def test_not_quite_dates_are_strings() -> None:
 def test_boolean_with_empty_cells() -> None:
     col = profile("b,x\ntrue,1\n,2\nfalse,3\n")["columns"][0]
     assert (col["type"], col["null_count"], col["distinct_count"]) == ("boolean", 1, 2)
+    assert col["top_values"] == [["false", 1], ["true", 1]]  # a tie, in order of value
 
 
 def test_header_only_and_blank_lines() -> None:
@@ -260,3 +302,167 @@ print(len(data), before * 1024, after * 1024)
     )
     size, before, after = map(int, out.stdout.split())
     assert after - before < 10 * size, f"RSS grew {(after - before) / 1e6:.0f} MB for {size / 1e6:.0f} MB"
+
+
+# ------------------------------------------------------------------------------------------ distributions
+
+
+def column(text: str, index: int = 0) -> dict:
+    return profile(text)["columns"][index]
+
+
+def test_float_histogram_twenty_bins_known_by_hand() -> None:
+    values = [0.0, 1.0, 2.5, 5.0, 5.0, 9.99, 10.0, 7.25]
+    hist = column("v,x\n" + "".join(f"{v},1\n" for v in values) + ",2\n")["histogram"]
+    assert hist["edges"] == [k * 0.5 for k in range(21)]  # 0 .. 10 in steps of 0.5
+    expected = [0] * 20
+    for v in values:
+        expected[min(int(v / 0.5), 19)] += 1  # [a, b) bins, the last one closed at the max
+    assert expected[0] == 1 and expected[19] == 2 and expected[14] == 1  # 0 | 9.99, 10 | 7.25
+    assert hist["counts"] == expected
+
+
+def test_whole_number_bins_cover_only_the_values_min_to_max() -> None:
+    values = [*range(30), 7, 7, 29]
+    hist = column("n\n" + "\n".join(map(str, values)) + "\n")["histogram"]
+    edges = hist["edges"]
+    assert len(edges) == 21 and edges[0] == 0 and edges[-1] == 30  # [0, 30): the values 0 .. 29
+    assert all(e.is_integer() for e in edges)
+    widths = {b - a for a, b in itertools.pairwise(edges)}
+    assert widths == {1.0, 2.0}  # 30 values in 20 bins: one or two values each, never an empty range
+    expected = [sum(1 for v in values if a <= v < b) for a, b in itertools.pairwise(edges)]
+    assert hist["counts"] == expected and sum(expected) == len(values)
+    few = column("n\n3\n5\n5\n")["histogram"]
+    assert few == {"edges": [3.0, 4.0, 5.0, 6.0], "counts": [1, 0, 2]}  # fewer values than bins: one bin each
+
+
+def test_one_bin_when_every_value_is_equal() -> None:
+    assert column("n,x\n5,1\n5,2\n,3\n5,4\n")["histogram"] == {"edges": [5.0, 5.0], "counts": [3]}
+    assert column("f\n2.5\n2.5\n")["histogram"] == {"edges": [2.5, 2.5], "counts": [2]}
+
+
+def test_integers_with_empty_cells_and_huge_values() -> None:
+    col = column("n,x\n1,a\n,b\n3,c\n")
+    assert col["type"] == "integer" and col["histogram"] == {"edges": [1.0, 2.0, 3.0, 4.0], "counts": [1, 0, 1]}
+    big = column(f"n\n{-(2**63)}\n{2**63 - 1}\n0\n")
+    assert big["type"] == "integer" and sum(big["histogram"]["counts"]) == 3
+    assert big["histogram"]["counts"][0] == 1 and big["histogram"]["counts"][-1] == 1
+
+
+def test_date_histogram_in_days_on_unix_seconds() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    days = ["2024-01-01"] * 3 + ["2024-01-02", "2024-01-05"]
+    hist = column("d\n" + "\n".join(days) + "\n")["histogram"]
+    start = datetime(2024, 1, 1, tzinfo=UTC)
+    assert hist["edges"] == [(start + timedelta(days=k)).timestamp() for k in range(6)]  # Jan 1 .. Jan 6 midnight
+    assert hist["counts"] == [3, 1, 0, 0, 1]
+
+
+def test_datetime_histogram_is_utc() -> None:
+    from datetime import UTC, datetime
+
+    col = column("t\n2024-01-01T02:00:00+02:00\n2024-01-01T10:00:00+02:00\n2024-01-01T12:00:00+02:00\n")
+    assert col["type"] == "datetime"
+    hist = col["histogram"]
+    assert hist["edges"][0] == datetime(2024, 1, 1, 0, 0, tzinfo=UTC).timestamp()
+    assert hist["edges"][-1] == datetime(2024, 1, 1, 10, 0, tzinfo=UTC).timestamp()
+    assert len(hist["counts"]) == 20 and hist["counts"][0] == 1 and hist["counts"][16] == 1 and hist["counts"][-1] == 1
+    naive = column("t\n2024-01-01 00:00\n2024-01-02 00:00\n")["histogram"]  # no zone: taken as UTC
+    assert naive["edges"][0] == datetime(2024, 1, 1, tzinfo=UTC).timestamp()
+
+
+def test_top_values_match_a_counter_ties_by_value_and_long_values_are_cut() -> None:
+    import random
+    from collections import Counter
+
+    rng = random.Random(3)
+    pool = [f"v{i:02d}" for i in range(25)] + ["x" * 80]
+    values = [rng.choice(pool[: rng.randint(1, len(pool))]) for _ in range(3000)]
+    values += ["x" * 80] * 2000  # the most frequent value, longer than 60 characters
+    text = "name,n\n" + "".join(f"{v},{i}\n" for i, v in enumerate(values)) + ",0\n"
+    got = column(text)
+    expected = sorted(Counter(values).items(), key=lambda item: (-item[1], item[0]))[:10]
+    assert got["top_values"][0] == ["x" * 59 + "…", expected[0][1]]
+    assert got["top_values"][1:] == [[v, c] for v, c in expected[1:]]
+    assert got["histogram"] is None and got["null_count"] == 1
+
+
+def test_top_values_of_a_million_distinct_values_stay_small_and_memory_bounded() -> None:
+    """10 MB of values that all differ: the ten first in order of value, count 1, in a small record, and no
+    more memory than the profile without distributions takes (the counts cost 8 bytes a row; the frame's
+    million strings, which the profile needed before, are the peak)."""
+    rows = 900_000
+    keys = [f"k{(i * 7919) % rows:07d}" for i in range(rows)]
+    data = ("key,n\n" + "".join(f"{k},{i % 3}\n" for i, k in enumerate(keys))).encode()
+    assert len(data) > 9_000_000
+    profile("key\nx\n")
+    peaks = {}
+    for distributions in (False, True):
+        gc.collect()
+        tracemalloc.start()
+        try:
+            got = m.profile_csv(data, distributions=distributions)
+            _, peaks[distributions] = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+    col = got["columns"][0]
+    assert col["distinct_count"] == rows
+    assert col["top_values"] == [[k, 1] for k in sorted(keys)[:10]]
+    assert len(json.dumps(got["columns"])) < 2000
+    extra = peaks[True] - peaks[False]
+    assert extra < 16 * rows, f"distributions took {extra / 1e6:.0f} MB more ({peaks[False] / 1e6:.0f} MB without)"
+
+
+def test_distributions_stay_within_the_record_budget_for_500_wide_text_columns() -> None:
+    """The worst case per column: ten 60-character values that JSON escapes (quotes) or that are 2 bytes in
+    UTF-8. Distributions are kept in column order up to the budget; the rest say null / []."""
+    width = 500
+    cell = 'é"' * 40
+    rows = [[f"{cell}{r}-{c}" for c in range(width)] for r in range(10)]
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows([[f"c{c}" for c in range(width)], *rows])
+    got = profile(out.getvalue())
+    cols = got["columns"]
+    assert len(cols) == width
+    kept = [c for c in cols if c["top_values"]]
+    assert 0 < len(kept) < width
+    assert cols[: len(kept)] == kept  # in column order
+    assert all(c["histogram"] is None and c["top_values"] == [] for c in cols[len(kept) :])
+    size = sum(len(json.dumps([c["histogram"], c["top_values"]], ensure_ascii=False).encode()) for c in kept)
+    assert m.MAX_DISTRIBUTION_BYTES - 2000 < size <= m.MAX_DISTRIBUTION_BYTES  # filled up to the budget
+    assert all(len(v) <= m.MAX_TOP_VALUE_CHARS for c in kept for v, _ in c["top_values"])
+
+
+def test_past_the_column_limit_no_distributions(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(m, "MAX_DISTRIBUTION_COLUMNS", 2)
+    cols = profile("a,b,c,d\n1,x,2024-01-01,y\n2,x,2024-01-02,z\n")["columns"]
+    assert cols[0]["histogram"] is not None and cols[1]["top_values"] == [["x", 2]]
+    assert [(c["histogram"], c["top_values"]) for c in cols[2:]] == [(None, [])] * 2
+
+
+def test_without_distributions_the_profile_is_the_same_minus_the_two_keys() -> None:
+    data = big_csv(3000)
+    full = m.profile_csv(data)
+    bare = m.profile_csv(data, distributions=False)
+    assert bare["columns"] == [
+        {k: v for k, v in c.items() if k not in ("histogram", "top_values")} for c in full["columns"]
+    ]
+    assert {k: v for k, v in full.items() if k != "columns"} == {k: v for k, v in bare.items() if k != "columns"}
+
+
+def test_distributions_of_the_ten_mib_file_agree_with_the_csv_module() -> None:
+    from collections import Counter
+
+    data = big_csv(150_000)
+    got = {c["name"]: c for c in profile(data)["columns"]}
+    header, *body = list(csv.reader(io.StringIO(data.decode(), newline="")))
+    for name in ("name", "note", "flag"):
+        values = [row[header.index(name)] for row in body]
+        expected = sorted(Counter(values).items(), key=lambda item: (-item[1], item[0]))[:10]
+        assert got[name]["top_values"] == [[v, c] for v, c in expected], name
+    qty = [int(row[header.index("qty")]) for row in body if row[header.index("qty")]]
+    hist = got["qty"]["histogram"]
+    edges = hist["edges"]
+    assert edges[0] == min(qty) and edges[-1] == max(qty) + 1
+    assert hist["counts"] == [sum(1 for v in qty if a <= v < b) for a, b in itertools.pairwise(edges)]

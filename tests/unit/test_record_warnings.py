@@ -120,7 +120,7 @@ class FakeWriter:
     def __init__(self) -> None:
         self.records: list[dict[str, Any]] = []
 
-    def upsert(self, record: dict[str, Any]) -> bool:
+    def upsert(self, record: dict[str, Any], *, reprocess: bool = False) -> bool:
         self.records.append(dict(record))
         return True
 
