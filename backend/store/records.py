@@ -104,9 +104,14 @@ class Histogram:
     def from_json(cls, data: Any) -> Histogram | None:
         if not isinstance(data, Mapping):
             return None
-        edges = tuple(float(e) for e in data.get("edges") or ())
-        counts = tuple(int(c) for c in data.get("counts") or ())
-        if not counts or len(edges) != len(counts) + 1:
+        try:
+            edges = tuple(float(e) for e in data.get("edges") or ())
+            counts = tuple(int(c) for c in data.get("counts") or ())
+        except (TypeError, ValueError):  # a damaged record shows no chart rather than no record
+            return None
+        if not counts or len(edges) != len(counts) + 1 or not all(map(math.isfinite, edges)):
+            return None
+        if edges != tuple(sorted(edges)) or min(counts) < 0:
             return None
         return cls(edges, counts)
 
@@ -140,7 +145,7 @@ class ColumnProfile:
             top_values=tuple(
                 (str(item[0]), int(item[1]))
                 for item in data.get("top_values") or ()
-                if isinstance(item, (list, tuple)) and len(item) == 2
+                if isinstance(item, (list, tuple)) and len(item) == 2 and isinstance(item[1], int)
             ),
         )
 
