@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
     from backend.config import Settings
     from backend.environment import BringUp, Health
     from backend.export import Format
+    from backend.files import DeleteOutcome, Invocation, ReprocessOutcome
     from backend.notices import NoticeSource, ReaderQueue
     from backend.steps import Step
     from backend.store import MetadataReader, MetadataRecord
@@ -86,6 +88,31 @@ class BackendApi(Protocol):
     def teardown_steps(self, settings: Settings) -> list[Step]: ...
 
     def bring_up(self, settings: Settings, on_message: Callable[[str], None] | None = None) -> BringUp: ...
+
+    # -- file actions on objects in the bucket
+    def download_file(
+        self,
+        settings: Settings,
+        bucket: str,
+        key: str,
+        dest: Path,
+        *,
+        on_progress: Callable[[int, int], None] | None = None,
+        cancel: threading.Event | None = None,
+        overwrite: bool = False,
+    ) -> Path: ...
+
+    def delete_files(
+        self, settings: Settings, bucket: str, keys: Sequence[str], *, wait_s: float = 30.0
+    ) -> DeleteOutcome: ...
+
+    def reprocess_files(self, settings: Settings, bucket: str, keys: Sequence[str]) -> list[ReprocessOutcome]: ...
+
+    def file_log_lines(
+        self, settings: Settings, bucket: str, key: str, *, since: datetime | None = None, limit: int = 20
+    ) -> list[Invocation]: ...
+
+    def presigned_url(self, settings: Settings, bucket: str, key: str, expires_s: int = 3600) -> str: ...
 
     # -- files written by the GUI
     def export_records(self, records: Iterable[MetadataRecord], path: Path, fmt: Format) -> int: ...
@@ -158,6 +185,45 @@ class Backend:
         from backend import environment
 
         return environment.bring_up(settings, on_message=on_message)
+
+    def download_file(
+        self,
+        settings: Settings,
+        bucket: str,
+        key: str,
+        dest: Path,
+        *,
+        on_progress: Callable[[int, int], None] | None = None,
+        cancel: threading.Event | None = None,
+        overwrite: bool = False,
+    ) -> Path:
+        from backend import files
+
+        return files.download(settings, bucket, key, dest, on_progress=on_progress, cancel=cancel, overwrite=overwrite)
+
+    def delete_files(
+        self, settings: Settings, bucket: str, keys: Sequence[str], *, wait_s: float = 30.0
+    ) -> DeleteOutcome:
+        from backend import files
+
+        return files.delete_files(settings, keys, bucket=bucket, wait_s=wait_s)
+
+    def reprocess_files(self, settings: Settings, bucket: str, keys: Sequence[str]) -> list[ReprocessOutcome]:
+        from backend import files
+
+        return files.reprocess(settings, keys, bucket=bucket)
+
+    def file_log_lines(
+        self, settings: Settings, bucket: str, key: str, *, since: datetime | None = None, limit: int = 20
+    ) -> list[Invocation]:
+        from backend import files
+
+        return files.log_lines(settings, bucket, key, since=since, limit=limit)
+
+    def presigned_url(self, settings: Settings, bucket: str, key: str, expires_s: int = 3600) -> str:
+        from backend import files
+
+        return files.presigned_url(settings, bucket, key, expires_s)
 
     def export_records(self, records: Iterable[MetadataRecord], path: Path, fmt: Format) -> int:
         from backend import export

@@ -6,7 +6,7 @@ import html
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -23,34 +23,17 @@ from PySide6.QtWidgets import (
 )
 
 from gui import style
+from gui.charts import TYPE_LABELS, ColumnProfilesView, format_value
 from gui.records import STATUS_COLORS, STATUS_LABELS, STATUS_TEXT_COLORS, s3_address, status_look
-from gui.widgets import ElidedLabel, MiddleElideDelegate, WrappingLabel
+from gui.widgets import ElidedLabel, WrappingLabel
 
 if TYPE_CHECKING:
     from backend.store import MetadataRecord
     from backend.store.records import RecordWarning
 
-TYPE_LABELS = {
-    "integer": "Integer",
-    "float": "Decimal",
-    "boolean": "Boolean",
-    "date": "Date",
-    "datetime": "Date & time",
-    "string": "Text",
-    "empty": "Empty",
-}
-
-
-def _fmt(value: object) -> str:
-    if value is None or value == "":
-        return "—"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, int):
-        return f"{value:,}"
-    if isinstance(value, float):
-        return f"{value:,.6g}"
-    return str(value)
+__all__ = ["TYPE_LABELS", "DetailPane"]
+COLUMN_HEADINGS = ("Column", "Type", "Nulls", "Distinct", "Min", "Max")
+_fmt = format_value
 
 
 LINE_ENDS = {"\n": "LF (\\n)", "\r\n": "CRLF (\\r\\n)", "\r": "CR (\\r)", "mixed": "mixed"}
@@ -150,7 +133,15 @@ def _callout(name: str, colour: str, tint: int) -> QLabel:
 
 
 class DetailPane(QWidget):
-    """Shows one MetadataRecord: summary, error, per-column profile and the sample rows."""
+    """Shows one MetadataRecord: summary, error, per-column profile and the sample rows.
+
+    A summary record (``complete=False``: read without its columns and sample rows) shows what it has and
+    "Loading columns…" where the rest goes, and asks for the whole record with :attr:`full_record_wanted`
+    (bucket, key); whoever fetches it hands it to :meth:`show_record`. A summary of the record already shown
+    whole (the list refreshing its row) leaves the pane as it is.
+    """
+
+    full_record_wanted = Signal(str, str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -234,14 +225,13 @@ class DetailPane(QWidget):
         self.facts.setColumnStretch(3, 1)
         layout.addLayout(self.facts)
 
-        self.columns_title = QLabel("Columns")
-        self.columns_title.setFont(style.bold(self.font(), 1))
-        layout.addWidget(self.columns_title)
-        self.columns = _readonly_table(["Column", "Type", "Nulls", "Distinct", "Min", "Max"])
-        self.columns.horizontalHeader().setStretchLastSection(False)
-        self.columns.setItemDelegateForColumn(0, MiddleElideDelegate(self.columns))
-        layout.addWidget(self.columns)
+        self.loading = QLabel("Loading columns and sample rows…")
+        self.loading.setStyleSheet("color: palette(placeholder-text);")
+        self.loading.setAccessibleName("Loading")
+        layout.addWidget(self.loading)
 
+        # The sample rows before the columns: the sample is at most 5 rows, the columns may be hundreds of rows
+        # of pictures; this way both are in reach without scrolling past the other.
         self.sample_title = QLabel("Sample rows")
         self.sample_title.setFont(style.bold(self.font(), 1))
         layout.addWidget(self.sample_title)
@@ -249,6 +239,12 @@ class DetailPane(QWidget):
         self.sample.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         self.sample.horizontalHeader().setStretchLastSection(False)
         layout.addWidget(self.sample)
+
+        self.columns_title = QLabel("Columns")
+        self.columns_title.setFont(style.bold(self.font(), 1))
+        layout.addWidget(self.columns_title)
+        self.columns = ColumnProfilesView()
+        layout.addWidget(self.columns)
         layout.addStretch(1)
 
         scroll = QScrollArea()
@@ -259,7 +255,23 @@ class DetailPane(QWidget):
         self.stack.addWidget(scroll)
         self.show_record(None)
 
+    @property
+    def is_loading(self) -> bool:
+        """A summary record is shown and its columns and sample rows are awaited."""
+        return self.record is not None and not self.record.complete
+
     def show_record(self, record: MetadataRecord | None) -> None:
+        """Show ``record`` (None: nothing selected). An incomplete one shows "Loading…" for its columns and
+        sample rows and emits :attr:`full_record_wanted`, unless it is a summary of the record shown whole."""
+        current = self.record
+        if (
+            record is not None
+            and not record.complete
+            and current is not None
+            and current.complete
+            and (current.bucket, current.key, current.revision) == (record.bucket, record.key, record.revision)
+        ):
+            return
         self.record = record
         if record is None:
             self.stack.setCurrentWidget(self.empty)
@@ -298,38 +310,20 @@ class DetailPane(QWidget):
         self._fact_labels["sha256"].setToolTip(record.sha256 or "")
         self._fact_labels["size"].setToolTip(style.exact_bytes(record.size_bytes))
 
-        profiles = record.columns
+        loading = not record.complete
+        self.loading.setVisible(loading)
+        if loading:
+            self.full_record_wanted.emit(record.bucket, record.key)
+        # A summary has no columns: it must not read as a file of none (nor keep the last record's).
+        profiles = () if loading else record.columns
         self.columns_title.setText(f"Columns ({len(profiles)})" if profiles else "Columns")
-        self.columns.setRowCount(len(profiles))
-        for row, col in enumerate(profiles):
-            values = [
-                col.name or f"(column {row + 1})",
-                TYPE_LABELS.get(col.type, col.type or "—"),
-                _fmt(col.null_count),
-                _fmt(col.distinct_count),
-                _fmt(col.min),
-                _fmt(col.max),
-            ]
-            for c, text in enumerate(values):
-                item = QTableWidgetItem(text)
-                if c in (2, 3) or (c in (4, 5) and isinstance(col.min, int | float)):
-                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-                if c in (0, 4, 5):  # the texts that may be cut below
-                    item.setToolTip(text)
-                self.columns.setItem(row, c, item)
-        self.columns.resizeColumnsToContents()
-        # Real column names run to 40 characters and more ("remarks_free_text_entered_by_field_officer"): wide
-        # enough for most, so the counts and types stay in sight; the rest is cut in the middle, whole in a tooltip.
-        em = self.fontMetrics().horizontalAdvance("M")
-        columns_header = self.columns.horizontalHeader()
-        for c, cap in ((0, 16), (4, 12), (5, 12)):
-            columns_header.resizeSection(c, min(columns_header.sectionSize(c), em * cap))
-        _fit_height(self.columns)
+        self.columns.set_profiles(profiles, record.row_count)
         self.columns.setVisible(bool(profiles))
         self.columns_title.setVisible(bool(profiles))
 
-        names = record.column_names
-        rows = record.sample_rows
+        em = self.fontMetrics().horizontalAdvance("M")
+        names = () if loading else record.column_names
+        rows = () if loading else record.sample_rows
         width = max([len(names)] + [len(r) for r in rows]) if (names or rows) else 0
         headers = [names[i] if i < len(names) and names[i] else f"({i + 1})" for i in range(width)]
         self.sample.clear()
@@ -389,10 +383,21 @@ class DetailPane(QWidget):
         if self._warnings_plain:
             parts.append(self._warnings_plain)
         parts += [f"{k}: {v.text()}" for k, v in self._fact_labels.items()]
-        for table in (self.columns, self.sample):
-            heads = [_text(table.horizontalHeaderItem(c)) for c in range(table.columnCount())]
-            parts.append("\t".join(heads))
-            for r in range(table.rowCount()):
-                cells = [_text(table.item(r, c)) for c in range(table.columnCount())]
-                parts.append("\t".join(cells))
+        if self.is_loading:
+            parts.append(self.loading.text())
+        parts.append("\t".join(COLUMN_HEADINGS))
+        for row, col in enumerate(self.columns.profiles):
+            values = [
+                col.name or f"(column {row + 1})",
+                TYPE_LABELS.get(col.type, col.type or "—"),
+                _fmt(col.null_count),
+                _fmt(col.distinct_count),
+                _fmt(col.min),
+                _fmt(col.max),
+            ]
+            parts.append("\t".join(values))
+        table = self.sample
+        parts.append("\t".join(_text(table.horizontalHeaderItem(c)) for c in range(table.columnCount())))
+        for r in range(table.rowCount()):
+            parts.append("\t".join(_text(table.item(r, c)) for c in range(table.columnCount())))
         return "\n".join(parts)

@@ -28,8 +28,6 @@ log = logging.getLogger(__name__)
 
 PAGE_SIZE = 1000  # changed_since's default page: a full page means more are waiting
 MAX_PAGES_PER_POLL = 5
-APPLY_BATCH = 100  # records handed on per event-loop turn
-APPLY_PAUSE_MS = 5
 NOTICE_NEXT_MS = 100
 NOTICE_RETRY_MS = 10_000
 ENV_REFRESH_MS = 30_000
@@ -57,14 +55,17 @@ def _close_quietly(reader: MetadataReader | NoticeSource) -> None:
 
 
 class RecordFeed(QObject):
-    """The file list's records: every tick asks the store what changed after the last cursor (``changed_since``).
+    """What changed in the store: every tick asks for the changes after the last cursor (``changed_since``,
+    summary records and tombstones) and hands them on in one ``records`` signal per read.
 
-    A big backlog (the first load of 100,000 records) comes in pages, at most MAX_PAGES_PER_POLL per read, and goes
-    out in slices of APPLY_BATCH with a short pause between them, so the GUI thread never stalls on one.
+    It never loads the world: the first read only finds where the store is now (``latest_cursor``) and says
+    ``ready``; the browser reads its own pages. A big backlog comes in pages, at most MAX_PAGES_PER_POLL per
+    read, the rest in the next round.
     """
 
-    records = Signal(object)  # list[MetadataRecord]: inserted or updated since the last slice
-    caught_up = Signal()  # every record the store reported so far has been handed on
+    records = Signal(object)  # list[MetadataRecord]: changed since the last read, tombstones (deleted=True) included
+    ready = Signal()  # the first read found the store's cursor: what changes from now on comes as ``records``
+    caught_up = Signal()  # a read brought everything the store had
     answered = Signal()  # a read succeeded
     failed = Signal(str)  # a read failed: why, in words for the user
 
@@ -76,8 +77,8 @@ class RecordFeed(QObject):
         self._generation = 0
         self._reader: MetadataReader | None = None
         self._cursor: str | None = None  # changed_since position
+        self._started = False  # the cursor is known (set by the first read)
         self._polling = False
-        self._pending: list[MetadataRecord] = []  # received, not handed on yet
         self._stopped = False
         self.timer = QTimer(self)
         self.timer.setInterval(max(100, settings.poll_interval_ms))
@@ -86,6 +87,10 @@ class RecordFeed(QObject):
     @property
     def interval_ms(self) -> int:
         return self.timer.interval()
+
+    @property
+    def cursor(self) -> str | None:
+        return self._cursor
 
     def set_settings(self, settings: Settings) -> None:
         self._settings = settings
@@ -101,18 +106,22 @@ class RecordFeed(QObject):
             return
         self._polling = True
         generation, settings, cursor, reader = self._generation, self._settings, self._cursor, self._reader
+        starting = not self._started
 
         def work(_report: Report[None]) -> tuple[MetadataReader, list[MetadataRecord], str | None, bool]:
             r = reader if reader is not None else self._backend.open_reader(settings)
             out: list[MetadataRecord] = []
-            new_cursor, more = cursor, True
+            new_cursor, more = cursor, False
             try:
-                for _page in range(MAX_PAGES_PER_POLL):
-                    records, new_cursor = r.changed_since(new_cursor)
-                    out.extend(records)
-                    if len(records) < PAGE_SIZE:
-                        more = False
-                        break
+                if starting:
+                    new_cursor = r.latest_cursor()
+                else:
+                    for _page in range(MAX_PAGES_PER_POLL):
+                        records, new_cursor = r.changed_since(new_cursor, PAGE_SIZE, summary=True)
+                        out.extend(records)
+                        more = len(records) >= PAGE_SIZE
+                        if not more:
+                            break
             except Exception:
                 _close_quietly(r)
                 raise
@@ -127,10 +136,15 @@ class RecordFeed(QObject):
                 return
             self._reader, self._cursor = r, new_cursor
             self.answered.emit()
-            self._pending.extend(records)
-            self._hand_on()
+            if starting:
+                self._started = True
+                self.ready.emit()
+            if records:
+                self.records.emit(records)
             if more:  # a big backlog: keep the GUI responsive, fetch the rest in the next round
                 QTimer.singleShot(0, self.poll)
+            else:
+                self.caught_up.emit()
 
         def failed(exc: BaseException) -> None:
             self._polling = False
@@ -141,21 +155,12 @@ class RecordFeed(QObject):
 
         self._jobs.start(work, on_done=done, on_error=failed, name="poll records")
 
-    def _hand_on(self) -> None:
-        batch, self._pending = self._pending[:APPLY_BATCH], self._pending[APPLY_BATCH:]
-        if batch:
-            self.records.emit(batch)
-        if self._pending:  # a real (non-zero) timer, so paints and other timers run in between
-            QTimer.singleShot(APPLY_PAUSE_MS, self._hand_on)
-        else:
-            self.caught_up.emit()
-
     def reset(self) -> None:
         self._generation += 1
         _close_later(self._jobs, self._reader)
         self._reader = None
         self._cursor = None
-        self._pending = []
+        self._started = False
         self._polling = False
 
     @property

@@ -23,8 +23,9 @@ from gui.backend_api import Backend, BackendApi, describe_error
 from gui.detail import DetailPane
 from gui.environment import EnvironmentBar, OperationDialog, confirm_teardown, environment_advice
 from gui.feeds import EnvironmentMonitor, NoticeFeed, RecordFeed
-from gui.jobs import JobRunner
-from gui.panels.browser_panel import BrowserPanel
+from gui.file_actions import FileActions
+from gui.jobs import JobRunner, Report
+from gui.panels.browser_panel import BrowserPanel, stream_export
 from gui.panels.notices_panel import NoticesPanel
 from gui.panels.uploads_panel import UploadsPanel
 from gui.settings_dialog import SettingsDialog
@@ -69,8 +70,9 @@ class MainWindow(QMainWindow):
         super().__init__(parent)
         self.settings = settings
         self.backend: BackendApi = backend if backend is not None else Backend()
-        # Polls, notices, environment checks, setup/export: each holds a thread while it waits on the network.
-        self.jobs = JobRunner(6, self)
+        # Polls, notices, environment checks, setup/export, the file list's page reads (at most 2 at once): each
+        # holds a thread while it waits on the network.
+        self.jobs = JobRunner(8, self)
         self.state = QSettings(str(state_settings_path(settings)), QSettings.Format.IniFormat)
         self.uploads = UploadManager(settings, self.backend, self)
         self.record_feed = RecordFeed(settings, self.backend, self.jobs, self)
@@ -170,20 +172,32 @@ class MainWindow(QMainWindow):
         bind_button(self.browser.copy_button, commands.copy, follow_enabled=False)
         bind_button(self.browser.export_button, commands.export, follow_enabled=False)
         self.browser.add_menu_actions(commands.copy, commands.export)
+        self.file_actions = FileActions(
+            self,
+            settings=lambda: self.settings,
+            backend=self.backend,
+            jobs=self.jobs,
+            commands=commands,
+            browser=self.browser,
+        )
+        self.file_actions.files_changed.connect(self.record_feed.poll)
+        commands.scope_to(commands.clear_finished, self.uploads_panel)  # Delete in the file list deletes files
 
         self.uploads_panel.message.connect(self.statusBar().showMessage)
         self.browser.message.connect(self.statusBar().showMessage)
         self.uploads_panel.record_requested.connect(self.browser.select_record)
         self.notices.record_requested.connect(self.browser.select_record)
         self.browser.current_record_changed.connect(self.detail.show_record)
-        self.browser.model.records_changed.connect(self.uploads.on_records)
+        self.record_feed.records.connect(self.uploads.on_records)  # the changes themselves, not the list's rows
         self.uploads.summary_changed.connect(self._queue_changed)
         self.uploads.problem.connect(self._upload_problem)
         self.uploads.uploaded.connect(self._uploaded)
 
-        self.record_feed.records.connect(self.browser.add_records)
-        self.record_feed.caught_up.connect(self.browser.mark_loaded)
+        self.browser.set_store(lambda: self.backend.open_reader(self.settings), self.jobs)
+        self.record_feed.records.connect(self.browser.apply_changes)
+        self.record_feed.ready.connect(self.browser.load)  # the cursor first, then the list's first pages
         self.record_feed.answered.connect(lambda: self.banners.clear("store"))
+        self.record_feed.answered.connect(self.browser.retry_load)
         self.record_feed.failed.connect(self._store_failed)
         self.notice_feed.notices.connect(self._notices_arrived)
         self.notice_feed.answered.connect(self.notices.set_available)
@@ -290,24 +304,29 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------------------------------------
     # commands that need more than one panel
     def export_selection(self) -> None:
-        target = self.browser.choose_export()
-        if target is None:
+        plan = self.browser.choose_export()
+        if plan is None:
             return
-        records, path, fmt = target
+        settings = self.settings
 
-        def done(_count: int) -> None:
+        def work(report: Report[int]) -> int:
+            reader = self.backend.open_reader(settings)
+            try:
+                return self.backend.export_records(stream_export(reader, plan, report), plan.path, plan.fmt)
+            finally:
+                reader.close()
+
+        def progress(done: int) -> None:
+            self.statusBar().showMessage(f"Exporting… {done:,} of {plan.count:,} records", 10_000)
+
+        def done(count: int) -> None:
             self.banners.clear("export")
-            self.statusBar().showMessage(f"Exported {len(records)} records to {path}", 5000)
+            self.statusBar().showMessage(f"Exported {count:,} records to {plan.path}", 5000)
 
         def failed(exc: BaseException) -> None:
-            self.banners.show_message("export", "error", f"Export to {path} failed: {describe_error(exc)}")
+            self.banners.show_message("export", "error", f"Export to {plan.path} failed: {describe_error(exc)}")
 
-        self.jobs.start(
-            lambda _report: self.backend.export_records(records, path, fmt),
-            on_done=done,
-            on_error=failed,
-            name="export",
-        )
+        self.jobs.start(work, on_done=done, on_error=failed, on_progress=progress, name="export")
 
     def setup_environment(self) -> OperationDialog:
         return self._run_operation("setup")
@@ -458,6 +477,7 @@ class MainWindow(QMainWindow):
             feed.stop()
         if self.tray is not None:
             self.tray.hide()
+        self.file_actions.shutdown()  # downloads stop; their temporary files are removed
         ok_uploads = self.uploads.shutdown(timeout_ms)
         self._stopped = self.jobs.shutdown(timeout_ms) and ok_uploads
         return self._stopped

@@ -425,6 +425,8 @@ class UploadManager(QObject):
         if not waiting:
             return
         for record in records:
+            if record.deleted:  # a tombstone says the object is gone, not that it was processed
+                continue
             for item in waiting:
                 if item.state == UploadState.PROCESSING and self._matches(item, record):
                     self._processed(item, record)

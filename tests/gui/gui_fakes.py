@@ -7,14 +7,19 @@ the shapes it will really get.
 
 from __future__ import annotations
 
+import base64
+import bisect
+import dataclasses
 import gc
+import json
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
+from urllib.parse import quote
 
 from PySide6.QtCore import QElapsedTimer, QTimer
 
@@ -22,9 +27,18 @@ from backend import upload
 from backend.config import Settings
 from backend.environment import BringUp, Health
 from backend.export import Format
+from backend.files import (
+    DeletedFile,
+    DeleteOutcome,
+    DownloadCancelled,
+    FileActionError,
+    Invocation,
+    ReprocessOutcome,
+    TargetExists,
+)
 from backend.notices import Notice, NoticeError, ReaderQueue
 from backend.steps import PlanOutcome, Status, Step
-from backend.store import MetadataRecord, RecordPage, RecordQuery, Records, StoreError
+from backend.store import SORT_KEYS, MetadataRecord, ReaderCapabilities, RecordPage, RecordQuery, Records, StoreError
 from backend.upload import UploadCancelled, UploadError, UploadResult
 from backend.validation import ValidationResult
 from gui.backend_api import BackendApi
@@ -128,23 +142,111 @@ def make_notice(
     )
 
 
+def summary_of(record: MetadataRecord) -> MetadataRecord:
+    """The record as a summary read returns it (backend/store/records.py: RecordQuery.summary)."""
+    return replace(record, columns=(), column_names=(), sample_rows=(), complete=False)
+
+
+def _comparable(value: Any) -> tuple[int, Any]:
+    """NULL first, as MySQL orders it; times as seconds (keyset tokens carry them as JSON)."""
+    if value is None:
+        return (0, 0)
+    if isinstance(value, datetime):
+        return (1, value.timestamp())
+    return (1, value)
+
+
 class FakeReader:
-    """A MetadataReader over the fake's change log; the window only ever calls ``changed_since``."""
+    """A MetadataReader over the fake's change log, faithful to the Protocol: filters, the sorts of
+    ``backend.capabilities`` (others refused), offset and keyset paging (opaque tokens), count, get, summary
+    records, and tombstones in ``changed_since``. Every list/count call is recorded in ``backend.queries``."""
 
     def __init__(self, backend: FakeBackend) -> None:
         self.backend = backend
         self.closed = False
 
+    @property
+    def capabilities(self) -> ReaderCapabilities:
+        return self.backend.capabilities
+
+    def _check(self, query: RecordQuery) -> None:
+        self.backend.reader_calls += 1
+        if self.backend.store_error:
+            raise StoreError(self.backend.store_error)
+        if query.sort not in self.capabilities.sort_keys:
+            raise StoreError(f"This store cannot sort by {query.sort}.")
+        if query.offset and not self.capabilities.random_access:
+            raise StoreError("This store has no random access: page with RecordQuery.after.")
+        if self.backend.list_delay:
+            time.sleep(self.backend.list_delay)
+
+    def _ordered(self, query: RecordQuery) -> tuple[list[tuple[Any, ...]], list[MetadataRecord]]:
+        """The live records matching the filters in the query's order, with their order keys (cached per
+        store revision, filters and sort)."""
+        cache_key = (self.backend.revision, replace(query, limit=1, offset=0, after=None, summary=False))
+        with self.backend.lock:
+            cached = self.backend.ordered_cache.get(cache_key)
+            if cached is not None:
+                return cached
+            live = [r for r in self.backend.current.values() if not r.deleted]
+        text = (query.text or "").lower()
+        rows = [
+            r
+            for r in live
+            if (query.status is None or r.status == query.status)
+            and (not query.with_warnings or r.has_warnings)
+            and (query.bucket is None or r.bucket == query.bucket)
+            and (query.uploaded_from is None or r.uploaded_at >= query.uploaded_from)
+            and (query.uploaded_to is None or r.uploaded_at < query.uploaded_to)
+            and (not text or (r.key if "/" in text else r.file_name).lower().startswith(text))
+        ]
+        keyed = sorted(((_comparable(r.sort_value(query.sort)), r.bucket, r.key), r) for r in rows)
+        records = [r for _, r in keyed]
+        if query.descending:
+            records.reverse()
+        result = ([k for k, _ in keyed], records)  # the keys stay ascending, for bisect
+        with self.backend.lock:
+            self.backend.ordered_cache = {cache_key: result}
+        return result
+
     def list(self, query: RecordQuery) -> RecordPage:
-        raise NotImplementedError("the window reads with changed_since only")
+        self._check(query)
+        self.backend.queries.append(query)
+        keys, ordered = self._ordered(query)
+        if query.after:
+            last = json.loads(base64.urlsafe_b64decode(query.after))
+            mark = ((last[0][0], last[0][1]), last[1], last[2])
+            if query.descending:  # the rows after the mark are those below it
+                start = len(keys) - bisect.bisect_left(keys, mark)
+            else:
+                start = bisect.bisect_right(keys, mark)
+        else:
+            start = query.offset
+        page = ordered[start : start + query.limit]
+        token = None
+        if start + query.limit < len(ordered) and page:
+            r = page[-1]
+            k = (_comparable(r.sort_value(query.sort)), r.bucket, r.key)
+            token = base64.urlsafe_b64encode(json.dumps([list(k[0]), k[1], k[2]]).encode()).decode()
+        records = [summary_of(r) for r in page] if query.summary else page
+        return RecordPage(records, len(ordered), token)
+
+    def count(self, query: RecordQuery) -> int:
+        self._check(replace(query, offset=0))
+        self.backend.counts.append(query)
+        return len(self._ordered(query)[1])
 
     def get(self, bucket: str, key: str) -> MetadataRecord | None:
+        if self.backend.store_error:
+            raise StoreError(self.backend.store_error)
+        self.backend.gets.append((bucket, key))
         with self.backend.lock:
-            found = [r for _, r in self.backend.log if (r.bucket, r.key) == (bucket, key)]
-        return found[-1] if found else None
+            record = self.backend.current.get((bucket, key))
+        return None if record is None or record.deleted else record
 
-    def changed_since(self, cursor: str | None, limit: int = 1000) -> tuple[Records, str]:
+    def changed_since(self, cursor: str | None, limit: int = 1000, *, summary: bool = False) -> tuple[Records, str]:
         self.backend.reader_calls += 1
+        self.backend.change_reads += 1
         if self.backend.store_error:
             raise StoreError(self.backend.store_error)
         if self.backend.poll_delay:
@@ -153,9 +255,17 @@ class FakeReader:
         # cursor names the last change handed out, so the next call continues exactly where this one stopped.
         after = int(cursor.split(":")[1]) if cursor else 0
         with self.backend.lock:
-            changed = [(rev, r) for rev, r in self.backend.log if rev > after][:limit]
+            at = bisect.bisect_right(self.backend.log, after, key=lambda entry: entry[0])
+            changed = self.backend.log[at : at + limit]
         last = changed[-1][0] if changed else after
-        return [r for _, r in changed], f"r:{last}"
+        return [summary_of(r) if summary and not r.deleted else r for _, r in changed], f"r:{last}"
+
+    def latest_cursor(self) -> str:
+        self.backend.reader_calls += 1
+        if self.backend.store_error:
+            raise StoreError(self.backend.store_error)
+        with self.backend.lock:
+            return f"r:{self.backend.log[-1][0] if self.backend.log else 0}"
 
     def close(self) -> None:
         self.closed = True
@@ -261,20 +371,48 @@ class FakeBackend:
     stack_started: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock)
     log: list[tuple[int, MetadataRecord]] = field(default_factory=list)
+    current: dict[tuple[str, str], MetadataRecord] = field(default_factory=dict)  # the newest version per file
     revision: int = 0
+    capabilities: ReaderCapabilities = field(
+        default_factory=lambda: ReaderCapabilities(
+            SORT_KEYS, "Name starts with…, or a key prefix like folder/", random_access=True
+        )
+    )
+    list_delay: float = 0.0
+    queries: list[RecordQuery] = field(default_factory=list)  # every list() call, in order
+    counts: list[RecordQuery] = field(default_factory=list)
+    gets: list[tuple[str, str]] = field(default_factory=list)
+    change_reads: int = 0
+    ordered_cache: dict[Any, tuple[list[tuple[Any, ...]], list[MetadataRecord]]] = field(default_factory=dict)
     notices: list[Notice] = field(default_factory=list)
     reader_calls: int = 0
     uploads_running: int = 0
     max_parallel_seen: int = 0
     uploaded: list[str] = field(default_factory=list)
     saved: list[tuple[Settings, list[str] | None]] = field(default_factory=list)
+    # File actions: every call is recorded as (method name, bucket, keys); objects are the keys with a record.
+    file_actions: list[tuple[str, str, tuple[str, ...]]] = field(default_factory=list)
+    file_action_error: str | None = None  # each file action raises FileActionError(this) when set
+    file_bytes: bytes = b"a,b\n1,2\n"  # what download_file writes
 
     # -- test helpers --------------------------------------------------------------------------------
     def add_records(self, *records: MetadataRecord) -> None:
+        """New or changed records, each with the next revision (as the store's writer stamps them)."""
         with self.lock:
             for record in records:
                 self.revision += 1
-                self.log.append((self.revision, record))
+                stamped = replace(record, revision=self.revision)
+                self.log.append((self.revision, stamped))
+                self.current[(record.bucket, record.key)] = stamped
+
+    def delete_record(self, bucket: str, key: str) -> None:
+        """The object was removed: a tombstone, as the writer leaves one."""
+        with self.lock:
+            record = self.current[(bucket, key)]
+            self.revision += 1
+            tombstone = replace(record, deleted=True, revision=self.revision)
+            self.log.append((self.revision, tombstone))
+            self.current[(bucket, key)] = tombstone
 
     def push_notice(self, notice: Notice) -> None:
         with self.lock:
@@ -368,6 +506,100 @@ class FakeBackend:
         self.env["localstack"] = Health(True, "up")
         self.env["database"] = Health(True, "up")
         return BringUp("started", self.restored_setup)
+
+    # -- file actions: the store's records stand for the bucket's objects ---------------------------------
+    def _file_action(self, name: str, bucket: str, keys: Sequence[str]) -> None:
+        with self.lock:
+            self.file_actions.append((name, bucket, tuple(keys)))
+        if self.file_action_error:
+            raise FileActionError(self.file_action_error)
+
+    def _current(self, bucket: str, key: str) -> MetadataRecord | None:
+        with self.lock:
+            found = [record for _, record in self.log if record.bucket == bucket and record.key == key]
+        return found[-1] if found and not found[-1].deleted else None
+
+    def download_file(
+        self,
+        settings: Settings,
+        bucket: str,
+        key: str,
+        dest: Path,
+        *,
+        on_progress: Callable[[int, int], None] | None = None,
+        cancel: threading.Event | None = None,
+        overwrite: bool = False,
+    ) -> Path:
+        from backend.files import download_target
+
+        self._file_action("download_file", bucket, [key])
+        if self._current(bucket, key) is None:
+            raise FileActionError(f"no object s3://{bucket}/{key}: nothing to download")
+        target = download_target(key, dest)  # the real rule: a folder gets the key's last part
+        if target.exists() and not overwrite:
+            raise TargetExists(target, f"s3://{bucket}/{key}")
+        size = len(self.file_bytes)
+        for sent in range(0, size, self.chunk):
+            if cancel is not None and cancel.is_set():
+                raise DownloadCancelled(f"download of s3://{bucket}/{key} cancelled")
+            if on_progress:
+                on_progress(sent, size)
+            time.sleep(self.chunk_delay)
+        target.write_bytes(self.file_bytes)
+        if on_progress:
+            on_progress(size, size)
+        return target
+
+    def delete_files(
+        self, settings: Settings, bucket: str, keys: Sequence[str], *, wait_s: float = 30.0
+    ) -> DeleteOutcome:
+        self._file_action("delete_files", bucket, keys)
+        outcomes: list[DeletedFile] = []
+        for key in dict.fromkeys(keys):
+            record = self._current(bucket, key)
+            if record is None:
+                outcomes.append(DeletedFile(bucket, key, "missing"))
+                continue
+            # as the function does on ObjectRemoved: a tombstone, which changed_since reports as deleted
+            self.add_records(dataclasses.replace(record, deleted=True))
+            outcomes.append(DeletedFile(bucket, key, "deleted"))
+        return DeleteOutcome(tuple(outcomes))
+
+    def reprocess_files(self, settings: Settings, bucket: str, keys: Sequence[str]) -> list[ReprocessOutcome]:
+        self._file_action("reprocess_files", bucket, keys)
+        outcomes: list[ReprocessOutcome] = []
+        for key in dict.fromkeys(keys):
+            record = self._current(bucket, key)
+            if record is None:
+                outcomes.append(ReprocessOutcome(bucket, key, "missing", f"s3://{bucket}/{key} was deleted"))
+                continue
+            self.add_records(dataclasses.replace(record, processed_at=datetime.now(UTC)))  # a new revision
+            state: Literal["processed", "failed"] = "processed" if record.status == "PROCESSED" else "failed"
+            outcomes.append(
+                ReprocessOutcome(bucket, key, state, f"re-processed s3://{bucket}/{key}: {record.status}", "req-1")
+            )
+        return outcomes
+
+    def file_log_lines(
+        self, settings: Settings, bucket: str, key: str, *, since: datetime | None = None, limit: int = 20
+    ) -> list[Invocation]:
+        self._file_action("file_log_lines", bucket, [key])
+        record = self._current(bucket, key)
+        if record is None:
+            return []
+        request = "0f1e2d3c-0000-4000-8000-000000000001"
+        lines = (
+            f"START RequestId: {request} Version: $LATEST",
+            f"[INFO]\t{record.processed_at:%Y-%m-%dT%H:%M:%S}.000Z\t{request}\t"
+            f"{record.status} {bucket}/{key} rows={record.row_count} stored=True in 3.0 ms",
+            f"END RequestId: {request}",
+            f"REPORT RequestId: {request}\tDuration: 3.00 ms",
+        )
+        return [Invocation(request, record.processed_at, "2026/01/01/[$LATEST]0123abcd", lines)][-limit:]
+
+    def presigned_url(self, settings: Settings, bucket: str, key: str, expires_s: int = 3600) -> str:
+        self._file_action("presigned_url", bucket, [key])
+        return f"{settings.aws_endpoint}/{bucket}/{quote(key)}?X-Amz-Expires={expires_s}&X-Amz-Signature=fake"
 
     def export_records(self, records: Iterable[MetadataRecord], path: Path, fmt: Format) -> int:
         from backend.export import export_records

@@ -1,4 +1,5 @@
-"""Metadata browser: incremental polling, selection kept, detail pane, filter, notices, copy, export."""
+"""Metadata browser against the fake store: live changes, selection kept, detail pane, store-side filter and sort,
+notices, copy, export."""
 
 from __future__ import annotations
 
@@ -15,12 +16,12 @@ from gui.records import RecordTableModel
 
 
 def visible_names(window: Any) -> list[str]:
-    proxy = window.browser.proxy
-    return [proxy.index(r, 0).data() for r in range(proxy.rowCount())]
+    model = window.browser.model
+    return [model.index(r, 0).data() for r in range(model.rowCount())]
 
 
 def select_name(window: Any, name: str) -> None:
-    proxy = window.browser.proxy
+    proxy = window.browser.model
     for r in range(proxy.rowCount()):
         if proxy.index(r, 0).data() == name:
             flags = QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows
@@ -38,13 +39,14 @@ def test_records_are_polled_incrementally_without_reset_and_selection_is_kept(
     select_name(window, "a.csv")
     resets: list[int] = []
     window.browser.model.modelReset.connect(lambda: resets.append(1))
-    window.browser.proxy.modelReset.connect(lambda: resets.append(1))
+    window.browser.model.modelReset.connect(lambda: resets.append(1))
     backend.add_records(make_record("c.csv", minutes=3), make_record("a.csv", minutes=1, rows=77, revision=5))
     qtbot.waitUntil(lambda: window.browser.model.rowCount() == 3, timeout=3000)
     qtbot.waitUntil(lambda: window.browser.model.find("test-bucket", "a.csv").row_count == 77, timeout=3000)
-    calls = backend.reader_calls
-    qtbot.waitUntil(lambda: backend.reader_calls > calls + 2, timeout=3000)  # more ticks, nothing new
-    assert resets == []
+    qtbot.waitUntil(lambda: "77" in window.detail.text(), timeout=3000)
+    calls = backend.change_reads
+    qtbot.waitUntil(lambda: backend.change_reads > calls + 2, timeout=3000)  # more ticks, nothing new
+    assert resets == []  # a live change re-reads the pages on screen; it never resets the view
     assert [r.key for r in window.browser.selected_records()] == ["a.csv"]
     assert "77" in window.detail.text()  # the detail pane follows the update of the selected record
     assert visible_names(window) == ["c.csv", "b.csv", "a.csv"]  # newest upload first
@@ -55,6 +57,7 @@ def test_detail_pane_shows_columns_types_counts_and_sample_rows(qtbot: Any, wind
     backend.add_records(make_record("cities.csv", rows=3))
     qtbot.waitUntil(lambda: window.browser.model.rowCount() == 1, timeout=3000)
     select_name(window, "cities.csv")
+    qtbot.waitUntil(lambda: "cities.csv" in window.detail.text(), timeout=3000)
     text = window.detail.text()
     assert "cities.csv" in text
     assert "Column\tType\tNulls\tDistinct\tMin\tMax" in text
@@ -71,6 +74,7 @@ def test_failed_record_detail_shows_the_error(qtbot: Any, window: Any, backend: 
     backend.add_records(make_record("broken.csv", status="FAILED", error="Line 4 has 7 fields, expected 3."))
     qtbot.waitUntil(lambda: window.browser.model.rowCount() == 1, timeout=3000)
     select_name(window, "broken.csv")
+    qtbot.waitUntil(lambda: "broken.csv" in window.detail.text(), timeout=3000)
     assert "Could not be profiled:</b> Line 4 has 7 fields, expected 3." in window.detail.text()
     assert not window.detail.columns.isVisible()
 
@@ -84,21 +88,28 @@ def test_filter_box_and_status_filter(qtbot: Any, window: Any, backend: Any) -> 
     qtbot.waitUntil(lambda: window.browser.model.rowCount() == 3, timeout=3000)
     window.commands.find.trigger()
     assert window.browser.filter_edit.hasFocus() or QApplication.focusWidget() is window.browser.filter_edit
+    rule = "Name starts with…, or a key prefix like folder/ (Ctrl+F)"  # the store's rule
+    assert window.browser.filter_edit.placeholderText() == rule
     qtbot.keyClicks(window.browser.filter_edit, "feb/")
-    assert sorted(visible_names(window)) == ["bad.csv", "sales.csv"]
-    assert window.browser.count_label.text() == "showing 2 of 3"
+    qtbot.waitUntil(lambda: sorted(visible_names(window)) == ["bad.csv", "sales.csv"], timeout=3000)
+    assert window.browser.count_label.text() == "2 of 3 files"
+    assert backend.queries[-1].text == "feb/"  # the store filtered, once the typing paused (not per key)
+    assert not any(q.text in ("f", "fe", "feb") for q in backend.queries)
     window.browser.status_combo.setCurrentIndex(window.browser.status_combo.findData("FAILED"))
-    assert visible_names(window) == ["bad.csv"]
+    qtbot.waitUntil(lambda: visible_names(window) == ["bad.csv"], timeout=3000)
+    assert backend.queries[-1].status == "FAILED"
     window.browser.filter_edit.clear()
     window.browser.status_combo.setCurrentIndex(0)
-    assert window.browser.proxy.rowCount() == 3
+    qtbot.waitUntil(lambda: window.browser.model.rowCount() == 3, timeout=3000)
+    assert window.browser.count_label.text() == "3 files"
 
 
 def test_header_click_sorts(qtbot: Any, window: Any, backend: Any) -> None:
     backend.add_records(make_record("x.csv", rows=100), make_record("y.csv", rows=9), make_record("z.csv", rows=20))
     qtbot.waitUntil(lambda: window.browser.model.rowCount() == 3, timeout=3000)
     window.browser.view.sortByColumn(RecordTableModel.ROWS, Qt.SortOrder.AscendingOrder)
-    assert visible_names(window) == ["y.csv", "z.csv", "x.csv"]
+    qtbot.waitUntil(lambda: visible_names(window) == ["y.csv", "z.csv", "x.csv"], timeout=3000)
+    assert (backend.queries[-1].sort, backend.queries[-1].descending) == ("row_count", False)
 
 
 def test_notices_newest_first_and_click_selects_the_record(qtbot: Any, window: Any, backend: Any) -> None:
@@ -112,18 +123,31 @@ def test_notices_newest_first_and_click_selects_the_record(qtbot: Any, window: A
     assert texts[0].startswith("two.csv — failed\nUnterminated quote on line 3.")
     assert texts[1].startswith("one.csv — processed\n3 rows × 3 columns")
     assert window.notices.title.text() == "Notices (2)"
-    window.browser.filter_edit.setText("two")  # hidden rows are shown again when their notice is clicked
     item = window.notices.list.item(1)
     rect = window.notices.list.visualItemRect(item)
     qtbot.mouseClick(window.notices.list.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
     assert [r.key for r in window.browser.selected_records()] == ["one.csv"]
+    qtbot.waitUntil(lambda: window.detail.record is not None and window.detail.record.key == "one.csv", timeout=3000)
+    assert window.detail.record.complete  # the pane shows the full record, read with get()
+
+    messages: list[str] = []
+    window.browser.message.connect(lambda text, _ms: messages.append(text))
+    window.browser.filter_edit.setText("two")  # a file the filter hides: shown in the pane, and said so
+    qtbot.waitUntil(lambda: visible_names(window) == ["two.csv"], timeout=3000)
+    item = window.notices.list.item(1)
+    qtbot.mouseClick(window.notices.list.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    qtbot.waitUntil(lambda: any("outside the current filter" in m for m in messages), timeout=3000)
     assert window.detail.record.key == "one.csv"
+    assert visible_names(window) == ["two.csv"]
 
 
 def test_notice_for_an_unknown_file_does_not_break(qtbot: Any, window: Any, backend: Any) -> None:
     backend.push_notice(make_notice("ghost.csv"))
     qtbot.waitUntil(lambda: window.notices.count() == 1, timeout=3000)
+    messages: list[str] = []
+    window.browser.message.connect(lambda text, _ms: messages.append(text))
     assert window.browser.select_record("test-bucket", "ghost.csv") is False
+    qtbot.waitUntil(lambda: messages == ["s3://test-bucket/ghost.csv is not in the file list yet."], timeout=3000)
 
 
 def test_copy_selection(qtbot: Any, window: Any, backend: Any) -> None:
@@ -176,7 +200,7 @@ def test_processed_with_warnings_look_filter_and_detail(qtbot: Any, window: Any,
         make_record("broken.csv", status="FAILED", minutes=3),
     )
     qtbot.waitUntil(lambda: window.browser.model.rowCount() == 3, timeout=3000)
-    proxy = window.browser.proxy
+    proxy = window.browser.model
     status = {proxy.index(r, 0).data(): proxy.index(r, RecordTableModel.STATUS) for r in range(proxy.rowCount())}
     assert status["report.csv"].data() == "Processed with warnings"
     assert status["clean.csv"].data() == "Processed"
@@ -191,19 +215,22 @@ def test_processed_with_warnings_look_filter_and_detail(qtbot: Any, window: Any,
     labels = [combo.itemText(i) for i in range(combo.count())]
     assert labels == ["All statuses", "Processed", "Processed with warnings", "Failed"]
     combo.setCurrentIndex(combo.findText("Processed with warnings"))
-    assert visible_names(window) == ["report.csv"]
-    assert window.browser.count_label.text() == "showing 1 of 3"
+    qtbot.waitUntil(lambda: visible_names(window) == ["report.csv"], timeout=3000)
+    assert window.browser.count_label.text() == "1 of 3 files"
+    assert backend.queries[-1].with_warnings
     combo.setCurrentIndex(combo.findText("Processed"))  # every processed file, warned or not
-    assert sorted(visible_names(window)) == ["clean.csv", "report.csv"]
+    qtbot.waitUntil(lambda: sorted(visible_names(window)) == ["clean.csv", "report.csv"], timeout=3000)
     combo.setCurrentIndex(combo.findText("Failed"))
-    assert visible_names(window) == ["broken.csv"]
+    qtbot.waitUntil(lambda: visible_names(window) == ["broken.csv"], timeout=3000)
     combo.setCurrentIndex(0)
-    window.browser.filter_edit.setText("ragged_rows")  # the text filter searches warning codes and messages too
-    assert visible_names(window) == ["report.csv"]
+    window.browser.filter_edit.setText("q3/")  # the store's text rule: the key starts with it
+    qtbot.waitUntil(lambda: visible_names(window) == ["report.csv"], timeout=3000)
     window.browser.filter_edit.clear()
+    qtbot.waitUntil(lambda: len(visible_names(window)) == 3, timeout=3000)
 
     select_name(window, "report.csv")
     detail = window.detail
+    qtbot.waitUntil(lambda: detail.record is not None and detail.record.key == "q3/report.csv", timeout=3000)
     text = detail.text()
     assert "● Processed with warnings" in detail.subtitle.text()
     assert detail.warnings.isVisible() and not detail.error.isVisible()
@@ -227,6 +254,7 @@ def test_processed_with_warnings_look_filter_and_detail(qtbot: Any, window: Any,
     assert body.width() <= detail.stack.currentWidget().viewport().width()
 
     select_name(window, "clean.csv")  # a clean record hides the box again
+    qtbot.waitUntil(lambda: detail.record.key == "clean.csv", timeout=3000)
     assert not window.detail.warnings.isVisible()
     assert "Processed with" not in window.detail.text()
 
@@ -255,7 +283,7 @@ def test_long_file_names_with_a_common_prefix_keep_their_distinct_ends(window: A
     delegate = view.itemDelegateForColumn(RecordTableModel.FILE)
     assert delegate is not None
     option = QStyleOptionViewItem()
-    delegate.initStyleOption(option, window.browser.proxy.index(0, RecordTableModel.FILE))
+    delegate.initStyleOption(option, window.browser.model.index(0, RecordTableModel.FILE))
     assert option.textElideMode == Qt.TextElideMode.ElideMiddle
     name = "department-of-regional-operations-ledger-0011.csv"
     shown = QFontMetrics(view.font()).elidedText(name, option.textElideMode, 120)

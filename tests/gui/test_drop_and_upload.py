@@ -144,8 +144,8 @@ def test_upload_goes_processing_then_done_when_the_record_appears(
     item = window.uploads.items[0]
     assert item.message == "3 rows × 3 columns"
     assert item.sent == item.size > 0
-    # ... and the record is in the browser.
-    assert window.browser.model.find("test-bucket", "sales.csv") is not None
+    # ... and the record is in the browser (the list reads its pages again on a worker: it follows)
+    qtbot.waitUntil(lambda: window.browser.model.find("test-bucket", "sales.csv") is not None, timeout=3000)
 
 
 def test_notice_also_completes_processing(qtbot: Any, window: Any, backend: Any, tmp_path: Path) -> None:

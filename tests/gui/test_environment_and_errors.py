@@ -253,20 +253,43 @@ def test_event_loop_keeps_turning_while_work_runs(qtbot: Any, window: Any, backe
     assert len(loop.gaps) > 20
 
 
-def test_the_browser_reads_every_page_of_a_large_store(qtbot: Any, window: Any, backend: Any) -> None:
-    """2,500 records: more than one read returns (the readers' limit is 1,000), so the feed must follow the cursor
-    page after page; a change made afterwards arrives through the same cursor."""
-    backend.add_records(*[make_record(f"p{i:04d}.csv", minutes=i % 1000) for i in range(2500)])
-    qtbot.waitUntil(lambda: window.browser.model.rowCount() == 2500, timeout=30_000)
-    assert backend.reader_calls >= 3
-    backend.add_records(make_record("p1234.csv", minutes=5, rows=777))
+def test_the_browser_follows_a_large_store_and_reads_only_the_pages_it_shows(
+    qtbot: Any, window: Any, backend: Any, caplog: Any
+) -> None:
+    """2,500 records land after the list loaded: more than one changed_since page (the feed reads 1,000 at a
+    time), so the feed must follow its cursor page after page; every change arrives once, the list counts the
+    store's 2,500 rows, reads the pages on screen, and reads the last ones when scrolled to the bottom without
+    the pages between. A record changed afterwards is updated where it is shown, and the log says so."""
+    browser, model = window.browser, window.browser.model
+    qtbot.waitUntil(lambda: browser.loaded, timeout=10_000)
+    arrived: list[str] = []
+    window.record_feed.records.connect(lambda records: arrived.extend(r.key for r in records))
+    reads_before = backend.change_reads
+    backend.add_records(*[make_record(f"p{i:04d}.csv", minutes=i) for i in range(2500)])
 
-    def changed() -> bool:
-        record = window.browser.model.find("test-bucket", "p1234.csv")
-        return record is not None and record.row_count == 777
+    qtbot.waitUntil(lambda: len(arrived) == 2500 and model.rowCount() == 2500, timeout=30_000)
+    assert sorted(arrived) == [f"p{i:04d}.csv" for i in range(2500)]  # each change once, none skipped
+    assert backend.change_reads - reads_before >= 3
+    assert browser.count_label.text() == "2,500 files"
+    qtbot.waitUntil(lambda: model.display_text(0, model.FILE) == "p2499.csv")  # newest upload first
+    assert set(model.cached_pages) <= {0, 1}  # the rows on screen and the page after, not the store
 
-    qtbot.waitUntil(changed, timeout=10_000)
-    assert window.browser.model.rowCount() == 2500
+    browser.view.scrollToBottom()
+    qtbot.waitUntil(lambda: model.display_text(2499, model.FILE) == "p0000.csv", timeout=10_000)
+    last = browser.view.rowAt(browser.view.viewport().height() - 2)
+    assert last == 2499
+    first = browser.view.rowAt(0)
+    shown = [model.display_text(row, model.KEY) for row in range(first, last + 1)]
+    assert shown == [f"p{i:04d}.csv" for i in range(2499 - first, -1, -1)]
+    assert not set(model.cached_pages) & set(range(2, 10))  # the jump skipped the pages between
+
+    caplog.set_level("INFO", logger="gui.panels.browser_panel")
+    backend.add_records(make_record("p0001.csv", minutes=1, rows=777))  # same upload time: same place
+    row = model.row_for("test-bucket", "p0001.csv")
+    qtbot.waitUntil(lambda: model.display_text(row, model.ROWS) == "777", timeout=10_000)
+    assert "file list shows p0001.csv: PROCESSED" in caplog.messages
+    assert model.rowCount() == 2500
+    assert browser.count_label.text() == "2,500 files"
 
 
 def test_settings_dialog_saves_only_changed_keys_and_applies_them(

@@ -11,7 +11,7 @@ from gui_fakes import FakeBackend, make_notice, make_record
 from backend.config import Settings
 from backend.environment import Health
 from backend.store import MetadataRecord
-from gui.feeds import APPLY_BATCH, EnvironmentMonitor, NoticeFeed, RecordFeed
+from gui.feeds import EnvironmentMonitor, NoticeFeed, RecordFeed
 from gui.jobs import JobRunner
 
 
@@ -22,23 +22,26 @@ def jobs(qapp: Any) -> Iterator[JobRunner]:
     runner.shutdown()
 
 
-def test_record_feed_hands_a_backlog_on_in_slices_then_says_it_caught_up(
+def test_record_feed_starts_at_the_newest_revision_then_hands_on_changes_and_tombstones(
     qtbot: Any, settings: Settings, backend: FakeBackend, jobs: JobRunner
 ) -> None:
-    backend.add_records(*[make_record(f"r{i}.csv", minutes=i) for i in range(250)])
+    backend.add_records(*[make_record(f"r{i}.csv", minutes=i) for i in range(2500)])
     feed = RecordFeed(settings, backend, jobs)
-    slices: list[list[MetadataRecord]] = []
-    feed.records.connect(slices.append)
-    with qtbot.waitSignal(feed.caught_up, timeout=5000):
+    batches: list[list[MetadataRecord]] = []
+    feed.records.connect(batches.append)
+    with qtbot.waitSignal(feed.ready, timeout=5000):
         feed.poll()
-    assert [len(s) for s in slices] == [APPLY_BATCH, APPLY_BATCH, 50]
-    assert [r.key for s in slices for r in s] == [f"r{i}.csv" for i in range(250)]
+    assert batches == []  # the first read finds the cursor; it never loads the world
+    assert backend.change_reads == 0  # one indexed list() call instead of walking the change log
+    assert feed.cursor == "r:2500"
 
-    backend.add_records(make_record("r7.csv", minutes=7, rows=70, revision=9))
-    slices.clear()
+    backend.add_records(make_record("r7.csv", minutes=7, rows=70))
+    backend.delete_record("test-bucket", "r9.csv")
     with qtbot.waitSignal(feed.caught_up, timeout=5000):
         feed.poll()
-    assert [[r.row_count for r in s] for s in slices] == [[70]]  # only what changed since the cursor
+    assert [[(r.key, r.deleted, r.complete) for r in b] for b in batches] == [
+        [("r7.csv", False, False), ("r9.csv", True, True)]  # summary records, and the tombstone
+    ]
     feed.stop()
 
 

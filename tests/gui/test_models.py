@@ -1,40 +1,55 @@
-"""Record / upload models: Qt model contract, incremental updates, filtering and sorting."""
+"""Record / upload models: Qt model contract, pages read from the fake store, roles, in-place updates."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from gui_fakes import make_record
+import pytest
+from gui_fakes import FakeBackend, make_record
 from PySide6.QtCore import QModelIndex, Qt
 
-from gui.records import RecordFilterProxy, RecordRole, RecordTableModel, SortRole
+from backend.config import Settings
+from gui.jobs import JobRunner
+from gui.records import PAGE_ROWS, PLACEHOLDER, RecordRole, RecordTableModel, SortRole, StoreAccess
 from gui.uploads import UploadItem, UploadQueueModel, UploadState
 
 
-def _filled() -> tuple[RecordTableModel, RecordFilterProxy]:
+@pytest.fixture
+def jobs(qapp: Any) -> Iterator[JobRunner]:
+    runner = JobRunner(4)
+    yield runner
+    runner.shutdown()
+
+
+def loaded_model(qtbot: Any, backend: FakeBackend, settings: Settings, jobs: JobRunner) -> RecordTableModel:
     model = RecordTableModel()
-    model.upsert(
-        [
-            make_record("b.csv", rows=20, minutes=1),
-            make_record("a.csv", rows=3, minutes=2),
-            make_record("bad.csv", status="FAILED", minutes=3, error="Unterminated quote on line 7."),
-            make_record("data/c.csv", rows=100, minutes=0),
-        ]
+    model.set_store(StoreAccess(lambda: backend.open_reader(settings), jobs))
+    with qtbot.waitSignal(model.loaded, timeout=5000):
+        model.load()
+    return model
+
+
+def _filled(backend: FakeBackend) -> None:
+    backend.add_records(
+        make_record("b.csv", rows=20, minutes=1),
+        make_record("a.csv", rows=3, minutes=2),
+        make_record("bad.csv", status="FAILED", minutes=3, error="Unterminated quote on line 7."),
+        make_record("data/c.csv", rows=100, minutes=0),
     )
-    proxy = RecordFilterProxy()
-    proxy.setSourceModel(model)
-    return model, proxy
 
 
-def _names(proxy: RecordFilterProxy) -> list[str]:
-    return [proxy.index(r, 0).data() for r in range(proxy.rowCount())]
-
-
-def test_record_model_passes_qt_model_tester(qtmodeltester: Any) -> None:
-    model, proxy = _filled()
+def test_record_model_passes_qt_model_tester(
+    qtmodeltester: Any, qtbot: Any, backend: FakeBackend, settings: Settings, jobs: JobRunner
+) -> None:
+    backend.add_records(*[make_record(f"f{i:04d}.csv", rows=i, minutes=i) for i in range(PAGE_ROWS * 3 + 7)])
+    model = loaded_model(qtbot, backend, settings, jobs)
+    assert model.rowCount() == PAGE_ROWS * 3 + 7  # the store's count, though only the first pages are read
+    assert model.cached_pages == [0]
+    qtmodeltester.check(model)  # asks for rows of unread pages too: placeholders, then pages arriving
+    qtbot.waitUntil(lambda: not model._fetching, timeout=5000)
     qtmodeltester.check(model)
-    qtmodeltester.check(proxy)
 
 
 def test_upload_model_passes_qt_model_tester(qtmodeltester: Any) -> None:
@@ -43,8 +58,11 @@ def test_upload_model_passes_qt_model_tester(qtmodeltester: Any) -> None:
     qtmodeltester.check(model)
 
 
-def test_row_count_is_zero_for_a_valid_parent() -> None:
-    model, _ = _filled()
+def test_row_count_is_zero_for_a_valid_parent(
+    qtbot: Any, backend: FakeBackend, settings: Settings, jobs: JobRunner
+) -> None:
+    _filled(backend)
+    model = loaded_model(qtbot, backend, settings, jobs)
     assert model.rowCount(model.index(0, 0)) == 0
     assert model.columnCount(model.index(0, 0)) == 0
     assert model.rowCount(QModelIndex()) == 4
@@ -53,70 +71,57 @@ def test_row_count_is_zero_for_a_valid_parent() -> None:
     assert uploads.rowCount(uploads.index(0, 0)) == 0
 
 
-def test_upsert_inserts_new_rows_and_updates_known_ones_without_reset(qtbot: Any) -> None:
-    model, _ = _filled()
+def test_a_row_not_read_yet_is_a_placeholder_until_its_page_arrives(
+    qtbot: Any, backend: FakeBackend, settings: Settings, jobs: JobRunner
+) -> None:
+    backend.add_records(*[make_record(f"f{i:04d}.csv", minutes=i) for i in range(PAGE_ROWS * 4)])
+    model = loaded_model(qtbot, backend, settings, jobs)
+    row = PAGE_ROWS * 3 + 5
+    assert model.index(row, 0).data() == PLACEHOLDER
+    assert model.index(row, 0).data(RecordRole) is None
+    arrived: list[tuple[int, int]] = []
+    model.dataChanged.connect(lambda tl, br, *_: arrived.append((tl.row(), br.row())))
+    model.set_viewport(row, row + 20)
+    qtbot.waitUntil(lambda: any(a <= row <= b for a, b in arrived), timeout=5000)
+    assert model.index(row, 0).data() == f"f{PAGE_ROWS * 4 - 1 - row:04d}.csv"  # newest upload first
+    jump, after = backend.queries[-2:]
+    assert jump.offset == PAGE_ROWS * 2 and jump.after is None  # a jump (the page before the viewport): offset
+    assert after.after is not None  # the next page in the same read: keyset
+
+
+def test_update_in_place_keeps_rows_and_emits_data_changed(
+    qtbot: Any, backend: FakeBackend, settings: Settings, jobs: JobRunner
+) -> None:
+    _filled(backend)
+    model = loaded_model(qtbot, backend, settings, jobs)
     resets: list[int] = []
-    inserted: list[tuple[int, int]] = []
     changed: list[tuple[int, int]] = []
     model.modelReset.connect(lambda: resets.append(1))
-    model.rowsInserted.connect(lambda _p, a, b: inserted.append((a, b)))
     model.dataChanged.connect(lambda tl, br, *_: changed.append((tl.row(), br.row())))
-    new, updated = model.upsert([make_record("a.csv", rows=42, minutes=2, revision=9), make_record("d.csv")])
-    assert (new, updated) == (1, 1)
+    reads = len(backend.queries)
+    model.apply_changes([make_record("a.csv", rows=42, minutes=2, revision=9)])  # same upload time: same place
     assert resets == []
-    assert inserted == [(4, 4)]
     assert changed == [(1, 1)]
     found = model.find("test-bucket", "a.csv")
     assert found is not None
     assert found.row_count == 42
     assert model.index(1, RecordTableModel.ROWS).data() == "42"
+    assert len(backend.queries) == reads  # nothing moved: no read
 
 
-def test_text_filter_matches_name_key_and_error() -> None:
-    _, proxy = _filled()
-    proxy.set_text("c.csv")
-    assert _names(proxy) == ["c.csv"]
-    proxy.set_text("data/")
-    assert _names(proxy) == ["c.csv"]
-    proxy.set_text("unterminated")
-    assert _names(proxy) == ["bad.csv"]
-    proxy.set_text("")
-    assert proxy.rowCount() == 4
-
-
-def test_status_filter() -> None:
-    _, proxy = _filled()
-    proxy.set_status("FAILED")
-    assert _names(proxy) == ["bad.csv"]
-    proxy.set_status("PROCESSED")
-    assert sorted(_names(proxy)) == ["a.csv", "b.csv", "c.csv"]
-
-
-def test_sorting_uses_the_sort_role_not_the_display_text() -> None:
-    model, proxy = _filled()
-    # Display "100" < "20" < "3" as text; numerically 3 < 20 < 100 (failed has no rows: -1, first).
-    proxy.sort(RecordTableModel.ROWS, Qt.SortOrder.AscendingOrder)
-    assert _names(proxy) == ["bad.csv", "a.csv", "b.csv", "c.csv"]
-    proxy.sort(RecordTableModel.UPLOADED, Qt.SortOrder.DescendingOrder)
-    assert _names(proxy) == ["bad.csv", "a.csv", "b.csv", "c.csv"]
-    proxy.sort(RecordTableModel.FILE, Qt.SortOrder.AscendingOrder)
-    assert _names(proxy) == ["a.csv", "b.csv", "bad.csv", "c.csv"]
-    assert isinstance(model.index(0, RecordTableModel.ROWS).data(SortRole), int)
-
-
-def test_new_records_land_in_sorted_position() -> None:
-    model, proxy = _filled()
-    proxy.sort(RecordTableModel.ROWS, Qt.SortOrder.AscendingOrder)
-    model.upsert([make_record("mid.csv", rows=50)])
-    assert _names(proxy) == ["bad.csv", "a.csv", "b.csv", "mid.csv", "c.csv"]
-
-
-def test_status_colouring_and_record_role() -> None:
-    model, _ = _filled()
-    failed = model.index(2, RecordTableModel.STATUS)
+def test_sort_role_status_colouring_and_record_role(
+    qtbot: Any, backend: FakeBackend, settings: Settings, jobs: JobRunner
+) -> None:
+    _filled(backend)
+    model = loaded_model(qtbot, backend, settings, jobs)
+    assert [model.index(r, 0).data() for r in range(4)] == ["bad.csv", "a.csv", "b.csv", "c.csv"]
+    failed = model.index(0, RecordTableModel.STATUS)
     assert failed.data() == "Failed"
     assert failed.data(Qt.ItemDataRole.ForegroundRole) is not None
     assert failed.data(Qt.ItemDataRole.BackgroundRole) is not None
-    assert model.index(0, RecordTableModel.STATUS).data(Qt.ItemDataRole.BackgroundRole) is None
-    assert model.index(2, 0).data(RecordRole).key == "bad.csv"
-    assert "Unterminated quote" in model.index(2, RecordTableModel.NOTES).data()
+    assert model.index(1, RecordTableModel.STATUS).data(Qt.ItemDataRole.BackgroundRole) is None
+    assert model.index(0, 0).data(RecordRole).key == "bad.csv"
+    assert not model.index(0, 0).data(RecordRole).complete  # the list holds summary records
+    assert "Unterminated quote" in model.index(0, RecordTableModel.NOTES).data()
+    assert isinstance(model.index(1, RecordTableModel.ROWS).data(SortRole), int)
+    assert "Uploaded" in model.index(1, RecordTableModel.UPLOADED).data(Qt.ItemDataRole.ToolTipRole)

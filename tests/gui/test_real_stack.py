@@ -46,6 +46,8 @@ def test_dropped_file_is_uploaded_profiled_and_shown(qtbot: Any, real_window: An
     assert item.message == "3 rows × 3 columns"
     qtbot.waitUntil(lambda: win.browser.model.find(win.settings.bucket, item.key) is not None, timeout=30_000)
     assert win.browser.select_record(win.settings.bucket, item.key)
+    # the list holds summary rows: the detail pane reads the whole record (its columns) on a worker
+    qtbot.waitUntil(lambda: win.detail.record is not None and win.detail.record.complete, timeout=30_000)
     text = win.detail.text()
     assert name in text and "amount\tDecimal\t1" in text
     qtbot.waitUntil(lambda: any(t.startswith(f"{name} — processed") for t in win.notices.texts()), timeout=60_000)
@@ -89,11 +91,13 @@ def big_database(provisioned: Settings) -> Iterator[MySqlTestDb]:
     yield from create_mysql_test_db(provisioned)
 
 
-def test_the_browser_pages_through_more_records_than_one_read_returns(
+def test_the_browser_shows_a_store_larger_than_one_read_through_pages(
     qtbot: Any, big_database: MySqlTestDb, tmp_path: Path
 ) -> None:
-    """2,500 records in MySQL: the window reads them in pages of 1,000 (the reader's limit) and shows every one,
-    then a record changed afterwards arrives through the same cursor."""
+    """2,500 records written by the real writer into MySQL: the window counts them in the store, reads the first
+    screen and, scrolled to the bottom, the last one (the store's order both ways), and a record changed afterwards
+    arrives through the revision cursor into its row."""
+    from backend.store import RecordQuery
     from gui.main_window import MainWindow
 
     total = 2_500
@@ -105,19 +109,30 @@ def test_the_browser_pages_through_more_records_than_one_read_returns(
             )
     finally:
         writer.close()
+    with big_database.reader() as reader:
+        newest = reader.list(RecordQuery(limit=1)).records[0].key
+        oldest = reader.list(RecordQuery(limit=1, descending=False)).records[0].key
     settings = big_database.settings.replace(config_path=tmp_path / "config.toml", poll_interval_ms=300)
     win = MainWindow(settings, _TestDatabaseBackend(big_database))
     qtbot.addWidget(win)
     win.show()
+    model = win.browser.model
     try:
-        qtbot.waitUntil(lambda: win.browser.model.rowCount() == total, timeout=120_000)
-        assert win.browser.model.find(big_database.settings.bucket, "paged/00000.csv") is not None
-        assert win.browser.model.find(big_database.settings.bucket, f"paged/{total - 1:05d}.csv") is not None
+        qtbot.waitUntil(lambda: model.rowCount() == total and model.record_at(0) is not None, timeout=120_000)
+        top = model.record_at(0)
+        assert top is not None and top.key == newest
+        assert model.record_at(total - 1) is None  # not read: the window reads what it shows
+        win.browser.view.scrollToBottom()
+        qtbot.waitUntil(lambda: model.record_at(total - 1) is not None, timeout=30_000)
+        bottom = model.record_at(total - 1)
+        assert bottom is not None and bottom.key == oldest
+        win.browser.view.scrollToTop()
+        qtbot.waitUntil(lambda: model.record_at(0) is not None, timeout=30_000)
         writer = big_database.writer()
         try:
             writer.upsert(
                 make_record(
-                    key="paged/01234.csv",
+                    key=newest,
                     sequencer=f"{total + 1:020X}",
                     bucket=big_database.settings.bucket,
                     row_count=777,
@@ -127,11 +142,11 @@ def test_the_browser_pages_through_more_records_than_one_read_returns(
             writer.close()
 
         def changed() -> bool:
-            record = win.browser.model.find(big_database.settings.bucket, "paged/01234.csv")
+            record = model.find(big_database.settings.bucket, newest)
             return record is not None and record.row_count == 777
 
         qtbot.waitUntil(changed, timeout=30_000)
-        assert win.browser.model.rowCount() == total
+        assert model.rowCount() == total
     finally:
         win.shutdown()
 

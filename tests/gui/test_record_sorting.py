@@ -1,103 +1,156 @@
-"""The record model sorts itself: sorted inserts (grouped and scattered), updates that move rows, selection kept."""
+"""The browser over a large fake store: fetch on scroll with a bounded cache, sorting in the store, tombstones
+seen by two windows, selection and scroll kept across a refresh, a store without random access."""
 
 from __future__ import annotations
 
-import random
+from collections.abc import Iterator
 from typing import Any
 
-from gui_fakes import make_record
+import pytest
+from gui_fakes import FakeBackend, make_record
 from PySide6.QtCore import QItemSelectionModel, Qt
+from PySide6.QtWidgets import QAbstractItemView
 
-from gui.records import RecordFilterProxy, RecordTableModel
+from backend.config import Settings
+from backend.store import ReaderCapabilities
+from gui.records import MAX_PAGES, PAGE_ROWS, RecordTableModel
 
-
-def _names(proxy: RecordFilterProxy) -> list[str]:
-    return [proxy.index(r, 0).data() for r in range(proxy.rowCount())]
-
-
-def _expected(records: list[Any], attr: str, descending: bool) -> list[str]:
-    ordered = sorted(records, key=lambda r: (getattr(r, attr), r.file_name.lower(), r.key.lower()), reverse=descending)
-    return [r.file_name for r in ordered]
+TOTAL = 20_000
 
 
-def test_pages_inserted_into_a_sorted_model_land_in_order(qtmodeltester: Any) -> None:
-    model, proxy = RecordTableModel(), RecordFilterProxy()
-    proxy.setSourceModel(model)
-    qtmodeltester.check(proxy)
-    proxy.sort(RecordTableModel.ROWS, Qt.SortOrder.DescendingOrder)
-    rng = random.Random(7)
-    records = [make_record(f"f{i:03d}.csv", rows=rng.randrange(1000), minutes=i) for i in range(300)]
-    shuffled = records[:]
-    rng.shuffle(shuffled)
-    for start in range(0, 300, 25):  # scattered pages (append + re-sort) ...
-        model.upsert(shuffled[start : start + 25])
-    newest = [make_record(f"n{i}.csv", rows=5000 + i, minutes=400 + i) for i in range(3)]
-    model.upsert(newest)  # ... and a grouped page (one insert at the top)
-    everything = records + newest
-    assert _names(proxy) == _expected(everything, "row_count", descending=True)
-    assert all(model.row_for(r.bucket, r.key) == i for i, r in enumerate(model.records()))
-    qtmodeltester.check(model)
+@pytest.fixture
+def big(backend: FakeBackend) -> FakeBackend:
+    backend.add_records(*[make_record(f"f{i:05d}.csv", rows=(i * 7919) % 10_000, minutes=i) for i in range(TOTAL)])
+    return backend
 
 
-def test_update_that_changes_the_sort_key_moves_the_row_and_keeps_the_selection(qtmodeltester: Any) -> None:
-    model, proxy = RecordTableModel(), RecordFilterProxy()
-    proxy.setSourceModel(model)
-    records = [make_record(f"r{i}.csv", rows=i * 10, minutes=i) for i in range(10)]
-    model.upsert(records)
-    proxy.sort(RecordTableModel.ROWS, Qt.SortOrder.AscendingOrder)
-    selection = QItemSelectionModel(proxy)
-    target = proxy.index(_names(proxy).index("r2.csv"), 0)
-    selection.select(target, QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows)
-    model.upsert([make_record("r2.csv", rows=10_000, minutes=2, revision=5)])
-    assert _names(proxy)[-1] == "r2.csv"
-    selected = selection.selectedRows()
-    assert [i.data() for i in selected] == ["r2.csv"]
-    qtmodeltester.check(proxy)
+def open_window(qtbot: Any, settings: Settings, backend: FakeBackend) -> Any:
+    from gui.main_window import MainWindow
+
+    win = MainWindow(settings, backend)
+    qtbot.addWidget(win)
+    win.resize(1200, 800)
+    win.show()
+    qtbot.waitUntil(lambda: win.browser.loaded, timeout=10_000)
+    return win
 
 
-def test_filter_and_sort_together() -> None:
-    model, proxy = RecordTableModel(), RecordFilterProxy()
-    proxy.setSourceModel(model)
-    model.upsert([make_record(f"{m}-{i}.csv", rows=i, minutes=i) for i in range(6) for m in ("march", "may")])
-    proxy.sort(RecordTableModel.ROWS, Qt.SortOrder.DescendingOrder)
-    proxy.set_text("march")
-    assert _names(proxy) == [f"march-{i}.csv" for i in reversed(range(6))]
-    model.upsert([make_record("march-9.csv", rows=99, minutes=9)])
-    assert _names(proxy)[0] == "march-9.csv"
+@pytest.fixture
+def window(qtbot: Any, settings: Settings, big: FakeBackend) -> Iterator[Any]:
+    win = open_window(qtbot, settings, big)
+    yield win
+    win.shutdown()
 
 
-def test_many_small_batches_with_updates_and_sort_changes_keep_order_and_row_index() -> None:
-    """The model keeps its row index and sorted keys between batches (rebuilt only when rows moved): a long
-    random run of grouped and scattered batches, updates that move rows, and sort changes in both directions
-    must agree with a plain sort after every step."""
-    model, proxy = RecordTableModel(), RecordFilterProxy()
-    proxy.setSourceModel(model)
-    rng = random.Random(11)
-    current: dict[str, Any] = {}
-    orders = [(RecordTableModel.UPLOADED, "uploaded_at"), (RecordTableModel.ROWS, "row_count")]
-    column, attr = orders[0]
-    descending = True
-    proxy.sort(column, Qt.SortOrder.DescendingOrder)
-    serial = 0
-    for step in range(120):
-        batch = []
-        if step % 17 == 16:  # the user clicks another header
-            column, attr = orders[rng.randrange(2)]
-            descending = rng.random() < 0.5
-            proxy.sort(column, Qt.SortOrder.DescendingOrder if descending else Qt.SortOrder.AscendingOrder)
-        for _ in range(rng.randrange(1, 30)):
-            if current and rng.random() < 0.15:  # a newer upload of a known file
-                name = rng.choice(sorted(current))
-                batch.append(
-                    make_record(name, rows=rng.randrange(10_000), minutes=rng.randrange(5000), revision=serial + 1)
-                )
-            else:  # mostly newest first, as new uploads arrive; sometimes anywhere
-                minutes = 10_000 + serial if rng.random() < 0.8 else rng.randrange(10_000)
-                batch.append(make_record(f"f{serial:05d}.csv", rows=rng.randrange(10_000), minutes=minutes))
-            serial += 1
-        model.upsert(batch)
-        for record in batch:
-            current[record.file_name] = record
-        assert _names(proxy) == _expected(list(current.values()), attr, descending), f"step {step}"
-        assert all(model.row_for(r.bucket, r.key) == i for i, r in enumerate(model.records())), f"step {step}"
-    assert model.rowCount() == len(current)
+def names_on_screen(win: Any) -> list[str]:
+    view = win.browser.view
+    first = view.rowAt(0)
+    last = view.rowAt(view.viewport().height() - 1)
+    return [win.browser.model.index(r, 0).data() for r in range(first, last + 1)]
+
+
+def test_scrolling_to_the_bottom_reads_only_the_pages_around_the_viewport(
+    qtbot: Any, window: Any, big: FakeBackend
+) -> None:
+    model = window.browser.model
+    assert model.rowCount() == TOTAL  # the scrollbar shows the real size at once
+    assert window.browser.count_label.text() == f"{TOTAL:,} files"
+    start = len(big.queries)
+    window.browser.view.scrollToBottom()
+    qtbot.waitUntil(lambda: names_on_screen(window)[-1] == "f00000.csv", timeout=5000)
+    offsets = [q.offset for q in big.queries[start:] if q.after is None]
+    last_page = (TOTAL - 1) // PAGE_ROWS
+    assert offsets and all(o // PAGE_ROWS >= last_page - 2 for o in offsets), offsets  # a jump, not a walk
+    assert len(big.queries) - start <= 4
+    for step in range(0, TOTAL, TOTAL // 40):  # drag through the whole list
+        window.browser.view.verticalScrollBar().setValue(step)
+        qtbot.wait(5)
+    qtbot.waitUntil(lambda: not model._fetching, timeout=5000)
+    assert len(model.cached_pages) <= MAX_PAGES  # memory stays flat
+    assert "…" not in names_on_screen(window)[:3] or qtbot.waitUntil(
+        lambda: "…" not in names_on_screen(window), timeout=5000
+    )
+
+
+def test_sorting_and_filtering_happen_in_the_store(qtbot: Any, window: Any, big: FakeBackend) -> None:
+    view, model = window.browser.view, window.browser.model
+    view.sortByColumn(RecordTableModel.ROWS, Qt.SortOrder.DescendingOrder)
+    qtbot.waitUntil(lambda: model.sort_key == "row_count" and not model._loading, timeout=5000)
+    qtbot.waitUntil(lambda: names_on_screen(window)[0] != "f19999.csv", timeout=5000)
+    query = big.queries[-1]
+    assert (query.sort, query.descending, query.summary) == ("row_count", True, True)
+    expected = sorted(big.current.values(), key=lambda r: (r.row_count, r.bucket, r.key), reverse=True)
+    shown = names_on_screen(window)
+    assert shown == [r.file_name for r in expected[: len(shown)]]  # the store's order, whole-store
+    # Notes cannot be sorted: the header refuses, and says why
+    messages: list[str] = []
+    window.browser.message.connect(lambda text, _ms: messages.append(text))
+    view.sortByColumn(RecordTableModel.NOTES, Qt.SortOrder.AscendingOrder)
+    assert model.sort_key == "row_count"
+    assert window.browser.header.sortIndicatorSection() == RecordTableModel.ROWS
+    assert messages and "Notes cannot be sorted" in messages[-1]
+    assert "cannot be sorted" in model.headerData(RecordTableModel.NOTES, Qt.Orientation.Horizontal, 3)
+
+    window.browser.filter_edit.setText("f1234")
+    qtbot.waitUntil(lambda: model.rowCount() == 10, timeout=5000)  # f12340.csv .. f12349.csv
+    assert big.queries[-1].text == "f1234"
+    assert window.browser.count_label.text() == f"10 of {TOTAL:,} files"
+    rows = [model.index(r, RecordTableModel.ROWS).data(256 + 1) for r in range(10)]
+    assert rows == sorted(rows, reverse=True)  # still the store's sort
+
+
+def test_a_deletion_disappears_from_two_windows_and_selection_and_scroll_are_kept(
+    qtbot: Any, window: Any, big: FakeBackend, settings: Settings
+) -> None:
+    other = open_window(qtbot, settings, big)
+    try:
+        view, model = window.browser.view, window.browser.model
+        view.scrollTo(model.index(5000, 0), QAbstractItemView.ScrollHint.PositionAtTop)
+        qtbot.waitUntil(lambda: names_on_screen(window)[0] == "f14999.csv", timeout=5000)
+        target = model.index(5003, 0)
+        flags = QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows
+        view.selectionModel().setCurrentIndex(target, flags)
+        assert [r.key for r in window.browser.selected_records()] == ["f14996.csv"]
+        other.browser.view.scrollTo(other.browser.model.index(5000, 0), QAbstractItemView.ScrollHint.PositionAtTop)
+        qtbot.waitUntil(lambda: "f14998.csv" in names_on_screen(other), timeout=5000)
+
+        big.delete_record("test-bucket", "f14998.csv")  # on screen in both
+        big.add_records(make_record("new.csv", minutes=TOTAL + 5))  # lands at the top, above the viewport
+        for win in (window, other):
+            qtbot.waitUntil(lambda w=win: "f14998.csv" not in names_on_screen(w), timeout=5000)
+            assert win.browser.model.find("test-bucket", "f14998.csv") is None
+            assert win.browser.count_label.text() == f"{TOTAL:,} files"  # one gone, one new
+        assert names_on_screen(window)[0] == "f14999.csv"  # the top record stays on top
+        assert [r.key for r in window.browser.selected_records()] == ["f14996.csv"]  # selection kept by key
+    finally:
+        other.shutdown()
+
+
+def test_a_store_without_random_access_grows_as_the_user_scrolls(
+    qtbot: Any, settings: Settings, big: FakeBackend
+) -> None:
+    big.capabilities = ReaderCapabilities(
+        ("uploaded_at",),
+        "Name starts with…",
+        random_access=False,
+        notes=("DynamoDB sorts by upload time only.",),
+    )
+    win = open_window(qtbot, settings, big)
+    try:
+        model, browser = win.browser.model, win.browser
+        assert 0 < model.rowCount() < TOTAL  # what has been read, not the count
+        assert browser.count_label.text() == f"{TOTAL:,} files"
+        assert browser.note_label.isVisible() and "upload time only" in browser.note_label.text()
+        assert browser.filter_edit.placeholderText() == "Name starts with… (Ctrl+F)"
+        assert model.sortable(RecordTableModel.UPLOADED)
+        for column in (RecordTableModel.ROWS, RecordTableModel.FILE, RecordTableModel.NOTES):
+            assert not model.sortable(column)
+            tip = model.headerData(column, Qt.Orientation.Horizontal, Qt.ItemDataRole.ToolTipRole)
+            assert "cannot be sorted" in tip
+        before = model.rowCount()
+        browser.view.scrollToBottom()
+        qtbot.waitUntil(lambda: model.rowCount() > before, timeout=5000)
+        assert all(q.offset == 0 for q in big.queries)  # the fake refuses offsets here: keyset only
+        assert all(q.sort == "uploaded_at" for q in big.queries)
+    finally:
+        win.shutdown()

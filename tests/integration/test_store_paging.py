@@ -245,11 +245,11 @@ def test_dynamodb_pages_filters_counts_and_tombstones(dynamo_settings: Settings)
     r = open_reader(dynamo_settings)
     assert not r.capabilities.random_access and r.capabilities.sort_keys == ("uploaded_at",)
     for descending in (True, False):
-        walked = _walk(r, RecordQuery(limit=3, descending=descending, summary=True))
-        assert walked == (list(reversed(keys)) if descending else keys)
-    failed = [k for i, k in enumerate(keys) if i % 4 == 1]
-    assert _walk(r, RecordQuery(status="FAILED", limit=2, descending=False)) == failed
-    assert r.count(RecordQuery()) == 11 and r.count(RecordQuery(status="FAILED")) == len(failed)
+        walked_keys = _walk(r, RecordQuery(limit=3, descending=descending, summary=True))
+        assert walked_keys == (list(reversed(keys)) if descending else keys)
+    failed_keys = [k for i, k in enumerate(keys) if i % 4 == 1]
+    assert _walk(r, RecordQuery(status="FAILED", limit=2, descending=False)) == failed_keys
+    assert r.count(RecordQuery()) == 11 and r.count(RecordQuery(status="FAILED")) == len(failed_keys)
     sales = [k for k in keys if "Sales" in k]
     assert _walk(r, RecordQuery(text="P/SALES", limit=2, descending=False)) == sales
     assert r.count(RecordQuery(text="sales")) == len(sales)  # the file name's start, any case

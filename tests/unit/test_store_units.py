@@ -311,8 +311,17 @@ def test_handler_routes_removals_and_reprocess(monkeypatch: pytest.MonkeyPatch) 
 
     handler = load_lambda_module("handler")
     calls: list[tuple[str, object]] = []
-    monkeypatch.setattr(handler, "process_object", lambda b, k, **kw: calls.append(("put", (k, kw["reprocess"]))) or {})
-    monkeypatch.setattr(handler, "remove_object", lambda b, k, **kw: calls.append(("remove", k)) or {})
+
+    def process(bucket: str, key: str, **kw: object) -> dict[str, object]:
+        calls.append(("put", (key, kw["reprocess"])))
+        return {}
+
+    def remove(bucket: str, key: str, **kw: object) -> dict[str, object]:
+        calls.append(("remove", key))
+        return {}
+
+    monkeypatch.setattr(handler, "process_object", process)
+    monkeypatch.setattr(handler, "remove_object", remove)
 
     def event(name: str, key: str) -> dict[str, object]:
         return {
