@@ -60,6 +60,39 @@ class WindowActions:
         )
         self.retry_failed = self._make("Retry &failed uploads", "Ctrl+R", "Try failed and cancelled uploads again")
         self.cancel_selected = self._make("Ca&ncel selected uploads", None, "Stop the selected uploads")
+        # What the file list's selection can be asked to do (gui/file_actions.py), as desktop S3 clients offer.
+        # Ctrl+S: the file is saved to this computer. Delete belongs to whichever list has the focus (the window
+        # scopes it and Clear finished uploads with :func:`scope_to`).
+        self.download = self._make(
+            "&Download…",
+            QKeySequence.StandardKey.Save,
+            "Save the selected files from the bucket to this computer",
+            _Pixmap.SP_ArrowDown,
+        )
+        self.delete_files = self._make(
+            "De&lete…",
+            QKeySequence.StandardKey.Delete,
+            "Delete the selected files from the bucket, with their records",
+            _Pixmap.SP_TrashIcon,
+        )
+        self.reprocess = self._make(
+            "Re-&process",
+            None,
+            "Run the function again on the selected files as they are in the bucket now",
+            _Pixmap.SP_MediaPlay,
+        )
+        self.show_log = self._make(
+            "Show function l&og",
+            "Ctrl+L",
+            "The function's log lines about the selected file",
+            _Pixmap.SP_FileDialogInfoView,
+        )
+        self.copy_uri = self._make(
+            "Copy S3 &URI", "Ctrl+Shift+C", "Copy the selected files' s3://bucket/key addresses, one a line"
+        )
+        self.copy_link = self._make(
+            "Copy lin&k", None, "Copy a download link to the selected file that anyone can open for 1 hour"
+        )
         self.about = self._make("&About CSV Drop")
 
     def _make(self, text: str, shortcut: Shortcut = None, tip: str = "", icon: _Pixmap | None = None) -> QAction:
@@ -79,13 +112,59 @@ class WindowActions:
         action.setToolTip(tip + (f" ({keys})" if keys else ""))
         action.setStatusTip(tip)
 
+    def file_menu_actions(self) -> list[QAction | None]:
+        """The file list's context menu (None: a separator), after its Copy and Export."""
+        return [
+            self.download,
+            self.reprocess,
+            self.show_log,
+            None,
+            self.copy_uri,
+            self.copy_link,
+            None,
+            self.delete_files,
+        ]
+
+    def scope_to(self, action: QAction, widget: QWidget) -> None:
+        """The action's shortcut works only while the focus is in ``widget`` (or inside it): two lists share the
+        Delete key, each for its own rows. Its menu item and toolbar button still work from anywhere."""
+        self._window.removeAction(action)
+        widget.addAction(action)
+        action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+
     def fill_menu_bar(self, bar: QMenuBar) -> None:
         menus: list[tuple[str, list[QAction | None]]] = [
             (
                 "&File",
-                [self.add_files, self.add_folder, None, self.export, None, self.settings, None, self.quit],
+                [
+                    self.add_files,
+                    self.add_folder,
+                    None,
+                    self.download,
+                    self.reprocess,
+                    self.show_log,
+                    self.delete_files,
+                    None,
+                    self.export,
+                    None,
+                    self.settings,
+                    None,
+                    self.quit,
+                ],
             ),
-            ("&Edit", [self.copy, self.find, None, self.retry_failed, self.cancel_selected, self.clear_finished]),
+            (
+                "&Edit",
+                [
+                    self.copy,
+                    self.copy_uri,
+                    self.copy_link,
+                    self.find,
+                    None,
+                    self.retry_failed,
+                    self.cancel_selected,
+                    self.clear_finished,
+                ],
+            ),
             ("&View", [self.refresh]),
             ("E&nvironment", [self.setup, self.teardown]),
             ("&Help", [self.about]),
@@ -103,7 +182,19 @@ class WindowActions:
         toolbar.setObjectName("mainToolbar")
         toolbar.setMovable(False)
         toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
-        for action in (self.add_files, self.add_folder, None, self.refresh, None, self.setup, self.settings):
+        for action in (
+            self.add_files,
+            self.add_folder,
+            None,
+            self.download,
+            self.reprocess,
+            self.delete_files,
+            None,
+            self.refresh,
+            None,
+            self.setup,
+            self.settings,
+        ):
             if action is None:
                 toolbar.addSeparator()
             else:
