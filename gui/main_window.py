@@ -29,13 +29,14 @@ from gui.panels.browser_panel import BrowserPanel, stream_export
 from gui.panels.notices_panel import NoticesPanel
 from gui.panels.uploads_panel import UploadsPanel
 from gui.settings_dialog import SettingsDialog
-from gui.uploads import UploadItem, UploadManager
+from gui.uploads import UploadItem, UploadManager, UploadState
 from gui.widgets import BannerArea, section_title
 
 if TYPE_CHECKING:
     from backend.config import Settings
     from backend.environment import Health
     from backend.notices import Notice
+    from backend.store import MetadataRecord
 
 log = logging.getLogger(__name__)
 
@@ -196,6 +197,7 @@ class MainWindow(QMainWindow):
         self.browser.set_store(lambda: self.backend.open_reader(self.settings), self.jobs)
         self.record_feed.records.connect(self.browser.apply_changes)
         self.record_feed.ready.connect(self.browser.load)  # the cursor first, then the list's first pages
+        self.record_feed.ready.connect(self._look_up_waiting_uploads)
         self.record_feed.answered.connect(lambda: self.banners.clear("store"))
         self.record_feed.answered.connect(self.browser.retry_load)
         self.record_feed.failed.connect(self._store_failed)
@@ -300,6 +302,31 @@ class MainWindow(QMainWindow):
             if record is not None:
                 self.uploads.check_existing(item, record)
         self.record_feed.poll()
+
+    def _look_up_waiting_uploads(self) -> None:
+        """The feed reports changes after the cursor it found at its first read: an upload whose record was written
+        before that (files uploaded while the store did not answer yet) asks the store for its record itself."""
+        waiting = [i for i in self.uploads.items if i.state == UploadState.PROCESSING and i.key]
+        if not waiting:
+            return
+        settings = self.settings
+
+        def work(_report: Report[None]) -> list[tuple[UploadItem, MetadataRecord]]:
+            reader = self.backend.open_reader(settings)
+            try:
+                found = [(item, reader.get(item.bucket, item.key)) for item in waiting if item.key]
+            finally:
+                reader.close()
+            return [(item, record) for item, record in found if record is not None]
+
+        def done(found: list[tuple[UploadItem, MetadataRecord]]) -> None:
+            for item, record in found:
+                self.uploads.check_existing(item, record)
+
+        def failed(exc: BaseException) -> None:  # the feed's own reads report a store that does not answer
+            log.info("could not look up the records of waiting uploads: %s", describe_error(exc))
+
+        self.jobs.start(work, on_done=done, on_error=failed, name="look up waiting uploads")
 
     # ------------------------------------------------------------------------------------------------
     # commands that need more than one panel

@@ -519,7 +519,7 @@ class RecordTableModel(QAbstractTableModel):
 
             matching = reader.count(query)
             everything = reader.count(RecordQuery(limit=1)) if filtered else matching
-            pages = _read_pages(reader, query, first_page, last_page, None, random_access=random_access)
+            pages = _read_pages(reader, query, first_page, last_page, None, random_access=random_access, rows=matching)
             assert self.capabilities is not None
             return _Loaded(self.capabilities, matching, everything, {p: (r, n) for p, (r, n, _t) in pages.items()})
 
@@ -649,15 +649,16 @@ class RecordTableModel(QAbstractTableModel):
         self._fetching |= pages
         self._wanted -= pages
         self.reads += 1
-        generation, query, token, random_access = (
+        generation, query, token, random_access, rows = (
             self._generation,
             self.base_query,
             self._tokens.get(first - 1),
             self.random_access,
+            self._rows,
         )
 
         def work(reader: MetadataReader) -> dict[int, tuple[list[MetadataRecord], str | None, int]]:
-            return _read_pages(reader, query, first, last, token, random_access=random_access)
+            return _read_pages(reader, query, first, last, token, random_access=random_access, rows=rows)
 
         def done(result: dict[int, tuple[list[MetadataRecord], str | None, int]]) -> None:
             if generation != self._generation:
@@ -845,17 +846,29 @@ def _read_pages(
     token: str | None,
     *,
     random_access: bool,
+    rows: int = -1,
 ) -> dict[int, tuple[list[MetadataRecord], str | None, int]]:
     """Pages ``first``..``last`` of the query (on a worker): the first by keyset when the previous page's token
-    is known, else by offset (a store without random access starts from the top), the rest by keyset."""
+    is known, else by offset (a store without random access starts from the top), the rest by keyset. With the
+    query's row count known, a page in the far half is read from the other end (the order reversed, a short
+    offset): an offset walks the index up to the page, so the last page of a million rows costs what the first
+    does. Such pages carry no token (it would point the other way): their neighbours are read the same way."""
     out: dict[int, tuple[list[MetadataRecord], str | None, int]] = {}
     if not random_access and first > 0 and not token:
         first = 0
     for number in range(first, last + 1):
+        start = number * PAGE_ROWS
         if token:
             page = reader.list(replace(query, after=token))
+        elif random_access and rows > 0 and start >= rows // 2:
+            if start >= rows:
+                break
+            end = min(start + PAGE_ROWS, rows)
+            flipped = reader.list(replace(query, descending=not query.descending, offset=rows - end, limit=end - start))
+            out[number] = (list(reversed(flipped.records)), None, flipped.total)
+            continue
         elif number == 0 or random_access:
-            page = reader.list(replace(query, offset=number * PAGE_ROWS))
+            page = reader.list(replace(query, offset=start))
         else:
             break
         out[number] = (list(page.records), page.next, page.total)

@@ -148,6 +148,29 @@ def test_upload_goes_processing_then_done_when_the_record_appears(
     qtbot.waitUntil(lambda: window.browser.model.find("test-bucket", "sales.csv") is not None, timeout=3000)
 
 
+def test_an_upload_whose_record_came_before_the_store_answered_still_completes(
+    qtbot: Any, settings: Any, backend: Any, tmp_path: Path
+) -> None:
+    """The feed starts at the store's cursor as it finds it on its first read: a record written before that read
+    (the store did not answer yet while the file was uploaded and profiled) is looked up for the waiting upload."""
+    from gui.main_window import MainWindow
+
+    backend.store_error = "Cannot reach the metadata database"
+    backend.auto_process = True
+    win = MainWindow(settings, backend)
+    qtbot.addWidget(win)
+    win.show()
+    try:
+        win.add_paths([write(tmp_path, "early.csv")])
+        qtbot.waitUntil(lambda: states(win).get("early.csv") == UploadState.PROCESSING, timeout=5000)
+        assert backend.current  # the record exists: the function was faster than the store's first answer
+        backend.store_error = None
+        win.record_feed.poll()
+        qtbot.waitUntil(lambda: states(win).get("early.csv") == UploadState.DONE, timeout=5000)
+    finally:
+        win.shutdown()
+
+
 def test_notice_also_completes_processing(qtbot: Any, window: Any, backend: Any, tmp_path: Path) -> None:
     window.add_paths([write(tmp_path, "n.csv")])
     qtbot.waitUntil(lambda: states(window).get("n.csv") == UploadState.PROCESSING, timeout=5000)

@@ -84,9 +84,15 @@ def test_a_row_not_read_yet_is_a_placeholder_until_its_page_arrives(
     model.set_viewport(row, row + 20)
     qtbot.waitUntil(lambda: any(a <= row <= b for a, b in arrived), timeout=5000)
     assert model.index(row, 0).data() == f"f{PAGE_ROWS * 4 - 1 - row:04d}.csv"  # newest upload first
-    jump, after = backend.queries[-2:]
-    assert jump.offset == PAGE_ROWS * 2 and jump.after is None  # a jump (the page before the viewport): offset
-    assert after.after is not None  # the next page in the same read: keyset
+    # pages 2 and 3 (the viewport's and the one before it) lie in the far half: read from the other end, in the
+    # reversed order with a short offset, so the last page of a big store costs what the first does
+    far = backend.queries[-2:]
+    assert [(q.descending, q.offset, q.after) for q in far] == [(False, PAGE_ROWS, None), (False, 0, None)]
+    assert model.index(PAGE_ROWS * 2, 0).data() == f"f{PAGE_ROWS * 2 - 1:04d}.csv"  # the reversed page, turned back
+    # a jump into the near half: an offset, and the next page in the same read by keyset
+    model.set_viewport(PAGE_ROWS + 5, PAGE_ROWS + 25)
+    qtbot.waitUntil(lambda: model.index(PAGE_ROWS + 5, 0).data() != PLACEHOLDER, timeout=5000)
+    assert model.index(PAGE_ROWS + 5, 0).data() == f"f{PAGE_ROWS * 3 - 6:04d}.csv"
 
 
 def test_update_in_place_keeps_rows_and_emits_data_changed(
