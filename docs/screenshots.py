@@ -35,13 +35,92 @@ NOW = datetime.now(UTC).replace(microsecond=0)
 
 
 class OfflineBackend:
-    """Answers nothing: the screenshots hand their data to the window as its feeds would."""
+    """Answers nothing: the screenshots hand their notices to the window as its feeds would."""
 
     def __getattr__(self, name: str) -> Any:
         def unavailable(*_a: Any, **_k: Any) -> Any:
             raise RuntimeError("screenshots run offline")
 
         return unavailable
+
+
+class ShotStore(OfflineBackend):
+    """An in-memory metadata store the window reads as it reads MySQL: the file list asks it for counts and
+    pages (sorted and filtered here, with the real MySQL reader's capabilities), the detail pane for whole
+    records. Everything else is offline."""
+
+    def __init__(self) -> None:
+        self.records: dict[tuple[str, str], Any] = {}
+
+    def add(self, records: list[Any]) -> None:
+        self.records.update({(r.bucket, r.key): r for r in records})
+
+    def open_reader(self, _settings: Settings) -> ShotReader:
+        return ShotReader(self)
+
+
+class ShotReader:
+    """backend.store.MetadataReader over a :class:`ShotStore` (``after`` tokens are positions: the data of a
+    screenshot does not change while a page is read)."""
+
+    def __init__(self, store: ShotStore) -> None:
+        self.store = store
+
+    @property
+    def capabilities(self) -> Any:
+        from backend.store.mysql import CAPABILITIES
+
+        return CAPABILITIES
+
+    def _matching(self, query: Any) -> list[Any]:
+        text = (query.text or "").lower()
+        rows = [
+            r
+            for r in self.store.records.values()
+            if (query.status is None or r.status == query.status)
+            and (not query.with_warnings or r.has_warnings)
+            and (query.uploaded_from is None or r.uploaded_at >= query.uploaded_from)
+            and (query.uploaded_to is None or r.uploaded_at < query.uploaded_to)
+            and (not text or (r.key.lower() if "/" in text else r.file_name.lower()).startswith(text))
+        ]
+
+        def order(r: Any) -> tuple[Any, ...]:
+            value = r.sort_value(query.sort)
+            if query.sort == "status":  # as MySQL's status_rank: processed, with warnings, failed
+                value = 2 if r.status == "FAILED" else int(r.has_warnings)
+            elif query.sort in ("file_name", "key"):
+                value = value.lower()
+            return (-1 if value is None else value, r.bucket, r.key)
+
+        return sorted(rows, key=order, reverse=query.descending)
+
+    def list(self, query: Any) -> Any:
+        from dataclasses import replace
+
+        from backend.store import RecordPage
+
+        rows = self._matching(query)
+        start = int(query.after) if query.after else query.offset
+        page = rows[start : start + query.limit]
+        end = start + len(page)
+        if query.summary:
+            page = [replace(r, columns=(), column_names=(), sample_rows=(), complete=False) for r in page]
+        return RecordPage(page, len(rows), str(end) if end < len(rows) else None)
+
+    def count(self, query: Any) -> int:
+        return len(self._matching(query))
+
+    def get(self, bucket: str, key: str) -> Any:
+        return self.store.records.get((bucket, key))
+
+    def changed_since(self, cursor: str | None, limit: int = 1000, *, summary: bool = False) -> tuple[list[Any], str]:
+        return [], cursor or "r:0"
+
+    def latest_cursor(self) -> str:
+        return "r:0"  # the changes are handed to the window by fill(), as the feed would report them
+
+    def close(self) -> None:
+        pass
 
 
 def record(
@@ -372,8 +451,8 @@ def render_realistic(app: QApplication, settings: Settings, scale: str) -> None:
     from gui.main_window import MainWindow
 
     records = realistic_records(NOW)
-    win = MainWindow(settings, OfflineBackend(), autostart=False)  # type: ignore[arg-type]
-    win.record_feed.stop()
+    store = ShotStore()
+    win = MainWindow(settings, store, autostart=False)  # type: ignore[arg-type]
     win.resize(1280, 840)
     win.environment.status.emit(
         {
@@ -385,9 +464,7 @@ def render_realistic(app: QApplication, settings: Settings, scale: str) -> None:
     )
     win.show()
     settle(app, 50)
-    for start in range(0, len(records), 1000):  # in the store's pages
-        win.record_feed.records.emit(records[start : start + 1000])
-    win.browser.mark_loaded()
+    fill(app, win, store, records)
     win.notice_feed.notices.emit(realistic_notices(records))
     from gui.uploads import UploadItem, UploadState
 
@@ -436,8 +513,7 @@ def render_realistic(app: QApplication, settings: Settings, scale: str) -> None:
     newest = sorted(records, key=lambda r: r.uploaded_at, reverse=True)
     warned = next(r for r in newest if r.warnings and r.file_name.startswith("pollock") and len(r.warnings) > 1)
     settle(app)  # laid out with the queue and notices first: the selected row is then scrolled to the middle
-    win.browser.select_record(warned.bucket, warned.key)
-    win.browser.view.scrollTo(win.browser.view.currentIndex(), QAbstractItemView.ScrollHint.PositionAtCenter)
+    select(app, win, store, warned)
     settle(app)
     save(win, "window-realistic", scale)
     # the last failure of last year: the rows about it show both older dates ("2025-12-30") and this year's
@@ -446,8 +522,7 @@ def render_realistic(app: QApplication, settings: Settings, scale: str) -> None:
         (r for r in newest if r.status == "FAILED" and r.uploaded_at < new_year),
         key=lambda r: r.uploaded_at,
     )
-    win.browser.select_record(failed.bucket, failed.key)
-    win.browser.view.scrollTo(win.browser.view.currentIndex(), QAbstractItemView.ScrollHint.PositionAtCenter)
+    select(app, win, store, failed)
     bar = win.browser.view.horizontalScrollBar()
     bar.setValue(bar.maximum())  # the Notes and Key columns, right of what the pane shows at first
     settle(app)
@@ -456,11 +531,131 @@ def render_realistic(app: QApplication, settings: Settings, scale: str) -> None:
     win.close()
 
 
+def fill(app: QApplication, win: Any, store: ShotStore, records: list[Any]) -> None:
+    """The records land in the store; the window reads them as it would: the list's first query when it has
+    none yet, else the feed's report of what changed (the uploads match theirs, the list reads its pages again).
+    Returns once the reads are done: no placeholder rows on the screen."""
+    store.add(records)
+    if not win.browser.loaded:
+        win.browser.load()
+    else:
+        win.record_feed.records.emit(records)
+    model = win.browser.model
+    end = time.monotonic() + 10
+    while time.monotonic() < end:
+        settle(app, 50)
+        if win.browser.loaded and model.rowCount() == model.matching == len(store.records):
+            if not win.jobs.active_count() and not model._refresh_timer.isActive():
+                return
+    raise RuntimeError("the file list did not read the store")
+
+
+def select(app: QApplication, win: Any, store: ShotStore, record: Any) -> None:
+    """Scrolls the record's row to the middle of the list (its pages are read), then selects it."""
+    model, view = win.browser.model, win.browser.view
+    keys = [(r.bucket, r.key) for r in ShotReader(store)._matching(model.base_query)]
+    row = keys.index((record.bucket, record.key))
+    view.scrollTo(model.index(row, 0), QAbstractItemView.ScrollHint.PositionAtCenter)
+    end = time.monotonic() + 10
+    while model.row_for(record.bucket, record.key) != row or win.jobs.active_count():
+        if time.monotonic() > end:
+            raise RuntimeError(f"row {row} ({record.key}) was not read")
+        settle(app, 50)
+    win.browser.select_record(record.bucket, record.key)
+    view.scrollTo(model.index(row, 0), QAbstractItemView.ScrollHint.PositionAtCenter)
+
+
 def settle(app: QApplication, ms: int = 150) -> None:
     end = time.monotonic() + ms / 1000
     while time.monotonic() < end:
         app.processEvents()
         time.sleep(0.01)
+
+
+def save_with_context_menu(app: QApplication, win: Any, name: str, scale: str) -> Path:
+    """The window with the file list's context menu open over the selected row (the menu is a popup window of its
+    own: painted onto the window's picture where it opened)."""
+    from PySide6.QtCore import QPoint
+    from PySide6.QtGui import QPainter
+
+    view = win.browser.view
+    rect = view.visualRect(view.currentIndex())
+    menu = win.browser.context_menu()
+    menu.popup(view.viewport().mapToGlobal(QPoint(rect.left() + rect.width() // 2, rect.center().y())))
+    settle(app)
+    shot = win.grab()
+    painter = QPainter(shot)
+    painter.drawPixmap(win.mapFromGlobal(menu.pos()), menu.grab())
+    painter.end()
+    menu.close()
+    menu.deleteLater()
+    path = DOCS / f"{name}{scale}.png"
+    shot.save(str(path))
+    print(path)
+    return path
+
+
+def orders_csv(rows: int = 5000, seed: int = 1) -> bytes:
+    """A made-up order export with the shapes the detail pane draws: skewed amounts, a few dominant cities,
+    dates over a year, a mostly empty column, long free text."""
+    import csv
+    import io
+
+    rng = random.Random(seed)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["order_id", "amount_eur", "customer_city", "status", "ordered_on", "shipped_at", "is_gift",
+                     "remarks", "discount"])  # fmt: skip
+    cities = ["Oslo", "Bergen", "Trondheim", "Stavanger", "Tromsø", "Drammen", "Fredrikstad", "Kristiansand",
+              "Sandnes", "Ålesund", "Bodø", "Molde"]  # fmt: skip
+    for i in range(rows):
+        shipped = f"2025-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}T{rng.randint(0, 23):02d}:00:00Z"
+        writer.writerow(
+            [
+                1000 + i,
+                f"{rng.lognormvariate(3.5, 0.6):.2f}",
+                rng.choices(cities, weights=[30, 20, 15, 12, 6, 5, 4, 3, 2, 1, 1, 1])[0],
+                rng.choice(["shipped", "shipped", "shipped", "pending", "cancelled", ""]),
+                f"2025-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}",
+                shipped if rng.random() > 0.3 else "",
+                rng.choice(["true", "false", "false"]),
+                rng.choice(["", "", "", "call before delivery", "leave at the door", "fragile"]),
+                "" if rng.random() < 0.9 else rng.randint(5, 30),
+            ]
+        )
+    return out.getvalue().encode()
+
+
+def save_detail_charts(app: QApplication, name: str, scale: str) -> Path:
+    """The detail pane of a file profiled by the real profiler (lambda/csv_metadata.py), scrolled to its columns."""
+    from backend.store import MetadataRecord
+    from gui.detail import DetailPane
+
+    sys.path.insert(0, str(DOCS.parent / "lambda"))
+    import csv_metadata
+
+    data = orders_csv()
+    profile = csv_metadata.profile_csv(data)
+    rec = MetadataRecord.from_json_dict(
+        {
+            "bucket": "my-csv-bucket",
+            "key": "sales/orders-2025.csv",
+            "status": "PROCESSED",
+            "size_bytes": len(data),
+            "uploaded_at": (NOW - timedelta(minutes=3)).isoformat(),
+            "processed_at": (NOW - timedelta(minutes=3) + timedelta(seconds=1)).isoformat(),
+            "sequencer": "0" * 48,
+            "etag": "9b2cf535f27731c974343645a3985328",
+            "sha256": "3f79bb7b435b05321651daefd374cdc681dc06faa65e374e38337b88ca046dea",
+            **profile,
+        }
+    )
+    pane = DetailPane()
+    pane.resize(520, 1100)
+    pane.show()
+    pane.show_record(rec)
+    settle(app)
+    return save(pane, name, scale)
 
 
 def save(widget: QWidget, name: str, scale: str) -> Path:
@@ -494,10 +689,10 @@ def main() -> int:
     }
 
     # 1. First start: nothing uploaded yet, environment not set up.
-    win = MainWindow(settings, OfflineBackend(), autostart=False)  # type: ignore[arg-type]
-    win.record_feed.stop()  # the records are handed in below, as the feed would
+    store = ShotStore()
+    win = MainWindow(settings, store, autostart=False)  # type: ignore[arg-type]
     win.resize(1280, 840)
-    win.browser.mark_loaded()
+    fill(app, win, store, [])  # the empty store's answer: "No files yet"
     first_start = {
         "localstack": Health(True, "LocalStack 4.4 at http://127.0.0.1:4566"),
         "database": Health(True, "127.0.0.1:3307: MariaDB 11.4"),
@@ -572,7 +767,7 @@ def main() -> int:
         items.append(item)
     win.uploads.model.add(items)
     win.uploads._update_failure_banner()
-    win.record_feed.records.emit([record("orders-2025.csv", 1, 48211, cols=6)])
+    fill(app, win, store, [record("orders-2025.csv", 1, 48211, cols=6)])
     win.notice_feed.notices.emit([notice("orders-2025.csv", 20, 48211, cols=6)])
     settle(app)
     save(win, "window-uploads", scale)
@@ -581,7 +776,10 @@ def main() -> int:
     win.uploads.model.remove(list(win.uploads.items))
     win.uploads._update_failure_banner()
     win.banners.clear("uploads-upload")
-    win.record_feed.records.emit(
+    fill(
+        app,
+        win,
+        store,
         [
             record("sales/2025/january.csv", 190, 12_408),
             record("sales/2025/february.csv", 160, 11_873),
@@ -619,7 +817,7 @@ def main() -> int:
                     },
                 ],
             ),
-        ]
+        ],
     )
     win.notice_feed.notices.emit(
         [
@@ -636,6 +834,10 @@ def main() -> int:
     win.browser.select_record("my-csv-bucket", "open-data/edu_recipients_by_state_fy10.csv")
     settle(app)
     save(win, "window-warnings", scale)
+    win.browser.select_record("my-csv-bucket", "sales/2025/march.csv")
+    settle(app)
+    save_with_context_menu(app, win, "window-context-menu", scale)
+    save_detail_charts(app, "detail-charts", scale)
 
     # 4. The setup dialog, half-way through.
     dialog = OperationDialog("setup", settings, OfflineBackend(), win.jobs, win)  # type: ignore[arg-type]
