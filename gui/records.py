@@ -321,8 +321,16 @@ def _close_quietly(reader: MetadataReader) -> None:
 @dataclass
 class _Page:
     records: list[MetadataRecord]
-    display: list[tuple[str, ...]]
+    # display texts per row, made when the row is first drawn: a refresh reads pages of 200 rows and a screen
+    # shows ~30 of them, so texts made ahead of time were mostly thrown away (a poll's GUI time)
+    display: list[tuple[str, ...] | None]
     next: str | None
+
+    def texts(self, at: int) -> tuple[str, ...]:
+        texts = self.display[at]
+        if texts is None:
+            texts = self.display[at] = _display(self.records[at])
+        return texts
 
 
 @dataclass(frozen=True)
@@ -463,11 +471,8 @@ class RecordTableModel(QAbstractTableModel):
 
         self._store.run(work, done, failed, "browser: query")
 
-    def _apply_load(self, result: _Loaded) -> None:
-        if result.capabilities != self.capabilities:
-            self.capabilities = result.capabilities
-            self.capabilities_changed.emit(result.capabilities)
-        self.beginResetModel()
+    def _take_pages(self, result: _Loaded) -> None:
+        """The cache becomes the answer's pages and totals (reads still under way are for the old rows: dropped)."""
         self._generation += 1
         self._pages.clear()
         self._ids.clear()
@@ -477,6 +482,13 @@ class RecordTableModel(QAbstractTableModel):
         for number, (records, token) in sorted(result.pages.items()):
             self._store_page(number, records, token)
         self.matching, self.everything = result.matching, result.everything
+
+    def _apply_load(self, result: _Loaded) -> None:
+        if result.capabilities != self.capabilities:
+            self.capabilities = result.capabilities
+            self.capabilities_changed.emit(result.capabilities)
+        self.beginResetModel()
+        self._take_pages(result)
         self._rows = self._target_rows(result)
         self.endResetModel()
         self.totals_changed.emit()
@@ -542,15 +554,7 @@ class RecordTableModel(QAbstractTableModel):
         # change moves it to where its record is now
         self.about_to_refresh.emit()
         ids = {i.row(): self._id_at(i.row()) for i in self.persistentIndexList()}
-        self._generation += 1
-        self._pages.clear()
-        self._ids.clear()
-        self._tokens.clear()
-        self._wanted.clear()
-        self._fetching.clear()
-        for number, (records, token) in sorted(result.pages.items()):
-            self._store_page(number, records, token)
-        self.matching, self.everything = result.matching, result.everything
+        self._take_pages(result)
         rows = self._target_rows(result)
         if rows > self._rows:
             self.beginInsertRows(QModelIndex(), self._rows, rows - 1)
@@ -595,7 +599,7 @@ class RecordTableModel(QAbstractTableModel):
                 moved = True
                 continue
             page.records[row % PAGE_ROWS] = record
-            page.display[row % PAGE_ROWS] = _display(record)
+            page.display[row % PAGE_ROWS] = None
             rows.append(row)
             updated.append(record)
         for start, end in _runs(sorted(set(rows))):
@@ -697,7 +701,7 @@ class RecordTableModel(QAbstractTableModel):
         if old is not None:
             for record in old.records:
                 self._ids.pop((record.bucket, record.key), None)
-        self._pages[number] = _Page(list(records), [_display(r) for r in records], token)
+        self._pages[number] = _Page(list(records), [None] * len(records), token)
         self._tokens[number] = token
         first = number * PAGE_ROWS
         for offset, record in enumerate(records):
@@ -769,7 +773,7 @@ class RecordTableModel(QAbstractTableModel):
             return None
         self._pages.move_to_end(number)
         if role == _DISPLAY:
-            return page.display[at][col]
+            return page.texts(at)[col]
         record = page.records[at]
         if role == _SORT:
             return COLUMNS[col].sort(record)
@@ -828,7 +832,7 @@ class RecordTableModel(QAbstractTableModel):
         """The cell's text (what DisplayRole gives, without the Qt call); "" for a row not here."""
         page = self._pages.get(row // PAGE_ROWS)
         at = row % PAGE_ROWS
-        return page.display[at][column] if page is not None and at < len(page.display) else ""
+        return page.texts(at)[column] if page is not None and at < len(page.display) else ""
 
     def find(self, bucket: str, key: str) -> MetadataRecord | None:
         return self.record_at(self.row_for(bucket, key))

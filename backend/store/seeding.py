@@ -4,7 +4,7 @@
 batch takes its revisions from ``csv_metadata_revision`` (locked like the writer does, so it may run beside a
 live function) and adds its rows to ``csv_metadata_counts``. The records vary like real uploads: names that
 share long prefixes and repeat across folders (ties), ~10% FAILED (no row/column counts, an error), ~10%
-processed with warnings, sizes from bytes to gigabytes, uploads spread over two years.
+processed with warnings, sizes from bytes to gigabytes, uploads a minute apart (two years per million).
 """
 
 from __future__ import annotations
@@ -104,7 +104,9 @@ def _row(rng: random.Random, i: int, bucket: str, prefix: str, *, revision: int,
     variant = rng.randrange(40)  # few variants per stem: many equal names in different folders
     name = f"{stem} {2025 + variant % 2}-{variant % 12 + 1:02d}{' (final)' if variant % 7 == 0 else ''}.csv"
     key = f"{prefix}{rng.choice(_DEPARTMENTS)}/{i:08d}/{name}"
-    uploaded = _EPOCH + timedelta(seconds=rng.randrange(2 * 365 * 86400), microseconds=rng.randrange(1_000_000))
+    # Records are written as files arrive: upload times follow the index (one a minute, two years per million),
+    # give or take a few minutes, so the store's revision order is roughly its upload order, as in real use.
+    uploaded = _EPOCH + timedelta(seconds=i * 63 + rng.randrange(-300, 300), microseconds=rng.randrange(1_000_000))
     processed = uploaded + timedelta(milliseconds=rng.randrange(50, 20_000))
     size = int(10 ** rng.uniform(1, 9.5))
     roll = rng.random()
