@@ -228,7 +228,7 @@ class Backend:
     def export_records(self, records: Iterable[MetadataRecord], path: Path, fmt: Format) -> int:
         from backend import export
 
-        return export.export_records(list(records), path, fmt)
+        return export.export_records(records, path, fmt)
 
     def save_settings(self, settings: Settings, keys: list[str] | None = None) -> Path:
         from backend import config
