@@ -166,11 +166,19 @@ def run() -> list[dict[str, Any]]:
         ),
         _row("  the same poll, wall clock to the refreshed screen", ours, lambda r: r["poll_wall_s"], ""),
         _row(
-            "worst event-loop gap (start, sorts, filters, poll)",
+            "building the window (one blocking stretch, before the first turn)",
             ours,
-            lambda r: max(r["start_gap_ms"], r["worst_gap_ms"]) / 1000,
+            lambda r: r.get("construct_s"),
+            "",
+        ),
+        _row("worst event-loop gap: start to first screen", ours, lambda r: r["start_gap_ms"] / 1000, "< 100 ms"),
+        _row(
+            "worst event-loop gap: scroll, sorts, filters",
+            ours,
+            lambda r: r["browse_gap_ms"] / 1000 if "browse_gap_ms" in r else None,
             "< 100 ms",
         ),
+        _row("worst event-loop gap: the poll", ours, lambda r: r["poll_gap_ms"] / 1000, "< 100 ms"),
         _row("GUI process memory (RSS)", ours, lambda r: f"{r['gui_mb']:.0f} MB", "< 200 MB, flat", unit=""),
         _row("seeding these records (backend/store/seeding.py)", ours, lambda r: None, "", unit=""),
     ]
