@@ -178,6 +178,13 @@ def run() -> list[dict[str, Any]]:
             lambda r: r["browse_gap_ms"] / 1000 if "browse_gap_ms" in r else None,
             "< 100 ms",
         ),
+        _row(
+            "  the operation with the worst gap",
+            ours,
+            lambda r: max(r["op_gaps_ms"].items(), key=lambda kv: kv[1])[0] if "op_gaps_ms" in r else None,
+            "",
+            unit="",
+        ),
         _row("worst event-loop gap: the poll", ours, lambda r: r["poll_gap_ms"] / 1000, "< 100 ms"),
         _row("GUI process memory (RSS)", ours, lambda r: f"{r['gui_mb']:.0f} MB", "< 200 MB, flat", unit=""),
         _row("seeding these records (backend/store/seeding.py)", ours, lambda r: None, "", unit=""),
