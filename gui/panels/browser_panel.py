@@ -74,8 +74,8 @@ DATE_RANGES = ("Any time", "Today", "Last 7 days", "Last 30 days", "Custom…")
 # them with its state), never fitted to the data again.
 BY_HAND_KEY = "views/records_widths_by_hand"
 FIT_ROWS = 1000  # the records of a session the widths are fitted to: the first pages read
-# records measured per answer: about a screen's worth from the top. Measuring the whole first answer (400 rows) made
-# its display texts and a text measure per cell on the GUI thread, the longest stretch of the window's start.
+# records measured per answer: a screen's worth from the top of the view. Measuring the whole first answer (400 rows)
+# made their display texts and a text measure per cell on the GUI thread, the longest stretch of the window's start.
 FIT_PER_ANSWER = 60
 # The widest a column is made to fit its content, in "M" widths: a few very long names or notes must not push
 # the other columns out of sight (they elide; the tooltip has the whole text). The Key column is the last and
@@ -562,8 +562,11 @@ class BrowserPanel(QWidget):
         if self._fit_budget > 0:
             # each record is measured once: a refresh re-reads the pages on screen, and measuring them all again
             # on every new upload kept the GUI thread busy while many arrived
+            # the rows on screen (the first screen before the view has laid itself out): what the user sees
+            first = max(0, self.view.rowAt(0))
+            shown = (self.model.record_at(row) for row in range(first, first + FIT_PER_ANSWER))
             budget = min(self._fit_budget, FIT_PER_ANSWER)
-            fresh = [r for r in self.model.records() if record_id(r) not in self._fitted][:budget]
+            fresh = [r for r in shown if r is not None and record_id(r) not in self._fitted][:budget]
             self._fitted.update(record_id(r) for r in fresh)
             self._fit_budget -= len(fresh)
             self.fit_columns(fresh)
