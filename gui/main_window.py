@@ -301,12 +301,19 @@ class MainWindow(QMainWindow):
             record = self.browser.model.find(item.bucket, item.key)
             if record is not None:
                 self.uploads.check_existing(item, record)
+            else:
+                # the function may have written the record while the upload's answer was on its way: the feed
+                # has handed it on already (to an upload not waiting yet), and the list holds only the rows it shows
+                self._look_up_uploads([item])
         self.record_feed.poll()
 
     def _look_up_waiting_uploads(self) -> None:
         """The feed reports changes after the cursor it found at its first read: an upload whose record was written
         before that (files uploaded while the store did not answer yet) asks the store for its record itself."""
-        waiting = [i for i in self.uploads.items if i.state == UploadState.PROCESSING and i.key]
+        self._look_up_uploads([i for i in self.uploads.items if i.state == UploadState.PROCESSING and i.key])
+
+    def _look_up_uploads(self, waiting: list[UploadItem]) -> None:
+        """Reads the records of uploads waiting for one (a job); a record found completes its upload."""
         if not waiting:
             return
         settings = self.settings

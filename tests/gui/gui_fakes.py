@@ -345,6 +345,7 @@ class FakeBackend:
     upload_errors: dict[str, str] = field(default_factory=dict)  # file name -> UploadError message
     upload_gate: threading.Event | None = None  # uploads wait for it (to observe the "uploading" state)
     auto_process: bool = False  # a finished upload gets a record in the store, as the Lambda would
+    after_record: Callable[[], object] | None = None  # runs on the upload's worker once its record is written
     store_error: str | None = None
     notice_error: str | None = None
     # The queue each notice reader reports when it opens it (what the real reader says about its own queue).
@@ -469,6 +470,8 @@ class FakeBackend:
                 self.add_records(
                     make_record(key or path.name, rows=3, bucket=settings.bucket, uploaded=datetime.now(UTC))
                 )
+                if self.after_record is not None:  # the function answered before the upload's answer came back
+                    self.after_record()
             return UploadResult(key or path.name, "e" * 32, size, time.monotonic() - start)
         finally:
             with self.lock:

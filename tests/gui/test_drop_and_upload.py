@@ -171,6 +171,29 @@ def test_an_upload_whose_record_came_before_the_store_answered_still_completes(
         win.shutdown()
 
 
+def test_an_upload_whose_record_the_feed_handed_on_before_it_waited_still_completes(
+    qtbot: Any, window: Any, backend: Any, tmp_path: Path
+) -> None:
+    """A fast function: the feed hands the record on while the upload's answer is still on its way (the upload is
+    not waiting for a record yet), and the list does not hold the row (it shows failed files only). The upload
+    asks the store for its record when it starts waiting."""
+    from gui.records import Filters
+
+    window.browser.model.set_filters(Filters(status="FAILED"))
+    delivered = threading.Event()
+    window.record_feed.records.connect(lambda records: any(r.key == "race.csv" for r in records) and delivered.set())
+    release = threading.Event()
+    backend.auto_process = True
+    backend.after_record = lambda: release.wait(10)
+    window.add_paths([write(tmp_path, "race.csv")])
+    qtbot.waitUntil(lambda: ("test-bucket", "race.csv") in backend.current, timeout=5000)
+    window.record_feed.poll()
+    qtbot.waitUntil(delivered.is_set, timeout=5000)
+    assert states(window).get("race.csv") == UploadState.UPLOADING
+    release.set()
+    qtbot.waitUntil(lambda: states(window).get("race.csv") == UploadState.DONE, timeout=5000)
+
+
 def test_notice_also_completes_processing(qtbot: Any, window: Any, backend: Any, tmp_path: Path) -> None:
     window.add_paths([write(tmp_path, "n.csv")])
     qtbot.waitUntil(lambda: states(window).get("n.csv") == UploadState.PROCESSING, timeout=5000)
