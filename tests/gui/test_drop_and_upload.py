@@ -181,7 +181,12 @@ def test_an_upload_whose_record_the_feed_handed_on_before_it_waited_still_comple
 
     window.browser.model.set_filters(Filters(status="FAILED"))
     delivered = threading.Event()
-    window.record_feed.records.connect(lambda records: any(r.key == "race.csv" for r in records) and delivered.set())
+
+    def handed_on(records: list[Any]) -> None:
+        if any(r.key == "race.csv" for r in records):
+            delivered.set()
+
+    window.record_feed.records.connect(handed_on)
     release = threading.Event()
     backend.auto_process = True
     backend.after_record = lambda: release.wait(10)
