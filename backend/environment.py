@@ -1,7 +1,7 @@
 """The environment as a whole: bringing it up (stack -> restore -> setup -> reconcile) and its status lights.
 
 This is the one module that knows the order of things. The stack launcher (``backend.stack``) only starts and
-stops processes and saves objects; provisioning only runs steps; reconcile only re-sends objects. The CLI's
+stops processes and restores the S3 journal; provisioning only runs steps; reconcile only re-sends objects. The CLI's
 `stack up`, the app's "start the local stack first?" and the tests all bring the environment up here.
 """
 
@@ -16,10 +16,17 @@ from botocore.exceptions import BotoCoreError, ClientError
 from backend import aws
 from backend.aws import error_code, explain
 from backend.config import Settings
-from backend.provisioning import NOTIFICATION_IDS, run_setup, same_notifications, wanted_notifications
+from backend.provisioning import (
+    NOTIFICATION_IDS,
+    ingest_queue_name,
+    queue_trigger_problem,
+    run_setup,
+    same_notifications,
+    wanted_notifications,
+)
 from backend.reconcile import ReconcileReport, reconcile
 from backend.stack import localstack_endpoint, stack_status, stack_up
-from backend.stack.snapshot import restore_s3_snapshot
+from backend.stack.snapshot import restore_s3
 from backend.steps import PlanOutcome, StepEvent, StepFinished
 from backend.store.schema_mysql import metadata_table_exists
 
@@ -50,17 +57,19 @@ def bring_up(settings: Settings, on_message: Say | None = None, *, use_docker: b
 
 
 def restore_environment(settings: Settings, say: Say) -> BringUp:
-    """A fresh LocalStack is empty: put the saved objects back and, if this environment had been set up,
-    set it up again and process whatever has no record yet (uploads cut off by the last `down`)."""
-    restored = restore_s3_snapshot(settings, localstack_endpoint(settings), say)
+    """A fresh LocalStack is empty: put back every object whose upload was acknowledged (the S3 journal, kept
+    whether LocalStack stopped cleanly or was killed) and, if this environment had been set up, set it up again
+    and process whatever has no record yet (uploads whose function never ran before the stop)."""
+    restored = restore_s3(settings, localstack_endpoint(settings), say)
     if settings.bucket not in restored:
-        # No saved bucket: LocalStack stopped without `stack down` (crash, kill, reboot), or never had one.
+        # The journal holds no such bucket: never set up here, or LocalStack ran without the journal
+        # (CSVDROP_S3_JOURNAL_DIR="", a docker compose stack, an older version stopped without `stack down`).
         # The metadata database outlives LocalStack and exists only once setup ran: then set up again.
         if settings.metadata_store != "mysql" or not metadata_table_exists(settings):
             return BringUp("started")
         say(
-            "localstack: it stopped without `csvdrop stack down`, so its objects were not saved; objects "
-            "uploaded since the last `down` must be uploaded again"
+            f"localstack: its S3 journal holds no bucket {settings.bucket} (LocalStack ran without the journal), "
+            "so the objects uploaded before it stopped are gone: upload them again"
         )
 
     def step_line(event: StepEvent) -> None:
@@ -73,7 +82,14 @@ def restore_environment(settings: Settings, say: Say) -> BringUp:
         say("setup failed after restart: run `csvdrop setup` to see why and fix it")
         return BringUp("started", setup)
     report = reconcile(settings)
-    say(f"reconcile: {report.objects} objects, {report.redriven} sent for processing (no up-to-date record)")
+    say(
+        f"reconcile: {report.objects} objects, {report.redriven} sent for processing (no up-to-date record)"
+        + (
+            f"; {report.marked_missing} records of gone objects marked MISSING (upload them again)"
+            if report.gone
+            else ""
+        )
+    )
     return BringUp("started", setup, report)
 
 
@@ -87,8 +103,21 @@ class Health:
 LIGHTS = ("localstack", "database", "function", "trigger")
 
 
-def trigger_health(settings: Settings, notification: dict[str, Any]) -> Health:
-    """Whether the bucket's notification configuration is the one setup writes (see wanted_notifications)."""
+def trigger_health(
+    settings: Settings, notification: dict[str, Any], mappings: list[dict[str, Any]] | None = None
+) -> Health:
+    """Whether the bucket's notification configuration is the one setup writes (see wanted_notifications); with
+    the queue trigger, also whether an enabled mapping (one of ``mappings``, the function's event source
+    mappings) reads the ingest queue."""
+    if settings.trigger == "queue":
+        problem = queue_trigger_problem(settings, notification, mappings or [])
+        if problem:
+            return Health(False, problem)
+        return Health(
+            True,
+            f"s3://{settings.bucket}/{settings.key_prefix}* -> {ingest_queue_name(settings)} -> "
+            f"{settings.function_name} (batches of {settings.queue_batch_size})",
+        )
     configs = notification.get("LambdaFunctionConfigurations", [])
     existing = [c for c in configs if c.get("Id") in NOTIFICATION_IDS]
     if not existing:
@@ -136,7 +165,12 @@ def environment_status(settings: Settings) -> dict[str, Health]:
         out["function"] = Health(False, explain(exc, settings))
     try:
         s3 = aws.client(settings, "s3", timeout_s=10, retries=3)
-        out["trigger"] = trigger_health(settings, s3.get_bucket_notification_configuration(Bucket=settings.bucket))
+        notification = s3.get_bucket_notification_configuration(Bucket=settings.bucket)
+        mappings = None
+        if settings.trigger == "queue":
+            lam = aws.client(settings, "lambda", timeout_s=10, retries=3)
+            mappings = lam.list_event_source_mappings(FunctionName=settings.function_name)["EventSourceMappings"]
+        out["trigger"] = trigger_health(settings, notification, mappings)
     except ClientError as exc:
         out["trigger"] = Health(
             False,

@@ -1,8 +1,10 @@
-"""Local cloud benchmark: stack cold start, Lambda cold/warm invoke latency, S3 put throughput, client setup.
+"""Local cloud benchmark: stack cold start, Lambda cold/warm invoke latency, S3 put throughput, client setup,
+the cost of the crash-safe S3 journal.
 
 Baselines in the same run: one S3 API round trip (the floor under an invoke), a plain local file copy of the
-same 10 MB (what S3 put costs beyond the disk), and boto3 clients each made from a new session (what
-backend.aws did before it kept one session per target).
+same 10 MB (what S3 put costs beyond the disk), boto3 clients each made from a new session (what
+backend.aws did before it kept one session per target), and a second LocalStack with the S3 journal off
+(CSVDROP_S3_JOURNAL_DIR="", what every put cost before the journal).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import shutil
 import statistics
 import time
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import boto3
@@ -21,6 +24,7 @@ import boto3
 from backend import aws
 from backend.config import Settings
 from backend.stack import stack_up
+from backend.stack.localstack import LocalStackService
 from bench.common import percentile, stack_settings
 
 ECHO = "import os\ndef handler(event, context):\n    return {'echo': event, 'pid': os.getpid()}\n"
@@ -72,6 +76,66 @@ def _client_rows(settings: Settings, rounds: int = 5) -> list[dict[str, Any]]:
             "target": f"ours/baseline = {ours / base:.2f}x",
         },
     ]
+
+
+def _put_figures(settings: Settings, latency_puts: int = 100, burst: int = 200) -> tuple[float, float, float]:
+    """(p50 ms, p95 ms) of sequential 100 KB puts, each to a new key, and files/s of `burst` 10 KB puts from 8
+    threads (a client each), in a new bucket."""
+    s3 = aws.client(settings, "s3")
+    bucket = f"bench-journal-{os.getpid()}"
+    s3.create_bucket(Bucket=bucket)
+    body = os.urandom(100 * 1024)
+    for i in range(5):  # warm the connection and LocalStack's code paths
+        s3.put_object(Bucket=bucket, Key=f"warm/{i}", Body=body)
+    latencies = []
+    for i in range(latency_puts):
+        t0 = time.perf_counter()
+        s3.put_object(Bucket=bucket, Key=f"latency/{i:04d}.csv", Body=body)
+        latencies.append((time.perf_counter() - t0) * 1000)
+    small = os.urandom(10 * 1024)
+    clients = [aws.client(settings, "s3") for _ in range(8)]
+
+    def put(i: int) -> None:
+        clients[i % 8].put_object(Bucket=bucket, Key=f"burst/{i:04d}.csv", Body=small)
+
+    t0 = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(put, range(burst)))
+    elapsed = time.perf_counter() - t0
+    return statistics.median(latencies), percentile(latencies, 95), burst / elapsed
+
+
+def _journal_rows(settings: Settings) -> list[dict[str, Any]]:
+    """S3 puts with the journal on (the stack under test) against a second LocalStack with it off."""
+    on = _put_figures(settings)
+    previous = os.environ.get("CSVDROP_S3_JOURNAL_DIR")
+    with stack_settings("stack-no-journal") as plain:
+        os.environ["CSVDROP_S3_JOURNAL_DIR"] = ""
+        try:
+            LocalStackService(plain).start()
+        finally:
+            if previous is None:
+                del os.environ["CSVDROP_S3_JOURNAL_DIR"]
+            else:
+                os.environ["CSVDROP_S3_JOURNAL_DIR"] = previous
+        off = _put_figures(plain)
+        LocalStackService(plain).stop()
+    rows = []
+    for label, unit, index in (
+        ("S3 put 100 KB p50 (n=100, sequential)", "ms", 0),
+        ("S3 put 100 KB p95 (n=100, sequential)", "ms", 1),
+        ("S3 put 200 x 10 KB, 8 threads", "files/s", 2),
+    ):
+        rows.append({"metric": f"{label}, journal on", "value": round(on[index], 1), "unit": unit, "target": ""})
+        rows.append(
+            {
+                "metric": f"baseline: {label}, journal off",
+                "value": round(off[index], 1),
+                "unit": unit,
+                "target": f"on/off = {on[index] / off[index]:.2f}x",
+            }
+        )
+    return rows
 
 
 def run(warm_invokes: int = 50) -> list[dict[str, Any]]:
@@ -169,6 +233,7 @@ def run(warm_invokes: int = 50) -> list[dict[str, Any]]:
             }
         )
         rows += _client_rows(settings)
+        rows += _journal_rows(settings)
     return rows
 
 

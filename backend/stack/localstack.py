@@ -186,8 +186,15 @@ class LocalStackService:
             LAMBDA_KEEPALIVE_MS=os.environ.get("LAMBDA_KEEPALIVE_MS", "600000"),
             # Async retries after 5 s and 10 s (AWS: about 1 and 2 minutes): a local fault heals quickly.
             LAMBDA_RETRY_BASE_DELAY=os.environ.get("LAMBDA_RETRY_BASE_DELAY", "5"),
+            # The queue trigger's mapping long-polls (patches.py): no sleep after a batch, and the empty-poll backoff
+            # (for a queue that answers at once, not after its 2 s wait) short, so an upload never waits on it.
+            LAMBDA_EVENT_SOURCE_MAPPING_POLL_INTERVAL_SEC="0",
+            LAMBDA_EVENT_SOURCE_MAPPING_MAX_BACKOFF_ON_EMPTY_POLL_SEC="0.5",
             LOCALSTACK_HOST=f"{self.host}:{self.port}",
             CSVDROP_SERVICE_PYTHON=self.settings.service_python,
+            # Every acknowledged S3 write is on disk before its 200 (the core keeps S3 in memory): durable_s3.py.
+            # Set to "" to turn the journal off (the benchmark's baseline).
+            CSVDROP_S3_JOURNAL_DIR=os.environ.get("CSVDROP_S3_JOURNAL_DIR", str(self.home / "s3-journal")),
         )
         if self.settings.local_lambda_concurrency > 0:  # else the plugin's default: the CPUs, at least 2
             env["CSVDROP_LAMBDA_ASYNC_CONCURRENCY"] = str(self.settings.local_lambda_concurrency)

@@ -1,11 +1,10 @@
-"""A write barrier for `csvdrop stack down`: no upload is confirmed and then lost.
+"""A write barrier for `csvdrop stack down`: no upload is cut off half-way by a clean stop.
 
-LocalStack's open-source core keeps nothing across a restart, so `stack down` copies the buckets out before
-stopping it. Without a barrier, an upload that completes after that copy has listed the bucket, but before
-LocalStack stops, is confirmed to the client (HTTP 200, an ETag) and then gone. `POST /_csvdrop/drain`
-makes every later S3 write fail with 503 ServiceUnavailable (the client is told to retry later, and its file
-is still on its disk) and answers once the writes already under way have finished; only then is the copy
-taken. `POST /_csvdrop/undrain` lifts the barrier (when stopping is called off).
+Every acknowledged S3 write is already in the journal (durable_s3.py), but a write still under way when
+LocalStack is stopped would fail in the middle. `POST /_csvdrop/drain` makes every later S3 write fail with
+503 ServiceUnavailable (the client is told to retry later, and its file is still on its disk) and answers
+once the writes already under way have finished and been journaled; only then is LocalStack stopped.
+`POST /_csvdrop/undrain` lifts the barrier (when stopping is called off).
 """
 
 from __future__ import annotations

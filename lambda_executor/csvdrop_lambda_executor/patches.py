@@ -1,10 +1,14 @@
 """LocalStack start-up hooks that make the local Lambda service fit a small machine (entry points in
-pyproject.toml): async invocations capped per function (async_pool.py) and Lambda logs delivered in batches
-(log_batching.py). Both replace one LocalStack internal each, pinned by stack/localstack-constraints.txt;
-tests/integration/test_lambda_executor.py checks what they promise against the real LocalStack.
+pyproject.toml): async invocations capped per function (async_pool.py), Lambda logs delivered in batches
+(log_batching.py) and SQS event sources long-polled (below). Each replaces one LocalStack internal, pinned by
+stack/localstack-constraints.txt; tests/integration/test_lambda_executor.py and test_queue_trigger.py check what
+they promise against the real LocalStack.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
 
 from localstack.runtime import hooks
 
@@ -43,3 +47,93 @@ def csvdrop_batch_lambda_logs() -> None:
         batched_log_loop(self.log_queue, self._shutdown_event, QUEUE_SHUTDOWN, logs_client, self.region)
 
     LogHandler.run_log_loop = run_log_loop
+
+
+# How long one ReceiveMessage of the poller waits. LocalStack's SQS answers a waiting receive as soon as one
+# message is visible, with what is visible then (services/sqs/models.py, receive), so the wait costs no latency.
+# Shorter than AWS's 20 s because a receive cannot be interrupted: a mapping disabled or deleted meanwhile has its
+# poller wait it out, and what that receive brings is put back (below), which counts as a receive for the
+# dead-letter queue's maxReceiveCount. 2 s keeps that rare, for one request per 2 s while idle.
+LONG_POLL_S = 2
+# An empty answer sooner than this was not a wait (the queue is going away, the gateway stops): the worker's
+# empty-poll backoff applies, so the loop cannot spin.
+WAITED_AT_LEAST_S = 0.5
+
+
+class _LongPollingClient:
+    """The poller's SQS client (its own object: LocalStack makes one per mapping) with every receive waiting,
+    and what a receive brings after the mapping stopped put back in the queue at once, unprocessed."""
+
+    def __init__(self, client: Any, stopped: Callable[[], bool]) -> None:
+        self._client = client
+        self._stopped = stopped
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    def receive_message(self, **params: Any) -> Any:
+        params["WaitTimeSeconds"] = LONG_POLL_S
+        params.pop("sqs_override_wait_time_seconds", None)  # LocalStack's header to wait longer than 20 s
+        response = self._client.receive_message(**params)
+        messages = response.get("Messages") or []
+        if not messages or not self._stopped():
+            return response
+        # Disabled (or deleted) while this receive waited: a disabled mapping invokes nothing.
+        for first in range(0, len(messages), 10):
+            entries = [
+                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": 0}
+                for i, m in enumerate(messages[first : first + 10])
+            ]
+            self._client.change_message_visibility_batch(QueueUrl=params["QueueUrl"], Entries=entries)
+        return {**response, "Messages": []}
+
+
+@hooks.on_infra_start()
+def csvdrop_long_poll_sqs_event_sources() -> None:
+    """SQS event source mappings without a batching window short-poll in LocalStack: every poll that finds
+    nothing backs off up to LAMBDA_EVENT_SOURCE_MAPPING_MAX_BACKOFF_ON_EMPTY_POLL_SEC (10 s), every one that finds
+    something sleeps LAMBDA_EVENT_SOURCE_MAPPING_POLL_INTERVAL_SEC (1 s): an upload waits seconds for its
+    invocation and a backlog drains one batch a second. Long-polled instead, like AWS's pollers, a message is
+    handed on as it arrives; the stack launcher sets the poll interval to 0 and the empty-poll backoff short,
+    which leaves nothing to wait for. A stopped mapping's poller (disabled, deleted, or replaced by an update)
+    hands on nothing more."""
+    import time
+
+    from localstack.services.lambda_.event_source_mapping.esm_worker import EsmWorker
+    from localstack.services.lambda_.event_source_mapping.pollers.poller import EmptyPollResultsException
+    from localstack.services.lambda_.event_source_mapping.pollers.sqs_poller import SqsPoller
+
+    original_init = SqsPoller.__init__
+    original_poll_events = SqsPoller.poll_events
+
+    def init_long_polling(self, *args, **kwargs) -> None:
+        original_init(self, *args, **kwargs)
+        self.csvdrop_stopped = False
+        # A window: LocalStack already waits for it. (Changing the window makes a new poller.)
+        if not self.maximum_batching_window:
+            self.source_client = _LongPollingClient(self.source_client, lambda: self.csvdrop_stopped)
+
+    def poll_events(self, *args, **kwargs) -> None:
+        started = time.monotonic()
+        try:
+            return original_poll_events(self, *args, **kwargs)
+        except EmptyPollResultsException:
+            if not isinstance(self.source_client, _LongPollingClient):
+                raise
+            if time.monotonic() - started < WAITED_AT_LEAST_S:
+                raise  # not a wait: the worker's backoff keeps the loop from spinning
+            return None  # a full wait with nothing: poll again at once
+
+    def marking_stop(original: Callable[..., Any], stopped: bool) -> Callable[..., Any]:
+        def mark_then_call(self, *args, **kwargs) -> Any:
+            if isinstance(self.poller, SqsPoller):
+                self.poller.csvdrop_stopped = stopped
+            return original(self, *args, **kwargs)
+
+        return mark_then_call
+
+    SqsPoller.__init__ = init_long_polling
+    SqsPoller.poll_events = poll_events
+    EsmWorker.stop = marking_stop(EsmWorker.stop, True)
+    EsmWorker.delete = marking_stop(EsmWorker.delete, True)
+    EsmWorker.start = marking_stop(EsmWorker.start, False)
