@@ -1,17 +1,36 @@
 """S3 ObjectCreated -> CSV metadata -> metadata store -> SNS notice; S3 ObjectRemoved -> a tombstone.
 
+Three kinds of event:
+
+* S3 notifications invoking the function directly (asynchronously): ``{"Records": [{"eventSource": "aws:s3",
+  ...}]}``, each record handled and stored on its own;
+* an SQS batch (the queue trigger): ``{"Records": [{"eventSource": "aws:sqs", "messageId", "body",
+  "attributes": {"ApproximateReceiveCount"}}, ...]}``, each body an S3 notification (S3's ``s3:TestEvent``
+  is ignored). Every object of the batch is read and profiled, the records are stored in ONE transaction
+  (``Writer.upsert_many``), and the notices go out with SNS PublishBatch; the answer is
+  ``{"batchItemFailures": [{"itemIdentifier": messageId}, ...]}`` (the trigger's ReportBatchItemFailures);
+* ``{"csvdrop_missing": [{"bucket", "key"}, ...]}`` (`csvdrop reconcile`): each key whose object S3 no longer
+  has gets its record marked MISSING; the answer is ``{"results": [{"bucket", "key", "missing", "marked"}]}``.
+
 An event with a top-level ``"csvdrop_reprocess": true`` (`csvdrop reprocess KEY` invokes the function with
 one) profiles the object again and stores the result even though the stored record has the same sequencer
 and ETag, so its revision moves and a notice goes out. A deletion sends no notice: readers learn of it from
-"changed since" (the tombstone's new revision).
+"changed since" (the tombstone's new revision); neither does marking a record MISSING.
 
 Configured by environment (set by `csvdrop setup`): DB_SECRET_ARN, METADATA_STORE (mysql | dynamodb),
-DYNAMODB_TABLE, TOPIC_ARN, MAX_OBJECT_BYTES.
+DYNAMODB_TABLE, TOPIC_ARN, MAX_OBJECT_BYTES, MAX_RECEIVES (the queue's maxReceiveCount, default 3).
 
 Failure policy: a file that is not a usable CSV becomes a FAILED record and a failure notice (the invocation
-succeeds: retrying would not help). An infrastructure failure (database down, S3 unreachable) raises, so the
-asynchronous invocation is retried by Lambda and, after its retries, kept by the failure destination;
-`csvdrop reconcile` re-drives anything still missing.
+succeeds: retrying would not help). Direct invocations: an infrastructure failure (database down, S3
+unreachable) raises, so the asynchronous invocation is retried by Lambda and, after its retries, kept by the
+failure destination; `csvdrop reconcile` re-drives anything still missing.
+Queue mode: a record that cannot be read or stored (the database refuses it, S3 refuses the read) fails only
+its own message, listed in batchItemFailures, so SQS delivers that message again and the rest of the batch is
+done. On the message's last delivery (ApproximateReceiveCount >= MAX_RECEIVES) such a record is stored instead
+as a FAILED record, "Could not be stored after N attempts: <reason>", so the file shows up as failed, and the
+message is still reported, so SQS moves it to the dead-letter queue. When the store cannot be reached at all,
+the invocation raises and the whole batch returns to the queue. A notice that cannot be sent is logged: the
+record is stored, and a redelivery would find it a duplicate and send nothing either.
 """
 
 from __future__ import annotations
@@ -57,6 +76,10 @@ def _iso(moment: dt.datetime) -> str:
 
 
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    if "csvdrop_missing" in event:
+        return mark_missing_objects(list(event.get("csvdrop_missing") or []))
+    if any(isinstance(r, dict) and r.get("eventSource") == "aws:sqs" for r in event.get("Records") or []):
+        return handle_sqs_batch(event["Records"])
     outcomes = []
     reprocess = event.get("csvdrop_reprocess") is True
     for record in event.get("Records", []):
@@ -123,7 +146,17 @@ def remove_object(bucket: str, key: str, *, sequencer: str, event: dict[str, Any
     return {"bucket": bucket, "key": key, "deleted": deleted}
 
 
-def process_object(bucket: str, key: str, *, etag: str, sequencer: str, reprocess: bool = False) -> dict[str, Any]:
+class ObjectSkipped(Exception):
+    """The event's object is not there to profile (replaced or deleted since the event): nothing to store."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+def profile_object(bucket: str, key: str, *, etag: str, sequencer: str) -> dict[str, Any]:
+    """Reads the object and profiles it: the record to store (PROCESSED, or FAILED when the file is not a
+    usable CSV). Raises ObjectSkipped when the event's version is gone, ClientError when S3 refuses the read."""
     started = time.perf_counter()
     try:
         # IfMatch: an old event must not profile a newer object under the same key (its own event follows).
@@ -132,7 +165,7 @@ def process_object(bucket: str, key: str, *, etag: str, sequencer: str, reproces
         code = exc.response.get("Error", {}).get("Code", "")
         if code in ("PreconditionFailed", "412", "NoSuchKey", "404"):
             LOG.info("skipping %s/%s: %s (object replaced or deleted since this event)", bucket, key, code)
-            return {"bucket": bucket, "key": key, "skipped": code}
+            raise ObjectSkipped(code) from exc
         raise
     size = int(response.get("ContentLength", 0))
     record: dict[str, Any] = {
@@ -165,7 +198,26 @@ def process_object(bucket: str, key: str, *, etag: str, sequencer: str, reproces
     record.setdefault("sha256", None)
     record["processed_at"] = _iso(dt.datetime.now(dt.UTC))
     record["duration_ms"] = round((time.perf_counter() - started) * 1000, 2)
+    return record
 
+
+def _log_stored(record: dict[str, Any], stored: bool) -> None:
+    LOG.info(
+        "%s %s/%s rows=%s stored=%s in %.1f ms",
+        record["status"],
+        record["bucket"],
+        record["key"],
+        record.get("row_count"),
+        stored,
+        record["duration_ms"],
+    )
+
+
+def process_object(bucket: str, key: str, *, etag: str, sequencer: str, reprocess: bool = False) -> dict[str, Any]:
+    try:
+        record = profile_object(bucket, key, etag=etag, sequencer=sequencer)
+    except ObjectSkipped as skipped:
+        return {"bucket": bucket, "key": key, "skipped": skipped.code}
     try:
         stored = _writer_for_env().upsert(record, reprocess=reprocess)
     except Exception:
@@ -174,16 +226,227 @@ def process_object(bucket: str, key: str, *, etag: str, sequencer: str, reproces
         raise
     if stored:
         publish_notice(record)
-    LOG.info(
-        "%s %s/%s rows=%s stored=%s in %.1f ms",
-        record["status"],
-        bucket,
-        key,
-        record.get("row_count"),
-        stored,
-        record["duration_ms"],
-    )
+    _log_stored(record, stored)
     return {"bucket": bucket, "key": key, "status": record["status"], "stored": stored}
+
+
+# ---------------------------------------------------------------------------------------------- queue mode
+_PUBLISH_BATCH_ENTRIES = 10  # SNS PublishBatch's limit per call
+_PUBLISH_BATCH_BYTES = 256 * 1024  # and its limit on the call's messages together
+
+
+def _max_receives() -> int:
+    try:
+        return max(1, int(os.environ.get("MAX_RECEIVES") or 3))
+    except ValueError:
+        return 3
+
+
+def _s3_records_of(body: str) -> list[dict[str, Any]]:
+    """The S3 event records in an SQS message body: an S3 notification, possibly wrapped by SNS (S3 -> SNS ->
+    SQS). S3's test event (sent when a notification is configured) has none. Raises ValueError when the body
+    is not an S3 notification at all."""
+    try:
+        message = json.loads(body)
+        if isinstance(message, dict) and message.get("Type") == "Notification" and "Message" in message:
+            message = json.loads(message["Message"])
+    except (TypeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"the message body is not JSON: {exc}") from exc
+    if not isinstance(message, dict):
+        raise ValueError("the message body is not a JSON object")
+    if message.get("Event") == "s3:TestEvent":
+        return []
+    records = message.get("Records")
+    if not isinstance(records, list):
+        raise ValueError("the message body is not an S3 event notification (no Records)")
+    return [r for r in records if isinstance(r, dict) and r.get("eventSource") == "aws:s3"]
+
+
+def _unreadable_record(s3_record: dict[str, Any], bucket: str, key: str) -> dict[str, Any]:
+    """A record for an object that could not even be read: what the event says about it."""
+    obj = s3_record["s3"]["object"]
+    moment = _event_time(s3_record)
+    return {
+        "bucket": bucket,
+        "key": key,
+        "file_name": key.rsplit("/", 1)[-1],
+        "size_bytes": int(obj.get("size") or 0),
+        "etag": str(obj.get("eTag") or obj.get("etag") or "").strip('"'),
+        "sequencer": ordering_token(str(obj.get("sequencer") or ""), moment),
+        "uploaded_at": _iso(moment),
+        "processed_at": _iso(dt.datetime.now(dt.UTC)),
+        "duration_ms": 0.0,
+    }
+
+
+def _as_failed(record: dict[str, Any], error: str) -> dict[str, Any]:
+    """The FAILED record stored in place of one that could not be stored: the object's identity only, since
+    its profile may be what the store refused."""
+    keep = ("bucket", "key", "file_name", "size_bytes", "etag", "sha256", "sequencer", "uploaded_at")
+    return {
+        **{k: record.get(k) for k in keep},
+        "processed_at": record.get("processed_at") or _iso(dt.datetime.now(dt.UTC)),
+        "duration_ms": record.get("duration_ms") or 0.0,
+        "status": "FAILED",
+        "error": error,
+        **failed_defaults(),
+    }
+
+
+def handle_sqs_batch(messages: list[dict[str, Any]]) -> dict[str, Any]:
+    """The queue trigger's batch (see the module docstring): {"batchItemFailures": [{"itemIdentifier"}]}."""
+    max_receives = _max_receives()
+    failed_ids: list[str] = []
+    pending: list[tuple[str, dict[str, Any]]] = []  # (messageId, profiled record) to store together
+    last_chances: list[tuple[str, dict[str, Any], str]] = []  # (messageId, record, why it could not be stored)
+
+    def attempts(message: dict[str, Any]) -> int:
+        try:
+            return int((message.get("attributes") or {}).get("ApproximateReceiveCount") or 1)
+        except (TypeError, ValueError):
+            return 1
+
+    def fail(message_id: str) -> None:
+        if message_id not in failed_ids:
+            failed_ids.append(message_id)
+
+    receives: dict[str, int] = {}
+    for message in messages:
+        message_id = str(message.get("messageId") or "")
+        receives[message_id] = attempts(message)
+        try:
+            s3_records = _s3_records_of(str(message.get("body") or ""))
+        except ValueError as exc:
+            LOG.error("message %s is not an S3 event notification (%s); it fails", message_id, exc)
+            fail(message_id)
+            continue
+        for s3_record in s3_records:
+            name = str(s3_record.get("eventName", ""))
+            s3 = s3_record["s3"]
+            bucket = s3["bucket"]["name"]
+            key = urllib.parse.unquote_plus(s3["object"]["key"])
+            sequencer = str(s3["object"].get("sequencer") or "")
+            if key.endswith("/"):
+                LOG.info("skipping %s/%s: a folder placeholder, not a file", bucket, key)
+                continue
+            if name.startswith("ObjectRemoved"):
+                try:
+                    remove_object(bucket, key, sequencer=sequencer, event=s3_record)
+                except Exception as exc:
+                    LOG.error(
+                        "message %s fails: could not record the deletion of s3://%s/%s: %s",
+                        message_id,
+                        bucket,
+                        key,
+                        exc,
+                    )
+                    fail(message_id)
+                continue
+            if not name.startswith("ObjectCreated"):
+                continue
+            etag = str(s3["object"].get("eTag") or s3["object"].get("etag") or "").strip('"')
+            try:
+                pending.append((message_id, profile_object(bucket, key, etag=etag, sequencer=sequencer)))
+            except ObjectSkipped:
+                continue
+            except Exception as exc:
+                # S3 refused this one read (the whole batch is not lost for it): the message is delivered again.
+                reason = f"reading it from S3 failed: {exc}"
+                LOG.error("message %s fails: could not read s3://%s/%s: %s", message_id, bucket, key, exc)
+                fail(message_id)
+                if receives[message_id] >= max_receives:
+                    last_chances.append((message_id, _unreadable_record(s3_record, bucket, key), reason))
+
+    notices: list[dict[str, Any]] = []
+    if pending:
+        writer = _writer_for_env()
+        try:
+            results = writer.upsert_many([record for _, record in pending])
+        except Exception:
+            LOG.error("could not store the batch's %d records; the whole batch returns to the queue", len(pending))
+            raise
+        for (message_id, record), result in zip(pending, results, strict=True):
+            if isinstance(result, Exception):
+                LOG.error(
+                    "message %s fails: could not store the record of s3://%s/%s (delivery %d of %d): %s",
+                    message_id,
+                    record["bucket"],
+                    record["key"],
+                    receives[message_id],
+                    max_receives,
+                    result,
+                )
+                fail(message_id)
+                if receives[message_id] >= max_receives:
+                    last_chances.append((message_id, record, str(result)))
+                continue
+            if result:
+                notices.append(record)
+            _log_stored(record, result)
+
+    if last_chances:
+        notices.extend(_store_last_chances(last_chances, receives))
+    publish_notices(notices)
+    return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in failed_ids]}
+
+
+def _store_last_chances(
+    last_chances: list[tuple[str, dict[str, Any], str]], receives: dict[str, int]
+) -> list[dict[str, Any]]:
+    """Stores FAILED records for the records of messages on their last delivery, in a transaction of their
+    own; the stored ones (to notify). Their messages stay failed: SQS moves them to the dead-letter queue."""
+    failed = [
+        _as_failed(record, f"Could not be stored after {receives[message_id]} attempts: {reason}")
+        for message_id, record, reason in last_chances
+    ]
+    try:
+        results = _writer_for_env().upsert_many(failed)
+    except Exception as exc:
+        # The batch's other records are stored already: raising would only send them round again.
+        LOG.error("could not store the FAILED records of %d files on their last delivery: %s", len(failed), exc)
+        return []
+    stored = []
+    for record, result in zip(failed, results, strict=True):
+        if isinstance(result, Exception):
+            LOG.error("could not store s3://%s/%s even as FAILED: %s", record["bucket"], record["key"], result)
+            continue
+        _log_stored(record, result)
+        if result:
+            stored.append(record)
+    return stored
+
+
+# ---------------------------------------------------------------------------------------------- lost objects
+def _object_exists(bucket: str, key: str) -> bool:
+    try:
+        _client("s3").head_object(Bucket=bucket, Key=key)
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "")
+        # Without s3:ListBucket S3 answers a missing key with 403; the role may read every object under the
+        # bucket (s3:GetObject), so a 403 here means the object is not there.
+        if code in ("NoSuchKey", "404", "NotFound", "403", "AccessDenied", "Forbidden"):
+            return False
+        raise
+    return True
+
+
+def mark_missing_objects(items: list[Any]) -> dict[str, Any]:
+    """For each {"bucket", "key"}: when S3 no longer has the object, its live record is marked MISSING."""
+    results = []
+    for item in items:
+        bucket, key = str(item["bucket"]), str(item["key"])
+        if _object_exists(bucket, key):
+            LOG.info("not marking s3://%s/%s missing: the object exists", bucket, key)
+            results.append({"bucket": bucket, "key": key, "missing": False, "marked": False})
+            continue
+        try:
+            marked = bool(_writer_for_env().mark_missing(bucket, key))
+        except Exception:
+            LOG.error("could not mark the record of s3://%s/%s missing; the invocation fails", bucket, key)
+            raise
+        LOG.info("MISSING %s/%s marked=%s", bucket, key, marked)
+        results.append({"bucket": bucket, "key": key, "missing": True, "marked": marked})
+    return {"results": results}
 
 
 def failed_defaults() -> dict[str, Any]:
@@ -281,10 +544,8 @@ def _ascii_subject(text: str) -> str:
     return cleaned[:99]
 
 
-def publish_notice(record: dict[str, Any]) -> None:
-    topic = os.environ.get("TOPIC_ARN")
-    if not topic:
-        return
+def _notice_message(record: dict[str, Any]) -> dict[str, Any]:
+    """One notice's Subject, MessageStructure, Message and MessageAttributes (Publish and PublishBatch)."""
     notice = notice_for(record)
     count = notice["warnings_count"]
     if record["status"] != "PROCESSED":
@@ -293,13 +554,12 @@ def publish_notice(record: dict[str, Any]) -> None:
         verb = f"processed with {count} warning{'s' if count != 1 else ''}"
     else:
         verb = "processed"
-    _client("sns").publish(
-        TopicArn=topic,
-        Subject=_ascii_subject(f"CSV {verb}: {record['file_name']}"),
+    return {
+        "Subject": _ascii_subject(f"CSV {verb}: {record['file_name']}"),
         # Machines (the app's SQS queue) get JSON; people (email subscriptions) get a sentence.
-        MessageStructure="json",
-        Message=json.dumps({"default": json.dumps(notice), "email": email_summary(record)}),
-        MessageAttributes={
+        "MessageStructure": "json",
+        "Message": json.dumps({"default": json.dumps(notice), "email": email_summary(record)}),
+        "MessageAttributes": {
             "status": {"DataType": "String", "StringValue": record["status"]},
             "warnings_count": {"DataType": "Number", "StringValue": str(count)},
             "bucket": {"DataType": "String", "StringValue": record["bucket"]},
@@ -308,4 +568,51 @@ def publish_notice(record: dict[str, Any]) -> None:
                 "StringValue": (record["file_name"].rsplit(".", 1)[-1].lower() or "none")[:32],
             },
         },
+    }
+
+
+def publish_notice(record: dict[str, Any]) -> None:
+    topic = os.environ.get("TOPIC_ARN")
+    if not topic:
+        return
+    _client("sns").publish(TopicArn=topic, **_notice_message(record))
+
+
+def _entry_bytes(entry: dict[str, Any]) -> int:
+    attributes = entry["MessageAttributes"]
+    return len(entry["Message"].encode()) + sum(
+        len(name.encode()) + len(value["DataType"].encode()) + len(value["StringValue"].encode())
+        for name, value in attributes.items()
     )
+
+
+def publish_notices(records: list[dict[str, Any]]) -> None:
+    """The notices of a batch's stored records, by SNS PublishBatch (10 entries, 256 KB per call). A notice
+    that cannot be sent is logged, not raised: its record is stored (see the module docstring)."""
+    topic = os.environ.get("TOPIC_ARN")
+    if not topic or not records:
+        return
+    chunks: list[list[dict[str, Any]]] = [[]]
+    size = 0
+    for index, record in enumerate(records):
+        entry = {"Id": f"n{index}", **_notice_message(record)}
+        entry_size = _entry_bytes(entry)
+        if chunks[-1] and (len(chunks[-1]) == _PUBLISH_BATCH_ENTRIES or size + entry_size > _PUBLISH_BATCH_BYTES):
+            chunks.append([])
+            size = 0
+        chunks[-1].append(entry)
+        size += entry_size
+    names = {f"n{index}": f"s3://{r['bucket']}/{r['key']}" for index, r in enumerate(records)}
+    for chunk in chunks:
+        try:
+            response = _client("sns").publish_batch(TopicArn=topic, PublishBatchRequestEntries=chunk)
+        except Exception as exc:
+            LOG.error("could not send the notices of %s: %s", ", ".join(names[e["Id"]] for e in chunk), exc)
+            continue
+        for failure in response.get("Failed") or []:
+            LOG.error(
+                "could not send the notice of %s: %s %s",
+                names.get(str(failure.get("Id")), failure.get("Id")),
+                failure.get("Code"),
+                failure.get("Message"),
+            )

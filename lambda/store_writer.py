@@ -19,6 +19,13 @@ Semantics, the same for both stores (``Writer.upsert(record) -> bool``):
   the stored version changes nothing (a newer upload keeps its record). A later upload revives the row: an
   upload whose sequencer is not older than the stored one replaces a tombstone (the handler read the object
   with IfMatch, so it exists now);
+* a batch (``upsert_many(records) -> list[bool | Exception]``, the SQS trigger's batch) applies the same rule
+  to each record in ONE transaction; MySQL isolates each record in a savepoint, so a record the database
+  refuses (a constraint, a trigger) is that record's entry (the exception) while the others commit. Failing to
+  reach the database at all raises StoreWriteError for the whole batch;
+* a lost object (``mark_missing(bucket, key)``, `csvdrop reconcile` found the record but not the object) sets
+  the live record's status to MISSING with an error saying what to do, keeping its metadata (it says what
+  was lost); a later upload replaces it as usual (its sequencer is newer);
 * every change gets the next value of a store-wide ``revision`` counter (and ``updated_at``), which the app
   polls with "changed since". The counter is bumped in the same transaction as the row, so revisions become
   visible in increasing order and a reader's cursor never skips a row.
@@ -42,7 +49,8 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-STATUSES = ("PROCESSED", "FAILED")
+STATUSES = ("PROCESSED", "FAILED")  # what a profiled record may carry; MISSING is only set by mark_missing()
+MISSING = "MISSING"
 _HEX = re.compile(r"^[0-9A-Fa-f]{1,128}$")
 SEQUENCER_WIDTH = 128  # DynamoDB compares strings, so sequencers are stored left-padded to this width
 
@@ -108,10 +116,18 @@ def should_tombstone(delete_sequencer: str, stored_sequencer: str, *, stored_del
 
 def status_rank(status: str, warning_count: int) -> int:
     """The sort/count bucket of a record, as the database's generated ``status_rank`` computes it: PROCESSED
-    0, processed with warnings 1, FAILED 2."""
-    if status == "FAILED":
+    0, processed with warnings 1, FAILED (and MISSING, migration 0004) 2."""
+    if status in ("FAILED", MISSING):
         return 2
     return 1 if warning_count > 0 else 0
+
+
+def missing_error(bucket: str, key: str) -> str:
+    """The error a MISSING record carries: what happened and what to do."""
+    return (
+        f"The object s3://{bucket}/{key} is no longer in S3 (it was lost, e.g. by a local cloud that stopped "
+        "without saving it); upload the file again."
+    )
 
 
 def key_hash(bucket: str, key: str) -> str:
@@ -323,6 +339,29 @@ class Writer:
     def delete(self, bucket: str, key: str, sequencer: str) -> bool:
         raise NotImplementedError
 
+    def upsert_many(self, records: list[Mapping[str, Any]], *, reprocess: bool = False) -> list[bool | Exception]:
+        """Each record's ``upsert`` result, or the exception that refused that record (a malformed record, a
+        record the store rejects). Raises StoreWriteError when the store cannot be reached at all."""
+        out: list[bool | Exception] = []
+        for record in records:
+            try:
+                out.append(self.upsert(record, reprocess=reprocess))
+            except Exception as exc:
+                if not self._record_error(exc):
+                    raise
+                out.append(exc)
+        return out
+
+    def mark_missing(self, bucket: str, key: str) -> bool:
+        """Marks the live record of ``bucket/key`` MISSING (see the module docstring); False when there is no
+        live record or it already is."""
+        raise NotImplementedError
+
+    @staticmethod
+    def _record_error(exc: Exception) -> bool:
+        """Whether ``exc`` concerns one record only (so a batch goes on without it)."""
+        return isinstance(exc, ValueError)
+
     def close(self) -> None:
         pass
 
@@ -388,6 +427,9 @@ _UPDATE_SQL = (
     + ", ".join(f"`{c}` = %s" for c in _MYSQL_COLUMNS)
     + ", deleted = 0, revision = %s, updated_at = UTC_TIMESTAMP(6) WHERE key_hash = %s"
 )
+_MISSING_SQL = (
+    "UPDATE csv_metadata SET status = %s, error = %s, revision = %s, updated_at = UTC_TIMESTAMP(6) WHERE key_hash = %s"
+)
 _TOMBSTONE_SQL = "UPDATE csv_metadata SET deleted = 1, revision = %s, updated_at = UTC_TIMESTAMP(6) WHERE key_hash = %s"
 # Live rows per (bucket, status_rank), kept in the writer's transaction (migration 0003).
 _COUNT_SQL = (
@@ -408,6 +450,19 @@ def _mysql_values(norm: Mapping[str, Any]) -> list[Any]:
             value = value.astimezone(UTC).replace(tzinfo=None)
         values.append(value)
     return values
+
+
+def _transaction_lost(exc: Exception) -> bool:
+    """Whether a MySQL error inside a transaction means the connection or the whole transaction is gone (a
+    deadlock rolls back everything), rather than one statement refused (a constraint, a trigger's SIGNAL)."""
+    import pymysql
+
+    if isinstance(exc, pymysql.err.InterfaceError):
+        return True
+    if not isinstance(exc, pymysql.err.OperationalError):
+        return False
+    errno = exc.args[0] if exc.args and isinstance(exc.args[0], int) else 0
+    return errno in _DISCONNECT_ERRNOS or errno in _RETRY_TXN_ERRNOS
 
 
 class MySqlWriter(Writer):
@@ -467,7 +522,29 @@ class MySqlWriter(Writer):
         sequencer_key(sequencer)
         return self._transaction(f"s3://{bucket}/{key}", lambda conn: self._delete_once(conn, bucket, key, sequencer))
 
+    def upsert_many(self, records: list[Mapping[str, Any]], *, reprocess: bool = False) -> list[bool | Exception]:
+        out: list[bool | Exception | None] = [None] * len(records)
+        valid: list[tuple[int, dict[str, Any]]] = []
+        for index, record in enumerate(records):
+            try:
+                valid.append((index, normalize_record(record)))
+            except ValueError as exc:
+                out[index] = exc
+        if valid:
+            first = valid[0][1]
+            what = f"{len(valid)} records (s3://{first['bucket']}/{first['key']}, ...)"
+            stored = self._run(what, lambda conn: self._upsert_many_once(conn, valid, reprocess))
+            for (index, _), result in zip(valid, stored, strict=True):
+                out[index] = result
+        return [r for r in out if r is not None]
+
+    def mark_missing(self, bucket: str, key: str) -> bool:
+        return self._transaction(f"s3://{bucket}/{key}", lambda conn: self._mark_missing_once(conn, bucket, key))
+
     def _transaction(self, what: str, once: Any) -> bool:
+        return bool(self._run(what, once))
+
+    def _run(self, what: str, once: Any) -> Any:
         """Runs ``once(conn)`` (one transaction), again after a deadlock or a dropped connection."""
         import pymysql
 
@@ -476,7 +553,7 @@ class MySqlWriter(Writer):
         while True:
             conn = self._connection()
             try:
-                return bool(once(conn))
+                return once(conn)
             except (pymysql.err.OperationalError, pymysql.err.InterfaceError) as exc:
                 errno = exc.args[0] if exc.args and isinstance(exc.args[0], int) else 0
                 self._rollback_quietly(conn)
@@ -506,48 +583,115 @@ class MySqlWriter(Writer):
             pass
 
     @staticmethod
-    def _lock_counter(cur: Any) -> int:
+    def _lock_counter(cur: Any, *, bump: bool = True) -> int:
+        """The next revision, counted (``bump``), or the current one, left for the caller to move."""
         # Every writer locks the counter row first: writers serialise there (no gap-lock deadlocks on new
         # keys), revisions commit in increasing order, and the counts table needs no locking order of its own.
         cur.execute("SELECT revision FROM csv_metadata_revision WHERE id = %s FOR UPDATE", (1,))
         counter = cur.fetchone()
         if counter is None:
             raise StoreWriteError("the metadata database is not migrated (no revision counter row)")
+        if not bump:
+            return int(counter[0])
         revision = int(counter[0]) + 1
         cur.execute("UPDATE csv_metadata_revision SET revision = %s WHERE id = %s", (revision, 1))
         return revision
 
     def _upsert_once(self, conn: Any, norm: Mapping[str, Any], reprocess: bool) -> bool:
+        with conn.cursor() as cur:
+            conn.begin()
+            revision = self._lock_counter(cur)
+            if not self._upsert_row(cur, norm, reprocess, revision):
+                conn.rollback()
+                return False
+        conn.commit()
+        return True
+
+    def _upsert_many_once(
+        self, conn: Any, norms: list[tuple[int, dict[str, Any]]], reprocess: bool
+    ) -> list[bool | Exception]:
+        """One transaction for the batch. The counter is locked once and moved once: the stored records get
+        consecutive revisions in batch order, all visible at the commit. A record the database refuses is
+        rolled back to its savepoint and is its own entry; an error meaning the connection or the transaction
+        is gone propagates, and ``_run`` retries or raises for the whole batch."""
+        results: list[bool | Exception] = []
+        with conn.cursor() as cur:
+            conn.begin()
+            base = self._lock_counter(cur, bump=False)
+            revision = base
+            for _, norm in norms:
+                cur.execute("SAVEPOINT csvdrop_record")
+                try:
+                    stored = self._upsert_row(cur, norm, reprocess, revision + 1)
+                except Exception as exc:
+                    if _transaction_lost(exc):
+                        raise
+                    cur.execute("ROLLBACK TO SAVEPOINT csvdrop_record")
+                    message = exc.args[-1] if exc.args else exc
+                    results.append(
+                        StoreWriteError(f"storing metadata for s3://{norm['bucket']}/{norm['key']} failed: {message}")
+                    )
+                    continue
+                if stored:
+                    revision += 1
+                results.append(stored)
+            if revision != base:
+                cur.execute("UPDATE csv_metadata_revision SET revision = %s WHERE id = %s", (revision, 1))
+        conn.commit()
+        return results
+
+    @staticmethod
+    def _upsert_row(cur: Any, norm: Mapping[str, Any], reprocess: bool, revision: int) -> bool:
+        """Writes one record's row and its count inside the caller's transaction; False (nothing written) when
+        the stored row wins by the ordering rule."""
         digest = key_hash(norm["bucket"], norm["key"])
+        cur.execute(
+            "SELECT sequencer, etag, deleted, bucket, status_rank FROM csv_metadata WHERE key_hash = %s FOR UPDATE",
+            (digest,),
+        )
+        existing = cur.fetchone()
+        if existing is not None and not should_store(
+            norm["sequencer"],
+            norm["etag"],
+            existing[0],
+            existing[1],
+            stored_deleted=bool(existing[2]),
+            reprocess=reprocess,
+        ):
+            return False
+        values = _mysql_values(norm)
+        if existing is None:
+            cur.execute(_INSERT_SQL, [digest, *values, revision])
+        else:
+            cur.execute(_UPDATE_SQL, [*values, revision, digest])
+        new_rank = status_rank(norm["status"], len(norm["warnings"]))
+        old = None if existing is None or existing[2] else (existing[3], int(existing[4]))
+        if old != (norm["bucket"], new_rank):
+            if old is not None:
+                cur.execute(_COUNT_SQL, (old[0], old[1], 0, -1))
+            cur.execute(_COUNT_SQL, (norm["bucket"], new_rank, 1, 1))
+        return True
+
+    def _mark_missing_once(self, conn: Any, bucket: str, key: str) -> bool:
+        digest = key_hash(bucket, key)
         with conn.cursor() as cur:
             conn.begin()
             revision = self._lock_counter(cur)
             cur.execute(
-                "SELECT sequencer, etag, deleted, bucket, status_rank FROM csv_metadata WHERE key_hash = %s FOR UPDATE",
-                (digest,),
+                "SELECT status, deleted, status_rank FROM csv_metadata WHERE key_hash = %s FOR UPDATE", (digest,)
             )
             existing = cur.fetchone()
-            if existing is not None and not should_store(
-                norm["sequencer"],
-                norm["etag"],
-                existing[0],
-                existing[1],
-                stored_deleted=bool(existing[2]),
-                reprocess=reprocess,
-            ):
+            if existing is None or existing[1] or existing[0] == MISSING:
                 conn.rollback()
                 return False
-            values = _mysql_values(norm)
-            if existing is None:
-                cur.execute(_INSERT_SQL, [digest, *values, revision])
-            else:
-                cur.execute(_UPDATE_SQL, [*values, revision, digest])
-            new_rank = status_rank(norm["status"], len(norm["warnings"]))
-            old = None if existing is None or existing[2] else (existing[3], int(existing[4]))
-            if old != (norm["bucket"], new_rank):
-                if old is not None:
-                    cur.execute(_COUNT_SQL, (old[0], old[1], 0, -1))
-                cur.execute(_COUNT_SQL, (norm["bucket"], new_rank, 1, 1))
+            cur.execute(_MISSING_SQL, (MISSING, missing_error(bucket, key), revision, digest))
+            # The rank is the database's generated column: read it back rather than assume what the schema
+            # version in place (0003, or 0004 which ranks MISSING with FAILED) makes of MISSING.
+            cur.execute("SELECT status_rank FROM csv_metadata WHERE key_hash = %s", (digest,))
+            new_rank = int(cur.fetchone()[0])
+            if new_rank != int(existing[2]):
+                cur.execute(_COUNT_SQL, (bucket, int(existing[2]), 0, -1))
+                cur.execute(_COUNT_SQL, (bucket, new_rank, 1, 1))
         conn.commit()
         return True
 
@@ -673,6 +817,62 @@ class DynamoWriter(Writer):
             }
 
         return self._with_revision(what, tombstone)
+
+    def mark_missing(self, bucket: str, key: str) -> bool:
+        what = f"s3://{bucket}/{key}"
+        current: dict[str, Any] | None = self._guard(
+            what,
+            lambda: self._ddb.get_item(
+                TableName=self.table,
+                Key={"FileName": {"S": key}},
+                ConsistentRead=True,
+                ProjectionExpression="#b, #s, Deleted, Revision, #r",
+                ExpressionAttributeNames={"#b": "Bucket", "#s": "Status", "#r": "Record"},
+            ).get("Item"),
+        )
+        if (
+            not current
+            or current.get("Bucket", {}).get("S") != bucket
+            or current.get("Deleted", {}).get("BOOL", False)
+            or current.get("Status", {}).get("S") == MISSING
+        ):
+            return False
+        error = missing_error(bucket, key)
+        record = json.loads(current.get("Record", {}).get("S") or "{}")
+        record.update(status=MISSING, error=error)
+
+        def mark(revision: int) -> dict[str, Any]:
+            # The revision read above must still be the item's: a record replaced meanwhile (a new upload) is
+            # not the one found missing.
+            return {
+                "Update": {
+                    "TableName": self.table,
+                    "Key": {"FileName": {"S": key}},
+                    # Kept in FAILED's status partition, so the browser's "Failed" filter shows it as on MySQL
+                    # (where status_rank puts MISSING with FAILED).
+                    "UpdateExpression": f"SET #s = :missing, {LIVE_STATUS} = :failed, #r = :record, Revision = :rev,"
+                    " UpdatedAt = :now",
+                    "ConditionExpression": "Revision = :old",
+                    "ExpressionAttributeNames": {"#s": "Status", "#r": "Record"},
+                    "ExpressionAttributeValues": {
+                        ":missing": {"S": MISSING},
+                        ":failed": {"S": "FAILED"},
+                        ":record": {"S": json.dumps(record, ensure_ascii=False, allow_nan=False)},
+                        ":rev": {"N": str(revision)},
+                        ":now": {"S": iso(datetime.now(UTC))},
+                        ":old": current["Revision"],
+                    },
+                }
+            }
+
+        return self._with_revision(what, mark)
+
+    @staticmethod
+    def _record_error(exc: Exception) -> bool:
+        # DynamoDB refuses one item (too large, an invalid value) with a ValidationException.
+        cause = exc.__cause__
+        code = getattr(cause, "response", {}).get("Error", {}).get("Code") if cause is not None else None
+        return isinstance(exc, ValueError) or (isinstance(exc, StoreWriteError) and code == "ValidationException")
 
     def _guard(self, what: str, action: Any) -> Any:
         try:
