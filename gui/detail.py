@@ -286,7 +286,9 @@ class DetailPane(QWidget):
         )
         self.address.setText(s3_address(record))
         self.error.setVisible(status != "PROCESSED")
-        self.error.setText(f"<b>Could not be profiled:</b> {html.escape(record.error or 'no reason given')}")
+        # A MISSING record keeps the profile of the object it had: the facts below are what the file was.
+        heading = "The object is gone:" if status == "MISSING" else "Could not be profiled:"
+        self.error.setText(f"<b>{heading}</b> {html.escape(record.error or 'no reason given')}")
         self._show_warnings(record.warnings if status == "PROCESSED" else ())
 
         encoding = record.encoding

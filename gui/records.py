@@ -39,12 +39,20 @@ ModelIndex = QModelIndex | QPersistentModelIndex
 SortRole = Qt.ItemDataRole.UserRole + 1
 RecordRole = Qt.ItemDataRole.UserRole + 2
 
-# The three looks of a record. The store's status is PROCESSED or FAILED; WARNINGS is the GUI's name for a
-# PROCESSED record with a non-empty ``warnings`` ("processed with warnings").
+# The looks of a record. The store's status is PROCESSED, FAILED or MISSING (the object is no longer in S3:
+# `csvdrop reconcile` found it gone); WARNINGS is the GUI's name for a PROCESSED record with a non-empty
+# ``warnings`` ("processed with warnings"). MISSING is red like FAILED (both need the user to act; the
+# "Failed" filter shows both) but says what happened in its own words.
 WARNINGS = "WARNINGS"
-STATUS_LABELS = {"PROCESSED": "Processed", WARNINGS: "Processed with warnings", "FAILED": "Failed"}
-STATUS_COLORS = {"PROCESSED": style.GREEN, WARNINGS: style.AMBER, "FAILED": style.RED}
-STATUS_TEXT_COLORS = {"PROCESSED": style.GREEN, WARNINGS: style.AMBER_TEXT, "FAILED": style.RED}
+MISSING = "MISSING"
+STATUS_LABELS = {
+    "PROCESSED": "Processed",
+    WARNINGS: "Processed with warnings",
+    "FAILED": "Failed",
+    MISSING: "Object missing",
+}
+STATUS_COLORS = {"PROCESSED": style.GREEN, WARNINGS: style.AMBER, "FAILED": style.RED, MISSING: style.RED}
+STATUS_TEXT_COLORS = {"PROCESSED": style.GREEN, WARNINGS: style.AMBER_TEXT, "FAILED": style.RED, MISSING: style.RED}
 
 
 SortValue = str | int | float
@@ -54,7 +62,7 @@ record_id: Callable[[MetadataRecord], tuple[str, str]] = operator.attrgetter("bu
 
 
 def status_look(record: MetadataRecord) -> str:
-    """ "PROCESSED", "WARNINGS" (processed with warnings) or "FAILED" (any other status)."""
+    """ "PROCESSED", "WARNINGS" (processed with warnings), or the store's other status ("FAILED", "MISSING")."""
     if record.status != "PROCESSED":
         return str(record.status)
     return WARNINGS if record.warnings else "PROCESSED"
@@ -118,6 +126,8 @@ def s3_address(record: MetadataRecord) -> str:
 
 def status_tooltip(record: MetadataRecord) -> str:
     """Why the row looks as it does: the error, or every warning with its lines, or where the file is."""
+    if record.status == MISSING:
+        return f"{record.file_name} is no longer in S3:\n{record.error}"
     if record.status != "PROCESSED":
         return f"{record.file_name} could not be profiled:\n{record.error}"
     if record.warnings:
@@ -221,7 +231,8 @@ T = TypeVar("T")
 @dataclass(frozen=True)
 class Filters:
     """The browser's filters, as the user set them. ``status``: "" (all), "PROCESSED" (every processed file),
-    "WARNINGS" (processed with warnings) or "FAILED"; ``uploaded_to`` is exclusive."""
+    "WARNINGS" (processed with warnings) or "FAILED" (every file not profiled: MISSING ones too, as the store's
+    filter has it); ``uploaded_to`` is exclusive."""
 
     text: str = ""
     status: str = ""
@@ -251,7 +262,10 @@ class Filters:
         """What can be judged here without the store (not the text: its rule is the store's)."""
         if self.status == WARNINGS and status_look(record) != WARNINGS:
             return False
-        if self.status and self.status not in (WARNINGS, record.status):
+        if self.status == "FAILED":
+            if record.status not in ("FAILED", MISSING):
+                return False
+        elif self.status and self.status not in (WARNINGS, record.status):
             return False
         if self.uploaded_from is not None and record.uploaded_at < self.uploaded_from:
             return False
@@ -789,7 +803,7 @@ class RecordTableModel(QAbstractTableModel):
                 return _STATUS_TEXT.get(look, _STATUS_TEXT["FAILED"]) if look != "PROCESSED" else None
             return None
         if role == _BACKGROUND:
-            return _FAILED_BACKGROUND if record.status == "FAILED" else None
+            return _FAILED_BACKGROUND if record.status != "PROCESSED" else None
         if role == _TOOLTIP:
             tip = COLUMNS[col].tooltip
             return style.tooltip(tip(record) if tip is not None else status_tooltip(record)) or None

@@ -20,7 +20,11 @@ LIST_COLUMNS = ("STATUS", "WARN", "ROWS", "COLS", "SIZE", "UPLOADED (UTC)", "KEY
 
 @click.command("list")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line, one line per record.")
-@click.option("--status", type=click.Choice(["PROCESSED", "FAILED"]), help="Only records with this status.")
+@click.option(
+    "--status",
+    type=click.Choice(["PROCESSED", "FAILED", "MISSING"]),
+    help="Only records with this status (FAILED includes MISSING: records whose object is gone).",
+)
 @click.option(
     "--warnings",
     is_flag=True,
@@ -128,7 +132,7 @@ def _record_table(console: Console, records: Sequence[MetadataRecord], total: in
             table.add_column(heading, justify="right" if numeric else "left", no_wrap=True)
     for record in records:
         status, *middle, key = _cells(record)
-        style = "red" if record.status == "FAILED" else ("yellow" if record.warnings else "green")
+        style = "red" if record.status != "PROCESSED" else ("yellow" if record.warnings else "green")
         table.add_row(Text(status, style=style), *middle, key)
     console.print(table)
 

@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
 
 from backend.store.records import (
+    NOT_PROFILED,
     MetadataRecord,
     ReaderCapabilities,
     RecordPage,
@@ -90,14 +91,23 @@ def query_params(query: RecordQuery) -> dict[str, Any] | None:
         )
     status = query.status
     if query.with_warnings:
-        if status == "FAILED":
+        if status in NOT_PROFILED:
             return None
         status = "PROCESSED"
+    filters: list[str] = []
+    values: dict[str, Any] = {}
+    if status == "MISSING":
+        # Read from the all-records index and filtered, so the answer does not depend on which LiveStatus
+        # partition a MISSING record is kept in (FAILED's, for the "FAILED" filter to cover it; or its own).
+        filters.append("#s = :status")
+        values[":status"] = {"S": status}
+        status = None
     index = INDEX_STATUS if status else INDEX_ALL
     names = {"#p": INDEX_KEYS[index]}
-    values: dict[str, Any] = {":p": {"S": status or "live"}}
+    if filters:
+        names["#s"] = "Status"
+    values[":p"] = {"S": status or "live"}
     key_condition = "#p = :p"
-    filters: list[str] = []
     start = iso_utc(query.uploaded_from) if query.uploaded_from is not None else None
     end = iso_utc(query.uploaded_to) if query.uploaded_to is not None else None
     if start and end:

@@ -81,7 +81,8 @@ def _select_list(*, summary: bool, table: str = "") -> str:
 
 
 # Sort key -> the indexed column that serves it (migration 0003; each index is (deleted, column, id)). Names
-# sort by their first 190 characters, NULL row/column counts as -1, status as PROCESSED, warnings, FAILED.
+# sort by their first 190 characters, NULL row/column counts as -1, status as PROCESSED, warnings, then
+# FAILED and MISSING together (migration 0004).
 SORT_COLUMNS: dict[str, str] = {
     "file_name": "file_name_sort",
     "key": "key_sort",
@@ -176,7 +177,11 @@ def where_clause(query: RecordQuery) -> tuple[list[str], list[Any]]:
     """The WHERE conditions (constant SQL) and their parameters: live rows matching the query's filters."""
     where: list[str] = ["deleted = 0"]
     params: list[Any] = []
-    if query.status:
+    if query.status == "FAILED":
+        # Every record that was not profiled (FAILED, or MISSING: its object is gone) is rank 2 (migration 0004);
+        # an equality on the rank walks ix_live_rank_uploaded in upload order like the status index did.
+        where.append("status_rank = 2")
+    elif query.status:
         where.append("status = %s")
         params.append(query.status)
     if query.with_warnings:
@@ -251,6 +256,8 @@ def counts_table_sql(query: RecordQuery) -> tuple[str, list[Any]] | None:
     """The count from csv_metadata_counts when the filters are only status, warnings and bucket; else None."""
     if query.text or query.name_contains or query.uploaded_from is not None or query.uploaded_to is not None:
         return None
+    if query.status == "MISSING":
+        return None  # shares rank 2 with FAILED: counted by its status index (few rows)
     ranks = {0, 1, 2}
     if query.status == "PROCESSED":
         ranks &= {0, 1}

@@ -10,7 +10,9 @@ from typing import Any, Literal, Protocol, get_args
 
 from backend.errors import CsvDropError
 
-Status = Literal["PROCESSED", "FAILED"]
+# MISSING: the record's object is no longer in S3 (``csvdrop reconcile`` found it gone and the function marked
+# it; its ``error`` says so and what to do). Like FAILED it is "not profiled": status_rank 2 for both.
+Status = Literal["PROCESSED", "FAILED", "MISSING"]
 SortKey = Literal[
     "file_name",
     "key",
@@ -29,6 +31,17 @@ SortKey = Literal[
 ]
 SORT_KEYS: tuple[str, ...] = get_args(SortKey)
 STATUSES: tuple[str, ...] = get_args(Status)
+# Statuses the "FAILED" filter (and rank 2) covers: files that need the user to act before they are usable.
+NOT_PROFILED: tuple[str, ...] = ("FAILED", "MISSING")
+
+
+def status_rank(status: str, warning_count: int) -> int:
+    """The store's sort/count bucket of a record, as the MySQL generated column ``status_rank`` computes it
+    (migration 0004): PROCESSED 0, processed with warnings 1, FAILED or MISSING 2."""
+    if status in NOT_PROFILED:
+        return 2
+    return 1 if warning_count > 0 else 0
+
 
 # Exactly the keys of docs/contracts.md, in that order.
 CONTRACT_KEYS: tuple[str, ...] = (
@@ -400,7 +413,8 @@ class MetadataRecord:
 class RecordQuery:
     """What the browser asks for. ``name_contains`` matches anywhere in the object key, case-insensitively;
     ``uploaded_from`` is inclusive, ``uploaded_to`` exclusive (naive datetimes are UTC). ``with_warnings``
-    keeps only records processed with warnings (status PROCESSED and a non-empty ``warnings``)."""
+    keeps only records processed with warnings (status PROCESSED and a non-empty ``warnings``). ``status``
+    "FAILED" keeps every record that was not profiled, MISSING ones (object gone) included; "MISSING" only those."""
 
     status: str | None = None
     with_warnings: bool = False

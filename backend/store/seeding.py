@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from backend.config import Settings
+from backend.store.records import status_rank
 from backend.store.schema_mysql import admin_connect, check_database_name
 
 _COLUMNS = (
@@ -206,7 +207,7 @@ def seed_mysql(
                 cur.execute("UPDATE csv_metadata_revision SET revision = %s WHERE id = 1", (base + size,))
                 per_rank: dict[int, int] = {}
                 for r in rows:
-                    rank = 2 if r[4] == "FAILED" else (1 if r[32] else 0)
+                    rank = status_rank(str(r[4]), int(r[32]))
                     per_rank[rank] = per_rank.get(rank, 0) + 1
                 for rank, n in sorted(per_rank.items()):
                     cur.execute(_COUNT_SQL, (bucket, rank, n, n))

@@ -190,6 +190,9 @@ class BrowserPanel(QWidget):
         self.status_combo.setItemData(
             2, "Processed, but something in the file was worked around", Qt.ItemDataRole.ToolTipRole
         )
+        self.status_combo.setItemData(
+            3, "Could not be profiled, or the object is no longer in S3 (Object missing)", Qt.ItemDataRole.ToolTipRole
+        )
         self.status_combo.setToolTip("Show only files with this status")
         self.date_combo = QComboBox()
         self.date_combo.setAccessibleName("Upload date filter")

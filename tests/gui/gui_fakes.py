@@ -193,7 +193,8 @@ class FakeReader:
         rows = [
             r
             for r in live
-            if (query.status is None or r.status == query.status)
+            # the store's "FAILED" covers every record not profiled: MISSING (object gone) too
+            if (query.status is None or r.status == query.status or (query.status, r.status) == ("FAILED", "MISSING"))
             and (not query.with_warnings or r.has_warnings)
             and (query.bucket is None or r.bucket == query.bucket)
             and (query.uploaded_from is None or r.uploaded_at >= query.uploaded_from)

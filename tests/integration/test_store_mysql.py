@@ -74,6 +74,7 @@ def test_setup_report_and_idempotent_rerun(mysql_db: MySqlTestDb) -> None:
                 ("0001", "create_csv_metadata"),
                 ("0002", "add_dialect_and_warnings"),
                 ("0003", "live_rows_sort_indexes_and_counts"),
+                ("0004", "missing_objects_rank_with_failed"),
             )
             cur.execute("SELECT revision FROM csv_metadata_revision")
             assert len(cur.fetchall()) == 1
@@ -169,7 +170,7 @@ def test_migration_0002_upgrades_an_existing_database_once(stack: Settings, tmp_
                 for statement in migration.statements():  # as if the run had stopped before recording it
                     cur.execute(statement)
                 cur.execute("SELECT version FROM schema_migrations ORDER BY version")
-                assert cur.fetchall() == (("0001",), ("0002",), ("0003",))
+                assert cur.fetchall() == (("0001",), ("0002",), ("0003",), ("0004",))
                 cur.execute(
                     "SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() "
                     "AND TABLE_NAME = 'csv_metadata' AND COLUMN_NAME = 'warnings'"

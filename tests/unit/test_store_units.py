@@ -246,7 +246,12 @@ def test_list_sql_keyset_offset_and_filters() -> None:
     assert "size_bytes <= %s AND (size_bytes < %s OR (size_bytes = %s AND id < %s))" in sql
     assert "ORDER BY size_bytes DESC, id DESC LIMIT %s" in sql and "OFFSET" not in sql
     assert "file_name_sort LIKE %s" in sql and "key_sort LIKE" not in sql  # a name prefix: one index
-    assert params == ["FAILED", "Q3!_!%%", 999, 999, 999, 12, 10]
+    assert "status_rank = 2" in sql  # FAILED covers MISSING (migration 0004): both are rank 2
+    assert params == ["Q3!_!%%", 999, 999, 999, 12, 10]
+    assert count_sql(RecordQuery(status="MISSING")) == (
+        "SELECT COUNT(*) FROM csv_metadata WHERE deleted = 0 AND status = %s",
+        ["MISSING"],
+    )
     sql, params = list_sql(RecordQuery(text="Sales/Q3", limit=10))
     assert "key_sort LIKE %s" in sql and "file_name_sort LIKE" not in sql  # a slash: a key prefix
     assert params[:1] == ["Sales/Q3%"]
