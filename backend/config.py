@@ -18,6 +18,7 @@ from backend.errors import CsvDropError
 
 Mode = Literal["local", "aws"]
 StoreKind = Literal["mysql", "dynamodb"]
+TriggerKind = Literal["direct", "queue"]
 
 # The source checkout's root when running from one; in an installed app it is site-packages. The app reads its
 # shipped files through backend.resources and writes only under state_dir, never here.
@@ -64,6 +65,19 @@ class Settings:
     role_name: str = "csvdrop-process-csv-role"
     layer_name: str = "csvdrop-deps"
 
+    # How uploads reach the function. "direct": S3 invokes it once per object (asynchronously, with Lambda's
+    # retries). "queue": S3 -> an SQS ingest queue -> the function in batches (one transaction and one notice
+    # batch per invocation; a file that keeps failing goes to a dead-letter queue after queue_max_receives).
+    trigger: TriggerKind = "direct"
+    # Messages per invocation: 1..10 without a batching window (SNS PublishBatch takes 10 too), up to 10,000
+    # with one (AWS's limits for an SQS event source).
+    queue_batch_size: int = 10
+    queue_batch_window_s: int = 0
+    queue_max_receives: int = 3
+    # 0 = 6 x lambda_timeout_s, AWS's guidance for a queue that feeds a function (it must be at least the
+    # function's timeout, or a message becomes visible again while its invocation still runs).
+    queue_visibility_timeout_s: int = 0
+
     metadata_store: StoreKind = "mysql"
     dynamodb_table: str = "MetadataTable"
 
@@ -103,6 +117,11 @@ class Settings:
         return self.aws_endpoint or None if self.mode == "local" else None
 
     @property
+    def queue_visibility_timeout(self) -> int:
+        """The ingest queue's visibility timeout in seconds (queue_visibility_timeout_s, or its default)."""
+        return self.queue_visibility_timeout_s or 6 * self.lambda_timeout_s
+
+    @property
     def lambda_mysql_host(self) -> str:
         return self.mysql_host_for_lambda or self.mysql_host
 
@@ -125,6 +144,13 @@ class Settings:
 
 
 _HINTS = get_type_hints(Settings)
+# Whole-number settings with limits (AWS's, for the queue trigger): name -> (lowest, highest, what it means).
+_RANGES: dict[str, tuple[int, int, str]] = {
+    "queue_batch_size": (1, 10_000, "messages per invocation"),
+    "queue_batch_window_s": (0, 300, "seconds to gather a batch"),
+    "queue_max_receives": (1, 1000, "attempts before a message goes to the dead-letter queue"),
+    "queue_visibility_timeout_s": (0, 43_200, "seconds (0 = 6 x lambda_timeout_s)"),
+}
 
 
 def _coerce(name: str, raw: Any) -> Any:
@@ -132,16 +158,46 @@ def _coerce(name: str, raw: Any) -> Any:
     text = str(raw)
     if hint is int:
         try:
-            return int(text)
+            number = int(text)
         except ValueError as exc:
             raise ConfigError(f"setting {name!r} must be a whole number, got {raw!r}") from exc
+        if name in _RANGES:
+            low, high, meaning = _RANGES[name]
+            if not low <= number <= high:
+                raise ConfigError(f"setting {name!r} must be from {low} to {high} ({meaning}), got {number}")
+        return number
     if hint in (Path, Path | None):
         return Path(text).expanduser() if text else None
     if name == "mode" and text not in ("local", "aws"):
         raise ConfigError(f"setting 'mode' must be 'local' or 'aws', got {raw!r}")
     if name == "metadata_store" and text not in ("mysql", "dynamodb"):
         raise ConfigError(f"setting 'metadata_store' must be 'mysql' or 'dynamodb', got {raw!r}")
+    if name == "trigger" and text not in ("direct", "queue"):
+        raise ConfigError(
+            f"setting 'trigger' must be 'direct' (S3 invokes the function) or 'queue' (S3 -> SQS -> the function "
+            f"in batches), got {raw!r}"
+        )
     return text
+
+
+def check_settings(settings: Settings) -> Settings:
+    """The limits that join two settings (each setting's own are checked as it is read); returns the settings."""
+    s = settings
+    for name in ("trigger", *_RANGES):
+        _coerce(name, getattr(s, name))  # values set in code (replace, overrides) meet the same limits
+    if s.queue_batch_size > 10 and s.queue_batch_window_s < 1:
+        raise ConfigError(
+            f"setting 'queue_batch_size' is {s.queue_batch_size}: more than 10 messages per invocation needs "
+            "'queue_batch_window_s' of at least 1 (AWS's rule for SQS event sources); lower the batch size or set "
+            "a window"
+        )
+    if s.queue_visibility_timeout_s and s.queue_visibility_timeout_s < s.lambda_timeout_s:
+        raise ConfigError(
+            f"setting 'queue_visibility_timeout_s' ({s.queue_visibility_timeout_s} s) is shorter than "
+            f"'lambda_timeout_s' ({s.lambda_timeout_s} s): a message would be handed out again while the function "
+            "still works on it (AWS refuses this); raise it, or set 0 for 6 x lambda_timeout_s"
+        )
+    return s
 
 
 class ConfigError(CsvDropError, ValueError):
@@ -174,7 +230,7 @@ def load_settings(env: dict[str, str] | None = None, **overrides: Any) -> Settin
     for name, value in overrides.items():
         values[name] = _coerce(name, value) if isinstance(value, str) else value
     values["config_path"] = config_path
-    return Settings(**values)
+    return check_settings(Settings(**values))
 
 
 def save_settings(settings: Settings, keys: list[str] | None = None) -> Path:

@@ -20,7 +20,7 @@ from botocore.exceptions import ClientError
 
 from backend import aws
 from backend.aws import error_code
-from backend.config import Settings
+from backend.config import Settings, check_settings
 from backend.errors import CsvDropError
 from backend.notices import (
     KIND_TITLES,
@@ -54,6 +54,17 @@ NOTIFICATION_ID = "csvdrop-process-csv"
 # older two-configuration setting that only took .csv and .CSV names).
 NOTIFICATION_IDS = (NOTIFICATION_ID, "csvdrop-process-csv-upper")
 FAILED_EVENTS_QUEUE_SUFFIX = "-failed-events"
+# The queue trigger (trigger = "queue"): S3 -> <function_name>-ingest -> the function in batches; a message the
+# function could not store queue_max_receives times moves to <function_name>-ingest-dlq.
+INGEST_QUEUE_SUFFIX = "-ingest"
+DEAD_LETTER_QUEUE_SUFFIX = "-ingest-dlq"
+QUEUE_NOTIFICATION_ID = "csvdrop-ingest-queue"
+# SQS keeps a message's first enqueue time when it moves it to the dead-letter queue, so that queue must keep
+# messages longer than the ingest queue does, or a file failing for days would expire on arrival there.
+INGEST_RETENTION_S = 4 * 24 * 3600
+DEAD_LETTER_RETENTION_S = 14 * 24 * 3600
+# Event source mapping states that are on the way somewhere (AWS refuses an update meanwhile).
+MAPPING_SETTLED = ("Enabled", "Disabled")
 
 
 class ProvisioningError(CsvDropError, RuntimeError):
@@ -377,6 +388,20 @@ def lambda_policy(ctx: Context) -> dict[str, Any]:
             "Resource": f"arn:aws:sqs:{region}:{account}:{s.function_name}{FAILED_EVENTS_QUEUE_SUFFIX}",
         },
     ]
+    if s.trigger == "queue" or ctx.facts.get("ingest_queue_exists"):
+        statements.append(
+            {
+                "Sid": "IngestQueue",
+                "Effect": "Allow",
+                "Action": [
+                    "sqs:ReceiveMessage",
+                    "sqs:DeleteMessage",
+                    "sqs:GetQueueAttributes",
+                    "sqs:ChangeMessageVisibility",
+                ],
+                "Resource": f"arn:aws:sqs:{region}:{account}:{ingest_queue_name(s)}",
+            }
+        )
     if s.metadata_store == "mysql":
         statements.append(
             {
@@ -405,6 +430,9 @@ def lambda_policy(ctx: Context) -> dict[str, Any]:
 
 def step_role(ctx: Context) -> tuple[Status, str]:
     iam, name = ctx.client("iam"), ctx.settings.role_name
+    if ctx.settings.trigger == "direct":
+        # Back from the queue trigger: its mapping still reads the queue until it is drained (step_trigger).
+        ctx.facts["ingest_queue_exists"] = _queue_url(ctx, ingest_queue_name(ctx.settings)) is not None
     trust = {
         "Version": "2012-10-17",
         "Statement": [
@@ -476,6 +504,9 @@ def function_environment(ctx: Context) -> dict[str, str]:
         "TOPIC_ARN": ctx.facts["topic_arn"],
         # Profiling needs ~7x the file in memory (bench/bench_extract.py); keep a margin for the runtime.
         "MAX_OBJECT_BYTES": str(s.lambda_memory_mb * 1024 * 1024 // 10),
+        "TRIGGER": s.trigger,
+        # The function writes a FAILED record on a message's last attempt, before SQS moves it to the DLQ.
+        "MAX_RECEIVES": str(s.queue_max_receives),
     }
     if s.metadata_store == "mysql":
         env["DB_SECRET_ARN"] = ctx.facts["writer_secret_arn"]
@@ -579,13 +610,26 @@ def step_function(ctx: Context) -> tuple[Status, str]:
     return status, f"{config['FunctionArn']} ({s.lambda_runtime}, {s.lambda_memory_mb} MB, {s.lambda_timeout_s} s)"
 
 
+def trigger_title(s: Settings) -> str:
+    """The trigger step's title: says which trigger the settings ask for."""
+    if s.trigger == "queue":
+        return f"S3 -> SQS -> Lambda (batches of {s.queue_batch_size})"
+    return "S3 -> Lambda trigger for every upload"
+
+
 def step_trigger(ctx: Context) -> tuple[Status, str]:
-    s = ctx.settings
+    s = check_settings(ctx.settings)
     if "function_arn" not in ctx.facts:
         ctx.facts["function_arn"] = ctx.client("lambda").get_function_configuration(FunctionName=s.function_name)[
             "FunctionArn"
         ]
-    lam, s3 = ctx.client("lambda"), ctx.client("s3")
+    if s.trigger == "queue":
+        return _queue_trigger(ctx)
+    return _direct_trigger(ctx)
+
+
+def _direct_trigger(ctx: Context) -> tuple[Status, str]:
+    s, lam = ctx.settings, ctx.client("lambda")
     try:
         lam.add_permission(
             FunctionName=s.function_name,
@@ -598,18 +642,278 @@ def step_trigger(ctx: Context) -> tuple[Status, str]:
     except ClientError as exc:
         if error_code(exc) != "ResourceConflictException":
             raise
-    current = s3.get_bucket_notification_configuration(Bucket=s.bucket)
-    current.pop("ResponseMetadata", None)
-    configs = current.get("LambdaFunctionConfigurations", [])
-    others = [c for c in configs if c.get("Id") not in NOTIFICATION_IDS]
-    existing = [c for c in configs if c.get("Id") in NOTIFICATION_IDS]
-    ours = wanted_notifications(s, ctx.facts["function_arn"])
+    changed = _put_notifications(ctx, wanted_notifications(s, ctx.facts["function_arn"]), [])
     where = f"s3://{s.bucket}/{s.key_prefix}* (every object) -> {s.function_name}"
-    if same_notifications(existing, ours):
-        return "found", where
-    current["LambdaFunctionConfigurations"] = others + ours
-    s3.put_bucket_notification_configuration(Bucket=s.bucket, NotificationConfiguration=current)
-    return ("updated" if existing else "created"), where
+    # After the bucket points at the function: what is still in the ingest queue of the queue trigger gets
+    # processed before its mapping and queues go (a later setup finishes the job).
+    left = _remove_queue_trigger(ctx)
+    status: Status = "created" if changed == "created" else ("updated" if changed or left else "found")
+    return status, "; ".join([where, *left])
+
+
+def _queue_trigger(ctx: Context) -> tuple[Status, str]:
+    s = ctx.settings
+    dlq_status, _dlq_url, dlq_arn = _ensure_queue_with(
+        ctx,
+        dead_letter_queue_name(s),
+        {"MessageRetentionPeriod": str(DEAD_LETTER_RETENTION_S)},
+    )
+    name = ingest_queue_name(s)
+    arn = queue_arn(s, ctx.account, name)
+    queue_status, _url, arn = _ensure_queue_with(ctx, name, ingest_queue_attributes(s, ctx.account, arn, dlq_arn))
+    mapping_status = _ensure_mapping(ctx, arn)
+    # The mapping exists before S3 points at the queue: the s3:TestEvent S3 sends then is read (and ignored by
+    # the function) at once instead of waiting in the queue.
+    changed = _put_notifications(ctx, [], wanted_queue_notifications(s, arn))
+    statuses = {dlq_status, queue_status, mapping_status, changed or "found"}
+    status: Status = "created" if "created" in statuses else ("updated" if "updated" in statuses else "found")
+    window = f", gathered up to {s.queue_batch_window_s} s" if s.queue_batch_window_s else ""
+    return status, (
+        f"s3://{s.bucket}/{s.key_prefix}* (every object) -> {name} -> {s.function_name} in batches of "
+        f"{s.queue_batch_size}{window}; after {s.queue_max_receives} failed attempts a message goes to "
+        f"{dead_letter_queue_name(s)} (visibility {s.queue_visibility_timeout} s)"
+    )
+
+
+def ingest_queue_name(s: Settings) -> str:
+    return s.function_name + INGEST_QUEUE_SUFFIX
+
+
+def dead_letter_queue_name(s: Settings) -> str:
+    return s.function_name + DEAD_LETTER_QUEUE_SUFFIX
+
+
+def ingest_queue_attributes(s: Settings, account: str, arn: str, dead_letter_arn: str) -> dict[str, str]:
+    """The ingest queue's attributes: visibility, retention, redrive to the DLQ and the policy that lets only
+    this bucket of this account send to it."""
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "BucketSendsEvents",
+                "Effect": "Allow",
+                "Principal": {"Service": "s3.amazonaws.com"},
+                "Action": "sqs:SendMessage",
+                "Resource": arn,
+                "Condition": {
+                    "ArnLike": {"aws:SourceArn": f"arn:aws:s3:::{s.bucket}"},
+                    "StringEquals": {"aws:SourceAccount": account},
+                },
+            }
+        ],
+    }
+    return {
+        "VisibilityTimeout": str(s.queue_visibility_timeout),
+        "MessageRetentionPeriod": str(INGEST_RETENTION_S),
+        "RedrivePolicy": json.dumps({"deadLetterTargetArn": dead_letter_arn, "maxReceiveCount": s.queue_max_receives}),
+        "Policy": json.dumps(policy),
+    }
+
+
+def queue_attributes_differ(have: dict[str, str], want: dict[str, str]) -> list[str]:
+    """The names of the wanted attributes the queue does not have (JSON ones compared as data)."""
+
+    def norm(name: str, value: str | None) -> Any:
+        if value is None:
+            return None
+        if name in ("RedrivePolicy", "Policy"):
+            data = json.loads(value)
+            if name == "RedrivePolicy":  # AWS answers the count as a string
+                data["maxReceiveCount"] = int(data.get("maxReceiveCount", 0))
+            return data
+        return str(value)
+
+    return sorted(k for k, v in want.items() if norm(k, have.get(k)) != norm(k, v))
+
+
+def _queue_url(ctx: Context, name: str) -> str | None:
+    try:
+        return str(ctx.client("sqs").get_queue_url(QueueName=name)["QueueUrl"])
+    except ClientError as exc:
+        if error_code(exc) in MISSING_QUEUE:
+            return None
+        raise
+
+
+def _ensure_queue_with(ctx: Context, name: str, attributes: dict[str, str]) -> tuple[Status, str, str]:
+    sqs = ctx.client("sqs")
+    url = _queue_url(ctx, name)
+    if url is None:
+        url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
+        status: Status = "created"
+    else:
+        have = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+        drifted = queue_attributes_differ(have, attributes)
+        if drifted:
+            sqs.set_queue_attributes(QueueUrl=url, Attributes={k: attributes[k] for k in drifted})
+        status = "updated" if drifted else "found"
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    return status, str(url), str(arn)
+
+
+def wanted_mapping(s: Settings) -> dict[str, Any]:
+    """The event source mapping's settings (ReportBatchItemFailures: only the failed messages come back)."""
+    return {
+        "BatchSize": s.queue_batch_size,
+        "MaximumBatchingWindowInSeconds": s.queue_batch_window_s,
+        "FunctionResponseTypes": ["ReportBatchItemFailures"],
+        "Enabled": True,
+    }
+
+
+def mapping_changes(s: Settings, mapping: dict[str, Any]) -> dict[str, Any]:
+    """What update_event_source_mapping must change so the mapping is the wanted one ({} when it is)."""
+    want = wanted_mapping(s)
+    have = {
+        "BatchSize": mapping.get("BatchSize"),
+        "MaximumBatchingWindowInSeconds": mapping.get("MaximumBatchingWindowInSeconds") or 0,
+        "FunctionResponseTypes": sorted(mapping.get("FunctionResponseTypes") or []),
+        "Enabled": mapping.get("State") in ("Enabled", "Enabling", "Creating", "Updating"),
+    }
+    return {k: v for k, v in want.items() if have[k] != v}
+
+
+def _mappings(ctx: Context, queue: str) -> list[dict[str, Any]]:
+    lam = ctx.client("lambda")
+    try:
+        pages = lam.get_paginator("list_event_source_mappings").paginate(
+            EventSourceArn=queue, FunctionName=ctx.settings.function_name
+        )
+        return [m for page in pages for m in page.get("EventSourceMappings", [])]
+    except ClientError as exc:
+        if error_code(exc) == "ResourceNotFoundException":
+            return []
+        raise
+
+
+def _wait_mapping_settled(lam: Any, uuid: str, timeout_s: float = 60) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        mapping: dict[str, Any] = lam.get_event_source_mapping(UUID=uuid)
+        if mapping.get("State") in MAPPING_SETTLED or time.monotonic() > deadline:
+            return mapping
+        time.sleep(0.5)
+
+
+def _ensure_mapping(ctx: Context, queue: str) -> Status:
+    s, lam = ctx.settings, ctx.client("lambda")
+    found = _mappings(ctx, queue)
+    if not found:
+        for attempt in range(10):  # a just-granted role can take a few seconds to be usable on AWS
+            try:
+                created = lam.create_event_source_mapping(
+                    EventSourceArn=queue, FunctionName=s.function_name, **wanted_mapping(s)
+                )
+                break
+            except ClientError as exc:
+                if error_code(exc) != "InvalidParameterValueException" or attempt == 9:
+                    raise
+                time.sleep(2)
+        _wait_mapping_settled(lam, created["UUID"])
+        return "created"
+    status: Status = "found"
+    for extra in found[1:]:  # one mapping reads the queue; a second would only split the batches
+        _ignore_missing(partial(lam.delete_event_source_mapping, UUID=extra["UUID"]), "ResourceNotFoundException")
+        status = "updated"
+    mapping = found[0]
+    if mapping_changes(s, mapping) or mapping.get("State") not in MAPPING_SETTLED:
+        mapping = _wait_mapping_settled(lam, mapping["UUID"])
+    changes = mapping_changes(s, mapping)
+    if changes:
+        lam.update_event_source_mapping(UUID=mapping["UUID"], **changes)
+        _wait_mapping_settled(lam, mapping["UUID"])
+        status = "updated"
+    return status
+
+
+def _remove_queue_trigger(ctx: Context) -> list[str]:
+    """Direct trigger: removes the queue trigger's mapping and queues once nothing is left in the ingest queue;
+    says what it removed, or what it left and why."""
+    s, sqs, lam = ctx.settings, ctx.client("sqs"), ctx.client("lambda")
+    name = ingest_queue_name(s)
+    url = _queue_url(ctx, name)
+    if url is None:
+        return []
+    counts = sqs.get_queue_attributes(
+        QueueUrl=url,
+        AttributeNames=[
+            "ApproximateNumberOfMessages",
+            "ApproximateNumberOfMessagesNotVisible",
+            "ApproximateNumberOfMessagesDelayed",
+        ],
+    )["Attributes"]
+    waiting = sum(int(v) for v in counts.values())
+    if waiting:
+        return [
+            f"{name} still holds {waiting} upload event(s): its mapping stays until the function has read them "
+            "(run setup again to remove it)"
+        ]
+    out = []
+    for mapping in _mappings(ctx, queue_arn(s, ctx.account, name)):
+        _ignore_missing(partial(lam.delete_event_source_mapping, UUID=mapping["UUID"]), "ResourceNotFoundException")
+        out.append(f"removed the queue trigger's mapping from {name}")
+    _remove_queue(ctx, name, url, [])
+    out.append(f"removed the empty queue {name}")
+    dlq = dead_letter_queue_name(s)
+    dlq_url = _queue_url(ctx, dlq)
+    if dlq_url is not None:
+        held = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["ApproximateNumberOfMessages"])
+        if int(held["Attributes"].get("ApproximateNumberOfMessages", 0)):
+            out.append(f"kept {dlq}: it holds events of files that failed (teardown removes it)")
+        else:
+            _remove_queue(ctx, dlq, dlq_url, [])
+            out.append(f"removed the empty queue {dlq}")
+    return out
+
+
+def _put_notifications(ctx: Context, lambda_configs: list[dict[str, Any]], queue_configs: list[dict[str, Any]]) -> str:
+    """Makes our bucket notifications these (other configurations stay as they are); returns "" when they were
+    already, else "created" (none of ours before) or "updated"."""
+    s3, bucket = ctx.client("s3"), ctx.settings.bucket
+    current = s3.get_bucket_notification_configuration(Bucket=bucket)
+    current.pop("ResponseMetadata", None)
+    have_lambda = current.get("LambdaFunctionConfigurations", [])
+    have_queue = current.get("QueueConfigurations", [])
+    ours_lambda = [c for c in have_lambda if c.get("Id") in NOTIFICATION_IDS]
+    ours_queue = [c for c in have_queue if c.get("Id") == QUEUE_NOTIFICATION_ID]
+    if same_notifications(ours_lambda, lambda_configs) and same_notifications(ours_queue, queue_configs):
+        return ""
+    current["LambdaFunctionConfigurations"] = [
+        c for c in have_lambda if c.get("Id") not in NOTIFICATION_IDS
+    ] + lambda_configs
+    current["QueueConfigurations"] = [c for c in have_queue if c.get("Id") != QUEUE_NOTIFICATION_ID] + queue_configs
+    for key in ("LambdaFunctionConfigurations", "QueueConfigurations"):
+        if not current[key]:
+            del current[key]
+    s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration=current)
+    return "updated" if ours_lambda or ours_queue else "created"
+
+
+def wanted_queue_notifications(s: Settings, queue: str) -> list[dict[str, Any]]:
+    """The bucket's notification for the ingest queue: the same events and prefix rule as the direct one."""
+    (config,) = wanted_notifications(s, "")
+    del config["LambdaFunctionArn"]
+    return [{**config, "Id": QUEUE_NOTIFICATION_ID, "QueueArn": queue}]
+
+
+def queue_trigger_problem(s: Settings, notification: dict[str, Any], mappings: list[dict[str, Any]]) -> str | None:
+    """Why the queue trigger is not wired as setup wires it (None when it is): the bucket's notification to the
+    ingest queue and an enabled mapping from that queue to the function."""
+    configs = [c for c in notification.get("QueueConfigurations", []) if c.get("Id") == QUEUE_NOTIFICATION_ID]
+    if not configs:
+        return "uploads are not sent to the ingest queue: run Set up environment"
+    queue = str(configs[0].get("QueueArn", ""))
+    if not queue.endswith(f":{ingest_queue_name(s)}"):
+        return f"uploads go to another queue ({queue.rsplit(':', 1)[-1]}): run Set up environment"
+    if not same_notifications(configs, wanted_queue_notifications(s, queue)):
+        return "only some uploads are sent to the ingest queue: run Set up environment"
+    ours = [m for m in mappings if m.get("EventSourceArn") == queue]
+    if not ours:
+        return f"nothing reads {ingest_queue_name(s)} (its event source mapping is missing): run Set up environment"
+    state = ours[0].get("State")
+    if state not in ("Enabled", "Enabling", "Creating", "Updating"):
+        return f"the mapping from {ingest_queue_name(s)} to the function is {state}: uploads wait in the queue"
+    return None
 
 
 def wanted_notifications(s: Settings, function_arn: str) -> list[dict[str, Any]]:
@@ -630,7 +934,8 @@ def same_notifications(have: list[dict[str, Any]], want: list[dict[str, Any]]) -
     def norm(c: dict[str, Any]) -> tuple[Any, ...]:
         filter_rules = c.get("Filter", {}).get("Key", {}).get("FilterRules", [])
         rules = sorted((r["Name"].lower(), r["Value"]) for r in filter_rules if r["Value"])
-        return c["Id"], c["LambdaFunctionArn"], tuple(sorted(c["Events"])), tuple(rules)
+        target = c.get("LambdaFunctionArn") or c.get("QueueArn")
+        return c["Id"], target, tuple(sorted(c["Events"])), tuple(rules)
 
     return sorted(map(norm, have)) == sorted(map(norm, want))
 
@@ -701,7 +1006,10 @@ SETUP_PLAN: list[tuple[str, str, Callable[[Context], tuple[Status, str]]]] = [
 
 def setup_steps(settings: Settings, notify_email: str | None = None) -> list[Step]:
     ctx = Context(settings, notify_email)
-    return [Step(name, title, partial(action, ctx), settings) for name, title, action in SETUP_PLAN]
+    return [
+        Step(name, trigger_title(settings) if name == "trigger" else title, partial(action, ctx), settings)
+        for name, title, action in SETUP_PLAN
+    ]
 
 
 def run_setup(
@@ -731,14 +1039,22 @@ def teardown_function(ctx: Context) -> tuple[Status, str]:
         current["LambdaFunctionConfigurations"] = [
             c for c in current.get("LambdaFunctionConfigurations", []) if c.get("Id") not in NOTIFICATION_IDS
         ]
+        current["QueueConfigurations"] = [
+            c for c in current.get("QueueConfigurations", []) if c.get("Id") != QUEUE_NOTIFICATION_ID
+        ]
         ctx.client("s3").put_bucket_notification_configuration(Bucket=s.bucket, NotificationConfiguration=current)
     except ClientError as exc:
         if error_code(exc) not in ("NoSuchBucket", "404"):
             raise
+    mappings = _mappings(ctx, queue_arn(s, ctx.account, ingest_queue_name(s)))
+    for mapping in mappings:
+        _ignore_missing(partial(lam.delete_event_source_mapping, UUID=mapping["UUID"]), "ResourceNotFoundException")
     gone = _ignore_missing(lambda: lam.delete_function(FunctionName=s.function_name), "ResourceNotFoundException")
     for version in lam.list_layer_versions(LayerName=s.layer_name).get("LayerVersions", []):
         lam.delete_layer_version(LayerName=s.layer_name, VersionNumber=version["Version"])
-    return ("removed" if gone else "absent"), f"function {s.function_name}, its trigger and layer versions"
+    return ("removed" if gone or mappings else "absent"), (
+        f"function {s.function_name}, its trigger{' and queue mapping' if mappings else ''} and layer versions"
+    )
 
 
 def teardown_role(ctx: Context) -> tuple[Status, str]:
@@ -765,11 +1081,16 @@ def teardown_notices(ctx: Context) -> tuple[Status, str]:
                 _unsubscribe(sns, str(sub["SubscriptionArn"]))
         sns.delete_topic(TopicArn=topic)
         removed = True
-    for name in (s.queue_name, s.function_name + FAILED_EVENTS_QUEUE_SUFFIX):
+    for name in (
+        s.queue_name,
+        s.function_name + FAILED_EVENTS_QUEUE_SUFFIX,
+        ingest_queue_name(s),
+        dead_letter_queue_name(s),
+    ):
         removed = _remove_queue(ctx, name, None, []) or removed
     return ("removed" if removed else "absent"), (
         f"topic {s.topic_name}, {len(readers)} reader queue(s) {reader_queue_prefix(s)}-*, the shared queue "
-        f"{s.queue_name} of older versions and the failed-events queue"
+        f"{s.queue_name} of older versions, the failed-events queue and the ingest queue with its dead-letter queue"
     )
 
 

@@ -34,6 +34,8 @@ EditedKey = Literal[
     "mysql_host",
     "mysql_port",
     "metadata_store",
+    "trigger",
+    "queue_batch_size",
     "max_file_bytes",
     "parallel_uploads",
     "poll_interval_ms",
@@ -54,6 +56,8 @@ class EditedValues(TypedDict):
     mysql_host: str
     mysql_port: int
     metadata_store: str
+    trigger: str
+    queue_batch_size: int
     max_file_bytes: int
     parallel_uploads: int
     poll_interval_ms: int
@@ -110,6 +114,27 @@ class SettingsDialog(QDialog):
         form2.addRow("Refresh e&very:", self.poll)
         layout.addWidget(meta)
 
+        processing = QGroupBox("Processing")
+        form4 = QFormLayout(processing)
+        self.trigger = QComboBox()
+        self.trigger.addItem("S3 invokes the function for each upload", "direct")
+        self.trigger.addItem("S3 -> SQS queue -> the function, in batches", "queue")
+        self.trigger.setToolTip(
+            "The queue gathers uploads into batches (one database transaction and one round of notices each); "
+            "a file that keeps failing goes to a dead-letter queue. Takes effect when you press Set up environment."
+        )
+        self.batch = QSpinBox()
+        # Above 10 AWS needs a batching window, which only the config file sets (problems() says so).
+        self.batch.setRange(1, 10_000)
+        self.batch.setSuffix(" files")
+        self.batch.setValue(settings.queue_batch_size)
+        self.trigger_note = QLabel("Applies when you press Set up environment.")
+        self.trigger_note.setStyleSheet("color: palette(placeholder-text);")
+        form4.addRow("&Trigger:", self.trigger)
+        form4.addRow("&Batch size:", self.batch)
+        form4.addRow("", self.trigger_note)
+        layout.addWidget(processing)
+
         uploads = QGroupBox("Uploads")
         form3 = QFormLayout(uploads)
         self.max_mb = QSpinBox()
@@ -141,7 +166,7 @@ class SettingsDialog(QDialog):
 
         # One label column across the three groups, so the fields line up.
         labels: list[QWidget] = []
-        for form_ in (form, form2, form3):
+        for form_ in (form, form2, form4, form3):
             for row in range(form_.rowCount()):
                 item = form_.itemAt(row, QFormLayout.ItemRole.LabelRole)
                 widget = item.widget() if item is not None else None
@@ -153,10 +178,13 @@ class SettingsDialog(QDialog):
 
         self.mode.setCurrentIndex(max(0, self.mode.findData(settings.mode)))
         self.store.setCurrentIndex(max(0, self.store.findData(settings.metadata_store)))
+        self.trigger.setCurrentIndex(max(0, self.trigger.findData(settings.trigger)))
         for widget in (self.endpoint, self.profile, self.region, self.bucket, self.db_host):
             widget.textChanged.connect(self._check)
         self.mode.currentIndexChanged.connect(self._check)
         self.store.currentIndexChanged.connect(self._check)
+        self.trigger.currentIndexChanged.connect(self._check)
+        self.batch.valueChanged.connect(self._check)
         self._check()
         # What the widgets showed at first: a field counts as changed only when the user changed it
         # (so a 10 000-byte limit shown as "1 MB" is not silently rewritten).
@@ -173,6 +201,8 @@ class SettingsDialog(QDialog):
             "mysql_host": self.db_host.text().strip(),
             "mysql_port": self.db_port.value(),
             "metadata_store": str(self.store.currentData()),
+            "trigger": str(self.trigger.currentData()),
+            "queue_batch_size": self.batch.value(),
             "max_file_bytes": self.max_mb.value() * MB,
             "parallel_uploads": self.parallel.value(),
             "poll_interval_ms": self.poll.value(),
@@ -197,6 +227,10 @@ class SettingsDialog(QDialog):
             out.append("The region looks like us-east-1.")
         if v["metadata_store"] == "mysql" and not v["mysql_host"]:
             out.append("Enter the database host.")
+        if v["trigger"] == "queue" and v["queue_batch_size"] > 10 and self.settings.queue_batch_window_s < 1:
+            out.append(
+                "More than 10 files per batch needs a batching window (queue_batch_window_s in the config file)."
+            )
         return out
 
     def _check(self, *_args: object) -> None:
@@ -206,6 +240,9 @@ class SettingsDialog(QDialog):
         mysql = self.store.currentData() == "mysql"
         self.db_host.setEnabled(mysql)
         self.db_port.setEnabled(mysql)
+        queued = self.trigger.currentData() == "queue"
+        self.batch.setEnabled(queued)
+        self.trigger_note.setVisible(self.trigger.currentData() != self.settings.trigger)
         problems = self.problems()
         self.problem.setText("\n".join(problems))
         self.problem.setVisible(bool(problems))

@@ -58,8 +58,9 @@ PENDING_SYMBOL = "·"
 def setup_command(settings: Settings, *, notify_email: str | None) -> int:
     """Create or repair the whole environment (safe to repeat).
 
-    Step by step: bucket, credentials, metadata database, notices, function, trigger, then a smoke test that
-    sends a tiny CSV end to end. The first failed step stops the plan."""
+    Step by step: bucket, credentials, metadata database, notices, function, trigger (S3 -> Lambda, or S3 -> SQS
+    -> Lambda in batches with the setting trigger = "queue"), then a smoke test that sends a tiny CSV end to end.
+    The first failed step stops the plan."""
     from backend.provisioning import setup_steps
 
     outcome = run_plan(setup_steps(settings, notify_email))
