@@ -18,7 +18,7 @@ AREAS = {
     "pipeline": ("bench.bench_pipeline", "Pipeline: upload complete -> record visible"),
     "extract": ("bench.bench_extract", "CSV metadata extraction vs plain pandas"),
     "browser": ("bench.bench_browser", "Metadata browser with 100,000 records"),
-    "load": ("bench.bench_load", "Load: 500 files at once"),
+    "load": ("bench.bench_load", "Load: 1,000 files at once, per trigger mode"),
     "realworld": ("bench.bench_realworld", "Real-world corpus: table shapes, ours vs the usual readers"),
 }
 

@@ -1,4 +1,5 @@
-"""Pipeline benchmark on a private stack: upload complete -> record visible in MySQL.
+"""Pipeline benchmark on a private stack: upload complete -> record visible in MySQL, for each trigger mode
+(direct S3 -> Lambda, and S3 -> SQS -> Lambda in batches), side by side:
 
 - latency p50/p95 over N warm files each of 1 KB, 1 MB, 10 MB, and the cold first file;
 - `csvdrop upload FILE --wait` as a user runs it (process start -> exit, one 1 KB file), against the warm 1 KB
@@ -130,88 +131,126 @@ def _burst_row(label: str, count: int, result: tuple[float, float, int, int], se
     }
 
 
+TRIGGERS = ("direct", "queue")
+
+
+def _trigger_rows(
+    settings: Settings, watcher: RecordWatcher, profile: Any, files_per_size: int, burst: int, sustained_bursts: int
+) -> tuple[list[dict[str, Any]], dict[str, float]]:
+    """One trigger mode's rows, and its headline figures (p50 per size, sustained files/s) for the comparison."""
+    mode = settings.trigger
+    rows: list[dict[str, Any]] = []
+    figures: dict[str, float] = {}
+    results = run_setup(settings).results
+    assert all(r.status != "failed" for r in results), results
+    s3, lam = aws.client(settings, "s3"), aws.client(settings, "lambda")
+
+    # Cold: a configuration change makes LocalStack start a fresh execution environment.
+    config = lam.get_function_configuration(FunctionName=settings.function_name)
+    env = config["Environment"]["Variables"] | {"BENCH_COLD": uuid.uuid4().hex}
+    lam.update_function_configuration(FunctionName=settings.function_name, Environment={"Variables": env})
+    lam.get_waiter("function_updated_v2").wait(FunctionName=settings.function_name)
+    time.sleep(3)  # LocalStack drops S3 events that arrive while the new version starts (no retry)
+    body = make_csv(1024 * 1024)
+    key = f"cold-{mode}/first.csv"
+    put = s3.put_object(Bucket=settings.bucket, Key=key, Body=body)
+    t0 = time.perf_counter()
+    cold = watcher.wait(settings.bucket, key, put["ETag"].strip('"')) - t0
+    rows.append(
+        {
+            "measure": f"[{mode}] cold first file, 1 MB (upload done -> record)",
+            "p50 s": round(cold, 3),
+            "p95 s": "",
+            "baseline in-process s": "",
+            "ratio": "",
+        }
+    )
+
+    for label, size in (("1 KB", 1024), ("1 MB", 1024 * 1024), ("10 MB", 10 * 1024 * 1024)):
+        body = make_csv(size, seed=size)
+        t0 = time.perf_counter()
+        profile.profile_csv(body)
+        baseline = time.perf_counter() - t0
+        latencies = []
+        for i in range(files_per_size):
+            key = f"lat-{mode}-{label.replace(' ', '')}/{i}.csv"
+            data = body + f"{i},extra,GB,1.00,2025-01-01,true\n".encode()
+            put = s3.put_object(Bucket=settings.bucket, Key=key, Body=data)
+            t0 = time.perf_counter()
+            latencies.append(watcher.wait(settings.bucket, key, put["ETag"].strip('"')) - t0)
+        p50 = statistics.median(latencies)
+        figures[label] = p50
+        rows.append(
+            {
+                "measure": f"[{mode}] warm latency {label} (n={files_per_size})",
+                "p50 s": round(p50, 3),
+                "p95 s": round(percentile(latencies, 95), 3),
+                "baseline in-process s": round(baseline, 3),
+                "ratio": f"{p50 / baseline:.1f}x",
+            }
+        )
+
+    body = make_csv(100 * 1024, seed=7)
+    t1 = time.perf_counter()
+    for _ in range(burst):
+        profile.profile_csv(body)
+    serial = time.perf_counter() - t1
+    # The first burst meets one warm execution environment (the cap's others start cold); the next ones
+    # meet them all warm: the sustained rate, as a median.
+    first = _burst(s3, watcher, settings.bucket, body, burst)
+    rows.append(_burst_row(f"[{mode}] burst: {burst} x 100 KB at once, first burst", burst, first, serial))
+    later = sorted(
+        (_burst(s3, watcher, settings.bucket, body, burst) for _ in range(sustained_bursts)), key=lambda b: b[0]
+    )
+    median = later[len(later) // 2]
+    rates = ", ".join(f"{burst / b[0]:.1f}" for b in later)
+    rows.append(
+        _burst_row(
+            f"[{mode}] sustained: median of {sustained_bursts} more bursts ({rates} files/s)", burst, median, serial
+        )
+    )
+    figures["sustained files/s"] = burst / median[0]
+    return rows, figures
+
+
 def run(files_per_size: int = 30, burst: int = 200, sustained_bursts: int = 3) -> list[dict[str, Any]]:
+    """Both trigger modes on one stack (setup switches between them), then `csvdrop upload --wait` in the
+    default mode, and the two modes side by side."""
     with stack_settings("pipeline") as settings:
         rows: list[dict[str, Any]] = []
         profile = _profile_module()
         stack_up(settings, use_docker=False)
-        results = run_setup(settings).results
-        assert all(r.status != "failed" for r in results), results
-        s3, lam = aws.client(settings, "s3"), aws.client(settings, "lambda")
         watcher = RecordWatcher(settings)
-
-        # Cold: a configuration change makes LocalStack start a fresh execution environment.
-        config = lam.get_function_configuration(FunctionName=settings.function_name)
-        env = config["Environment"]["Variables"] | {"BENCH_COLD": uuid.uuid4().hex}
-        lam.update_function_configuration(FunctionName=settings.function_name, Environment={"Variables": env})
-        lam.get_waiter("function_updated_v2").wait(FunctionName=settings.function_name)
-        time.sleep(3)  # LocalStack drops S3 events that arrive while the new version starts (no retry)
-        body = make_csv(1024 * 1024)
-        put = s3.put_object(Bucket=settings.bucket, Key="cold/first.csv", Body=body)
-        t0 = time.perf_counter()
-        cold = watcher.wait(settings.bucket, "cold/first.csv", put["ETag"].strip('"')) - t0
-        rows.append(
-            {
-                "measure": "cold first file, 1 MB (upload done -> record)",
-                "p50 s": round(cold, 3),
-                "p95 s": "",
-                "baseline in-process s": "",
-                "ratio": "",
-            }
-        )
-
-        warm_1kb = 0.0
-        for label, size in (("1 KB", 1024), ("1 MB", 1024 * 1024), ("10 MB", 10 * 1024 * 1024)):
-            body = make_csv(size, seed=size)
-            t0 = time.perf_counter()
-            profile.profile_csv(body)
-            baseline = time.perf_counter() - t0
-            latencies = []
-            for i in range(files_per_size):
-                key = f"lat-{label.replace(' ', '')}/{i}.csv"
-                data = body + f"{i},extra,GB,1.00,2025-01-01,true\n".encode()
-                put = s3.put_object(Bucket=settings.bucket, Key=key, Body=data)
-                t0 = time.perf_counter()
-                latencies.append(watcher.wait(settings.bucket, key, put["ETag"].strip('"')) - t0)
-            p50 = statistics.median(latencies)
-            warm_1kb = warm_1kb or p50
+        figures: dict[str, dict[str, float]] = {}
+        for trigger in TRIGGERS:
+            mode_rows, figures[trigger] = _trigger_rows(
+                settings.replace(trigger=trigger), watcher, profile, files_per_size, burst, sustained_bursts
+            )
+            rows += mode_rows
+        for measure in figures[TRIGGERS[0]]:
+            direct, queue = figures["direct"][measure], figures["queue"][measure]
             rows.append(
                 {
-                    "measure": f"warm latency {label} (n={files_per_size})",
-                    "p50 s": round(p50, 3),
-                    "p95 s": round(percentile(latencies, 95), 3),
-                    "baseline in-process s": round(baseline, 3),
-                    "ratio": f"{p50 / baseline:.1f}x",
+                    "measure": f"queue vs direct: {'p50 ' if 'files/s' not in measure else ''}{measure}",
+                    "p50 s": f"queue {queue:.3f}",
+                    "p95 s": "",
+                    "baseline in-process s": f"direct {direct:.3f}",
+                    "ratio": f"{queue / direct:.2f}x",
                 }
             )
 
-        cli = _cli_upload_wait(settings, runs=10)
+        default = settings.replace(trigger=Settings().trigger)
+        assert run_setup(default).ok
+        cli = _cli_upload_wait(default, runs=10)
+        warm_1kb = figures[default.trigger]["1 KB"]
         rows.append(
             {
-                "measure": f"csvdrop upload --wait, 1 KB (process start -> exit, n={len(cli)})",
+                "measure": f"csvdrop upload --wait, 1 KB, trigger = {default.trigger} (start -> exit, n={len(cli)})",
                 "p50 s": round(statistics.median(cli), 3),
                 "p95 s": round(percentile(cli, 95), 3),
                 "baseline in-process s": f"{warm_1kb:.3f} (warm 1 KB latency)",
                 "ratio": f"{statistics.median(cli) / warm_1kb:.1f}x",
             }
-        )
-
-        body = make_csv(100 * 1024, seed=7)
-        t1 = time.perf_counter()
-        for _ in range(burst):
-            profile.profile_csv(body)
-        serial = time.perf_counter() - t1
-        # The first burst meets one warm execution environment (the cap's others start cold); the next ones
-        # meet them all warm: the sustained rate, as a median.
-        first = _burst(s3, watcher, settings.bucket, body, burst)
-        rows.append(_burst_row(f"burst: {burst} x 100 KB at once, all records, first burst", burst, first, serial))
-        later = sorted(
-            (_burst(s3, watcher, settings.bucket, body, burst) for _ in range(sustained_bursts)), key=lambda b: b[0]
-        )
-        median = later[len(later) // 2]
-        rates = ", ".join(f"{burst / b[0]:.1f}" for b in later)
-        rows.append(
-            _burst_row(f"sustained: median of {sustained_bursts} more bursts ({rates} files/s)", burst, median, serial)
         )
     return rows
 
