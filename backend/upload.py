@@ -26,6 +26,10 @@ ProgressCallback = Callable[[int, int], None]
 
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\\]")  # C0, DEL and C1 controls, backslash
 MAX_KEY_BYTES = 1024
+# Below this a file goes in one PutObject, whose answer carries the ETag. The managed transfer (a thread pool
+# per call) and the HEAD it needs for the ETag cost the app and LocalStack more CPU than a small file's upload
+# itself (`python -m bench load`); there is no progress worth drawing under a megabyte either.
+SINGLE_REQUEST_BYTES = 1024 * 1024
 
 
 _clients: dict[Settings, Any] = {}
@@ -141,10 +145,16 @@ def upload_file(
     )
     started = time.perf_counter()
     try:
-        s3.upload_file(
-            str(path), settings.bucket, key, Config=config, Callback=progress, ExtraArgs={"ContentType": "text/csv"}
-        )
-        head = s3.head_object(Bucket=settings.bucket, Key=key)
+        if size < SINGLE_REQUEST_BYTES:
+            if cancel is not None and cancel.is_set():
+                raise UploadCancelled(f"{path.name}: upload cancelled.")
+            put = s3.put_object(Bucket=settings.bucket, Key=key, Body=path.read_bytes(), ContentType="text/csv")
+            etag = str(put.get("ETag", ""))
+        else:
+            s3.upload_file(
+                str(path), settings.bucket, key, Config=config, Callback=progress, ExtraArgs={"ContentType": "text/csv"}
+            )
+            etag = str(s3.head_object(Bucket=settings.bucket, Key=key).get("ETag", ""))
     except UploadCancelled:
         raise
     except (BotoCoreError, ClientError, OSError) as exc:
@@ -160,4 +170,4 @@ def upload_file(
         raise UploadError(explain(_aws_error_inside(exc), settings, path)) from exc
     if on_progress:
         on_progress(size, size)
-    return UploadResult(key, str(head.get("ETag", "")).strip('"'), size, time.perf_counter() - started)
+    return UploadResult(key, etag.strip('"'), size, time.perf_counter() - started)

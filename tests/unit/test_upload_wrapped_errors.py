@@ -28,7 +28,8 @@ class _NoBucketClient:
 
 def test_missing_bucket_says_run_setup_not_the_wrapped_text(tmp_path: Path) -> None:
     path = tmp_path / "data.csv"
-    path.write_text("a\n1\n")
+    # Large enough for the managed transfer (smaller files go in one PutObject, which raises ClientError itself).
+    path.write_bytes(b"a\n" + b"1\n" * 600_000)
     settings = isolated_settings(tmp_path, bucket="gone-bucket")
     with pytest.raises(UploadError) as failure:
         upload_file(settings, path, key="data.csv", client=_NoBucketClient())
