@@ -7,6 +7,7 @@ they promise against the real LocalStack.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -14,6 +15,8 @@ from localstack.runtime import hooks
 
 from csvdrop_lambda_executor.async_pool import BoundedExecutor, async_concurrency
 from csvdrop_lambda_executor.log_batching import batched_log_loop
+
+LOG = logging.getLogger(__name__)
 
 
 @hooks.on_infra_start()
@@ -88,6 +91,12 @@ class _LongPollingClient:
         return {**response, "Messages": []}
 
 
+def _log_batch_failure(future: Any) -> None:
+    exc = future.exception()
+    if exc is not None:  # as LocalStack's poll loop logs a failed batch: its messages return after their timeout
+        LOG.warning("Polling or batch processing failed: %s", exc)
+
+
 @hooks.on_infra_start()
 def csvdrop_long_poll_sqs_event_sources() -> None:
     """SQS event source mappings without a batching window short-poll in LocalStack: every poll that finds
@@ -132,8 +141,38 @@ def csvdrop_long_poll_sqs_event_sources() -> None:
 
         return mark_then_call
 
-    SqsPoller.__init__ = init_long_polling
+    original_handle_messages = SqsPoller.handle_messages
+
+    def handle_messages_concurrently(self, messages, *args, **kwargs) -> None:
+        # LocalStack's poller invokes the function and waits for it before it receives again: one batch at a
+        # time, so the function's waits (S3 reads, the database, SNS) leave the other CPU idle. AWS's pollers run
+        # batches of a standard queue concurrently; here up to the async cap (the CPUs, at least 2) at once. The
+        # pool's submit waits for a free slot, so the poller receives nothing it cannot start: the rest stays in
+        # the queue, its visibility timeout not started. Each batch still deletes only its own messages.
+        pool = getattr(self, "csvdrop_batch_pool", None)
+        if pool is None or self.is_fifo_queue:
+            return original_handle_messages(self, messages, *args, **kwargs)
+        future = pool.submit(original_handle_messages, self, messages, *args, **kwargs)
+        future.add_done_callback(_log_batch_failure)
+
+    def init_with_batch_pool(self, *args, **kwargs) -> None:
+        init_long_polling(self, *args, **kwargs)
+        cap = async_concurrency()
+        if cap and cap > 1:
+            self.csvdrop_batch_pool = BoundedExecutor(cap, thread_name_prefix="csvdrop-sqs-batch")
+
+    original_close = SqsPoller.close
+
+    def close_with_batch_pool(self, *args, **kwargs) -> None:
+        pool = getattr(self, "csvdrop_batch_pool", None)
+        if pool is not None:
+            pool.shutdown(wait=False)  # batches under way finish; the poller's replacement has a pool of its own
+        return original_close(self, *args, **kwargs)
+
+    SqsPoller.__init__ = init_with_batch_pool
+    SqsPoller.close = close_with_batch_pool
     SqsPoller.poll_events = poll_events
+    SqsPoller.handle_messages = handle_messages_concurrently
     EsmWorker.stop = marking_stop(EsmWorker.stop, True)
     EsmWorker.delete = marking_stop(EsmWorker.delete, True)
     EsmWorker.start = marking_stop(EsmWorker.start, False)
