@@ -220,6 +220,7 @@ def run(files_per_size: int = 30, burst: int = 200, sustained_bursts: int = 3) -
         rows: list[dict[str, Any]] = []
         profile = _profile_module()
         stack_up(settings, use_docker=False)
+        assert run_setup(settings).ok  # the database exists from here on
         watcher = RecordWatcher(settings)
         figures: dict[str, dict[str, float]] = {}
         for trigger in TRIGGERS:
