@@ -68,7 +68,9 @@ class Settings:
     # How uploads reach the function. "direct": S3 invokes it once per object (asynchronously, with Lambda's
     # retries). "queue": S3 -> an SQS ingest queue -> the function in batches (one transaction and one notice
     # batch per invocation; a file that keeps failing goes to a dead-letter queue after queue_max_receives).
-    trigger: TriggerKind = "direct"
+    # The queue is the default: 1.4-1.8x the files per second of direct for the same single-file latency
+    # (`python -m bench load` / `pipeline`, README "Two triggers").
+    trigger: TriggerKind = "queue"
     # Messages per invocation: 1..10 without a batching window (SNS PublishBatch takes 10 too), up to 10,000
     # with one (AWS's limits for an SQS event source).
     queue_batch_size: int = 10

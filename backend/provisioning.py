@@ -397,6 +397,8 @@ def lambda_policy(ctx: Context) -> dict[str, Any]:
                     "sqs:ReceiveMessage",
                     "sqs:DeleteMessage",
                     "sqs:GetQueueAttributes",
+                    # The function brings a failed message back after seconds, not the visibility timeout.
+                    "sqs:GetQueueUrl",
                     "sqs:ChangeMessageVisibility",
                 ],
                 "Resource": f"arn:aws:sqs:{region}:{account}:{ingest_queue_name(s)}",

@@ -79,7 +79,15 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if "csvdrop_missing" in event:
         return mark_missing_objects(list(event.get("csvdrop_missing") or []))
     if any(isinstance(r, dict) and r.get("eventSource") == "aws:sqs" for r in event.get("Records") or []):
-        return handle_sqs_batch(event["Records"])
+        messages = event["Records"]
+        try:
+            answer = handle_sqs_batch(messages)
+        except Exception:
+            retry_soon(messages)
+            raise
+        failed = {item["itemIdentifier"] for item in answer["batchItemFailures"]}
+        retry_soon([m for m in messages if m.get("messageId") in failed])
+        return answer
     outcomes = []
     reprocess = event.get("csvdrop_reprocess") is True
     for record in event.get("Records", []):
@@ -233,6 +241,59 @@ def process_object(bucket: str, key: str, *, etag: str, sequencer: str, reproces
 # ---------------------------------------------------------------------------------------------- queue mode
 _PUBLISH_BATCH_ENTRIES = 10  # SNS PublishBatch's limit per call
 _PUBLISH_BATCH_BYTES = 256 * 1024  # and its limit on the call's messages together
+
+
+# A failed message comes back after 5 s, 10 s, 20 s ... (at most 5 minutes) instead of after the queue's
+# visibility timeout, which is sized for a slow file (6 x the function's timeout, AWS's guidance: 6 minutes by
+# default), not for a database that restarts. On its last delivery it comes back at once, to go to the DLQ.
+RETRY_BASE_S = 5
+RETRY_MAX_S = 300
+_queue_urls: dict[str, str] = {}
+
+
+def retry_delay(receives: int, max_receives: int) -> int:
+    if receives >= max_receives:
+        return 0
+    return int(min(RETRY_MAX_S, RETRY_BASE_S * 2 ** max(0, receives - 1)))
+
+
+def _queue_url(arn: str) -> str:
+    if arn not in _queue_urls:
+        _region, account, name = arn.split(":")[3:6]
+        _queue_urls[arn] = str(_client("sqs").get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account)["QueueUrl"])
+    return _queue_urls[arn]
+
+
+def retry_soon(messages: list[dict[str, Any]]) -> None:
+    """Makes failed messages visible again after retry_delay (ChangeMessageVisibilityBatch); on any error the
+    queue's own visibility timeout applies, so nothing is lost, only later."""
+    max_receives = _max_receives()
+    by_queue: dict[str, list[dict[str, Any]]] = {}
+    for message in messages:
+        if message.get("receiptHandle") and str(message.get("eventSourceARN", "")).startswith("arn:aws:sqs:"):
+            by_queue.setdefault(str(message["eventSourceARN"]), []).append(message)
+    for arn, batch in by_queue.items():
+        try:
+            url = _queue_url(arn)
+            for first in range(0, len(batch), 10):
+                entries = []
+                for i, message in enumerate(batch[first : first + 10]):
+                    try:
+                        receives = int((message.get("attributes") or {}).get("ApproximateReceiveCount") or 1)
+                    except (TypeError, ValueError):
+                        receives = 1
+                    entries.append(
+                        {
+                            "Id": str(i),
+                            "ReceiptHandle": message["receiptHandle"],
+                            "VisibilityTimeout": retry_delay(receives, max_receives),
+                        }
+                    )
+                _client("sqs").change_message_visibility_batch(QueueUrl=url, Entries=entries)
+        except Exception as exc:
+            LOG.warning(
+                "could not shorten the retry delay of %d messages (%s); the queue's own applies", len(batch), exc
+            )
 
 
 def _max_receives() -> int:

@@ -13,6 +13,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from testsupport import free_port, isolated_settings, set_up, shared_localstack_venv
@@ -51,9 +52,10 @@ def _keep_logs(settings: Settings, label: str) -> None:
 
 
 @contextmanager
-def private_stack(label: str) -> Iterator[Settings]:
-    """A running, provisioned LocalStack + MariaDB of one's own, as Settings. Skips the caller when the suite
-    runs against an external stack (CSVDROP_TEST_EXTERNAL_STACK): tests that stop services need their own."""
+def private_stack(label: str, **overrides: Any) -> Iterator[Settings]:
+    """A running, provisioned LocalStack + MariaDB of one's own, as Settings (``overrides``: other settings,
+    e.g. the trigger). Skips the caller when the suite runs against an external stack
+    (CSVDROP_TEST_EXTERNAL_STACK): tests that stop services need their own."""
     if os.environ.get("CSVDROP_TEST_EXTERNAL_STACK"):
         pytest.skip(f"{label}: stops or restarts services, so it needs its own private stack")
     state = Path(tempfile.mkdtemp(prefix=f"csvdrop-test-{label}-"))
@@ -64,6 +66,7 @@ def private_stack(label: str) -> Iterator[Settings]:
         localstack_port=ls_port,
         aws_endpoint=f"http://127.0.0.1:{ls_port}",
         mysql_port=my_port,
+        **overrides,
     )
     try:
         bring_up(settings, print, use_docker=False)

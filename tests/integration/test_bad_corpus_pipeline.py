@@ -114,17 +114,21 @@ def test_corpus_file_ends_as_expected(corpus_rows: dict[str, list[dict[str, Any]
     assert row["size_bytes"] > 0 and row["sha256"]
 
 
-def test_corpus_left_nothing_in_the_failed_events_queue(
+def test_corpus_left_nothing_in_the_failed_events_queues(
     provisioned: Settings, corpus_rows: dict[str, list[dict[str, Any]]]
 ) -> None:
-    """No invocation of the corpus crashed the function (its failure destination would hold the event)."""
+    """No invocation of the corpus crashed the function: neither the direct trigger's failure destination nor
+    the queue trigger's dead-letter queue holds one of its events."""
+    from backend.provisioning import dead_letter_queue_name
+
     prefix = next(r for rows in corpus_rows.values() for r in rows)["object_key"].split("/", 1)[0]
     sqs = aws.client(provisioned, "sqs")
-    url = sqs.get_queue_url(QueueName=provisioned.function_name + "-failed-events")["QueueUrl"]
     bodies = []
-    for _ in range(3):
-        got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=0, WaitTimeSeconds=0)
-        bodies += [m["Body"] for m in got.get("Messages", [])]
+    for name in (provisioned.function_name + "-failed-events", dead_letter_queue_name(provisioned)):
+        url = sqs.get_queue_url(QueueName=name)["QueueUrl"]
+        for _ in range(3):
+            got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=0, WaitTimeSeconds=0)
+            bodies += [m["Body"] for m in got.get("Messages", [])]
     assert not [b for b in bodies if prefix in b], bodies
 
 

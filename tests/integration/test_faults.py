@@ -50,8 +50,10 @@ LOG_GROUP_PREFIX = "/aws/lambda/"
 # ---------------------------------------------------------------------------------------------- the stack
 @pytest.fixture(scope="module")
 def fstack() -> Iterator[Settings]:
-    """A private, provisioned local cloud for this module only (it gets stopped and restarted)."""
-    with private_stack("faults") as settings:
+    """A private, provisioned local cloud for this module only (it gets stopped and restarted). The direct
+    trigger: these faults are its own (Lambda's async retries, its failure destination); the queue trigger's
+    (the function or the database away while files wait, a poison file) are in test_queue_trigger.py."""
+    with private_stack("faults", trigger="direct") as settings:
         yield settings
 
 

@@ -282,21 +282,35 @@ def test_upload_wait_exit_code_follows_the_record(provisioned: Settings, tmp_pat
 
 
 def test_setup_replaces_the_older_csv_only_trigger(provisioned: Settings, s3: Any) -> None:
+    """An older version's two csv-only S3 -> Lambda configurations become this version's trigger: the ingest
+    queue (the default), for every object under the prefix, removals too."""
     from backend.environment import environment_status
-    from backend.provisioning import NOTIFICATION_ID, NOTIFICATION_IDS, run_setup
+    from backend.provisioning import NOTIFICATION_IDS, QUEUE_NOTIFICATION_ID, ingest_queue_name, run_setup
 
-    def ours() -> list[dict[str, Any]]:
+    assert provisioned.trigger == "queue"
+
+    def ours() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         config = s3.get_bucket_notification_configuration(Bucket=provisioned.bucket)
-        return [c for c in config.get("LambdaFunctionConfigurations", []) if c["Id"] in NOTIFICATION_IDS]
+        lambdas = [c for c in config.get("LambdaFunctionConfigurations", []) if c["Id"] in NOTIFICATION_IDS]
+        return lambdas, [c for c in config.get("QueueConfigurations", []) if c["Id"] == QUEUE_NOTIFICATION_ID]
 
-    (current,) = ours()  # setup wrote one configuration: every object under the prefix
     wanted_events = ["s3:ObjectCreated:*", "s3:ObjectRemoved:*"]  # removals write the tombstones
-    assert current["Id"] == NOTIFICATION_ID and sorted(current["Events"]) == wanted_events
-    rules = current.get("Filter", {}).get("Key", {}).get("FilterRules", [])
-    assert [r["Name"].lower() for r in rules if r["Value"]] in ([], ["prefix"])
-    assert environment_status(provisioned)["trigger"].ok is True
 
-    arn = current["LambdaFunctionArn"]
+    def assert_queue_trigger() -> None:
+        lambdas, (queue,) = ours()
+        assert lambdas == []
+        assert queue["QueueArn"].endswith(":" + ingest_queue_name(provisioned))
+        assert sorted(queue["Events"]) == wanted_events
+        rules = queue.get("Filter", {}).get("Key", {}).get("FilterRules", [])
+        assert [(r["Name"].lower(), r["Value"]) for r in rules if r["Value"]] == (
+            [("prefix", provisioned.key_prefix)] if provisioned.key_prefix else []
+        )
+        assert environment_status(provisioned)["trigger"].ok is True
+
+    assert_queue_trigger()  # setup wrote one configuration: every object under the prefix
+    arn = aws.client(provisioned, "lambda").get_function_configuration(FunctionName=provisioned.function_name)[
+        "FunctionArn"
+    ]
     older = [
         {
             "Id": ident,
@@ -316,23 +330,12 @@ def test_setup_replaces_the_older_csv_only_trigger(provisioned: Settings, s3: An
     s3.put_bucket_notification_configuration(
         Bucket=provisioned.bucket, NotificationConfiguration={"LambdaFunctionConfigurations": older}
     )
-    health = environment_status(provisioned)["trigger"]
-    assert health.ok is False and "older setup" in health.detail
+    assert environment_status(provisioned)["trigger"].ok is False
 
     results = {r.name: r for r in run_setup(provisioned).results}
     assert all(r.status != "failed" for r in results.values()), results
     assert results["trigger"].status == "updated"
-    (replaced,) = ours()
-    assert (replaced["Id"], replaced["LambdaFunctionArn"], sorted(replaced["Events"])) == (
-        NOTIFICATION_ID,
-        arn,
-        wanted_events,
-    )
-    rules = replaced.get("Filter", {}).get("Key", {}).get("FilterRules", [])
-    assert [(r["Name"].lower(), r["Value"]) for r in rules if r["Value"]] == (
-        [("prefix", provisioned.key_prefix)] if provisioned.key_prefix else []
-    )
-    assert environment_status(provisioned)["trigger"].ok is True
+    assert_queue_trigger()
     assert {r.name: r for r in run_setup(provisioned).results}["trigger"].status == "found"
 
     key = _unique("notes.txt")  # a name the older trigger ignored

@@ -30,7 +30,7 @@ from backend import aws
 from backend.config import Settings
 from backend.export import FORMULA_STARTS, export_records
 from backend.notices import desktop_reader, reader_queue_name
-from backend.provisioning import FAILED_EVENTS_QUEUE_SUFFIX
+from backend.provisioning import FAILED_EVENTS_QUEUE_SUFFIX, ingest_queue_name
 from backend.store import StoreError, open_reader
 from backend.store.records import RecordQuery
 from backend.upload import UploadError, object_key_for, sanitize_key_part, upload_file
@@ -339,6 +339,18 @@ def test_lambda_role_grants_exactly_readme_actions(provisioned: Settings) -> Non
         ("logs:PutLogEvents", log_group),
         ("sqs:SendMessage", f"arn:aws:sqs:{s.region}:{account}:{s.function_name}{FAILED_EVENTS_QUEUE_SUFFIX}"),
     }
+    if s.trigger == "queue":  # README: "with the queue trigger, reading and settling messages of its ingest queue"
+        ingest = f"arn:aws:sqs:{s.region}:{account}:{ingest_queue_name(s)}"
+        expected |= {
+            (action, ingest)
+            for action in (
+                "sqs:ReceiveMessage",
+                "sqs:DeleteMessage",
+                "sqs:GetQueueAttributes",
+                "sqs:GetQueueUrl",
+                "sqs:ChangeMessageVisibility",
+            )
+        }
     assert granted == expected, f"extra: {granted - expected}; missing: {expected - granted}"
     for action, resource in granted:
         assert "*" not in action

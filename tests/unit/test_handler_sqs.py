@@ -352,3 +352,54 @@ def test_the_default_upsert_many_isolates_bad_records_but_not_outages() -> None:
     assert isinstance(results[1], ValueError)
     with pytest.raises(store_writer.StoreWriteError):
         writer.upsert_many([{"key": "new"}, {"key": "down"}])
+
+
+class FakeSqs:
+    def __init__(self) -> None:
+        self.changes: list[tuple[str, list[dict[str, Any]]]] = []
+
+    def get_queue_url(self, *, QueueName: str, QueueOwnerAWSAccountId: str) -> dict[str, Any]:
+        return {"QueueUrl": f"https://sqs.example/{QueueOwnerAWSAccountId}/{QueueName}"}
+
+    def change_message_visibility_batch(self, *, QueueUrl: str, Entries: list[dict[str, Any]]) -> dict[str, Any]:
+        self.changes.append((QueueUrl, Entries))
+        return {"Successful": [{"Id": e["Id"]} for e in Entries], "Failed": []}
+
+
+def test_failed_messages_come_back_after_seconds_and_on_the_last_delivery_at_once(
+    fakes: tuple[FakeS3, FakeWriter, FakeSns], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not after the queue's visibility timeout (minutes): 5 s, 10 s ...; the last delivery's message at once,
+    on its way to the dead-letter queue. A stored message is left alone (the poller deletes it)."""
+    s3, writer, _sns = fakes
+    sqs = FakeSqs()
+    monkeypatch.setitem(handler._clients, "sqs", sqs)
+    monkeypatch.setattr(handler, "_queue_urls", {})
+    s3.objects.update({"in/ok.csv": CSV, "in/p1.csv": CSV, "in/p2.csv": CSV, "in/p3.csv": CSV})
+    writer.refuse = ("in/p1.csv", "in/p2.csv", "in/p3.csv")
+    arn = "arn:aws:sqs:us-east-1:000000000000:process_csv-ingest"
+    messages = [
+        message("ok", s3_record("in/ok.csv")),
+        message("p1", s3_record("in/p1.csv"), receives=1),
+        message("p2", s3_record("in/p2.csv"), receives=2),
+        message("p3", s3_record("in/p3.csv"), receives=3),
+    ]
+    for m in messages:
+        m.update(receiptHandle=f"rh-{m['messageId']}", eventSourceARN=arn)
+    answer = handler.lambda_handler({"Records": messages}, None)
+    assert [f["itemIdentifier"] for f in answer["batchItemFailures"]] == ["p1", "p2", "p3"]
+    assert sqs.changes == [
+        (
+            "https://sqs.example/000000000000/process_csv-ingest",
+            [
+                {"Id": "0", "ReceiptHandle": "rh-p1", "VisibilityTimeout": 5},
+                {"Id": "1", "ReceiptHandle": "rh-p2", "VisibilityTimeout": 10},
+                {"Id": "2", "ReceiptHandle": "rh-p3", "VisibilityTimeout": 0},
+            ],
+        )
+    ]
+    writer.down = True  # the whole batch fails: every message comes back soon
+    sqs.changes.clear()
+    with pytest.raises(store_writer.StoreWriteError):
+        handler.lambda_handler({"Records": messages[:2]}, None)
+    assert [[e["VisibilityTimeout"] for e in entries] for _url, entries in sqs.changes] == [[5, 5]]

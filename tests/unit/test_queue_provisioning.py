@@ -149,6 +149,7 @@ def test_the_role_reads_the_ingest_queue_only_with_the_queue_trigger(queued: Set
         "sqs:ChangeMessageVisibility",
         "sqs:DeleteMessage",
         "sqs:GetQueueAttributes",
+        "sqs:GetQueueUrl",
         "sqs:ReceiveMessage",
     ]
     assert ingest_statement(queued.replace(trigger="direct")) == []

@@ -10,9 +10,9 @@ from testsupport import isolated_settings
 from backend.config import ConfigError, check_settings, load_settings
 
 
-def test_defaults_keep_the_direct_trigger_and_a_batch_of_ten(tmp_path: Path) -> None:
+def test_defaults_are_the_queue_trigger_and_a_batch_of_ten(tmp_path: Path) -> None:
     s = isolated_settings(tmp_path)
-    assert (s.trigger, s.queue_batch_size, s.queue_batch_window_s, s.queue_max_receives) == ("direct", 10, 0, 3)
+    assert (s.trigger, s.queue_batch_size, s.queue_batch_window_s, s.queue_max_receives) == ("queue", 10, 0, 3)
     assert s.queue_visibility_timeout_s == 0
     assert s.queue_visibility_timeout == 6 * s.lambda_timeout_s == 360
 

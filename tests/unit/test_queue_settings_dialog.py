@@ -12,7 +12,7 @@ from gui.settings_dialog import SettingsDialog
 
 
 def test_the_dialog_switches_to_the_queue_trigger_with_a_batch_size(qtbot: Any, tmp_path: Path) -> None:
-    settings = isolated_settings(tmp_path)
+    settings = isolated_settings(tmp_path, trigger="direct")
     dialog = SettingsDialog(settings)
     qtbot.addWidget(dialog)
     assert dialog.trigger.currentData() == "direct"
@@ -30,6 +30,13 @@ def test_the_dialog_switches_to_the_queue_trigger_with_a_batch_size(qtbot: Any, 
     save_settings(chosen, list(dialog.changed_keys()))
     saved = load_settings(env={}, config_path=settings.config_path)
     assert (saved.trigger, saved.queue_batch_size) == ("queue", 5)
+
+    back = SettingsDialog(saved)  # and back to direct, written as such (not left to the default)
+    qtbot.addWidget(back)
+    back.trigger.setCurrentIndex(back.trigger.findData("direct"))
+    assert back.changed_keys() == ["trigger"] and not back.batch.isEnabled()
+    save_settings(back.result_settings(), list(back.changed_keys()))
+    assert load_settings(env={}, config_path=settings.config_path).trigger == "direct"
 
 
 def test_more_than_ten_files_a_batch_needs_a_window_from_the_config_file(qtbot: Any, tmp_path: Path) -> None:
