@@ -12,6 +12,7 @@ failures with the profiler's long errors, warnings with long notes, dates over t
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import random
 import sys
@@ -77,7 +78,9 @@ class ShotReader:
         rows = [
             r
             for r in self.store.records.values()
-            if (query.status is None or r.status == query.status)
+            if (
+                query.status is None or r.status == query.status or (query.status == "FAILED" and r.status == "MISSING")
+            )
             and (not query.with_warnings or r.has_warnings)
             and (query.uploaded_from is None or r.uploaded_at >= query.uploaded_from)
             and (query.uploaded_to is None or r.uploaded_at < query.uploaded_to)
@@ -87,7 +90,7 @@ class ShotReader:
         def order(r: Any) -> tuple[Any, ...]:
             value = r.sort_value(query.sort)
             if query.sort == "status":  # as MySQL's status_rank: processed, with warnings, failed
-                value = 2 if r.status == "FAILED" else int(r.has_warnings)
+                value = 2 if r.status in ("FAILED", "MISSING") else int(r.has_warnings)
             elif query.sort in ("file_name", "key"):
                 value = value.lower()
             return (-1 if value is None else value, r.bucket, r.key)
@@ -420,6 +423,15 @@ def realistic_records(now: datetime) -> list[Any]:
         failed = rng.choice(REAL_ERRORS) if roll < 0.04 else None
         warned = rng.randrange(2, 4) if i == 17 else rng.randrange(1, 4) if 0.04 <= roll < 0.17 else 0
         records.append(realistic_record(rng, name, key, uploaded, failed=failed, warned=warned))
+    # One of today's objects was lost (a local cloud that stopped before the S3 journal existed) and
+    # `csvdrop reconcile` marked its record: the list shows the state, the record keeps the lost file's profile.
+    lost = next(i for i in range(14, 40) if records[i].status == "PROCESSED" and not records[i].has_warnings)
+    records[lost] = dataclasses.replace(
+        records[lost],
+        status="MISSING",
+        error=f"The object s3://my-csv-bucket/{records[lost].key} is no longer in S3 (it was lost, e.g. by a local "
+        "cloud that stopped without saving it); upload the file again.",
+    )
     return records
 
 
@@ -427,7 +439,8 @@ def realistic_notices(records: list[Any]) -> list[Any]:
     """A notice for each of today's newest files, as the queue delivered them (oldest first)."""
     from backend.notices import Notice
 
-    newest = sorted(records, key=lambda r: r.uploaded_at, reverse=True)[:12]
+    # Marking a record MISSING sends no notice (readers see it change in the list).
+    newest = sorted((r for r in records if r.status != "MISSING"), key=lambda r: r.uploaded_at, reverse=True)[:12]
     return [
         Notice(
             message_id=f"m-{r.key}",
