@@ -70,11 +70,11 @@ def interpreter_for(runtime: str) -> str:
     return find_interpreter(runtime)
 
 
+_runtime_dir_lock = threading.Lock()
+
+
 @functools.cache
-def runtime_dir() -> str:
-    """A directory of symlinks to boto3 & co. (the function's /var/runtime); '' when disabled."""
-    if os.environ.get("CSVDROP_LAMBDA_PROVIDE_BOTO3", "1") in ("0", "false", "no"):
-        return ""
+def _make_runtime_dir() -> str:
     target = Path(tempfile.gettempdir()) / f"csvdrop-lambda-runtime-{os.getpid()}"
     target.mkdir(parents=True, exist_ok=True)
     for name in RUNTIME_PACKAGES:
@@ -84,9 +84,19 @@ def runtime_dir() -> str:
         src = Path(spec.origin)
         src = src.parent if src.name == "__init__.py" else src
         link = target / src.name
-        if not link.exists():
+        if not link.is_symlink():
             link.symlink_to(src)
     return str(target)
+
+
+def runtime_dir() -> str:
+    """A directory of symlinks to boto3 & co. (the function's /var/runtime); '' when disabled. Made once, under a
+    lock: environments start on several threads at once (a burst, concurrent queue batches), and functools.cache
+    alone lets each of them run the body (the second symlink_to then failed with FileExistsError)."""
+    if os.environ.get("CSVDROP_LAMBDA_PROVIDE_BOTO3", "1") in ("0", "false", "no"):
+        return ""
+    with _runtime_dir_lock:
+        return _make_runtime_dir()
 
 
 def _check_runtime(function_version: FunctionVersion) -> str:
