@@ -506,8 +506,9 @@ def function_environment(ctx: Context) -> dict[str, str]:
         "TOPIC_ARN": ctx.facts["topic_arn"],
         # Profiling needs ~7x the file in memory (bench/bench_extract.py); keep a margin for the runtime.
         "MAX_OBJECT_BYTES": str(s.lambda_memory_mb * 1024 * 1024 // 10),
-        "TRIGGER": s.trigger,
-        # The function writes a FAILED record on a message's last attempt, before SQS moves it to the DLQ.
+        # The function writes a FAILED record on a message's last attempt, before SQS moves it to the DLQ. Set
+        # whatever the trigger (the function tells an SQS batch by its shape): switching triggers then leaves the
+        # function as it is (LocalStack drops S3 events that arrive while an updated function switches versions).
         "MAX_RECEIVES": str(s.queue_max_receives),
     }
     if s.metadata_store == "mysql":

@@ -32,7 +32,7 @@ def stack_group() -> None:
 def stack_up_command(settings: Settings) -> int:
     """Start the services that are not running (safe to repeat).
 
-    When LocalStack starts empty, the objects saved by `stack down` are put back and the environment that was
+    When LocalStack starts empty, the objects kept in its S3 journal are put back and the environment that was
     set up is set up again."""
     from backend.environment import bring_up
     from backend.stack import stack_status
@@ -48,7 +48,7 @@ def stack_up_command(settings: Settings) -> int:
 @stack_group.command("down")
 @with_settings
 def stack_down_command(settings: Settings) -> int:
-    """Save LocalStack's objects, then stop the services csvdrop started."""
+    """Stop the services csvdrop started (S3 writes are paused first; every acknowledged upload is on disk)."""
     from backend.stack import stack_down
 
     stack_down(settings, say)

@@ -71,6 +71,25 @@ def wait_until(predicate: Callable[[], bool], timeout_s: float, interval_s: floa
     return predicate()
 
 
+def _exited(proc: psutil.Process) -> bool:
+    """Gone, or a zombie: a service started by another process that is still running (the app, which ran
+    `stack up` in process) stays a zombie until that process reaps it, and waiting for it only times out."""
+    try:
+        return not proc.is_running() or proc.status() == psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return True
+
+
+def _wait_gone(procs: list[psutil.Process], timeout_s: float) -> list[psutil.Process]:
+    """The processes still alive after timeout_s (polled: psutil's wait cannot end on another's zombie)."""
+    deadline = time.monotonic() + timeout_s
+    alive = [p for p in procs if not _exited(p)]
+    while alive and time.monotonic() < deadline:
+        time.sleep(0.05)
+        alive = [p for p in alive if not _exited(p)]
+    return alive
+
+
 def terminate_tree(pid: int, timeout_s: float = 10.0) -> None:
     """SIGTERM the process and its descendants, then SIGKILL whatever is left after timeout_s."""
     try:
@@ -83,7 +102,7 @@ def terminate_tree(pid: int, timeout_s: float = 10.0) -> None:
             proc.send_signal(signal.SIGTERM)
         except psutil.Error:
             pass
-    _, alive = psutil.wait_procs(procs, timeout=timeout_s)
+    alive = _wait_gone(procs, timeout_s)
     # Children spawned while we waited (e.g. a Lambda environment) are collected too.
     try:
         alive += [c for c in parent.children(recursive=True) if c not in alive]
@@ -94,7 +113,7 @@ def terminate_tree(pid: int, timeout_s: float = 10.0) -> None:
             proc.kill()
         except psutil.Error:
             pass
-    psutil.wait_procs(alive, timeout=5)
+    _wait_gone(alive, 5)
     # Reap if it was our own child (tests start services from the same process).
     try:
         os.waitpid(pid, os.WNOHANG)

@@ -155,10 +155,11 @@ def test_the_role_reads_the_ingest_queue_only_with_the_queue_trigger(queued: Set
     assert ingest_statement(queued.replace(trigger="direct")) == []
 
 
-def test_the_function_is_told_its_trigger_and_the_attempts_before_the_dlq(queued: Settings) -> None:
+def test_the_function_is_told_the_attempts_before_the_dlq_and_not_changed_by_a_switch(queued: Settings) -> None:
     env = function_environment(_context(queued.replace(queue_max_receives=4)))
-    assert (env["TRIGGER"], env["MAX_RECEIVES"]) == ("queue", "4")
-    assert function_environment(_context(queued.replace(trigger="direct")))["TRIGGER"] == "direct"
+    assert env["MAX_RECEIVES"] == "4"
+    # Switching triggers must not update the function (LocalStack drops events during a version switch).
+    assert function_environment(_context(queued.replace(trigger="direct"))) == function_environment(_context(queued))
 
 
 def test_the_trigger_step_says_which_trigger(queued: Settings) -> None:
