@@ -114,3 +114,15 @@ def provisioned(stack: Settings) -> Settings:
     """The stack with `csvdrop setup` run on it (bucket, store, topic, queue, function, trigger)."""
     set_up(stack)
     return stack
+
+
+@pytest.fixture(scope="session")
+def restartable_stack() -> Iterator[Settings]:
+    """A private, provisioned stack that tests may stop, kill and restart (never the session `stack` others
+    share): one per session for the fault tests of every folder, as each start costs ~30 s. The direct trigger:
+    tests/integration/test_faults.py tests its faults (the queue trigger's are in test_queue_trigger.py); the
+    other users do not depend on the trigger."""
+    from private_stack import private_stack
+
+    with private_stack("restartable", trigger="direct") as settings:
+        yield settings

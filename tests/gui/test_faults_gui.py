@@ -6,12 +6,10 @@ Uses its own private stack (it stops LocalStack), never the session stack other 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from private_stack import private_stack
 from PySide6.QtCore import Qt
 
 from backend.config import Settings
@@ -23,9 +21,8 @@ pytestmark = [pytest.mark.stack, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
-def gui_stack() -> Iterator[Settings]:
-    with private_stack("faults-gui") as settings:
-        yield settings
+def gui_stack(restartable_stack: Settings) -> Settings:
+    return restartable_stack
 
 
 def test_upload_with_localstack_down_says_so_and_retry_completes(

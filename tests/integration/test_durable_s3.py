@@ -15,14 +15,12 @@ import signal
 import threading
 import time
 import uuid
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import psutil
 import pytest
 from botocore.exceptions import BotoCoreError, ClientError
-from private_stack import private_stack
 from testsupport import NotYet, mysql_admin, wait_until
 
 from backend import aws
@@ -36,9 +34,9 @@ pytestmark = [pytest.mark.stack, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
-def dstack() -> Iterator[Settings]:
-    with private_stack("durable-s3") as settings:
-        yield settings
+def dstack(restartable_stack: Settings) -> Settings:
+    """The session's restartable stack (tests/conftest.py): the kill below restarts it."""
+    return restartable_stack
 
 
 def _journal_files(settings: Settings, bucket: str) -> dict[str, tuple[dict[str, Any], bytes]]:

@@ -18,7 +18,6 @@ import termios
 import threading
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +25,7 @@ import psutil
 import pytest
 from botocore.exceptions import BotoCoreError, ClientError
 from pipeline_helpers import deliver_marker, mysql_row, wait_for_row
-from private_stack import private_stack, setup_or_fail
+from private_stack import setup_or_fail
 from testsupport import mysql_admin, wait_until
 
 from backend import aws
@@ -49,12 +48,12 @@ LOG_GROUP_PREFIX = "/aws/lambda/"
 
 # ---------------------------------------------------------------------------------------------- the stack
 @pytest.fixture(scope="module")
-def fstack() -> Iterator[Settings]:
-    """A private, provisioned local cloud for this module only (it gets stopped and restarted). The direct
+def fstack(restartable_stack: Settings) -> Settings:
+    """The session's restartable stack (tests/conftest.py; it gets stopped and restarted here). The direct
     trigger: these faults are its own (Lambda's async retries, its failure destination); the queue trigger's
     (the function or the database away while files wait, a poison file) are in test_queue_trigger.py."""
-    with private_stack("faults", trigger="direct") as settings:
-        yield settings
+    assert restartable_stack.trigger == "direct"
+    return restartable_stack
 
 
 def _unique(name: str) -> str:
