@@ -67,6 +67,26 @@ def mysql_row(settings: Settings, key: str) -> dict[str, Any] | None:
     return rows[0] if rows else None
 
 
+def rows_by_key(settings: Settings, keys: list[str], *, live_only: bool = False) -> dict[str, list[dict[str, Any]]]:
+    """Every row of the bucket per key (a duplicate would show up as two); ``live_only``: no tombstones."""
+    conn = mysql_admin(settings)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(
+                "SELECT object_key, status, etag, revision, row_count, deleted FROM csv_metadata WHERE bucket = %s"
+                + (" AND deleted = 0" if live_only else ""),
+                (settings.bucket,),
+            )
+            rows = cur.fetchall()
+    finally:
+        conn.close()
+    out: dict[str, list[dict[str, Any]]] = {k: [] for k in keys}
+    for row in rows:
+        if row["object_key"] in out:
+            out[row["object_key"]].append(row)
+    return out
+
+
 def wait_for_row(settings: Settings, key: str, etag: str | None = None, timeout: float = 60) -> dict[str, Any]:
     """The key's record in MySQL once it exists (with this upload's ETag, when given), JSON columns decoded."""
 

@@ -182,6 +182,32 @@ def hostile_record(key: str, sequencer: str = "01") -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------------------------------- MySQL
+def insert_old_rows(cur: Any, prefix: str, rows: list[tuple[str, int]]) -> None:
+    """Rows as an older writer stored them, straight into csv_metadata of bucket "bkt" (for migration tests):
+    ``rows`` are (status, warning_count); keys ``<prefix><i>.csv``, uploaded a day apart, revisions 1, 2, ..."""
+    import datetime as dt
+
+    for i, (status, warnings) in enumerate(rows):
+        key = f"{prefix}{i}.csv"
+        cur.execute(
+            "INSERT INTO csv_metadata (key_hash, bucket, object_key, file_name, status, size_bytes, etag,"
+            " sequencer, uploaded_at, processed_at, duration_ms, has_bom, row_count, column_names,"
+            " duplicate_column_names, column_profiles, sample_rows, revision, created_at, updated_at,"
+            " warnings, warning_count) VALUES (%s, 'bkt', %s, %s, %s, 10, 'e', '01', %s, %s, 1, 0, NULL,"
+            " '[]', '[]', '[]', '[]', %s, UTC_TIMESTAMP(6), UTC_TIMESTAMP(6), '[]', %s)",
+            (
+                store_writer.key_hash("bkt", key),
+                key,
+                f"{i}.csv",
+                status,
+                dt.datetime(2026, 1, 1) + dt.timedelta(days=i),
+                dt.datetime(2026, 1, 2),
+                i + 1,
+                warnings,
+            ),
+        )
+
+
 @dataclass
 class MySqlTestDb:
     settings: Settings  # points at the test database; writer/reader user names are this module's own

@@ -21,7 +21,8 @@ from typing import Any
 import psutil
 import pytest
 from botocore.exceptions import BotoCoreError, ClientError
-from testsupport import NotYet, mysql_admin, wait_until
+from pipeline_helpers import rows_by_key
+from testsupport import NotYet, wait_until
 
 from backend import aws
 from backend.config import Settings
@@ -141,23 +142,6 @@ def _kill_localstack(settings: Settings) -> None:
     assert not service.healthy()
 
 
-def _live_records(settings: Settings, keys: list[str]) -> dict[str, list[dict[str, Any]]]:
-    conn = mysql_admin(settings)
-    try:
-        with conn.cursor() as cur:
-            cur.execute(
-                "SELECT object_key, etag FROM csv_metadata WHERE bucket = %s AND deleted = 0", (settings.bucket,)
-            )
-            rows = cur.fetchall()
-    finally:
-        conn.close()
-    out: dict[str, list[dict[str, Any]]] = {k: [] for k in keys}
-    for row in rows:
-        if row["object_key"] in out:
-            out[row["object_key"]].append(row)
-    return out
-
-
 OLD_BODY = b"from,the\nold,snapshot\n"
 
 
@@ -239,7 +223,7 @@ def test_kill_9_mid_uploads_then_bring_up_keeps_every_acknowledged_object(dstack
     keys = sorted(acknowledged)
 
     def one_live_record_each() -> dict[str, list[dict[str, Any]]] | NotYet:
-        records = _live_records(dstack, keys)
+        records = rows_by_key(dstack, keys, live_only=True)
         if any(len(rows) != 1 or rows[0]["etag"] != acknowledged[k].strip('"') for k, rows in records.items()):
             return NotYet({k: v for k, v in records.items() if len(v) != 1})
         return records

@@ -24,7 +24,7 @@ from typing import Any
 import psutil
 import pytest
 from botocore.exceptions import BotoCoreError, ClientError
-from pipeline_helpers import deliver_marker, mysql_row, wait_for_row
+from pipeline_helpers import deliver_marker, mysql_row, rows_by_key, wait_for_row
 from private_stack import setup_or_fail
 from testsupport import mysql_admin, wait_until
 
@@ -72,25 +72,6 @@ def _csv_bytes(target_bytes: int, seed: str = "") -> bytes:
         size += len(line)
         i += 1
     return b"".join(lines)
-
-
-def _rows_for(settings: Settings, keys: list[str]) -> dict[str, list[dict[str, Any]]]:
-    """Every row per key (a duplicate would show up as two)."""
-    conn = mysql_admin(settings)
-    try:
-        with conn.cursor() as cur:
-            cur.execute(
-                "SELECT object_key, status, etag, revision, row_count FROM csv_metadata WHERE bucket = %s",
-                (settings.bucket,),
-            )
-            rows = cur.fetchall()
-    finally:
-        conn.close()
-    out: dict[str, list[dict[str, Any]]] = {k: [] for k in keys}
-    for row in rows:
-        if row["object_key"] in out:
-            out[row["object_key"]].append(row)
-    return out
 
 
 def _all_rows(settings: Settings) -> dict[str, dict[str, Any]]:
@@ -213,7 +194,7 @@ def test_old_event_after_new_upload_and_duplicate_delivery_change_nothing(fstack
     for _ in range(2):  # the new upload's event, delivered again (twice)
         again = deliver(new_etag, len(new_body))
         assert again["results"][0].get("stored") is False, again
-    rows = _rows_for(fstack, [key])[key]
+    rows = rows_by_key(fstack, [key])[key]
     assert len(rows) == 1, rows
     assert (rows[0]["etag"], rows[0]["row_count"]) == (new_etag, 2)
     assert rows[0]["revision"] == newest["revision"], "a late or duplicate event rewrote the record"
@@ -315,7 +296,7 @@ def test_reader_connection_killed_while_polling_loses_and_duplicates_nothing(fst
     assert not errors, f"a killed connection escaped as an error instead of a transparent reconnect: {errors}"
     duplicated = {k: v for k, v in seen.items() if len(v) != 1}
     assert not duplicated, f"records delivered more than once: {duplicated}"
-    rows = _rows_for(fstack, keys)
+    rows = rows_by_key(fstack, keys)
     assert all(len(r) == 1 and r[0]["status"] == "PROCESSED" for r in rows.values()), rows
 
 
@@ -362,7 +343,7 @@ def test_lambda_child_killed_mid_invocation_is_retried_into_one_record(fstack: S
     assert "signal: killed" in logs
     assert not {c.pid for c in frozen} & {c.pid for c in _lambda_children(fstack)}
     deliver_marker(fstack, "after-kill")  # a duplicate delivery sent before it has been handled by now
-    rows = _rows_for(fstack, [key])[key]
+    rows = rows_by_key(fstack, [key])[key]
     assert len(rows) == 1 and rows[0]["revision"] == row["revision"], rows
 
 
@@ -387,7 +368,7 @@ def test_mysql_down_briefly_the_async_retry_stores_the_record(fstack: Settings) 
         mysql.start()
     row = wait_for_row(fstack, key, put["ETag"].strip('"'), timeout=60)  # retries after 5 s and 10 s
     assert row["status"] == "PROCESSED" and row["row_count"] == 2
-    assert len(_rows_for(fstack, [key])[key]) == 1
+    assert len(rows_by_key(fstack, [key])[key]) == 1
 
 
 def test_mysql_down_past_the_retries_reconcile_stores_the_record_once(fstack: Settings) -> None:
@@ -433,7 +414,7 @@ def test_mysql_down_past_the_retries_reconcile_stores_the_record_once(fstack: Se
         assert again.missing == 0 and again.redriven == 0, again
     marker = deliver_marker(fstack, "after-reconcile")["object_key"]
     assert {k: v for k, v in _all_rows(fstack).items() if k != marker} == settled
-    assert len(_rows_for(fstack, [key])[key]) == 1
+    assert len(rows_by_key(fstack, [key])[key]) == 1
 
 
 # ---------------------------------------------------------------------------------------------- restarts
@@ -481,7 +462,7 @@ def test_localstack_stopped_mid_upload_says_so_and_the_retry_completes(fstack: S
     assert row["status"] == "PROCESSED", row["error"]
     assert row["size_bytes"] == path.stat().st_size
     deliver_marker(fstack, "after-cut-off")  # the cut-off upload, were it to land late, has landed by now
-    rows = _rows_for(fstack, [key])[key]
+    rows = rows_by_key(fstack, [key])[key]
     assert len(rows) == 1 and (rows[0]["etag"], rows[0]["revision"]) == (result.etag, row["revision"]), rows
 
 
@@ -588,7 +569,7 @@ def test_stack_down_with_uploads_in_flight_then_up_loses_nothing(fstack: Setting
         assert row["status"] == "PROCESSED", (path.name, row["error"])
         revisions[keys[path]] = row["revision"]
     deliver_marker(fstack, "after-retries")  # a cut-off upload landing late, or a second delivery, has by now
-    rows = _rows_for(fstack, list(keys.values()))
+    rows = rows_by_key(fstack, list(keys.values()))
     rewritten = {k: r for k, r in rows.items() if [x["revision"] for x in r] != [revisions[k]]}
     assert not rewritten, rewritten
     after = _all_rows(fstack)

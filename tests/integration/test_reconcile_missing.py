@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +11,7 @@ import pymysql
 import pymysql.cursors
 import pytest
 from pipeline_helpers import deliver_marker, mysql_row, wait_for_row
-from store_fixtures import MySqlTestDb, make_record, store_writer
+from store_fixtures import MySqlTestDb, insert_old_rows, make_record
 from testsupport import mysql_admin
 
 from backend import aws
@@ -41,25 +40,7 @@ def test_migration_0004_ranks_missing_with_failed_recounts_and_reruns(stack: Set
         _ensure_database(conn, settings.mysql_database)
         assert len(apply_migrations(conn, tmp_path)) == 3
         with conn.cursor() as cur:  # a version-3 database that already holds a MISSING row (ranked 0 there)
-            for i, (status, warnings) in enumerate((("PROCESSED", 0), ("FAILED", 0), ("MISSING", 0))):
-                key = f"v3/{i}.csv"
-                cur.execute(
-                    "INSERT INTO csv_metadata (key_hash, bucket, object_key, file_name, status, size_bytes, etag,"
-                    " sequencer, uploaded_at, processed_at, duration_ms, has_bom, row_count, column_names,"
-                    " duplicate_column_names, column_profiles, sample_rows, revision, created_at, updated_at,"
-                    " warnings, warning_count) VALUES (%s, 'bkt', %s, %s, %s, 10, 'e', '01', %s, %s, 1, 0, NULL,"
-                    " '[]', '[]', '[]', '[]', %s, UTC_TIMESTAMP(6), UTC_TIMESTAMP(6), '[]', %s)",
-                    (
-                        store_writer.key_hash("bkt", key),
-                        key,
-                        f"{i}.csv",
-                        status,
-                        datetime(2026, 1, 1) + timedelta(days=i),
-                        datetime(2026, 1, 2),
-                        i + 1,
-                        warnings,
-                    ),
-                )
+            insert_old_rows(cur, "v3/", [("PROCESSED", 0), ("FAILED", 0), ("MISSING", 0)])
             cur.execute("DELETE FROM csv_metadata_counts")
             cur.execute(
                 "INSERT INTO csv_metadata_counts (bucket, status_rank, n) SELECT bucket, status_rank, COUNT(*)"

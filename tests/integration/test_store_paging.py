@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from store_fixtures import MySqlTestDb, dynamo_writer_env, make_record, store_writer
+from store_fixtures import MySqlTestDb, dynamo_writer_env, insert_old_rows, make_record, store_writer
 
 from backend.config import Settings
 from backend.store import RecordQuery, StoreError, open_reader
@@ -176,25 +176,7 @@ def test_migration_0003_upgrades_a_v2_database_and_reruns(stack: Settings, tmp_p
         _ensure_database(conn, settings.mysql_database)
         assert len(apply_migrations(conn, tmp_path)) == 2
         with conn.cursor() as cur:  # rows as the version-2 writer stored them: no deleted flag, no counts
-            for i, (status, warnings) in enumerate((("PROCESSED", 0), ("PROCESSED", 2), ("FAILED", 0))):
-                key = f"v2/{i}.csv"
-                cur.execute(
-                    "INSERT INTO csv_metadata (key_hash, bucket, object_key, file_name, status, size_bytes, etag,"
-                    " sequencer, uploaded_at, processed_at, duration_ms, has_bom, row_count, column_names,"
-                    " duplicate_column_names, column_profiles, sample_rows, revision, created_at, updated_at,"
-                    " warnings, warning_count) VALUES (%s, 'bkt', %s, %s, %s, 10, 'e', '01', %s, %s, 1, 0, NULL,"
-                    " '[]', '[]', '[]', '[]', %s, UTC_TIMESTAMP(6), UTC_TIMESTAMP(6), '[]', %s)",
-                    (
-                        store_writer.key_hash("bkt", key),
-                        key,
-                        f"{i}.csv",
-                        status,
-                        datetime(2026, 1, 1) + timedelta(days=i),
-                        datetime(2026, 1, 2),
-                        i + 1,
-                        warnings,
-                    ),
-                )
+            insert_old_rows(cur, "v2/", [("PROCESSED", 0), ("PROCESSED", 2), ("FAILED", 0)])
             cur.execute("UPDATE csv_metadata_revision SET revision = 3 WHERE id = 1")
     finally:
         conn.close()
