@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from testsupport import free_port, isolated_settings, set_up, shared_localstack_venv
+from testsupport import free_port, isolated_settings, own_environment, set_up, shared_localstack_venv
 
 from backend.config import Settings, load_settings
 
@@ -90,21 +90,7 @@ def stack() -> Iterator[Settings]:
 def separate_environment(stack: Settings) -> Settings:
     """An environment of its own on the session's stack (its own names), set up, for a test that tears it
     down: the shared `provisioned` one stays whole for the other tests."""
-    tag = uuid.uuid4().hex[:6]
-    settings = stack.replace(
-        bucket=f"csvdrop-teardown-{tag}",
-        function_name=f"process_csv_{tag}",
-        topic_name=f"notices-{tag}",
-        queue_name=f"app-notices-{tag}",
-        role_name=f"csvdrop-role-{tag}",
-        layer_name=f"csvdrop-deps-{tag}",
-        db_secret_name=f"csvdrop-{tag}/db-writer",
-        reader_secret_name=f"csvdrop-{tag}/db-reader",
-        mysql_database=f"csvdrop_{tag}",
-        mysql_writer_user=f"w_{tag}",
-        mysql_reader_user=f"r_{tag}",
-        dynamodb_table=f"CsvDrop{tag}",
-    )
+    settings = own_environment(stack, uuid.uuid4().hex[:6], bucket_prefix="csvdrop-teardown-")
     set_up(settings)
     return settings
 

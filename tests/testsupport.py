@@ -63,6 +63,26 @@ def isolated_settings(folder: Path, **overrides: Any) -> Settings:
     return load_settings(env={}, config_path=folder / "csvdrop-config.toml", **overrides)
 
 
+def own_environment(stack: Settings, tag: str, bucket_prefix: str = "csvdrop-env-", **overrides: Any) -> Settings:
+    """Settings for an environment of its own on a stack: every name (bucket, function, topic, queues, role,
+    layer, secrets, database, users, table) made from ``tag``, plus ``overrides``. Not set up."""
+    return stack.replace(
+        bucket=f"{bucket_prefix}{tag}",
+        function_name=f"process_csv_{tag}",
+        topic_name=f"notices-{tag}",
+        queue_name=f"app-notices-{tag}",
+        role_name=f"csvdrop-role-{tag}",
+        layer_name=f"csvdrop-deps-{tag}",
+        db_secret_name=f"csvdrop-{tag}/db-writer",
+        reader_secret_name=f"csvdrop-{tag}/db-reader",
+        mysql_database=f"csvdrop_{tag}",
+        mysql_writer_user=f"w_{tag}",
+        mysql_reader_user=f"r_{tag}",
+        dynamodb_table=f"CsvDrop{tag}",
+        **overrides,
+    )
+
+
 def set_up(settings: Settings) -> PlanOutcome:
     """`csvdrop setup` for a test: every step must succeed, and the smoke test must not have needed a
     re-send (the product re-sends a file whose S3 event LocalStack dropped; a test must see that drop)."""

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 from pipeline_helpers import mysql_row, wait_for_row
-from testsupport import NotYet, mysql_admin, set_up, wait_until
+from testsupport import NotYet, mysql_admin, own_environment, set_up, wait_until
 
 from backend import aws
 from backend.config import Settings
@@ -43,20 +43,10 @@ POISON = "poison.csv"
 
 @pytest.fixture(scope="module")
 def queued(stack: Settings) -> Settings:
-    tag = uuid.uuid4().hex[:6]
-    settings = stack.replace(
-        bucket=f"csvdrop-queue-{tag}",
-        function_name=f"process_csv_q{tag}",
-        topic_name=f"notices-q{tag}",
-        queue_name=f"app-notices-q{tag}",
-        role_name=f"csvdrop-role-q{tag}",
-        layer_name=f"csvdrop-deps-q{tag}",
-        db_secret_name=f"csvdrop-q{tag}/db-writer",
-        reader_secret_name=f"csvdrop-q{tag}/db-reader",
-        mysql_database=f"csvdrop_q{tag}",
-        mysql_writer_user=f"w_q{tag}",
-        mysql_reader_user=f"r_q{tag}",
-        dynamodb_table=f"CsvDropQ{tag}",
+    settings = own_environment(
+        stack,
+        "q" + uuid.uuid4().hex[:6],
+        bucket_prefix="csvdrop-queue-",
         trigger="queue",
         queue_visibility_timeout_s=VISIBILITY_S,
         lambda_timeout_s=VISIBILITY_S,
