@@ -49,6 +49,8 @@ def test_compose_file_is_valid_and_mirrors_the_launcher(tmp_path: Path) -> None:
         "PROVIDER_OVERRIDE_DYNAMODB",
         "LAMBDA_KEEPALIVE_MS",
         "LAMBDA_RETRY_BASE_DELAY",
+        "LAMBDA_EVENT_SOURCE_MAPPING_POLL_INTERVAL_SEC",
+        "LAMBDA_EVENT_SOURCE_MAPPING_MAX_BACKOFF_ON_EMPTY_POLL_SEC",
         "IN_MEMORY_CLIENT",
     ):
         assert key not in path_specific
