@@ -119,15 +119,12 @@ def drop(
     """Uploads every file at once as the app does, then waits until each has exactly one record (when asked)."""
     watcher = RecordWatcher(settings) if wait_for_records else None
     prefix = f"load-{uuid.uuid4().hex[:6]}/"
-    client = aws.client(settings.replace(bucket=bucket), "s3")
+    target = settings.replace(bucket=bucket)
+    client = aws.client(target, "s3")
     cpu0 = memory.cpu()
     t0 = time.perf_counter()
     with ThreadPoolExecutor(max_workers=settings.parallel_uploads * 4) as pool:
-        list(
-            pool.map(
-                lambda p: upload_file(settings.replace(bucket=bucket), p, key=prefix + p.name, client=client), paths
-            )
-        )
+        list(pool.map(lambda p: upload_file(target, p, key=prefix + p.name, client=client), paths))
     uploaded = time.perf_counter() - t0
     total = distinct = 0
     if watcher is not None:

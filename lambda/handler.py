@@ -251,6 +251,14 @@ RETRY_MAX_S = 300
 _queue_urls: dict[str, str] = {}
 
 
+def _deliveries(message: dict[str, Any]) -> int:
+    """How many times SQS has handed this message out (1 on its first delivery)."""
+    try:
+        return int((message.get("attributes") or {}).get("ApproximateReceiveCount") or 1)
+    except (TypeError, ValueError):
+        return 1
+
+
 def retry_delay(receives: int, max_receives: int) -> int:
     if receives >= max_receives:
         return 0
@@ -278,15 +286,11 @@ def retry_soon(messages: list[dict[str, Any]]) -> None:
             for first in range(0, len(batch), 10):
                 entries = []
                 for i, message in enumerate(batch[first : first + 10]):
-                    try:
-                        receives = int((message.get("attributes") or {}).get("ApproximateReceiveCount") or 1)
-                    except (TypeError, ValueError):
-                        receives = 1
                     entries.append(
                         {
                             "Id": str(i),
                             "ReceiptHandle": message["receiptHandle"],
-                            "VisibilityTimeout": retry_delay(receives, max_receives),
+                            "VisibilityTimeout": retry_delay(_deliveries(message), max_receives),
                         }
                     )
                 _client("sqs").change_message_visibility_batch(QueueUrl=url, Entries=entries)
@@ -361,12 +365,6 @@ def handle_sqs_batch(messages: list[dict[str, Any]]) -> dict[str, Any]:
     pending: list[tuple[str, dict[str, Any]]] = []  # (messageId, profiled record) to store together
     last_chances: list[tuple[str, dict[str, Any], str]] = []  # (messageId, record, why it could not be stored)
 
-    def attempts(message: dict[str, Any]) -> int:
-        try:
-            return int((message.get("attributes") or {}).get("ApproximateReceiveCount") or 1)
-        except (TypeError, ValueError):
-            return 1
-
     def fail(message_id: str) -> None:
         if message_id not in failed_ids:
             failed_ids.append(message_id)
@@ -374,7 +372,7 @@ def handle_sqs_batch(messages: list[dict[str, Any]]) -> dict[str, Any]:
     receives: dict[str, int] = {}
     for message in messages:
         message_id = str(message.get("messageId") or "")
-        receives[message_id] = attempts(message)
+        receives[message_id] = _deliveries(message)
         try:
             s3_records = _s3_records_of(str(message.get("body") or ""))
         except ValueError as exc:

@@ -88,21 +88,27 @@ def test_a_malformed_record_is_its_own_entry(db: MySqlTestDb, writer: Any) -> No
     assert list(_rows(db)) == ["a.csv"]
 
 
-@pytest.fixture()
-def poison_trigger(db: MySqlTestDb) -> Iterator[None]:
-    """A BEFORE INSERT trigger refusing any key containing 'poison', as a constraint or an operator's trigger
-    could refuse a row."""
+def _refusing(db: MySqlTestDb, name: str, table: str, condition: str, message: str) -> Iterator[None]:
+    """A BEFORE INSERT trigger on ``table`` that SIGNALs ``message`` when ``condition`` holds, while the test runs."""
     with db.admin() as conn, conn.cursor() as cur:
         cur.execute(
-            "CREATE TRIGGER csvdrop_test_poison BEFORE INSERT ON csv_metadata FOR EACH ROW "
-            "BEGIN IF NEW.object_key LIKE '%poison%' THEN "
-            "SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'poison rows are refused'; END IF; END"
+            f"CREATE TRIGGER {name} BEFORE INSERT ON {table} FOR EACH ROW "
+            f"BEGIN IF {condition} THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = '{message}'; END IF; END"
         )
     try:
         yield
     finally:
         with db.admin() as conn, conn.cursor() as cur:
-            cur.execute("DROP TRIGGER IF EXISTS csvdrop_test_poison")
+            cur.execute(f"DROP TRIGGER IF EXISTS {name}")
+
+
+@pytest.fixture()
+def poison_trigger(db: MySqlTestDb) -> Iterator[None]:
+    """A BEFORE INSERT trigger refusing any key containing 'poison', as a constraint or an operator's trigger
+    could refuse a row."""
+    yield from _refusing(
+        db, "csvdrop_test_poison", "csv_metadata", "NEW.object_key LIKE '%poison%'", "poison rows are refused"
+    )
 
 
 @pytest.mark.usefixtures("poison_trigger")
@@ -131,17 +137,9 @@ def test_a_record_refused_by_a_trigger_fails_alone_and_the_others_commit(db: MyS
 @pytest.fixture()
 def counts_trigger(db: MySqlTestDb) -> Iterator[None]:
     """Refuses the live count of a 'poison' bucket: a record whose row went in and whose second statement fails."""
-    with db.admin() as conn, conn.cursor() as cur:
-        cur.execute(
-            "CREATE TRIGGER csvdrop_test_counts BEFORE INSERT ON csv_metadata_counts FOR EACH ROW "
-            "BEGIN IF NEW.bucket LIKE 'poison%' THEN "
-            "SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'poison counts are refused'; END IF; END"
-        )
-    try:
-        yield
-    finally:
-        with db.admin() as conn, conn.cursor() as cur:
-            cur.execute("DROP TRIGGER IF EXISTS csvdrop_test_counts")
+    yield from _refusing(
+        db, "csvdrop_test_counts", "csv_metadata_counts", "NEW.bucket LIKE 'poison%'", "poison counts are refused"
+    )
 
 
 @pytest.mark.usefixtures("counts_trigger")
