@@ -1,6 +1,7 @@
 """LocalStack start-up hooks that make the local Lambda service fit a small machine (entry points in
 pyproject.toml): async invocations capped per function (async_pool.py), Lambda logs delivered in batches
-(log_batching.py) and SQS event sources long-polled (below). Each replaces one LocalStack internal, pinned by
+(log_batching.py), SQS event sources long-polled (below) and S3 -> SQS notifications sent in batches under load
+(group_send.py). Each replaces one LocalStack internal, pinned by
 stack/localstack-constraints.txt; tests/integration/test_lambda_executor.py and test_queue_trigger.py check what
 they promise against the real LocalStack.
 """
@@ -14,6 +15,7 @@ from typing import Any
 from localstack.runtime import hooks
 
 from csvdrop_lambda_executor.async_pool import BoundedExecutor, async_concurrency
+from csvdrop_lambda_executor.group_send import GroupSender
 from csvdrop_lambda_executor.log_batching import batched_log_loop
 
 LOG = logging.getLogger(__name__)
@@ -176,3 +178,39 @@ def csvdrop_long_poll_sqs_event_sources() -> None:
     EsmWorker.stop = marking_stop(EsmWorker.stop, True)
     EsmWorker.delete = marking_stop(EsmWorker.delete, True)
     EsmWorker.start = marking_stop(EsmWorker.start, False)
+
+
+@hooks.on_infra_start()
+def csvdrop_batch_s3_queue_notifications() -> None:
+    """S3's notifications to an SQS queue go through GroupSender: one SendMessageBatch for those that arrive
+    while a send is under way, instead of one SendMessage each (see group_send.py)."""
+    import json
+
+    from localstack.aws.connect import connect_to
+    from localstack.services.s3.notifications import SqsNotifier
+    from localstack.utils.aws import arns
+    from localstack.utils.aws.arns import parse_arn, s3_bucket_arn
+    from localstack.utils.aws.client_types import ServicePrincipal
+
+    def send(target: Any, batch: list[tuple[str, dict[str, Any]]]) -> None:
+        queue_arn, source_arn = target
+        sqs = connect_to(region_name=parse_arn(queue_arn)["region"]).sqs.request_metadata(
+            source_arn=source_arn, service_principal=ServicePrincipal.s3
+        )
+        entries = [
+            {"Id": str(i), "MessageBody": body, "MessageSystemAttributes": attributes}
+            for i, (body, attributes) in enumerate(batch)
+        ]
+        response = sqs.send_message_batch(QueueUrl=arns.sqs_queue_url_for_arn(queue_arn), Entries=entries)
+        for failed in response.get("Failed", []):
+            LOG.error("S3 notification not sent to %s: %s", queue_arn, failed)
+
+    sender: GroupSender[tuple[str, dict[str, Any]]] = GroupSender(send)
+
+    def notify(self, ctx, config) -> None:
+        message = json.dumps(self._get_event_payload(ctx, config.get("Id")))
+        attributes = {"AWSTraceHeader": {"DataType": "String", "StringValue": ctx.xray}} if ctx.xray else {}
+        sender.submit((config["QueueArn"], s3_bucket_arn(ctx.bucket_name, region=ctx.region)), (message, attributes))
+
+    SqsNotifier.notify = notify
+

@@ -203,3 +203,61 @@ def test_batches_respect_cloudwatch_count_and_size_limits() -> None:
     assert [len(c) for c in batching.chunked(events, max_events=100, max_bytes=1_000)] == [8, 8, 8, 1]
     huge = [{"timestamp": 1, "message": "é" * 600_000}, {"timestamp": 1, "message": "ok"}]
     assert [len(c) for c in batching.chunked(huge)] == [1, 1]  # 1.2 MB of UTF-8 alone; never an empty batch
+
+
+# --- S3 -> SQS notifications grouped under load ----------------------------------------------------------
+group_send = load_executor_module("group_send")
+
+
+def test_a_lone_notification_is_sent_at_once_by_its_own_thread() -> None:
+    sent: list[tuple[Any, list[str], str]] = []
+    sender = group_send.GroupSender(lambda target, batch: sent.append((target, batch, threading.current_thread().name)))
+    sender.submit("queue-a", "n1")
+    assert sent == [("queue-a", ["n1"], threading.current_thread().name)]
+
+
+def test_notifications_arriving_during_a_send_go_out_next_in_batches_of_ten_in_order() -> None:
+    first_send_started, release_first = threading.Event(), threading.Event()
+    sent: list[tuple[Any, list[int]]] = []
+
+    def send(target: Any, batch: list[int]) -> None:
+        sent.append((target, batch))
+        if batch == [0]:
+            first_send_started.set()
+            assert release_first.wait(10)
+
+    sender = group_send.GroupSender(send)
+    first = threading.Thread(target=sender.submit, args=("queue-a", 0))
+    first.start()
+    assert first_send_started.wait(10)
+    for n in range(1, 24):  # the first send is under way: these only wait in the sender's list
+        sender.submit("queue-a", n)
+    sender.submit("queue-b", 100)  # another queue is not held up by queue-a's send
+    assert sent == [("queue-a", [0]), ("queue-b", [100])]
+    release_first.set()
+    first.join(10)
+    assert sent[2:] == [("queue-a", list(range(1, 11))), ("queue-a", list(range(11, 21))), ("queue-a", [21, 22, 23])]
+
+
+def test_a_failed_send_does_not_strand_the_notifications_behind_it() -> None:
+    sent: list[list[int]] = []
+    in_send, release = threading.Event(), threading.Event()
+
+    def send(target: Any, batch: list[int]) -> None:
+        if batch == [0]:
+            in_send.set()
+            assert release.wait(10)
+            raise RuntimeError("SQS refused")
+        sent.append(batch)
+
+    sender = group_send.GroupSender(send)
+    first = threading.Thread(target=sender.submit, args=("q", 0))
+    first.start()
+    assert in_send.wait(10)
+    sender.submit("q", 1)
+    sender.submit("q", 2)
+    release.set()
+    first.join(10)
+    assert sent == [[1, 2]]
+    sender.submit("q", 3)  # and the sender is free again: the next one goes at once
+    assert sent[-1] == [3]
