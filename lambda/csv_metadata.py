@@ -27,8 +27,8 @@ Decisions:
   would otherwise be stored five times over); column names are kept whole.
 * Memory: the text is decoded once to check the encoding and dropped (UTF-16/32 are kept re-encoded as
   UTF-8); the scan works on 1 MiB pieces and keeps only positions; pandas reads the original bytes through a
-  zero-copy view; nothing is written to /tmp. Measured peak for 10 MB: ~5-7x the file size, mostly pandas'
-  frame and its strings.
+  zero-copy view; nothing is written to /tmp. Measured peak for 10 MB: ~5-7x the file size, mostly the
+  parsed columns and their strings.
 * ``duplicate_row_count``: data rows whose text is identical to an earlier data row's (line end excluded);
   with consistent quoting that is the same as identical values.
 * Distributions (drawn by the desktop app's detail pane), from the arrays the statistics already build (the
@@ -42,7 +42,7 @@ Decisions:
   Unix seconds (UTC; naive times taken as UTC). ``top_values`` for
   string/boolean columns: the TOP_VALUES most frequent values with exact counts, ties by value, each value
   cut to MAX_TOP_VALUE_CHARS characters (booleans as "true"/"false"). Counting is exact: the codes cost 8
-  bytes a row beside a frame that holds every string already (the same bound as ``distinct_count``'s).
+  bytes a row beside the columns that hold every string already (the same bound as ``distinct_count``'s).
   Only the first MAX_DISTRIBUTION_COLUMNS columns get them, and only while their JSON stays within
   MAX_DISTRIBUTION_BYTES (a DynamoDB item holds 400 KB); later columns have ``histogram`` null and
   ``top_values`` [].
@@ -53,6 +53,7 @@ from __future__ import annotations
 import csv
 import heapq
 import io
+import itertools
 import json
 import re
 from collections import Counter
@@ -76,8 +77,11 @@ MAX_TOP_VALUE_CHARS = 60
 MAX_DISTRIBUTION_COLUMNS = 500
 MAX_DISTRIBUTION_BYTES = 100_000  # all columns' histograms and top values, as JSON (UTF-8)
 _SECONDS_PER_DAY = 86_400
+_BIN_STEPS = np.linspace(0.0, 1.0, HISTOGRAM_BINS + 1)  # (made once: a numpy call costs more than small bins)
 
 _ISO_DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_PLAIN_DATE_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")  # ASCII digits only (\d takes any script's)
+_FAST_DATES = (np.datetime64("1678-01-01", "D"), np.datetime64("2261-12-31", "D"))  # inside pandas' ns range
 _ISO_DATETIME_RE = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}(:?\d{2})?)?")
 
 CsvProfileError = csvtable.CsvError
@@ -253,7 +257,9 @@ def _scan_fast(d: Decoded, dialect: Dialect, delim: str) -> _Structure | None:
 
     def tail(i: int) -> tuple[Any, str]:
         view = memoryview(d.buf)[d.start + int(starts[i]) :]
-        return io.BufferedReader(_ByteView(view), buffer_size=1 << 20), d.buf_encoding
+        # (A buffer no larger than the rest of the file: pandas reading a small file through 1 MiB of buffer
+        # took a fifth longer.)
+        return io.BufferedReader(_ByteView(view), buffer_size=max(1, min(1 << 20, len(view)))), d.buf_encoding
 
     return _Structure(
         blank, empty, hashed, widths, terminators, record_line, rows, (d.buf, starts + d.start, ends + d.start), tail
@@ -333,7 +339,8 @@ def _bin_counts(ordered: np.ndarray, interior: np.ndarray, cumulative: np.ndarra
         below, total = totals[below], int(totals[-1])
     else:
         total = int(ordered.size)
-    return [int(c) for c in np.diff(np.concatenate(([0], below, [total])))]
+    counts: list[int] = np.diff(np.concatenate(([0], below, [total]))).tolist()
+    return counts
 
 
 def _histogram(
@@ -354,12 +361,12 @@ def _histogram(
         interior = np.array(cuts[1:-1], dtype=ordered.dtype)
         edges = [float(e) * scale for e in cuts]
     else:
-        t = np.linspace(0.0, 1.0, HISTOGRAM_BINS + 1)
+        t = _BIN_STEPS
         # (Not linspace(lo, hi): hi - lo overflows for values near the float limits.) Interior edges rounded
         # to 12 digits: "0.3" instead of "0.30000000000000004" in the record, the same bins to any eye.
         cuts = lo * (1.0 - t) + hi * t
-        interior = np.clip(np.array([float(f"{e:.12g}") for e in cuts[1:-1]]), lo, hi)
-        edges = [float(lo) * scale, *(float(e) * scale for e in interior), float(hi) * scale]
+        interior = np.clip(np.array([float(f"{e:.12g}") for e in cuts[1:-1].tolist()]), lo, hi)
+        edges = [float(lo) * scale, *(e * scale for e in interior.tolist()), float(hi) * scale]
     return {"edges": edges, "counts": _bin_counts(ordered, interior, cumulative)}
 
 
@@ -396,10 +403,10 @@ def _top_values(uniques: Sequence[Any], counts: np.ndarray, *, strings: bool = F
 
 
 def _profile_numeric(
-    frame: pd.DataFrame, cols: list[int], names: list[str], out: list[Any], distributions: bool
+    columns: Sequence[np.ndarray], cols: list[int], names: list[str], out: list[Any], distributions: bool
 ) -> None:
-    """Integer/float/bool columns, vectorised over the whole block (one numpy call per statistic)."""
-    block = frame.iloc[:, cols].to_numpy()
+    """Integer/float/bool columns of one dtype, vectorised over the whole block (one numpy call per statistic)."""
+    block = np.stack([columns[c] for c in cols], axis=1)
     n = block.shape[0]
     kind = block.dtype.kind
     want = [distributions and c < MAX_DISTRIBUTION_COLUMNS for c in cols]
@@ -473,9 +480,9 @@ def _profile_numeric(
                 out[c]["histogram"] = _histogram(fin, whole=whole)
 
 
-def _profile_text(name: str, s: pd.Series, distributions: bool) -> dict[str, Any]:
-    """A column pandas left as text (strings, booleans with empty cells, mixed values)."""
-    values = s.to_numpy(dtype=object)
+def _profile_text(name: str, values: np.ndarray, distributions: bool) -> dict[str, Any]:
+    """A column pandas left as text (object array: strings, booleans with empty cells, mixed values; NaN for
+    empty cells)."""
     mask = pd.isna(values)
     nulls = int(mask.sum())
     if nulls == len(values):
@@ -493,7 +500,7 @@ def _profile_text(name: str, s: pd.Series, distributions: bool) -> dict[str, Any
     else:
         uniques = pd.unique(values)
     out = {**_empty_profile(name, nulls), "type": "string", "distinct_count": int(uniques.size)}
-    parsed: pd.DatetimeIndex | None = None
+    dates: tuple[str, str, np.ndarray | None] | None = None
     inferred = pd.api.types.infer_dtype(uniques, skipna=False)
     if inferred == "boolean":
         out["type"] = "boolean"
@@ -501,16 +508,15 @@ def _profile_text(name: str, s: pd.Series, distributions: bool) -> dict[str, Any
         first = uniques[0]
         kind = "date" if _ISO_DATE_RE.fullmatch(first) else "datetime" if _ISO_DATETIME_RE.fullmatch(first) else None
         if kind:
-            parsed = _parse_dates(uniques, kind)
-            if parsed is not None:
-                out.update(type=kind, min=_iso(parsed.min(), kind), max=_iso(parsed.max(), kind))
+            dates = _parse_dates(uniques, kind, points=counts is not None)
+            if dates is not None:
+                out.update(type=kind, min=dates[0], max=dates[1])
     if counts is None:
         return out
     _no_distribution(out)
-    if parsed is not None:
-        micros = parsed.as_unit("us").asi8  # UTC for zone-aware times; naive ones are taken as UTC
+    if dates is not None and dates[2] is not None:
+        points = dates[2]
         date = out["type"] == "date"
-        points = micros // (_SECONDS_PER_DAY * 1_000_000) if date else micros / 1e6
         order = np.argsort(points, kind="stable")
         out["histogram"] = _histogram(
             points[order], whole=date, scale=_SECONDS_PER_DAY if date else 1.0, cumulative=np.cumsum(counts[order])
@@ -520,7 +526,19 @@ def _profile_text(name: str, s: pd.Series, distributions: bool) -> dict[str, Any
     return out
 
 
-def _parse_dates(values: np.ndarray, kind: str) -> pd.DatetimeIndex | None:
+def _parse_dates(values: np.ndarray, kind: str, *, points: bool) -> tuple[str, str, np.ndarray | None] | None:
+    """(min, max as ISO strings, ``points``: each value as days (date) or seconds (datetime) since the Unix
+    epoch) of distinct strings that all parse as ``kind``; None when one does not."""
+    if kind == "date" and all(map(_PLAIN_DATE_RE.fullmatch, values)):
+        # The common case without pandas' to_datetime (a large share of a small file's profile). Within these
+        # years every "YYYY-MM-DD" numpy accepts is the day pandas reads, in any unit pandas may pick (ns
+        # included); numpy refuses the impossible days (2023-02-29) that pandas makes NaT: pandas decides then.
+        try:
+            days = np.array(values, dtype="datetime64[D]")
+        except ValueError:
+            days = None
+        if days is not None and days.min() >= _FAST_DATES[0] and days.max() <= _FAST_DATES[1]:
+            return str(days.min()), str(days.max()), days.astype(np.int64) if points else None
     fmt = "%Y-%m-%d" if kind == "date" else "ISO8601"
     try:
         parsed = pd.to_datetime(pd.Index(values, dtype=object), format=fmt, errors="coerce")
@@ -528,7 +546,11 @@ def _parse_dates(values: np.ndarray, kind: str) -> pd.DatetimeIndex | None:
         return None
     if not isinstance(parsed, pd.DatetimeIndex) or parsed.isna().any():
         return None
-    return parsed
+    lo, hi = _iso(parsed.min(), kind), _iso(parsed.max(), kind)
+    if not points:
+        return lo, hi, None
+    micros = parsed.as_unit("us").asi8  # UTC for zone-aware times; naive ones are taken as UTC
+    return lo, hi, micros // (_SECONDS_PER_DAY * 1_000_000) if kind == "date" else micros / 1e6
 
 
 def _iso(ts: Any, kind: str) -> str:
@@ -549,23 +571,26 @@ def _within_budget(columns: list[dict[str, Any]]) -> None:
             _no_distribution(column)
 
 
-def profile_frame(frame: pd.DataFrame, names: list[str], *, distributions: bool = True) -> list[dict[str, Any]]:
-    """One ColumnProfile per column of ``frame`` (columns 0..N-1, empty cells as NaN). ``distributions``:
-    add ``histogram`` and ``top_values`` (False: the profile without them, for the benchmark's comparison)."""
+def profile_columns(
+    columns: Sequence[np.ndarray], names: list[str], *, distributions: bool = True
+) -> list[dict[str, Any]]:
+    """One ColumnProfile per column, as pandas' C parser reads them (:func:`_read_columns`: int64, uint64,
+    float64 or bool arrays, or object arrays of text with NaN for empty cells). ``distributions``: add
+    ``histogram`` and ``top_values`` (False: the profile without them, for the benchmark's comparison)."""
     out: list[Any] = [None] * len(names)
     groups: dict[str, list[int]] = {}
-    for c, dtype in enumerate(frame.dtypes):
-        numeric = isinstance(dtype, np.dtype) and dtype.kind in "biuf"
-        groups.setdefault(dtype.str if numeric else "O", []).append(c)
+    for c, values in enumerate(columns):
+        numeric = values.dtype.kind in "biuf"
+        groups.setdefault(values.dtype.str if numeric else "O", []).append(c)
     for kind, cols in groups.items():
         if kind == "O":
             for c in cols:
                 if distributions and c >= MAX_DISTRIBUTION_COLUMNS:
-                    out[c] = _no_distribution(_profile_text(names[c], frame[c], False))
+                    out[c] = _no_distribution(_profile_text(names[c], columns[c], False))
                 else:
-                    out[c] = _profile_text(names[c], frame[c], distributions)
+                    out[c] = _profile_text(names[c], columns[c], distributions)
         else:
-            _profile_numeric(frame, cols, names, out, distributions)
+            _profile_numeric(columns, cols, names, out, distributions)
     if distributions:
         _within_budget(out)
     return out
@@ -591,14 +616,20 @@ class _ByteView(io.RawIOBase):
         return n
 
 
-def _read_frame(
+def _read_columns(
     source: Any, encoding: str, sep: str, dialect: Dialect, *, width: int, nrows: int | None, keep: int | None
-) -> pd.DataFrame:
-    """Parse ``nrows`` records from the first data record on (blank ones included, as NaN rows). (Not
-    ``skiprows``: pandas' C tokenizer drops a leading empty field of the first row after rows skipped with CR
-    line ends.) ``keep``: read only that many columns (a row with thousands of extra fields)."""
+) -> list[np.ndarray]:
+    """Parse ``nrows`` records from the first data record on (blank ones included, as NaN rows) into one array
+    per column. (Not ``skiprows``: pandas' C tokenizer drops a leading empty field of the first row after rows
+    skipped with CR line ends.) ``keep``: read only that many columns (a row with thousands of extra fields).
+
+    The arrays are the C parser's own, taken before ``read_csv`` wraps them in a DataFrame: building that frame
+    (and a Series per column to get them out again) cost more than parsing and profiling a file of a few
+    hundred rows. ``TextFileReader._engine`` is private: pandas is pinned (requirements.txt, uv.lock), and the
+    frame ``read_csv`` builds holds exactly these arrays (its text columns as ``str`` dtype over the same
+    strings), so the profile is the same; tests/unit/test_profile_equivalence.py compares the two."""
     try:
-        return pd.read_csv(
+        with pd.read_csv(
             source,
             encoding=encoding,
             sep=sep,
@@ -610,13 +641,14 @@ def _read_frame(
             names=list(range(width)),
             usecols=range(keep) if keep is not None else None,
             index_col=False,
-            nrows=nrows,  # None: to the end (no footnotes)
             skip_blank_lines=False,
             keep_default_na=False,
             na_values=[""],
             engine="c",
             low_memory=False,
-        )
+            iterator=True,
+        ) as reader:
+            arrays = reader._engine.read(nrows)[2]  # nrows None: to the end (no footnotes)
     except pd.errors.ParserError as exc:
         msg = str(exc)
         m = re.search(r"EOF inside string starting at row (\d+)", msg)
@@ -626,6 +658,7 @@ def _read_frame(
             f"The file could not be parsed as CSV ({msg.splitlines()[0][:200]}). "
             "Check its quoting around that line, or export it again as CSV."
         ) from None
+    return [arrays[c] for c in range(width if keep is None else keep)]
 
 
 class _QuoteNotClosed(Exception):
@@ -643,7 +676,7 @@ def _lines(structure: _Structure, records: np.ndarray) -> list[int]:
 
 def profile_csv(data: bytes, *, distributions: bool = True) -> dict[str, Any]:
     """The content keys of the metadata record for ``data`` (see the module docstring). ``distributions``:
-    as in :func:`profile_frame`."""
+    as in :func:`profile_columns`."""
     d = decode(data)
     dialect = csvtable.sniff(d.head(), d.complete_head)
     sep = dialect.separator(d.buf)
@@ -675,7 +708,7 @@ def profile_csv(data: bytes, *, distributions: bool = True) -> dict[str, Any]:
     table_width = max(width, header_width)
     row_count = int(data_idx.size)
 
-    frame: pd.DataFrame | None = None
+    read: list[np.ndarray] | None = None  # the data rows' columns
     extra_values: int | None = 0
     last_column_empty = False
     if row_count:
@@ -683,7 +716,7 @@ def profile_csv(data: bytes, *, distributions: bool = True) -> dict[str, Any]:
         read_width = max(widest, table_width)
         keep = table_width if widest > table_width + MAX_EXTRA_COLUMNS else None
         try:
-            frame = _read_frame(
+            read = _read_columns(
                 *structure.tail(first),
                 sep,
                 dialect,
@@ -694,19 +727,21 @@ def profile_csv(data: bytes, *, distributions: bool = True) -> dict[str, Any]:
         except _QuoteNotClosed as exc:
             raise csvtable.QuoteNotClosed(structure.record_line(min(first + exc.row, n - 1))) from None
         wanted = (region & ~structure.empty & ~comment)[first:end]
-        if len(frame) != wanted.size or not wanted.all():
-            frame = frame.loc[wanted[: len(frame)]].reset_index(drop=True)
-        if len(frame) != row_count:
+        got = len(read[0])
+        if got <= wanted.size and (got < wanted.size or not wanted.all()):
+            read = [values[wanted[:got]] for values in read]
+        if got > wanted.size or len(read[0]) != row_count:  # (more rows than records: the same disagreement)
             raise CsvProfileError(
-                f"The file's quoting is ambiguous: readers disagree on its rows ({row_count} vs {len(frame)}). "
+                f"The file's quoting is ambiguous: readers disagree on its rows ({row_count} vs "
+                f"{got if got > wanted.size else len(read[0])}). "
                 'Quote every field that contains a quote character, and double the quotes inside ("").'
             )
         if keep is None and read_width > table_width:
-            extra_values = int(frame.iloc[:, table_width:].notna().to_numpy().sum())
-            frame = frame.iloc[:, :table_width]
+            extra_values = sum(int(np.count_nonzero(~pd.isna(values))) for values in read[table_width:])
+            read = read[:table_width]
         elif keep is not None:
             extra_values = None
-        last_column_empty = bool(frame.iloc[:, width - 1].isna().all())
+        last_column_empty = bool(pd.isna(read[width - 1]).all())
 
     shape = csvtable.assess_widths(
         table,
@@ -720,10 +755,8 @@ def profile_csv(data: bytes, *, distributions: bool = True) -> dict[str, Any]:
         last_column_empty=last_column_empty,
     )
     names = table.names[: shape.columns]
-    if frame is not None:
-        if frame.shape[1] != shape.columns:  # (a slice of every column would copy the frame)
-            frame = frame.iloc[:, : shape.columns]
-        columns = profile_frame(frame, names, distributions=distributions)
+    if read is not None:
+        columns = profile_columns(read[: shape.columns], names, distributions=distributions)
         duplicate_rows = structure.duplicate_count(data_idx)
     else:
         columns = [_empty_profile(n, 0) for n in names]
@@ -732,9 +765,17 @@ def profile_csv(data: bytes, *, distributions: bool = True) -> dict[str, Any]:
         duplicate_rows = 0
     sample = [
         (r.fields + [""] * shape.columns)[: shape.columns]
-        for r in head
-        if first <= r.index < end and (r.fields if width == 1 else not r.empty) and not csvtable.is_comment(r, width)
-    ][:SAMPLE_ROWS]
+        for r in itertools.islice(  # (the first few of up to SNIFF_RECORDS rows: stop looking once found)
+            (
+                r
+                for r in head
+                if first <= r.index < end
+                and (r.fields if width == 1 else not r.empty)
+                and not csvtable.is_comment(r, width)
+            ),
+            SAMPLE_ROWS,
+        )
+    ]
 
     counts = Counter(names) if table.has_header else Counter()
     terms = structure.terminators
