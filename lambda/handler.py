@@ -35,6 +35,8 @@ record is stored, and a redelivery would find it a duplicate and send nothing ei
 
 from __future__ import annotations
 
+import concurrent.futures
+import dataclasses
 import datetime as dt
 import hashlib
 import json
@@ -43,6 +45,7 @@ import os
 import time
 import traceback
 import urllib.parse
+from collections.abc import Callable
 from typing import Any
 
 import boto3
@@ -162,9 +165,25 @@ class ObjectSkipped(Exception):
         self.code = code
 
 
-def profile_object(bucket: str, key: str, *, etag: str, sequencer: str) -> dict[str, Any]:
-    """Reads the object and profiles it: the record to store (PROCESSED, or FAILED when the file is not a
-    usable CSV). Raises ObjectSkipped when the event's version is gone, ClientError when S3 refuses the read."""
+@dataclasses.dataclass(frozen=True)
+class FetchedObject:
+    """An object as read from S3: GetObject's answer (its body consumed), the bytes and their SHA-256, or why
+    reading the body failed (that is a FAILED record, as a file that cannot be parsed is)."""
+
+    response: dict[str, Any]
+    data: bytes | None
+    sha256: str | None
+    read_error: Exception | None
+    started: float  # perf_counter when the read began: the record's duration_ms counts from it
+
+
+def _max_object_bytes() -> int:
+    return int(os.environ.get("MAX_OBJECT_BYTES", str(200 * 1024 * 1024)))
+
+
+def fetch_object(bucket: str, key: str, *, etag: str) -> FetchedObject:
+    """Reads the object (not its body when it is over MAX_OBJECT_BYTES). Raises ObjectSkipped when the event's
+    version is gone, ClientError when S3 refuses the read."""
     started = time.perf_counter()
     try:
         # IfMatch: an old event must not profile a newer object under the same key (its own event follows).
@@ -175,6 +194,25 @@ def profile_object(bucket: str, key: str, *, etag: str, sequencer: str) -> dict[
             LOG.info("skipping %s/%s: %s (object replaced or deleted since this event)", bucket, key, code)
             raise ObjectSkipped(code) from exc
         raise
+    if int(response.get("ContentLength", 0)) > _max_object_bytes():
+        response["Body"].close()
+        return FetchedObject(response, None, None, None, started)
+    try:
+        data, sha256 = _read_body(response["Body"])
+    except Exception as exc:  # a body cut off mid-way is still a record, never a lost file
+        return FetchedObject(response, None, None, exc, started)
+    return FetchedObject(response, data, sha256, None, started)
+
+
+def profile_object(
+    bucket: str, key: str, *, etag: str, sequencer: str, fetched: FetchedObject | None = None
+) -> dict[str, Any]:
+    """Reads the object (unless ``fetched`` already holds it) and profiles it: the record to store (PROCESSED,
+    or FAILED when the file is not a usable CSV). Raises ObjectSkipped when the event's version is gone,
+    ClientError when S3 refuses the read."""
+    if fetched is None:
+        fetched = fetch_object(bucket, key, etag=etag)
+    response = fetched.response
     size = int(response.get("ContentLength", 0))
     record: dict[str, Any] = {
         "bucket": bucket,
@@ -185,16 +223,17 @@ def profile_object(bucket: str, key: str, *, etag: str, sequencer: str) -> dict[
         "sequencer": ordering_token(sequencer, response["LastModified"]),
         "uploaded_at": _iso(response["LastModified"]),
     }
-    limit = int(os.environ.get("MAX_OBJECT_BYTES", str(200 * 1024 * 1024)))
+    limit = _max_object_bytes()
     try:
         if size > limit:
             raise csv_metadata.CsvProfileError(
                 f"The file is {size / 1e6:.1f} MB, above this function's limit of {limit / 1e6:.0f} MB "
                 "(MAX_OBJECT_BYTES). Split it, or raise the limit and the function's memory."
             )
-        data, sha256 = _read_body(response["Body"])
-        record["sha256"] = sha256
-        record.update(csv_metadata.profile_csv(data))
+        if fetched.read_error is not None:
+            raise fetched.read_error
+        record["sha256"] = fetched.sha256
+        record.update(csv_metadata.profile_csv(fetched.data or b""))
         record.update(status="PROCESSED", error=None)
     except csv_metadata.CsvProfileError as exc:
         record.update(status="FAILED", error=str(exc), **failed_defaults())
@@ -205,8 +244,56 @@ def profile_object(bucket: str, key: str, *, etag: str, sequencer: str) -> dict[
         )
     record.setdefault("sha256", None)
     record["processed_at"] = _iso(dt.datetime.now(dt.UTC))
-    record["duration_ms"] = round((time.perf_counter() - started) * 1000, 2)
+    record["duration_ms"] = round((time.perf_counter() - fetched.started) * 1000, 2)
     return record
+
+
+# Reads of a batch's objects run ahead of its profiling, up to this many bytes (by the sizes in the events)
+# beyond the object being profiled: the function's waits on S3 overlap its CPU work instead of adding to it.
+READ_AHEAD_BYTES = 32 * 1024 * 1024
+_READERS = concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="s3-read")
+
+
+class ReadAhead:
+    """Starts the reads of ``wanted`` ((bucket, key, etag, size) in the order they will be taken) in the
+    background, keeping at most READ_AHEAD_BYTES (and at least one read) under way or waiting to be taken."""
+
+    def __init__(self, wanted: list[tuple[str, str, str, int]]) -> None:
+        self._wanted = wanted
+        self._futures: dict[tuple[str, str, str], concurrent.futures.Future[FetchedObject]] = {}
+        self._sizes: dict[tuple[str, str, str], int] = {}
+        self._next = 0
+        self._held = 0
+        self._start_more()
+
+    def _start_more(self) -> None:
+        while self._next < len(self._wanted):
+            bucket, key, etag, size = self._wanted[self._next]
+            if self._futures and self._held + size > READ_AHEAD_BYTES:
+                return
+            ident = (bucket, key, etag)
+            if ident not in self._futures:  # the same version twice in a batch: one read
+                self._futures[ident] = _READERS.submit(fetch_object, bucket, key, etag=etag)
+                self._sizes[ident] = size
+                self._held += size
+            self._next += 1
+
+    def take(self, bucket: str, key: str, etag: str) -> FetchedObject:
+        """The object's read (raising what the read raised); read now when it was not started."""
+        ident = (bucket, key, etag)
+        future = self._futures.pop(ident, None)
+        if future is None:
+            return fetch_object(bucket, key, etag=etag)
+        self._held -= self._sizes.pop(ident)
+        try:
+            return future.result()
+        finally:
+            self._start_more()
+
+    def close(self) -> None:
+        for future in self._futures.values():
+            future.cancel()
+        self._futures.clear()
 
 
 def _log_stored(record: dict[str, Any], stored: bool) -> None:
@@ -362,28 +449,72 @@ def handle_sqs_batch(messages: list[dict[str, Any]]) -> dict[str, Any]:
     """The queue trigger's batch (see the module docstring): {"batchItemFailures": [{"itemIdentifier"}]}."""
     max_receives = _max_receives()
     failed_ids: list[str] = []
-    pending: list[tuple[str, dict[str, Any]]] = []  # (messageId, profiled record) to store together
-    last_chances: list[tuple[str, dict[str, Any], str]] = []  # (messageId, record, why it could not be stored)
 
     def fail(message_id: str) -> None:
         if message_id not in failed_ids:
             failed_ids.append(message_id)
 
     receives: dict[str, int] = {}
+    batch: list[tuple[str, list[dict[str, Any]]]] = []  # (messageId, its S3 records)
     for message in messages:
         message_id = str(message.get("messageId") or "")
         receives[message_id] = _deliveries(message)
         try:
-            s3_records = _s3_records_of(str(message.get("body") or ""))
+            batch.append((message_id, _s3_records_of(str(message.get("body") or ""))))
         except ValueError as exc:
             LOG.error("message %s is not an S3 event notification (%s); it fails", message_id, exc)
             fail(message_id)
-            continue
+    reads = ReadAhead(_reads_of(batch))
+    try:
+        return _handle_batch(
+            batch, reads, receives=receives, max_receives=max_receives, fail=fail, failed_ids=failed_ids
+        )
+    finally:
+        reads.close()
+
+
+def _reads_of(batch: list[tuple[str, list[dict[str, Any]]]]) -> list[tuple[str, str, str, int]]:
+    """(bucket, key, etag, size) of each object the batch will profile, in order (a malformed record is left
+    to the batch's own handling)."""
+    wanted = []
+    for _, s3_records in batch:
+        for s3_record in s3_records:
+            try:
+                bucket, key = _location_of(s3_record)
+                if str(s3_record.get("eventName", "")).startswith("ObjectCreated") and not key.endswith("/"):
+                    size = int(s3_record["s3"]["object"].get("size") or 0)
+                    wanted.append((bucket, key, _etag_of(s3_record), size))
+            except (KeyError, TypeError, ValueError, AttributeError):
+                continue
+    return wanted
+
+
+def _location_of(s3_record: dict[str, Any]) -> tuple[str, str]:
+    s3 = s3_record["s3"]
+    return str(s3["bucket"]["name"]), urllib.parse.unquote_plus(s3["object"]["key"])
+
+
+def _etag_of(s3_record: dict[str, Any]) -> str:
+    obj = s3_record["s3"]["object"]
+    return str(obj.get("eTag") or obj.get("etag") or "").strip('"')
+
+
+def _handle_batch(
+    batch: list[tuple[str, list[dict[str, Any]]]],
+    reads: ReadAhead,
+    *,
+    receives: dict[str, int],
+    max_receives: int,
+    fail: Callable[[str], None],
+    failed_ids: list[str],
+) -> dict[str, Any]:
+    pending: list[tuple[str, dict[str, Any]]] = []  # (messageId, profiled record) to store together
+    last_chances: list[tuple[str, dict[str, Any], str]] = []  # (messageId, record, why it could not be stored)
+    for message_id, s3_records in batch:
         for s3_record in s3_records:
             name = str(s3_record.get("eventName", ""))
             s3 = s3_record["s3"]
-            bucket = s3["bucket"]["name"]
-            key = urllib.parse.unquote_plus(s3["object"]["key"])
+            bucket, key = _location_of(s3_record)
             sequencer = str(s3["object"].get("sequencer") or "")
             if key.endswith("/"):
                 LOG.info("skipping %s/%s: a folder placeholder, not a file", bucket, key)
@@ -403,9 +534,12 @@ def handle_sqs_batch(messages: list[dict[str, Any]]) -> dict[str, Any]:
                 continue
             if not name.startswith("ObjectCreated"):
                 continue
-            etag = str(s3["object"].get("eTag") or s3["object"].get("etag") or "").strip('"')
+            etag = _etag_of(s3_record)
             try:
-                pending.append((message_id, profile_object(bucket, key, etag=etag, sequencer=sequencer)))
+                fetched = reads.take(bucket, key, etag)
+                pending.append(
+                    (message_id, profile_object(bucket, key, etag=etag, sequencer=sequencer, fetched=fetched))
+                )
             except ObjectSkipped:
                 continue
             except Exception as exc:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+import threading
 from collections.abc import Mapping
 from typing import Any
 
@@ -403,3 +404,53 @@ def test_failed_messages_come_back_after_seconds_and_on_the_last_delivery_at_onc
     with pytest.raises(store_writer.StoreWriteError):
         handler.lambda_handler({"Records": messages[:2]}, None)
     assert [[e["VisibilityTimeout"] for e in entries] for _url, entries in sqs.changes] == [[5, 5]]
+
+
+class MeetingS3(FakeS3):
+    """Each read waits until `party` reads are under way at once (a barrier): a batch whose reads ran one
+    after another would never get past the first. Counts the reads under way at most."""
+
+    def __init__(self, objects: dict[str, bytes], party: int) -> None:
+        super().__init__(objects)
+        self.barrier = threading.Barrier(party, timeout=10)
+        self.lock = threading.Lock()
+        self.under_way = self.most_at_once = 0
+
+    def get_object(self, *, Bucket: str, Key: str, IfMatch: str | None = None) -> dict[str, Any]:
+        with self.lock:
+            self.under_way += 1
+            self.most_at_once = max(self.most_at_once, self.under_way)
+        try:
+            self.barrier.wait()
+            return super().get_object(Bucket=Bucket, Key=Key, IfMatch=IfMatch)
+        finally:
+            with self.lock:
+                self.under_way -= 1
+
+
+def test_a_batchs_reads_run_ahead_of_its_profiling(
+    fakes: tuple[FakeS3, FakeWriter, FakeSns], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, writer, _ = fakes
+    keys = ["in/a.csv", "in/b.csv", "in/c.csv"]
+    s3 = MeetingS3(dict.fromkeys(keys, CSV), party=3)
+    monkeypatch.setitem(handler._clients, "s3", s3)
+    event = {"Records": [message(f"m-{i}", s3_record(key)) for i, key in enumerate(keys)]}
+    assert handler.lambda_handler(event, None) == {"batchItemFailures": []}
+    assert s3.most_at_once == 3
+    assert stored_keys(writer) == [(key, "PROCESSED") for key in keys]  # stored in the batch's order
+
+
+def test_reads_ahead_hold_at_most_the_byte_budget(
+    fakes: tuple[FakeS3, FakeWriter, FakeSns], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, writer, _ = fakes
+    keys = [f"in/f{i}.csv" for i in range(5)]
+    s3 = MeetingS3(dict.fromkeys(keys, CSV), party=1)  # no waiting: only the count matters
+    monkeypatch.setitem(handler._clients, "s3", s3)
+    monkeypatch.setattr(handler, "READ_AHEAD_BYTES", 10)  # each event says 10 bytes: one read at a time
+    event = {"Records": [message(f"m-{i}", s3_record(key)) for i, key in enumerate(keys)]}
+    assert handler.lambda_handler(event, None) == {"batchItemFailures": []}
+    assert s3.most_at_once == 1
+    assert sorted(s3.reads) == keys
+    assert stored_keys(writer) == [(key, "PROCESSED") for key in keys]

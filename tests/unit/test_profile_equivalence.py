@@ -77,14 +77,25 @@ def frame_columns(data: bytes) -> tuple[list[np.ndarray], list[np.ndarray]] | No
     return got, expected
 
 
-@pytest.mark.parametrize("path", FILES, ids=lambda p: str(p.relative_to(make_corpus.HERE)))
-def test_read_columns_are_the_frames_columns(path: Path) -> None:
+def _with_data_rows(path: Path) -> bool:
     try:
-        pair = frame_columns(path.read_bytes())
+        return frame_columns(path.read_bytes()) is not None
     except m.CsvProfileError:
-        pytest.skip("not a table")
-    if pair is None:
-        pytest.skip("no data rows")
+        return False  # not a table: nothing for pandas to read
+
+
+TABLES = [p for p in FILES if _with_data_rows(p)]
+
+
+def test_most_corpus_files_have_data_rows_to_compare() -> None:
+    assert len(FILES) > 80
+    assert len(TABLES) >= len(FILES) - 20
+
+
+@pytest.mark.parametrize("path", TABLES, ids=lambda p: str(p.relative_to(make_corpus.HERE)))
+def test_read_columns_are_the_frames_columns(path: Path) -> None:
+    pair = frame_columns(path.read_bytes())
+    assert pair is not None
     got, expected = pair
     assert len(got) == len(expected)
     for a, b in zip(got, expected, strict=True):
