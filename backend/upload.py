@@ -19,17 +19,13 @@ from botocore.exceptions import (
 
 from backend import aws
 from backend.aws import explain
-from backend.config import Settings
+from backend.config import SINGLE_REQUEST_BYTES, Settings
 from backend.errors import CsvDropError
 
 ProgressCallback = Callable[[int, int], None]
 
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\\]")  # C0, DEL and C1 controls, backslash
 MAX_KEY_BYTES = 1024
-# Below this a file goes in one PutObject, whose answer carries the ETag. The managed transfer (a thread pool
-# per call) and the HEAD it needs for the ETag cost the app and LocalStack more CPU than a small file's upload
-# itself (`python -m bench load`); there is no progress worth drawing under a megabyte either.
-SINGLE_REQUEST_BYTES = 1024 * 1024
 
 
 _clients: dict[Settings, Any] = {}

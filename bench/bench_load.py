@@ -1,7 +1,8 @@
 """Load benchmark on a private stack: 1,000 files of ~10 KB uploaded at once from the backend (`upload_file` in a
-thread pool, as the app does), time until every record exists in MySQL, for each trigger mode, and what it
-costs: CPU seconds per file of LocalStack (its own process) and of the Lambda children, and peak memory (RSS,
-sampled every 100 ms) of LocalStack, the Lambda children, MySQL and the app side (this process).
+pool of `small_uploads_at_once` threads, as the app uploads files under 1 MiB), time until every record exists
+in MySQL, for each trigger mode, and what it costs: CPU seconds per file of LocalStack (its own process) and of
+the Lambda children, and peak memory (RSS, sampled every 100 ms) of LocalStack, the Lambda children, MySQL and
+the app side (this process).
 
 Baselines in the same run: the same files put into a bucket with no trigger (S3 alone: the floor under any
 pipeline), and each trigger mode against the other; plus the files profiled in-process, serially
@@ -123,7 +124,7 @@ def drop(
     client = aws.client(target, "s3")
     cpu0 = memory.cpu()
     t0 = time.perf_counter()
-    with ThreadPoolExecutor(max_workers=settings.parallel_uploads * 4) as pool:
+    with ThreadPoolExecutor(max_workers=settings.small_uploads_at_once) as pool:  # as the app runs small files
         list(pool.map(lambda p: upload_file(target, p, key=prefix + p.name, client=client), paths))
     uploaded = time.perf_counter() - t0
     total = distinct = 0

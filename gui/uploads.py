@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt, QTimer, Signal
 from PySide6.QtGui import QColor
 
+from backend.config import SINGLE_REQUEST_BYTES
 from backend.store.records import MetadataRecord
 from gui import style
 from gui.backend_api import BackendApi, describe_error, is_cancelled
@@ -290,7 +291,9 @@ class UploadManager(QObject):
         self._checks = JobRunner(2, self)
         # (item, attempt) whose check has not been started yet; started a few per event-loop turn
         self._check_backlog: deque[tuple[UploadItem, int]] = deque()
+        # Large files parallel_uploads at a time; small ones (one short request each) in a wider lane of their own.
         self._uploads = JobRunner(settings.parallel_uploads, self)
+        self._small_uploads = JobRunner(settings.small_uploads_at_once, self)
         self._hint_timer = QTimer(self)
         self._hint_timer.setInterval(5000)
         self._hint_timer.timeout.connect(self._check_stale)
@@ -307,6 +310,7 @@ class UploadManager(QObject):
     def set_settings(self, settings: Settings) -> None:
         self.settings = settings
         self._uploads.set_max_threads(settings.parallel_uploads)
+        self._small_uploads.set_max_threads(settings.small_uploads_at_once)
 
     def add_paths(self, paths: Sequence[Path]) -> None:
         """Files and folders (their .csv files) from a drop or a file dialog; listing happens on a worker."""
@@ -359,6 +363,7 @@ class UploadManager(QObject):
             return
         if item.job is not None:
             self._uploads.try_take(item.job)
+            self._small_uploads.try_take(item.job)
             self._checks.try_take(item.job)
         item.attempt += 1
         self._set(item, UploadState.CANCELLED, "Cancelled — press Retry to upload it.")
@@ -417,7 +422,8 @@ class UploadManager(QObject):
             item.cancel.set()
         self._hint_timer.stop()
         ok_checks = self._checks.shutdown(timeout_ms)
-        return self._uploads.shutdown(timeout_ms) and ok_checks
+        ok_small = self._small_uploads.shutdown(timeout_ms)
+        return self._uploads.shutdown(timeout_ms) and ok_small and ok_checks
 
     # -- processing results from the metadata store and the notice queue ------------------------------
     def on_records(self, records: Iterable[MetadataRecord]) -> None:
@@ -578,7 +584,8 @@ class UploadManager(QObject):
             self._set(item, UploadState.FAILED, _without_name(describe_error(exc), path))
             self._update_failure_banner()
 
-        item.job = self._uploads.start(
+        lane = self._small_uploads if item.size < SINGLE_REQUEST_BYTES else self._uploads
+        item.job = lane.start(
             work,
             on_done=done,
             on_error=failed,

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Protocol
 import click
 
 from backend.cli._common import CommandLineError, say, terminal_console, with_settings
-from backend.config import Settings
+from backend.config import SINGLE_REQUEST_BYTES, Settings
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -63,8 +63,8 @@ def upload_command(settings: Settings, *, files: tuple[Path, ...], wait: bool, t
 
 
 def upload_all(settings: Settings, files: Sequence[tuple[Path, int]], display: UploadDisplay) -> tuple[Uploaded, int]:
-    """Uploads ``(path, size)`` pairs, settings.parallel_uploads at a time. Returns what was uploaded and how many
-    uploads failed."""
+    """Uploads ``(path, size)`` pairs: settings.parallel_uploads large ones at a time, and small ones (one
+    request each) settings.small_uploads_at_once at a time. Returns what was uploaded and how many failed."""
     from backend.upload import UploadError, object_key_for, upload_file
 
     uploaded: Uploaded = {}
@@ -87,9 +87,13 @@ def upload_all(settings: Settings, files: Sequence[tuple[Path, int]], display: U
             display.file_done(path)
 
     with display.uploading(sum(size for _, size in files)):
-        pool = ThreadPoolExecutor(max_workers=max(1, settings.parallel_uploads))
+        large = ThreadPoolExecutor(max_workers=max(1, settings.parallel_uploads))
+        small = ThreadPoolExecutor(max_workers=settings.small_uploads_at_once)
         try:
-            futures = {pool.submit(upload_one, path, size): path for path, size in files}
+            futures = {
+                (small if size < SINGLE_REQUEST_BYTES else large).submit(upload_one, path, size): path
+                for path, size in files
+            }
             for future in as_completed(futures):
                 path = futures[future]
                 try:
@@ -108,7 +112,8 @@ def upload_all(settings: Settings, files: Sequence[tuple[Path, int]], display: U
             cancel.set()  # Ctrl-C: the running uploads stop at their next chunk instead of running to the end
             raise
         finally:
-            pool.shutdown(wait=True, cancel_futures=True)
+            for pool in (small, large):
+                pool.shutdown(wait=True, cancel_futures=True)
     return uploaded, failed
 
 

@@ -267,11 +267,44 @@ def test_upload_error_is_shown_on_the_row_and_in_a_banner_and_retry_works(
     assert "uploads-upload" not in window.banners.messages()
 
 
-def test_parallel_uploads_are_limited(qtbot: Any, window: Any, backend: Any, tmp_path: Path) -> None:
-    backend.chunk, backend.chunk_delay = 8, 0.005
-    window.add_paths([write(tmp_path, f"f{i}.csv") for i in range(6)])
+# Over SINGLE_REQUEST_BYTES (1 MiB): a large file, uploaded in parts, parallel_uploads at a time.
+LARGE_CSV = "a,b\n" + "1,2\n" * 262_144
+
+
+def allow_large_files(window: Any) -> None:
+    window.apply_settings(window.settings.replace(max_file_bytes=2 * 1024 * 1024))
+
+
+def test_large_files_upload_parallel_uploads_at_a_time(qtbot: Any, window: Any, backend: Any, tmp_path: Path) -> None:
+    allow_large_files(window)
+    backend.chunk, backend.chunk_delay = 256 * 1024, 0.005
+    window.add_paths([write(tmp_path, f"f{i}.csv", LARGE_CSV) for i in range(6)])
     qtbot.waitUntil(lambda: len(backend.uploaded) == 6, timeout=10000)
     assert backend.max_parallel_seen == window.settings.parallel_uploads == 2
+
+
+def test_small_files_upload_in_a_wider_lane(qtbot: Any, window: Any, backend: Any, tmp_path: Path) -> None:
+    """Files under 1 MiB (one request each) run small_uploads_at_once at a time (4 per parallel upload), while
+    large ones keep to parallel_uploads: both lanes fill at once, each to its own size."""
+    allow_large_files(window)
+    backend.chunk = 512 * 1024
+    backend.upload_gate = threading.Event()  # nothing finishes: what runs at once stays visible
+    small = [write(tmp_path, f"s{i:02}.csv") for i in range(10)]
+    large = [write(tmp_path, f"l{i}.csv", LARGE_CSV) for i in range(3)]
+    window.add_paths(small + large)
+    assert window.settings.small_uploads_at_once == 8
+
+    def count(state: UploadState) -> int:
+        return list(states(window).values()).count(state)
+
+    qtbot.waitUntil(lambda: (count(UploadState.UPLOADING), count(UploadState.QUEUED)) == (10, 3), timeout=5000)
+    qtbot.wait(100)  # and no more start: each lane is full
+    assert (count(UploadState.UPLOADING), count(UploadState.QUEUED)) == (10, 3)
+    # (Which ones wait depends on the order their checks finish in.)
+    waiting = sorted(name[0] for name, state in states(window).items() if state == UploadState.QUEUED)
+    assert waiting == ["l", "s", "s"]  # 2 of 3 large files run (parallel_uploads), 8 of 10 small ones
+    backend.upload_gate.set()
+    qtbot.waitUntil(lambda: len(backend.uploaded) == 13, timeout=10000)
 
 
 def test_queue_summary_counts_states_and_never_widens_the_window(
@@ -283,7 +316,10 @@ def test_queue_summary_counts_states_and_never_widens_the_window(
     qtbot.wait(50)
     width, minimum = window.width(), window.minimumSizeHint().width()
     backend.upload_gate = threading.Event()
-    window.add_paths([write(tmp_path, "bad.csv", "")] + [write(tmp_path, f"f{i}.csv") for i in range(6)])
+    backend.chunk = 512 * 1024
+    allow_large_files(window)
+    large = [write(tmp_path, f"f{i}.csv", LARGE_CSV) for i in range(6)]  # one lane: parallel_uploads at a time
+    window.add_paths([write(tmp_path, "bad.csv", ""), *large])
     expected = "2 uploading · 4 waiting · 1 rejected"
     qtbot.waitUntil(lambda: window.uploads_panel.summary.text() == expected, timeout=5000)
     shown = QLabel.text(window.uploads_panel.summary)  # what the label paints

@@ -42,7 +42,7 @@ def test_500_files_at_once_all_recorded_once(provisioned: Settings, tmp_path: Pa
         path.write_bytes(small_csv(i))
         paths.append(path)
 
-    with ThreadPoolExecutor(max_workers=provisioned.parallel_uploads * 4) as pool:
+    with ThreadPoolExecutor(max_workers=provisioned.small_uploads_at_once) as pool:
         results = list(pool.map(lambda p: upload_file(provisioned, p, key=prefix + p.name), paths))
     etags = {r.key: r.etag for r in results}
     assert len(etags) == FILES

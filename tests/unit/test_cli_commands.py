@@ -369,28 +369,44 @@ def test_upload_of_nothing_is_a_user_error(invoke: Invoke, tmp_path: Path) -> No
     assert (done.exit_code, done.stderr) == (2, "csvdrop: no CSV files found in what you named\n")
 
 
-def test_upload_runs_settings_parallel_uploads_at_once(
-    invoke: Invoke, monkeypatch: pytest.MonkeyPatch, files: Path
-) -> None:
-    running, most = 0, 0
+def _counting_uploads(monkeypatch: pytest.MonkeyPatch, together: int) -> list[int]:
+    """Fakes upload_file: each upload waits until `together` are under way at once (a barrier, which breaks
+    after 5 s: a lane narrower than that fails the uploads). Returns [most under way at once]."""
+    running, most = [0], [0]
     lock = threading.Lock()
-    both_started = threading.Barrier(2, timeout=5)
+    meet = threading.Barrier(together, timeout=5)
 
     def upload_file(settings: Settings, path: Path, **_kwargs: Any) -> UploadResult:
-        nonlocal running, most
         with lock:
-            running += 1
-            most = max(most, running)
-        both_started.wait()
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        meet.wait()
         with lock:
-            running -= 1
+            running[0] -= 1
         return UploadResult(path.name, "e", 1, 0.1)
 
     monkeypatch.setattr("backend.upload.upload_file", upload_file)
+    return most
+
+
+def test_upload_runs_large_files_settings_parallel_uploads_at_once(
+    invoke: Invoke, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    most = _counting_uploads(monkeypatch, together=2)
     monkeypatch.setenv("CSVDROP_PARALLEL_UPLOADS", "2")
+    large = "a,b\n" + "1,2\n" * 262_144  # over 1 MiB: uploaded in parts
+    for name in ("a.csv", "b.csv", "c.csv", "d.csv"):
+        (tmp_path / name).write_text(large)
+    assert invoke("upload", str(tmp_path)).exit_code == 0
+    assert most == [2]
+
+
+def test_upload_runs_small_files_in_a_wider_lane(invoke: Invoke, monkeypatch: pytest.MonkeyPatch, files: Path) -> None:
+    most = _counting_uploads(monkeypatch, together=4)  # one parallel upload: 4 small files at once
+    monkeypatch.setenv("CSVDROP_PARALLEL_UPLOADS", "1")
     (files / "d.csv").write_text(CSV)
     assert invoke("upload", str(files)).exit_code == 0
-    assert most == 2
+    assert most == [4]
 
 
 def test_upload_on_a_terminal_draws_progress_and_keeps_the_result_lines(
