@@ -616,6 +616,27 @@ class _ByteView(io.RawIOBase):
         return n
 
 
+def read_csv_options(encoding: str, sep: str, dialect: Dialect, *, width: int, keep: int | None) -> dict[str, Any]:
+    """pandas.read_csv's arguments for the data records: every field text unless it parses, empty cells NaN."""
+    return {
+        "encoding": encoding,
+        "sep": sep,
+        "quotechar": dialect.quote_char,
+        "escapechar": dialect.escape_char,
+        "doublequote": dialect.double_quote,
+        "skipinitialspace": dialect.skip_initial_space,
+        "header": None,
+        "names": list(range(width)),
+        "usecols": range(keep) if keep is not None else None,
+        "index_col": False,
+        "skip_blank_lines": False,
+        "keep_default_na": False,
+        "na_values": [""],
+        "engine": "c",
+        "low_memory": False,
+    }
+
+
 def _read_columns(
     source: Any, encoding: str, sep: str, dialect: Dialect, *, width: int, nrows: int | None, keep: int | None
 ) -> list[np.ndarray]:
@@ -630,23 +651,7 @@ def _read_columns(
     strings), so the profile is the same; tests/unit/test_profile_equivalence.py compares the two."""
     try:
         with pd.read_csv(
-            source,
-            encoding=encoding,
-            sep=sep,
-            quotechar=dialect.quote_char,
-            escapechar=dialect.escape_char,
-            doublequote=dialect.double_quote,
-            skipinitialspace=dialect.skip_initial_space,
-            header=None,
-            names=list(range(width)),
-            usecols=range(keep) if keep is not None else None,
-            index_col=False,
-            skip_blank_lines=False,
-            keep_default_na=False,
-            na_values=[""],
-            engine="c",
-            low_memory=False,
-            iterator=True,
+            source, **read_csv_options(encoding, sep, dialect, width=width, keep=keep), iterator=True
         ) as reader:
             arrays = reader._engine.read(nrows)[2]  # nrows None: to the end (no footnotes)
     except pd.errors.ParserError as exc:

@@ -16,16 +16,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-_sqs_provider: list[Any] = []
-
-
-def _provider() -> Any:
-    if not _sqs_provider:
-        from localstack.services.plugins import SERVICE_PLUGINS
-
-        service = SERVICE_PLUGINS.require("sqs")
-        _sqs_provider.append(getattr(service, "_provider", None) or service.lifecycle_hook)
-    return _sqs_provider[0]
+from csvdrop_lambda_executor.providers import running_provider
 
 
 def _context(account_id: str, region: str, operation: str) -> Any:
@@ -57,7 +48,9 @@ class DirectSqs:
         from localstack.aws.api import ServiceException
 
         try:
-            return getattr(_provider(), method)(_context(self.account_id, self.region, operation), *args, **kwargs)
+            return getattr(running_provider("sqs"), method)(
+                _context(self.account_id, self.region, operation), *args, **kwargs
+            )
         except ServiceException as exc:
             error = {"Code": exc.code, "Message": exc.message}
             meta = {"HTTPStatusCode": exc.status_code}

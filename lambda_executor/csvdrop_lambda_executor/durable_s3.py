@@ -37,6 +37,8 @@ from localstack.aws.api import CommonServiceException, RequestContext
 from localstack.http import Request, Response, route
 from localstack.runtime import hooks
 
+from csvdrop_lambda_executor.providers import running_provider
+
 LOG = logging.getLogger(__name__)
 
 ARTIFACT_BUCKET_PREFIX = "csvdrop-artifacts-"
@@ -75,17 +77,9 @@ def _fsync_dir(path: str) -> None:
         os.close(fd)
 
 
-_provider_cache: list[Any] = []
-
-
 def _provider() -> Any:
-    """The running S3 provider (its storage backend holds the bodies); loads S3 if it is not yet."""
-    if not _provider_cache:
-        from localstack.services.plugins import SERVICE_PLUGINS
-
-        service = SERVICE_PLUGINS.require("s3")
-        _provider_cache.append(getattr(service, "_provider", None) or service.lifecycle_hook)
-    return _provider_cache[0]
+    """The running S3 provider (its storage backend holds the bodies)."""
+    return running_provider("s3")
 
 
 def _find_bucket(account_id: str, region: str, name: str) -> Any:

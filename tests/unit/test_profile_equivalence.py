@@ -52,24 +52,7 @@ def frame_columns(data: bytes) -> tuple[list[np.ndarray], list[np.ndarray]] | No
     nrows = table.end - table.first_data if table.end < n else None
     got = m._read_columns(*structure.tail(table.first_data), sep, dialect, width=width, nrows=nrows, keep=None)
     source, encoding = structure.tail(table.first_data)
-    frame = pd.read_csv(
-        source,
-        encoding=encoding,
-        sep=sep,
-        quotechar=dialect.quote_char,
-        escapechar=dialect.escape_char,
-        doublequote=dialect.double_quote,
-        skipinitialspace=dialect.skip_initial_space,
-        header=None,
-        names=list(range(width)),
-        index_col=False,
-        nrows=nrows,
-        skip_blank_lines=False,
-        keep_default_na=False,
-        na_values=[""],
-        engine="c",
-        low_memory=False,
-    )
+    frame = pd.read_csv(source, **m.read_csv_options(encoding, sep, dialect, width=width, keep=None), nrows=nrows)
     expected = []
     for c, dtype in enumerate(frame.dtypes):
         numeric = isinstance(dtype, np.dtype) and dtype.kind in "biuf"
