@@ -1,13 +1,14 @@
 """S3 -> SQS notifications sent in batches when they come faster than one request can carry them.
 
-LocalStack's S3 sends each event notification to SQS in a SendMessage of its own through its internal client
-(serialised, parsed, served, serialised and parsed back): measured on a 2-core machine, about 5 ms of
-LocalStack CPU per notification, as much as the PutObject that caused it. A SendMessageBatch of 10 costs about
-0.5 ms per message. `GroupSender` sends like a group commit: the first notification for a queue is sent at
-once by the thread that made it (no wait, so a single upload is not delayed); what arrives for that queue while
-a send is under way is left with the sender, which sends it next, up to 10 per request. Nothing is held back
-on a timer. A notification in the sender's list is in LocalStack's memory only, exactly like one in the
-notifier's thread pool it replaces: after a crash `csvdrop stack up`'s reconcile finds objects without records.
+LocalStack's S3 sends each event notification to SQS in a SendMessage of its own. Through LocalStack's internal
+client that cost about 5 ms of LocalStack CPU per notification on a 2-core machine (as much as the PutObject that
+caused it) and a SendMessageBatch of 10 about 0.5 ms per message; the sends now go to the SQS provider in
+process (direct_sqs.py), where a batch still takes the queue's lock once. `GroupSender` sends like a group
+commit: the first notification for a queue is sent at once by the thread that made it (no wait, so a single
+upload is not delayed); what arrives for that queue while a send is under way is left with the sender, which
+sends it next, up to 10 per request. Nothing is held back on a timer. A notification in the sender's list is in
+LocalStack's memory only, exactly like one in the notifier's thread pool it replaces: after a crash `csvdrop
+stack up`'s reconcile finds objects without records.
 Stdlib only (unit-tested without LocalStack); the patch is in patches.py.
 """
 

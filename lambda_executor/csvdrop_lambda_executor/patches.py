@@ -1,8 +1,9 @@
-"""LocalStack start-up hooks that make the local Lambda service fit a small machine (entry points in
-pyproject.toml): async invocations capped per function (async_pool.py), Lambda logs delivered in batches
-(log_batching.py), SQS event sources long-polled (below), S3 -> SQS notifications sent in batches under load
-(group_send.py), and LocalStack's own messages to SQS (S3 notifications, SNS deliveries) handed to the SQS provider
-in process (direct_sqs.py). Each replaces one LocalStack internal, pinned by
+"""LocalStack start-up hooks that make the local cloud fit a small machine (entry points in pyproject.toml): async
+invocations capped per function (async_pool.py), Lambda logs delivered in batches (log_batching.py), SQS event
+sources long-polled (below), S3 -> SQS notifications sent in batches under load (group_send.py), LocalStack's own
+messages to SQS (S3 notifications, SNS deliveries) handed to the SQS provider in process (direct_sqs.py), full
+garbage collections on a timer, and request log lines without unused copies. Each replaces one LocalStack
+internal, pinned by
 stack/localstack-constraints.txt; tests/integration/test_lambda_executor.py and test_queue_trigger.py check what
 they promise against the real LocalStack.
 """
@@ -191,10 +192,9 @@ def csvdrop_batch_s3_queue_notifications() -> None:
 
     from localstack.services.s3.notifications import SqsNotifier
     from localstack.utils.aws import arns
-    from localstack.utils.aws.arns import parse_arn, s3_bucket_arn
+    from localstack.utils.aws.arns import parse_arn
 
-    def send(target: Any, batch: list[tuple[str, dict[str, Any]]]) -> None:
-        queue_arn, _source_arn = target
+    def send(queue_arn: Any, batch: list[tuple[str, dict[str, Any]]]) -> None:
         arn = parse_arn(queue_arn)
         sqs = DirectSqs(arn["account"], arn["region"])
         entries = [
@@ -210,7 +210,7 @@ def csvdrop_batch_s3_queue_notifications() -> None:
     def notify(self, ctx, config) -> None:
         message = json.dumps(self._get_event_payload(ctx, config.get("Id")))
         attributes = {"AWSTraceHeader": {"DataType": "String", "StringValue": ctx.xray}} if ctx.xray else {}
-        sender.submit((config["QueueArn"], s3_bucket_arn(ctx.bucket_name, region=ctx.region)), (message, attributes))
+        sender.submit(config["QueueArn"], (message, attributes))
 
     SqsNotifier.notify = notify
 
@@ -237,13 +237,14 @@ def csvdrop_full_collections_on_a_timer() -> None:
     its own, so a burst of uploads no longer pays for it and an idle LocalStack still frees what it no longer holds."""
     import gc
     import threading
+    import time
 
     threshold0, threshold1, _ = gc.get_threshold()
     gc.set_threshold(threshold0, threshold1, 1_000_000_000)
 
     def collect_now_and_then() -> None:
         while True:
-            threading.Event().wait(FULL_COLLECTION_EVERY_S)
+            time.sleep(FULL_COLLECTION_EVERY_S)
             gc.collect()
 
     threading.Thread(target=collect_now_and_then, name="csvdrop-full-gc", daemon=True).start()
@@ -255,8 +256,6 @@ def csvdrop_plain_request_log() -> None:
     headers copied into the record, for a trace formatter it only installs at DEBUG level; at INFO the copies
     are thrown away, at 0.3 ms of CPU per request (per-thread CPU accounting during `python -m bench load`). Below
     DEBUG the same line is now logged without them; at DEBUG LocalStack's own code runs."""
-    import logging
-
     from localstack.aws.handlers.logging import ResponseLogger
 
     original_log = ResponseLogger._log
