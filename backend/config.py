@@ -31,7 +31,7 @@ MB = 1024 * 1024
 SINGLE_REQUEST_BYTES = 1024 * 1024
 # Such a file's upload is one short request that leaves its connection idle while LocalStack (or S3) answers,
 # so `parallel_uploads` bounds large files and small ones run this many times as many at once: a drop of
-# 1,000 x 10 KB went from 35 to 46 files/s end to end (`python -m bench load`, 3 against 12 at once).
+# 1,000 x 10 KB went from 35 to 48 files/s end to end (`python -m bench load`, 3 against 12 at once).
 SMALL_UPLOADS_PER_SLOT = 4
 
 
@@ -76,7 +76,7 @@ class Settings:
     # How uploads reach the function. "direct": S3 invokes it once per object (asynchronously, with Lambda's
     # retries). "queue": S3 -> an SQS ingest queue -> the function in batches (one transaction and one notice
     # batch per invocation; a file that keeps failing goes to a dead-letter queue after queue_max_receives).
-    # The queue is the default: 1.4-1.8x the files per second of direct for the same single-file latency
+    # The queue is the default: about 2x the files per second of direct for the same single-file latency
     # (`python -m bench load` / `pipeline`, README "Two triggers").
     trigger: TriggerKind = "queue"
     # Messages per invocation: 1..10 without a batching window (SNS PublishBatch takes 10 too), up to 10,000

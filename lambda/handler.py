@@ -45,7 +45,6 @@ import os
 import time
 import traceback
 import urllib.parse
-from collections.abc import Callable
 from typing import Any
 
 import boto3
@@ -371,15 +370,14 @@ def retry_soon(messages: list[dict[str, Any]]) -> None:
         try:
             url = _queue_url(arn)
             for first in range(0, len(batch), 10):
-                entries = []
-                for i, message in enumerate(batch[first : first + 10]):
-                    entries.append(
-                        {
-                            "Id": str(i),
-                            "ReceiptHandle": message["receiptHandle"],
-                            "VisibilityTimeout": retry_delay(_deliveries(message), max_receives),
-                        }
-                    )
+                entries = [
+                    {
+                        "Id": str(i),
+                        "ReceiptHandle": message["receiptHandle"],
+                        "VisibilityTimeout": retry_delay(_deliveries(message), max_receives),
+                    }
+                    for i, message in enumerate(batch[first : first + 10])
+                ]
                 _client("sqs").change_message_visibility_batch(QueueUrl=url, Entries=entries)
         except Exception as exc:
             LOG.warning(
@@ -448,11 +446,7 @@ def _as_failed(record: dict[str, Any], error: str) -> dict[str, Any]:
 def handle_sqs_batch(messages: list[dict[str, Any]]) -> dict[str, Any]:
     """The queue trigger's batch (see the module docstring): {"batchItemFailures": [{"itemIdentifier"}]}."""
     max_receives = _max_receives()
-    failed_ids: list[str] = []
-
-    def fail(message_id: str) -> None:
-        if message_id not in failed_ids:
-            failed_ids.append(message_id)
+    failed: dict[str, None] = {}  # the failed messages' ids, in order, each once
 
     receives: dict[str, int] = {}
     batch: list[tuple[str, list[dict[str, Any]]]] = []  # (messageId, its S3 records)
@@ -463,12 +457,10 @@ def handle_sqs_batch(messages: list[dict[str, Any]]) -> dict[str, Any]:
             batch.append((message_id, _s3_records_of(str(message.get("body") or ""))))
         except ValueError as exc:
             LOG.error("message %s is not an S3 event notification (%s); it fails", message_id, exc)
-            fail(message_id)
+            failed[message_id] = None
     reads = ReadAhead(_reads_of(batch))
     try:
-        return _handle_batch(
-            batch, reads, receives=receives, max_receives=max_receives, fail=fail, failed_ids=failed_ids
-        )
+        return _handle_batch(batch, reads, receives=receives, max_receives=max_receives, failed=failed)
     finally:
         reads.close()
 
@@ -505,8 +497,7 @@ def _handle_batch(
     *,
     receives: dict[str, int],
     max_receives: int,
-    fail: Callable[[str], None],
-    failed_ids: list[str],
+    failed: dict[str, None],
 ) -> dict[str, Any]:
     pending: list[tuple[str, dict[str, Any]]] = []  # (messageId, profiled record) to store together
     last_chances: list[tuple[str, dict[str, Any], str]] = []  # (messageId, record, why it could not be stored)
@@ -530,7 +521,7 @@ def _handle_batch(
                         key,
                         exc,
                     )
-                    fail(message_id)
+                    failed[message_id] = None
                 continue
             if not name.startswith("ObjectCreated"):
                 continue
@@ -546,7 +537,7 @@ def _handle_batch(
                 # S3 refused this one read (the whole batch is not lost for it): the message is delivered again.
                 reason = f"reading it from S3 failed: {exc}"
                 LOG.error("message %s fails: could not read s3://%s/%s: %s", message_id, bucket, key, exc)
-                fail(message_id)
+                failed[message_id] = None
                 if receives[message_id] >= max_receives:
                     last_chances.append((message_id, _unreadable_record(s3_record, bucket, key), reason))
 
@@ -569,7 +560,7 @@ def _handle_batch(
                     max_receives,
                     result,
                 )
-                fail(message_id)
+                failed[message_id] = None
                 if receives[message_id] >= max_receives:
                     last_chances.append((message_id, record, str(result)))
                 continue
@@ -580,7 +571,7 @@ def _handle_batch(
     if last_chances:
         notices.extend(_store_last_chances(last_chances, receives))
     publish_notices(notices)
-    return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in failed_ids]}
+    return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in failed]}
 
 
 def _store_last_chances(
