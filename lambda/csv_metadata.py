@@ -109,8 +109,49 @@ class _Structure:
             raw = self.record_text
             return int(records.size - len({raw[i] for i in records.tolist()}))
         buf, starts, ends = self.record_text
-        spans = zip(starts[records].tolist(), ends[records].tolist(), strict=True)
-        return int(records.size - len({buf[a:b] for a, b in spans}))
+        starts, ends = starts[records], ends[records]
+        if records.size >= _FINGERPRINT_FROM and len(buf) >= 8:
+            # Only records whose fingerprints collide can be equal: compare the text of those alone.
+            hashes = _fingerprints(buf, starts, ends)
+            order = np.argsort(hashes)
+            same = hashes[order[1:]] == hashes[order[:-1]]
+            collide = np.zeros(records.size, dtype=bool)
+            collide[1:] |= same
+            collide[:-1] |= same
+            chosen = order[collide]
+            starts, ends = starts[chosen], ends[chosen]
+        spans = zip(starts.tolist(), ends.tolist(), strict=True)
+        return int(starts.size - len({buf[a:b] for a, b in spans}))
+
+
+# From this many data records on, duplicate_count fingerprints the records with numpy first: building a set of
+# every record's text was ~45% of profiling a 10 MB file.
+_FINGERPRINT_FROM = 4096
+_MIX = np.array([0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9, 0x27D4EB2F165667C5], dtype=np.uint64)
+
+
+def _fingerprints(buf: bytes, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """A 64-bit fingerprint per record [start, end) of ``buf`` (at least 8 bytes): its length and three 8-byte
+    windows inside it (first, middle, last), read without copying the buffer. Equal texts give equal fingerprints;
+    a record shorter than 8 bytes is its whole text, read from a window that stays inside the buffer."""
+    window = np.ndarray((len(buf) - 7,), dtype="<u8", buffer=buf, strides=(1,))
+    out = np.empty(starts.size, dtype=np.uint64)
+    step = 1 << 20  # records per piece: the temporaries stay small for files of millions of rows
+    for first in range(0, starts.size, step):
+        s, e = starts[first : first + step], ends[first : first + step]
+        length = e - s
+        long = length >= 8
+        base = np.minimum(s, len(buf) - 8)
+        shift = np.minimum(s - base, 7).astype(np.uint64) * np.uint64(8)
+        kept = np.minimum(length, 7).astype(np.uint64) * np.uint64(8)
+        short = (window[base] >> shift) & ((np.uint64(1) << kept) - np.uint64(1))
+        head = np.where(long, window[np.where(long, s, 0)], short)
+        middle = np.where(long, window[np.where(long, s + (length - 8) // 2, 0)], 0)
+        last = np.where(long, window[np.where(long, e - 8, 0)], 0)
+        out[first : first + step] = (
+            head * _MIX[0] + middle * _MIX[1] + last * _MIX[2] + length.astype(np.uint64) * _MIX[3]
+        )
+    return out
 
 
 def _breaks(buf: bytes, start: int, end: int, cr: bool) -> int:

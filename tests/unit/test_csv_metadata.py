@@ -7,6 +7,7 @@ import gc
 import io
 import itertools
 import json
+import random
 import subprocess
 import sys
 import tracemalloc
@@ -219,6 +220,30 @@ def test_sample_cells_are_cut_at_1000_chars_names_are_not() -> None:
 
 def test_duplicate_rows_count_exact_repeats_only() -> None:
     assert profile("a,b\n1,x\n1,x\n1,y\n1,x\n")["duplicate_row_count"] == 2
+
+
+@pytest.mark.parametrize(
+    ("shape", "terminator"),
+    [("wide", "\n"), ("wide", "\r\n"), ("one short column", "\n"), ("long shared prefixes", "\r\n")],
+)
+def test_duplicate_rows_in_a_large_file_count_every_repeat(shape: str, terminator: str) -> None:
+    """Above the fingerprint threshold: repeats are counted exactly, whatever the records share or lack (short
+    records, equal first and last bytes, the last record without a line end)."""
+    distinct = 3000
+    if shape == "wide":
+        unique = [f"{i},name {i % 97},{i * 7 % 1000}.5,2024-01-{1 + i % 28:02d}" for i in range(distinct)]
+    elif shape == "one short column":
+        unique = [str(i) for i in range(distinct)]
+    else:  # equal length, same first 8 and last 8 bytes: only the middle differs
+        unique = [f"prefix-{'x' * 20}{i:06d}{'y' * 20}-suffix" for i in range(distinct)]
+    repeats = [unique[i * 7 % distinct] for i in range(2500)]
+    rows = unique + repeats
+    random.Random(5).shuffle(rows)
+    text = "value" + ("" if shape != "wide" else ",b,c,d") + terminator + terminator.join(rows)
+    got = profile(text)
+    assert got["row_count"] == len(rows)
+    assert got["duplicate_row_count"] == len(repeats)
+    assert len(rows) >= m._FINGERPRINT_FROM  # the fingerprinted path, not the small files' one
 
 
 @pytest.mark.parametrize("path", sorted(make_corpus.BAD_DIR.glob("*.csv")), ids=lambda p: p.name)
