@@ -70,10 +70,13 @@ WAITED_AT_LEAST_S = 0.5
 
 class _LongPollingClient:
     """The poller's SQS client (its own object: LocalStack makes one per mapping) with every receive waiting,
-    and what a receive brings after the mapping stopped put back in the queue at once, unprocessed."""
+    and what a receive brings after the mapping stopped put back in the queue at once, unprocessed. Its
+    receives, deletes and visibility changes go to the SQS provider in process (direct_sqs.py); anything else
+    the poller asks goes to LocalStack's client."""
 
-    def __init__(self, client: Any, stopped: Callable[[], bool]) -> None:
+    def __init__(self, client: Any, sqs: DirectSqs, stopped: Callable[[], bool]) -> None:
         self._client = client
+        self._sqs = sqs
         self._stopped = stopped
 
     def __getattr__(self, name: str) -> Any:
@@ -81,8 +84,11 @@ class _LongPollingClient:
 
     def receive_message(self, **params: Any) -> Any:
         params["WaitTimeSeconds"] = LONG_POLL_S
-        params.pop("sqs_override_wait_time_seconds", None)  # LocalStack's header to wait longer than 20 s
-        response = self._client.receive_message(**params)
+        # LocalStack's own parameters, its client turns them into headers: without a batching window the batch is
+        # at most 10, which MaxNumberOfMessages already says.
+        params.pop("sqs_override_wait_time_seconds", None)
+        params.pop("sqs_override_max_message_count", None)
+        response = self._sqs.receive_message(**params)
         messages = response.get("Messages") or []
         if not messages or not self._stopped():
             return response
@@ -92,8 +98,12 @@ class _LongPollingClient:
                 {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": 0}
                 for i, m in enumerate(messages[first : first + 10])
             ]
-            self._client.change_message_visibility_batch(QueueUrl=params["QueueUrl"], Entries=entries)
+            self._sqs.change_message_visibility_batch(QueueUrl=params["QueueUrl"], Entries=entries)
         return {**response, "Messages": []}
+
+    def delete_message_batch(self, **params: Any) -> Any:
+        params.pop("sqs_override_max_message_count", None)
+        return self._sqs.delete_message_batch(**params)
 
 
 def _log_batch_failure(future: Any) -> None:
@@ -116,6 +126,7 @@ def csvdrop_long_poll_sqs_event_sources() -> None:
     from localstack.services.lambda_.event_source_mapping.esm_worker import EsmWorker
     from localstack.services.lambda_.event_source_mapping.pollers.poller import EmptyPollResultsException
     from localstack.services.lambda_.event_source_mapping.pollers.sqs_poller import SqsPoller
+    from localstack.utils.aws.arns import parse_arn
 
     original_init = SqsPoller.__init__
     original_poll_events = SqsPoller.poll_events
@@ -125,7 +136,9 @@ def csvdrop_long_poll_sqs_event_sources() -> None:
         self.csvdrop_stopped = False
         # A window: LocalStack already waits for it. (Changing the window makes a new poller.)
         if not self.maximum_batching_window:
-            self.source_client = _LongPollingClient(self.source_client, lambda: self.csvdrop_stopped)
+            arn = parse_arn(self.source_arn)
+            sqs = DirectSqs(arn["account"], arn["region"])
+            self.source_client = _LongPollingClient(self.source_client, sqs, lambda: self.csvdrop_stopped)
 
     def poll_events(self, *args, **kwargs) -> None:
         started = time.monotonic()
