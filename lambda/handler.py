@@ -38,18 +38,23 @@ from __future__ import annotations
 import concurrent.futures
 import dataclasses
 import datetime as dt
+import email.utils
 import hashlib
 import json
 import logging
 import os
+import threading
 import time
 import traceback
 import urllib.parse
 from typing import Any
 
 import boto3
+import botocore.session
+import botocore.utils
 import csv_metadata
 import store_writer
+from botocore.config import Config
 from botocore.exceptions import ClientError
 
 LOG = logging.getLogger()
@@ -57,13 +62,45 @@ LOG.setLevel(logging.INFO)
 
 _CHUNK = 1024 * 1024
 _clients: dict[str, Any] = {}
+_boto: Any = None
+_clients_lock = threading.Lock()
 _writer: Any = None
 
 
+def _parse_timestamp(value: Any) -> dt.datetime:
+    # S3 sends LastModified as an HTTP date ("Wed, 12 Oct 2009 17:50:00 GMT"). botocore parses every timestamp
+    # with dateutil, ~0.4 ms of the function's CPU per GetObject; the standard library's parser takes a tenth.
+    if isinstance(value, str) and value.endswith(" GMT"):
+        try:
+            return email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            pass
+    return botocore.utils.parse_timestamp(value)
+
+
+def _session() -> boto3.session.Session:
+    core = botocore.session.get_session()
+    core.get_component("response_parser_factory").set_parser_defaults(timestamp_parser=_parse_timestamp)
+    return boto3.session.Session(botocore_session=core)
+
+
+# The function hashes every body it reads (SHA-256, stored with the record), so botocore's own CRC check of each
+# GetObject body is only asked for where an API requires it.
+_CLIENT_CONFIG = Config(response_checksum_validation="when_required")
+
+
 def _client(name: str) -> Any:
-    if name not in _clients:
-        _clients[name] = boto3.client(name)
-    return _clients[name]
+    found = _clients.get(name)
+    if found is None:
+        with (
+            _clients_lock
+        ):  # the batch's read-ahead threads ask for the S3 client too (boto3 sessions are not thread-safe)
+            global _boto  # noqa: PLW0603 - one session per warm execution environment
+            if _boto is None:
+                _boto = _session()
+            found = _clients.get(name) or _boto.client(name, config=_CLIENT_CONFIG)
+            _clients[name] = found
+    return found
 
 
 def _writer_for_env() -> Any:

@@ -454,3 +454,50 @@ def test_reads_ahead_hold_at_most_the_byte_budget(
     assert s3.most_at_once == 1
     assert sorted(s3.reads) == keys
     assert stored_keys(writer) == [(key, "PROCESSED") for key in keys]
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "Wed, 12 Oct 2009 17:50:00 GMT",  # S3's LastModified header
+        "Mon, 30 Nov 2026 03:05:59 GMT",
+        "2026-11-30T03:05:59.123Z",  # ISO 8601, as XML and JSON bodies carry timestamps
+        "2026-11-30T03:05:59+00:00",
+        1764471959.5,  # epoch seconds (JSON protocols)
+        "1764471959",
+    ],
+)
+def test_the_functions_timestamp_parser_agrees_with_botocores(value: Any) -> None:
+    from botocore.utils import parse_timestamp
+
+    ours, theirs = handler._parse_timestamp(value), parse_timestamp(value)
+    assert ours == theirs
+    assert ours.utcoffset() == dt.timedelta(0)
+    assert handler.ordering_token("", ours) == handler.ordering_token("", theirs)
+
+
+def test_the_functions_s3_client_reads_last_modified_with_its_timestamp_parser(monkeypatch: pytest.MonkeyPatch) -> None:
+    from botocore.awsrequest import AWSResponse
+
+    seen: list[Any] = []
+    parse = handler._parse_timestamp
+    monkeypatch.setattr(handler, "_parse_timestamp", lambda value: seen.append(value) or parse(value))
+
+    class Body:
+        def stream(self, **_: Any) -> Any:
+            yield b"a,b"
+
+        def read(self, *_: Any) -> bytes:
+            return b"a,b"
+
+    def answer(request: Any, **_: Any) -> AWSResponse:
+        headers = {"Last-Modified": "Mon, 30 Nov 2026 03:05:59 GMT", "Content-Length": "3", "ETag": '"e"'}
+        return AWSResponse(request.url, 200, headers, Body())
+
+    client = handler._session().client(
+        "s3", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="y", config=handler._CLIENT_CONFIG
+    )
+    client.meta.events.register("before-send", answer)
+    got = client.get_object(Bucket="b", Key="k.csv")
+    assert got["LastModified"] == dt.datetime(2026, 11, 30, 3, 5, 59, tzinfo=dt.UTC)
+    assert seen == ["Mon, 30 Nov 2026 03:05:59 GMT"]
