@@ -17,6 +17,7 @@ from typing import Any
 from localstack.runtime import hooks
 
 from csvdrop_lambda_executor.async_pool import BoundedExecutor, async_concurrency
+from csvdrop_lambda_executor.direct_logs import DirectLogs
 from csvdrop_lambda_executor.direct_sqs import ConnectWithDirectSqs, DirectSqs
 from csvdrop_lambda_executor.group_send import GroupSender
 from csvdrop_lambda_executor.log_batching import batched_log_loop
@@ -46,13 +47,15 @@ def csvdrop_cap_async_invocations() -> None:
 def csvdrop_batch_lambda_logs() -> None:
     from localstack.aws.connect import connect_to
     from localstack.services.lambda_.invocation.logs import QUEUE_SHUTDOWN, LogHandler
+    from localstack.utils.aws.arns import parse_arn
     from localstack.utils.aws.client_types import ServicePrincipal
 
     def run_log_loop(self, *args, **kwargs) -> None:
-        logs_client = connect_to.with_assumed_role(
+        client = connect_to.with_assumed_role(
             region_name=self.region, role_arn=self.role_arn, service_principal=ServicePrincipal.lambda_
         ).logs
-        batched_log_loop(self.log_queue, self._shutdown_event, QUEUE_SHUTDOWN, logs_client, self.region)
+        logs = DirectLogs(client, parse_arn(self.role_arn)["account"], self.region)
+        batched_log_loop(self.log_queue, self._shutdown_event, QUEUE_SHUTDOWN, logs, self.region)
 
     LogHandler.run_log_loop = run_log_loop
 
