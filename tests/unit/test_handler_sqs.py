@@ -481,7 +481,12 @@ def test_the_functions_s3_client_reads_last_modified_with_its_timestamp_parser(m
 
     seen: list[Any] = []
     parse = handler._parse_timestamp
-    monkeypatch.setattr(handler, "_parse_timestamp", lambda value: seen.append(value) or parse(value))
+
+    def parse_and_note(value: Any) -> dt.datetime:
+        seen.append(value)
+        return parse(value)
+
+    monkeypatch.setattr(handler, "_parse_timestamp", parse_and_note)
 
     class Body:
         def stream(self, **_: Any) -> Any:
