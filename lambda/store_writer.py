@@ -20,9 +20,10 @@ Semantics, the same for both stores (``Writer.upsert(record) -> bool``):
   upload whose sequencer is not older than the stored one replaces a tombstone (the handler read the object
   with IfMatch, so it exists now);
 * a batch (``upsert_many(records) -> list[bool | Exception]``, the SQS trigger's batch) applies the same rule
-  to each record in ONE transaction; MySQL isolates each record in a savepoint, so a record the database
-  refuses (a constraint, a trigger) is that record's entry (the exception) while the others commit. Failing to
-  reach the database at all raises StoreWriteError for the whole batch;
+  to each record in ONE transaction; a record the database refuses (a constraint, a trigger) is that record's
+  entry (the exception) while the others commit. MySQL writes the batch in a few statements, and when the
+  database refuses one of them, does the batch again with each record in a savepoint to learn which record it
+  refuses. Failing to reach the database at all raises StoreWriteError for the whole batch;
 * a lost object (``mark_missing(bucket, key)``, `csvdrop reconcile` found the record but not the object) sets
   the live record's status to MISSING with an error saying what to do, keeping its metadata (it says what
   was lost); a later upload replaces it as usual (its sequencer is newer);
@@ -452,6 +453,44 @@ def _mysql_values(norm: Mapping[str, Any]) -> list[Any]:
     return values
 
 
+# A multi-row INSERT of the batch's new rows stays well under max_allowed_packet (16 MiB on MariaDB, 64 MiB on
+# MySQL 8): rows are grouped up to this many characters of values (up to 4 bytes each in UTF-8, more when
+# escaped), and a larger row goes alone, as it would by itself.
+_INSERT_CHUNK_CHARS = 1 << 20
+_INSERT_ROWS_SQL: dict[int, str] = {}
+
+
+def _insert_rows_sql(n: int) -> str:
+    """``_INSERT_SQL`` with ``n`` rows of values."""
+    sql = _INSERT_ROWS_SQL.get(n)
+    if sql is None:
+        head, row = _INSERT_SQL.split(" VALUES ", 1)
+        sql = _INSERT_ROWS_SQL[n] = f"{head} VALUES {', '.join([row] * n)}"
+    return sql
+
+
+def _chunks(rows: list[list[Any]]) -> list[list[list[Any]]]:
+    out: list[list[list[Any]]] = []
+    size = 0
+    for row in rows:
+        row_size = sum(len(v) for v in row if isinstance(v, str))
+        if not out or size + row_size > _INSERT_CHUNK_CHARS:
+            out.append([])
+            size = 0
+        out[-1].append(row)
+        size += row_size
+    return out
+
+
+def _count_params(bucket: str, rank: int, first: int, net: int) -> tuple[str, int, int, int]:
+    """One ``_COUNT_SQL`` with the effect of its +1/-1 statements in order, ``first`` being the first of them.
+
+    On a present row they add up to ``net``. On an absent one the first statement inserts (1 for +1, 0 for
+    -1) and the rest add up: ``net + 1`` after a first -1. So a zero net is still a statement: on an absent
+    row it inserts a row, as the statements it stands for would."""
+    return (bucket, rank, net + 1 if first < 0 else net, net)
+
+
 def _transaction_lost(exc: Exception) -> bool:
     """Whether a MySQL error inside a transaction means the connection or the whole transaction is gone (a
     deadlock rolls back everything), rather than one statement refused (a constraint, a trigger's SIGNAL)."""
@@ -608,6 +647,83 @@ class MySqlWriter(Writer):
         return True
 
     def _upsert_many_once(
+        self, conn: Any, norms: list[tuple[int, dict[str, Any]]], reprocess: bool
+    ) -> list[bool | Exception]:
+        """One transaction for the batch: the set-based fast path, or, when the database refuses any of its
+        statements, the per-record savepoint path, which tells which record it refuses."""
+        try:
+            return self._upsert_many_set(conn, norms, reprocess)
+        except Exception as exc:
+            if _transaction_lost(exc):
+                raise
+            # Nothing of the fast path may survive into the savepoint path: it starts a transaction of its own.
+            conn.rollback()
+        return self._upsert_many_savepoints(conn, norms, reprocess)
+
+    def _upsert_many_set(
+        self, conn: Any, norms: list[tuple[int, dict[str, Any]]], reprocess: bool
+    ) -> list[bool | Exception]:
+        """The batch in a few statements whatever its size, with the effect of ``_upsert_many_savepoints`` when
+        no record is refused: one locking read of every key, the ordering rule applied in Python in batch
+        order (a record is judged against what an earlier record of the batch wrote for its key), then each
+        key's last write, and one count change per (bucket, rank)."""
+        results: list[bool | Exception] = []
+        digests = [key_hash(norm["bucket"], norm["key"]) for _, norm in norms]
+        with conn.cursor() as cur:
+            conn.begin()
+            base = self._lock_counter(cur, bump=False)
+            unique = list(dict.fromkeys(digests))
+            cur.execute(
+                "SELECT key_hash, sequencer, etag, deleted, bucket, status_rank FROM csv_metadata "  # noqa: S608
+                f"WHERE key_hash IN ({', '.join(['%s'] * len(unique))}) FOR UPDATE",
+                unique,
+            )
+            # key_hash -> (sequencer, etag, deleted, bucket, status_rank): the stored row, then what the batch
+            # wrote over it so far.
+            rows: dict[str, tuple[Any, ...]] = {row[0]: tuple(row[1:]) for row in cur.fetchall()}
+            stored_before = set(rows)
+            # key_hash -> (norm, revision) of its last write; a dict keeps the position of the key's first write,
+            # so new rows are inserted (and numbered by AUTO_INCREMENT) in the order the sequential path uses.
+            writes: dict[str, tuple[Mapping[str, Any], int]] = {}
+            # (bucket, rank) -> [first delta, net delta]: see _count_params.
+            counts: dict[tuple[str, int], list[int]] = {}
+            revision = base
+            for digest, (_, norm) in zip(digests, norms, strict=True):
+                existing = rows.get(digest)
+                if existing is not None and not should_store(
+                    norm["sequencer"],
+                    norm["etag"],
+                    existing[0],
+                    existing[1],
+                    stored_deleted=bool(existing[2]),
+                    reprocess=reprocess,
+                ):
+                    results.append(False)
+                    continue
+                revision += 1
+                new_rank = status_rank(norm["status"], len(norm["warnings"]))
+                old = None if existing is None or existing[2] else (existing[3], int(existing[4]))
+                if old != (norm["bucket"], new_rank):
+                    if old is not None:
+                        counts.setdefault(old, [-1, 0])[1] -= 1
+                    counts.setdefault((norm["bucket"], new_rank), [1, 0])[1] += 1
+                rows[digest] = (norm["sequencer"], norm["etag"], 0, norm["bucket"], new_rank)
+                writes[digest] = (norm, revision)
+                results.append(True)
+            inserts = [[d, *_mysql_values(n), r] for d, (n, r) in writes.items() if d not in stored_before]
+            for chunk in _chunks(inserts):
+                cur.execute(_insert_rows_sql(len(chunk)), [v for row in chunk for v in row])
+            for digest, (written, rev) in writes.items():
+                if digest in stored_before:
+                    cur.execute(_UPDATE_SQL, [*_mysql_values(written), rev, digest])
+            for (bucket, rank), (first, net) in counts.items():
+                cur.execute(_COUNT_SQL, _count_params(bucket, rank, first, net))
+            if revision != base:
+                cur.execute("UPDATE csv_metadata_revision SET revision = %s WHERE id = %s", (revision, 1))
+        conn.commit()
+        return results
+
+    def _upsert_many_savepoints(
         self, conn: Any, norms: list[tuple[int, dict[str, Any]]], reprocess: bool
     ) -> list[bool | Exception]:
         """One transaction for the batch. The counter is locked once and moved once: the stored records get

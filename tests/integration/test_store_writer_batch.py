@@ -246,3 +246,224 @@ def test_dynamodb_batch_and_mark_missing(dynamo_settings: Settings) -> None:
     assert writer.mark_missing("bkt", "in/never.csv") is False
     assert writer.upsert(make_record("in/lost.csv", "0C")) is True
     assert item("in/lost.csv")["Status"]["S"] == "PROCESSED"
+
+
+# ---------------------------------------------------------------------------------------------- the batch's fast path
+# upsert_many writes a batch in a few statements (one locking read, the rows, a count per (bucket, rank)) and
+# falls back to a savepoint per record only when the database refuses one of them. The tests below hold it to
+# the savepoint path's results and end state.
+def _com(writer: Any) -> dict[str, int]:
+    """The writer's own session's statement counters (Com_select, Com_insert, Com_savepoint, ...)."""
+    with writer._connection().cursor() as cur:
+        cur.execute("SHOW SESSION STATUS LIKE 'Com\\_%'")
+        return {name: int(value) for name, value in cur.fetchall()}
+
+
+def _statements(writer: Any, action: Any) -> tuple[Any, dict[str, int]]:
+    """``action()``'s result and how many of each statement kind the writer's session ran for it."""
+    before = _com(writer)
+    result = action()
+    after = _com(writer)
+    kinds = ("Com_select", "Com_insert", "Com_update", "Com_savepoint", "Com_rollback_to_savepoint")
+    return result, {kind.removeprefix("Com_"): after[kind] - before[kind] for kind in kinds}
+
+
+def _raw_counts(db: MySqlTestDb) -> dict[tuple[str, int], int]:
+    """The counts table as it is, zero rows included."""
+    with db.admin() as conn, conn.cursor() as cur:
+        cur.execute("SELECT bucket, status_rank, n FROM csv_metadata_counts")
+        return {(b, int(r)): int(n) for b, r, n in cur.fetchall()}
+
+
+def _state(db: MySqlTestDb, base: int) -> dict[str, Any]:
+    """Everything a batch leaves behind but times and id values: every column of every row (revisions relative
+    to ``base``), the keys in id order, the counts table and the counter."""
+    with db.admin() as conn, conn.cursor() as cur:
+        cur.execute("SELECT * FROM csv_metadata ORDER BY id")
+        names = [d[0] for d in cur.description]
+        rows = [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+    for row in rows:
+        row["revision"] -= base
+        for volatile in ("id", "created_at", "updated_at"):
+            del row[volatile]
+    return {
+        "rows": {row["object_key"]: row for row in rows},
+        "id_order": [row["object_key"] for row in rows],
+        "counts": _raw_counts(db),
+        "counter": _counter(db) - base,
+    }
+
+
+def test_a_plain_batch_takes_a_few_statements(db: MySqlTestDb, writer: Any) -> None:
+    assert writer.upsert(make_record("warm.csv", "01")) is True  # connects: the counters are this session's
+    batch = [
+        make_record("a.csv", "0A"),
+        warned_record("w.csv", "0B"),
+        make_record("f.csv", "0C", status="FAILED", error="bad"),
+        make_record("b.csv", "0D"),
+    ]
+    results, ran = _statements(writer, lambda: writer.upsert_many(batch))
+    assert results == [True, True, True, True]
+    # The counter and every key read in one statement each; the rows in one INSERT and the counts in one per
+    # (bucket, rank) that moved; the counter moved once. No savepoint: the per-record path was not taken.
+    assert ran == {"select": 2, "insert": 1 + 3, "update": 1, "savepoint": 0, "rollback_to_savepoint": 0}
+    assert _counts(db) == _true_counts(db) == {("bkt", 0): 3, ("bkt", 1): 1, ("bkt", 2): 1}
+
+
+def test_the_same_key_twice_older_then_newer(db: MySqlTestDb, writer: Any) -> None:
+    before = _counter(db)
+    results = writer.upsert_many(
+        [make_record("k.csv", "0A", row_count=1), make_record("x.csv", "0B"), make_record("k.csv", "0C", row_count=2)]
+    )
+    assert results == [True, True, True]
+    rows = _rows(db)
+    # k.csv took before + 1 and then before + 3: the row holds the second one's profile and revision.
+    assert (rows["k.csv"][2], rows["k.csv"][4], rows["x.csv"][2], _counter(db)) == (
+        before + 3,
+        2,
+        before + 2,
+        before + 3,
+    )
+    assert _raw_counts(db) == _true_counts(db) == {("bkt", 0): 2}
+
+
+def test_the_same_key_twice_newer_then_older(db: MySqlTestDb, writer: Any) -> None:
+    before = _counter(db)
+    results = writer.upsert_many(
+        [make_record("k.csv", "0C", row_count=2), make_record("k.csv", "0A", row_count=1), make_record("x.csv", "0B")]
+    )
+    # The second k.csv is judged against the first one's row, not against the empty table: it loses.
+    assert results == [True, False, True]
+    rows = _rows(db)
+    assert (rows["k.csv"][2], rows["k.csv"][4], rows["x.csv"][2], _counter(db)) == (
+        before + 1,
+        2,
+        before + 2,
+        before + 2,
+    )
+    # An equal sequencer and ETag a second time is a duplicate too.
+    assert writer.upsert_many([make_record("y.csv", "0A"), make_record("y.csv", "0A")]) == [True, False]
+    assert _counts(db) == _true_counts(db) == {("bkt", 0): 3}
+
+
+def test_a_key_moved_twice_in_one_batch_leaves_the_counts_the_savepoint_path_leaves(
+    db: MySqlTestDb, writer: Any
+) -> None:
+    # New, then FAILED in the same batch: (bkt, 0) gets +1 and -1. The statements the savepoint path runs leave
+    # a (bkt, 0) row holding 0; a skipped zero net would leave none.
+    results = writer.upsert_many([make_record("k.csv", "0A"), make_record("k.csv", "0B", status="FAILED", error="x")])
+    assert results == [True, True]
+    assert _raw_counts(db) == {("bkt", 0): 0, ("bkt", 2): 1}
+    assert _counts(db) == _true_counts(db) == {("bkt", 2): 1}
+
+
+def test_a_mixed_batch_of_new_stored_winning_and_deleted_keys(db: MySqlTestDb, writer: Any) -> None:
+    assert writer.upsert(make_record("stays.csv", "05")) is True
+    assert writer.upsert(make_record("fails.csv", "05")) is True
+    assert writer.upsert(make_record("warns.csv", "05", status="FAILED", error="bad")) is True
+    assert writer.upsert(make_record("gone.csv", "05")) is True
+    assert writer.delete("bkt", "gone.csv", "06") is True
+    assert writer.upsert(make_record("b2.csv", "05", bucket="b2")) is True
+    before = _counter(db)
+    batch = [
+        make_record("new1.csv", "0A"),
+        make_record("stays.csv", "04"),  # older than the stored row: the stored row wins
+        make_record("fails.csv", "0A", status="FAILED", error="now broken"),  # rank 0 -> 2
+        warned_record("warns.csv", "0A"),  # rank 2 -> 1
+        make_record("gone.csv", "06", row_count=5),  # not older than the tombstone: revives it
+        make_record("new2.csv", "0B", bucket="b2"),
+        make_record("other.csv", "05"),
+    ]
+    results, ran = _statements(writer, lambda: writer.upsert_many(batch))
+    assert results == [True, False, True, True, True, True, True]
+    assert ran["savepoint"] == 0
+    rows = _rows(db)
+    assert {k: r[2] - before for k, r in rows.items() if r[2] > before} == {
+        "new1.csv": 1,
+        "fails.csv": 2,
+        "warns.csv": 3,
+        "gone.csv": 4,
+        "new2.csv": 5,
+        "other.csv": 6,
+    }
+    assert rows["stays.csv"][2] < before and rows["gone.csv"][3:5] == (0, 5)
+    assert (rows["fails.csv"][:2], rows["warns.csv"][:2]) == (("FAILED", "now broken"), ("PROCESSED", None))
+    assert _counter(db) == before + 6
+    assert _counts(db) == _true_counts(db) == {("bkt", 0): 4, ("bkt", 1): 1, ("bkt", 2): 1, ("b2", 0): 2}
+
+
+def _mixed_setup(writer: Any) -> None:
+    assert writer.upsert(make_record("s1.csv", "05")) is True
+    assert writer.upsert(warned_record("s2.csv", "05")) is True
+    assert writer.upsert(make_record("s3.csv", "05", status="FAILED", error="bad")) is True
+    assert writer.upsert(make_record("dead.csv", "05")) is True
+    assert writer.delete("bkt", "dead.csv", "07") is True
+    assert writer.upsert(make_record("dead2.csv", "05")) is True
+    assert writer.delete("bkt", "dead2.csv", "07") is True
+
+
+_MIXED_BATCH = [
+    make_record("n1.csv", "0A"),
+    make_record("s1.csv", "04"),
+    warned_record("n1.csv", "0B"),
+    make_record("s2.csv", "05", etag="other"),  # equal sequencer, other ETag: replaces
+    make_record("dead.csv", "06"),  # a tombstone keeps the upload's sequencer (05): revived
+    make_record("s3.csv", "0A"),
+    make_record("n1.csv", "0B"),  # equal sequencer and ETag: a duplicate, unless re-processing
+    make_record("s3.csv", "0B", status="FAILED", error="again"),
+    make_record("n2.csv", "0A", bucket="b2"),
+    make_record("s1.csv", "06", status="FAILED", error="x"),
+    make_record("dead2.csv", "04"),  # older than the tombstone's upload: stays deleted
+]
+
+
+@pytest.mark.parametrize("reprocess", [False, True])
+def test_the_fast_path_leaves_what_the_savepoint_path_leaves(
+    db: MySqlTestDb, writer: Any, monkeypatch: pytest.MonkeyPatch, reprocess: bool
+) -> None:
+    def run(savepoints: bool) -> tuple[list[Any], dict[str, Any], dict[str, int]]:
+        db.truncate()
+        _mixed_setup(writer)
+        base = _counter(db)
+        if savepoints:
+            monkeypatch.setattr(writer, "_upsert_many_set", writer._upsert_many_savepoints)
+        results, ran = _statements(writer, lambda: writer.upsert_many(_MIXED_BATCH, reprocess=reprocess))
+        monkeypatch.undo()
+        return results, _state(db, base), ran
+
+    fast, fast_state, fast_ran = run(savepoints=False)
+    slow, slow_state, slow_ran = run(savepoints=True)
+    assert fast_ran["savepoint"] == 0 and slow_ran["savepoint"] == len(_MIXED_BATCH)
+    assert fast == slow
+    assert fast_state == slow_state
+    assert _counts(db) == _true_counts(db)
+    assert fast_state["rows"]["dead2.csv"]["deleted"] == 1
+    expected = (
+        [True, False, True, True, True, True, True, True, True, True, False]
+        if reprocess
+        else [True, False, True, True, True, True, False, True, True, True, False]
+    )
+    assert fast == expected
+
+
+@pytest.mark.usefixtures("poison_trigger")
+def test_a_refused_record_amid_a_batch_falls_back_and_fails_alone(db: MySqlTestDb, writer: Any) -> None:
+    assert writer.upsert(make_record("s.csv", "05")) is True
+    before = _counter(db)
+    batch = [
+        make_record("a.csv", "0A"),
+        make_record("s.csv", "06", status="FAILED", error="x"),
+        make_record("a.csv", "0B", row_count=8),
+        make_record("in/poison.csv", "0C"),
+        warned_record("c.csv", "0D"),
+    ]
+    results, ran = _statements(writer, lambda: writer.upsert_many(batch))
+    assert results[:3] == [True, True, True] and results[4] is True
+    assert isinstance(results[3], store_writer.StoreWriteError) and "poison rows are refused" in str(results[3])
+    # The fast path's INSERT was refused and rolled back whole; the savepoint path then stored the others.
+    assert ran["savepoint"] == len(batch) and ran["rollback_to_savepoint"] == 1
+    rows = _rows(db)
+    assert set(rows) == {"a.csv", "s.csv", "c.csv"}
+    assert {k: r[2] - before for k, r in rows.items()} == {"s.csv": 2, "a.csv": 3, "c.csv": 4}
+    assert rows["a.csv"][4] == 8 and _counter(db) == before + 4
+    assert _counts(db) == _true_counts(db) == {("bkt", 0): 1, ("bkt", 1): 1, ("bkt", 2): 1}
