@@ -491,6 +491,18 @@ def _count_params(bucket: str, rank: int, first: int, net: int) -> tuple[str, in
     return (bucket, rank, net + 1 if first < 0 else net, net)
 
 
+def _stored_row_wins(existing: Any, norm: Mapping[str, Any], reprocess: bool) -> bool:
+    """Whether the stored row ``(sequencer, etag, deleted, ...)`` (None: there is none) stays, by the ordering rule."""
+    return existing is not None and not should_store(
+        norm["sequencer"],
+        norm["etag"],
+        existing[0],
+        existing[1],
+        stored_deleted=bool(existing[2]),
+        reprocess=reprocess,
+    )
+
+
 def _transaction_lost(exc: Exception) -> bool:
     """Whether a MySQL error inside a transaction means the connection or the whole transaction is gone (a
     deadlock rolls back everything), rather than one statement refused (a constraint, a trigger's SIGNAL)."""
@@ -690,14 +702,7 @@ class MySqlWriter(Writer):
             revision = base
             for digest, (_, norm) in zip(digests, norms, strict=True):
                 existing = rows.get(digest)
-                if existing is not None and not should_store(
-                    norm["sequencer"],
-                    norm["etag"],
-                    existing[0],
-                    existing[1],
-                    stored_deleted=bool(existing[2]),
-                    reprocess=reprocess,
-                ):
+                if _stored_row_wins(existing, norm, reprocess):
                     results.append(False)
                     continue
                 revision += 1
@@ -766,14 +771,7 @@ class MySqlWriter(Writer):
             (digest,),
         )
         existing = cur.fetchone()
-        if existing is not None and not should_store(
-            norm["sequencer"],
-            norm["etag"],
-            existing[0],
-            existing[1],
-            stored_deleted=bool(existing[2]),
-            reprocess=reprocess,
-        ):
+        if _stored_row_wins(existing, norm, reprocess):
             return False
         values = _mysql_values(norm)
         if existing is None:
