@@ -18,22 +18,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from csvdrop_lambda_executor.providers import running_provider
-
-
-def _context(account_id: str, region: str, operation: str) -> Any:
-    from localstack.aws.api import RequestContext
-    from localstack.aws.spec import load_service
-    from rolo import Request
-
-    service = load_service("sqs")
-    context = RequestContext(Request("POST", "/"))
-    context.service = service
-    context.protocol = service.protocol
-    context.operation = service.operation_model(operation)
-    context.account_id = account_id
-    context.region = region
-    return context
+from csvdrop_lambda_executor.providers import request_context, running_provider
 
 
 class DirectSqs:
@@ -51,7 +36,7 @@ class DirectSqs:
 
         try:
             return getattr(running_provider("sqs"), method)(
-                _context(self.account_id, self.region, operation), *args, **kwargs
+                request_context("sqs", operation, self.account_id, self.region), *args, **kwargs
             )
         except ServiceException as exc:
             error = {"Code": exc.code, "Message": exc.message}

@@ -1,9 +1,10 @@
 """LocalStack start-up hooks that make the local cloud fit a small machine (entry points in pyproject.toml): async
-invocations capped per function (async_pool.py), Lambda logs delivered in batches (log_batching.py), SQS event
-sources long-polled (below), S3 -> SQS notifications sent in batches under load (group_send.py), LocalStack's own
-messages to SQS (S3 notifications, SNS deliveries) handed to the SQS provider in process (direct_sqs.py), full
-garbage collections on a timer, and request log lines without unused copies. Each replaces one LocalStack
-internal, pinned by
+invocations capped per function (async_pool.py), Lambda logs delivered in batches (log_batching.py) to the logs
+store in process (direct_logs.py), SQS event sources long-polled (below), S3 -> SQS notifications sent in batches
+under load (group_send.py), LocalStack's own messages to SQS (S3 notifications, SNS deliveries, the event
+sources' receives and deletes) handed to the SQS provider in process (direct_sqs.py), the event sources'
+invocations handed to the Lambda provider in process (direct_lambda.py), full garbage collections on a timer,
+and request log lines without unused copies. Each replaces one LocalStack internal, pinned by
 stack/localstack-constraints.txt; tests/integration/test_lambda_executor.py and test_queue_trigger.py check what
 they promise against the real LocalStack.
 """
@@ -17,6 +18,7 @@ from typing import Any
 from localstack.runtime import hooks
 
 from csvdrop_lambda_executor.async_pool import BoundedExecutor, async_concurrency
+from csvdrop_lambda_executor.direct_lambda import DirectLambda
 from csvdrop_lambda_executor.direct_logs import DirectLogs
 from csvdrop_lambda_executor.direct_sqs import ConnectWithDirectSqs, DirectSqs
 from csvdrop_lambda_executor.group_send import GroupSender
@@ -237,6 +239,22 @@ def csvdrop_sns_to_sqs_in_process() -> None:
     from localstack.services.sns import publisher
 
     publisher.connect_to = ConnectWithDirectSqs(publisher.connect_to)  # type: ignore[assignment]
+
+
+@hooks.on_infra_start()
+def csvdrop_event_source_invokes_in_process() -> None:
+    """The event source mappings' invocations go to the Lambda provider in process (direct_lambda.py)."""
+    from localstack.services.lambda_.event_source_mapping.senders.lambda_sender import LambdaSender
+    from localstack.utils.aws.arns import parse_arn
+
+    original_init = LambdaSender.__init__
+
+    def init_with_direct_invokes(self, *args, **kwargs) -> None:
+        original_init(self, *args, **kwargs)
+        arn = parse_arn(self.target_arn)
+        self.target_client = DirectLambda(self.target_client, arn["account"], arn["region"])
+
+    LambdaSender.__init__ = init_with_direct_invokes
 
 
 # How often LocalStack's full garbage collection runs, in seconds (see below).

@@ -16,3 +16,19 @@ def running_provider(service: str) -> Any:
         plugin = SERVICE_PLUGINS.require(service)
         provider = _running[service] = getattr(plugin, "_provider", None) or plugin.lifecycle_hook
     return provider
+
+
+def request_context(service: str, operation: str, account_id: str, region: str) -> Any:
+    """A request context for calling a provider's operation in process, as the gateway would have made it."""
+    from localstack.aws.api import RequestContext
+    from localstack.aws.spec import load_service
+    from rolo import Request
+
+    model = load_service(service)
+    context = RequestContext(Request("POST", "/"))
+    context.service = model
+    context.protocol = model.protocol
+    context.operation = model.operation_model(operation)
+    context.account_id = account_id
+    context.region = region
+    return context
