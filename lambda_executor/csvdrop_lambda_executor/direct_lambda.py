@@ -14,20 +14,10 @@ from __future__ import annotations
 import io
 from typing import Any
 
-from botocore.exceptions import ClientError
-
-from csvdrop_lambda_executor.providers import request_context, running_provider
+from csvdrop_lambda_executor.providers import ClientStandIn, client_error, request_context, running_provider
 
 
-class DirectLambda:
-    def __init__(self, client: Any, account_id: str, region: str) -> None:
-        self._client = client
-        self._account_id = account_id
-        self._region = region
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._client, name)
-
+class DirectLambda(ClientStandIn):
     def invoke(
         self, *, FunctionName: str, Payload: str | bytes, InvocationType: str, Qualifier: str | None = None
     ) -> dict[str, Any]:
@@ -40,9 +30,7 @@ class DirectLambda:
                 context, FunctionName, invocation_type=InvocationType, payload=io.BytesIO(body), qualifier=Qualifier
             )
         except ServiceException as exc:
-            error = {"Code": exc.code, "Message": exc.message}
-            meta = {"HTTPStatusCode": exc.status_code, "RequestId": context.request_id}
-            raise ClientError({"Error": error, "ResponseMetadata": meta}, "Invoke") from exc
+            raise client_error(exc, "Invoke", context) from exc
         answer = {key: value for key, value in response.items() if value is not None}
         answer["Payload"] = io.BytesIO(response.get("Payload") or b"")
         answer["ResponseMetadata"] = {"RequestId": context.request_id, "HTTPStatusCode": response["StatusCode"]}

@@ -14,32 +14,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from csvdrop_lambda_executor.providers import running_provider
+from csvdrop_lambda_executor.providers import ClientStandIn, running_provider
 
 
-class DirectLogs:
-    def __init__(self, client: Any, account_id: str, region: str) -> None:
-        self._client = client
-        self._account_id = account_id
-        self._region = region
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._client, name)
-
+class DirectLogs(ClientStandIn):
     def put_log_events(self, *, logGroupName: str, logStreamName: str, logEvents: list[dict[str, Any]]) -> Any:
         from localstack.services.logs.models import get_moto_logs_backend
         from moto.logs.exceptions import ResourceNotFoundException
 
         running_provider("logs")
         backend = get_moto_logs_backend(self._account_id, self._region)
-        if backend.filters.metric_filters:
-            return self._client.put_log_events(
-                logGroupName=logGroupName, logStreamName=logStreamName, logEvents=logEvents
-            )
-        try:
-            token, rejected = backend.put_log_events(logGroupName, logStreamName, logEvents)
-        except ResourceNotFoundException:
-            return self._client.put_log_events(
-                logGroupName=logGroupName, logStreamName=logStreamName, logEvents=logEvents
-            )
-        return {"nextSequenceToken": token, **({"rejectedLogEventsInfo": rejected} if rejected else {})}
+        if not backend.filters.metric_filters:
+            try:
+                token, rejected = backend.put_log_events(logGroupName, logStreamName, logEvents)
+            except ResourceNotFoundException:
+                pass
+            else:
+                return {"nextSequenceToken": token, **({"rejectedLogEventsInfo": rejected} if rejected else {})}
+        return self._client.put_log_events(logGroupName=logGroupName, logStreamName=logStreamName, logEvents=logEvents)

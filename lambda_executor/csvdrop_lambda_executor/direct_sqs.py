@@ -16,9 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from botocore.exceptions import ClientError
-
-from csvdrop_lambda_executor.providers import request_context, running_provider
+from csvdrop_lambda_executor.providers import client_error, request_context, running_provider
 
 
 class DirectSqs:
@@ -34,14 +32,11 @@ class DirectSqs:
     def _call(self, operation: str, method: str, *args: Any, **kwargs: Any) -> Any:
         from localstack.aws.api import ServiceException
 
+        context = request_context("sqs", operation, self.account_id, self.region)
         try:
-            return getattr(running_provider("sqs"), method)(
-                request_context("sqs", operation, self.account_id, self.region), *args, **kwargs
-            )
+            return getattr(running_provider("sqs"), method)(context, *args, **kwargs)
         except ServiceException as exc:
-            error = {"Code": exc.code, "Message": exc.message}
-            meta = {"HTTPStatusCode": exc.status_code}
-            raise ClientError({"Error": error, "ResponseMetadata": meta}, operation) from exc
+            raise client_error(exc, operation, context) from exc
 
     def send_message_batch(self, *, QueueUrl: str, Entries: list[dict[str, Any]]) -> Any:
         return self._call("SendMessageBatch", "send_message_batch", QueueUrl, Entries)

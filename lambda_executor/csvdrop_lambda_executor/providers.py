@@ -32,3 +32,24 @@ def request_context(service: str, operation: str, account_id: str, region: str) 
     context.account_id = account_id
     context.region = region
     return context
+
+
+def client_error(exc: Any, operation: str, context: Any) -> Any:
+    """The botocore ClientError a client would have raised for a provider's ServiceException."""
+    from botocore.exceptions import ClientError
+
+    error = {"Code": exc.code, "Message": exc.message}
+    meta = {"HTTPStatusCode": exc.status_code, "RequestId": context.request_id}
+    return ClientError({"Error": error, "ResponseMetadata": meta}, operation)
+
+
+class ClientStandIn:
+    """Stands in for one of LocalStack's internal clients: what a subclass does not do in process goes to it."""
+
+    def __init__(self, client: Any, account_id: str, region: str) -> None:
+        self._client = client
+        self._account_id = account_id
+        self._region = region
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
