@@ -92,9 +92,8 @@ _CLIENT_CONFIG = Config(response_checksum_validation="when_required")
 def _client(name: str) -> Any:
     found = _clients.get(name)
     if found is None:
-        with (
-            _clients_lock
-        ):  # the batch's read-ahead threads ask for the S3 client too (boto3 sessions are not thread-safe)
+        # The batch's read-ahead threads ask for the S3 client too, and boto3 sessions are not thread-safe.
+        with _clients_lock:
             global _boto  # noqa: PLW0603 - one session per warm execution environment
             if _boto is None:
                 _boto = _session()
@@ -134,9 +133,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         if record.get("eventSource") != "aws:s3" or not name.startswith(("ObjectCreated", "ObjectRemoved")):
             continue
         s3 = record["s3"]
-        bucket = s3["bucket"]["name"]
-        # S3 event keys are URL-encoded with '+' for spaces.
-        key = urllib.parse.unquote_plus(s3["object"]["key"])
+        bucket, key = _location_of(record)
         if name.startswith("ObjectRemoved"):
             if not key.endswith("/"):
                 outcomes.append(
@@ -151,7 +148,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         outcome = process_object(
             bucket,
             key,
-            etag=str(s3["object"].get("eTag") or s3["object"].get("etag") or "").strip('"'),
+            etag=_etag_of(record),
             sequencer=str(s3["object"].get("sequencer") or ""),
             reprocess=reprocess,
         )
@@ -458,7 +455,7 @@ def _unreadable_record(s3_record: dict[str, Any], bucket: str, key: str) -> dict
         "key": key,
         "file_name": key.rsplit("/", 1)[-1],
         "size_bytes": int(obj.get("size") or 0),
-        "etag": str(obj.get("eTag") or obj.get("etag") or "").strip('"'),
+        "etag": _etag_of(s3_record),
         "sequencer": ordering_token(str(obj.get("sequencer") or ""), moment),
         "uploaded_at": _iso(moment),
         "processed_at": _iso(dt.datetime.now(dt.UTC)),
@@ -519,6 +516,7 @@ def _reads_of(batch: list[tuple[str, list[dict[str, Any]]]]) -> list[tuple[str, 
 
 
 def _location_of(s3_record: dict[str, Any]) -> tuple[str, str]:
+    """(bucket, key) of an S3 event record; event keys are URL-encoded with '+' for spaces."""
     s3 = s3_record["s3"]
     return str(s3["bucket"]["name"]), urllib.parse.unquote_plus(s3["object"]["key"])
 
