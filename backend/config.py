@@ -29,10 +29,17 @@ MB = 1024 * 1024
 # per call) and the HEAD it needs for the ETag cost the app and LocalStack more CPU than a small file's upload
 # itself (`python -m bench load`); there is no progress worth drawing under a megabyte either.
 SINGLE_REQUEST_BYTES = 1024 * 1024
+
+
 # Such a file's upload is one short request that leaves its connection idle while LocalStack (or S3) answers,
 # so `parallel_uploads` bounds large files and small ones run this many times as many at once: a drop of
 # 1,000 x 10 KB went from 35 to 48 files/s end to end (`python -m bench load`, 3 against 12 at once).
 SMALL_UPLOADS_PER_SLOT = 4
+
+
+def single_request(size: int) -> bool:
+    """Whether a file of ``size`` bytes is uploaded in one PutObject (and in the small files' lane)."""
+    return size < SINGLE_REQUEST_BYTES
 
 
 def _xdg(var: str, fallback: str) -> Path:

@@ -19,7 +19,7 @@ from botocore.exceptions import (
 
 from backend import aws
 from backend.aws import explain
-from backend.config import SINGLE_REQUEST_BYTES, Settings
+from backend.config import Settings, single_request
 from backend.errors import CsvDropError
 
 ProgressCallback = Callable[[int, int], None]
@@ -141,7 +141,7 @@ def upload_file(
     )
     started = time.perf_counter()
     try:
-        if size < SINGLE_REQUEST_BYTES:
+        if single_request(size):
             if cancel is not None and cancel.is_set():
                 raise UploadCancelled(f"{path.name}: upload cancelled.")
             put = s3.put_object(Bucket=settings.bucket, Key=key, Body=path.read_bytes(), ContentType="text/csv")

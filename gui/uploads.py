@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt, QTimer, Signal
 from PySide6.QtGui import QColor
 
-from backend.config import SINGLE_REQUEST_BYTES
+from backend.config import single_request
 from backend.store.records import MetadataRecord
 from gui import style
 from gui.backend_api import BackendApi, describe_error, is_cancelled
@@ -584,7 +584,7 @@ class UploadManager(QObject):
             self._set(item, UploadState.FAILED, _without_name(describe_error(exc), path))
             self._update_failure_banner()
 
-        lane = self._small_uploads if item.size < SINGLE_REQUEST_BYTES else self._uploads
+        lane = self._small_uploads if single_request(item.size) else self._uploads
         item.job = lane.start(
             work,
             on_done=done,

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Protocol
 import click
 
 from backend.cli._common import CommandLineError, say, terminal_console, with_settings
-from backend.config import SINGLE_REQUEST_BYTES, Settings
+from backend.config import Settings, single_request
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -91,8 +91,7 @@ def upload_all(settings: Settings, files: Sequence[tuple[Path, int]], display: U
         small = ThreadPoolExecutor(max_workers=settings.small_uploads_at_once)
         try:
             futures = {
-                (small if size < SINGLE_REQUEST_BYTES else large).submit(upload_one, path, size): path
-                for path, size in files
+                (small if single_request(size) else large).submit(upload_one, path, size): path for path, size in files
             }
             for future in as_completed(futures):
                 path = futures[future]
