@@ -125,18 +125,26 @@ class UploadItem:
         return f"s3://{self.bucket}/{self.key}" if self.key else ""
 
     def progress_text(self) -> str:
+        return self.progress_texts()[0]
+
+    def progress_texts(self) -> list[str]:
+        """The progress text, then shorter forms of it for a narrow column: the bar shows the first that fits."""
         if self.state == UploadState.UPLOADING:
-            text = style.bytes_of(self.sent, self.size)
+            sent = style.bytes_of(self.sent, self.size)
+            percent = f"{100 * self.sent // self.size}%" if self.size else sent
             if self.speed > 0:
-                text += f" · {style.human_bytes(self.speed)}/s"
-            return text
+                return [f"{sent} · {style.human_bytes(self.speed)}/s", sent, percent]
+            return [sent, percent]
         if self.state in (UploadState.PROCESSING, UploadState.DONE):
-            return f"{style.human_bytes(self.size)} in {style.human_duration(self.seconds)}"
+            return [
+                f"{style.human_bytes(self.size)} in {style.human_duration(self.seconds)}",
+                style.human_bytes(self.size),
+            ]
         if self.state == UploadState.QUEUED:
-            return f"{style.human_bytes(self.size)} · waiting"
+            return [f"{style.human_bytes(self.size)} · waiting", "waiting"]
         if self.size:
-            return style.human_bytes(self.size)
-        return ""
+            return [style.human_bytes(self.size)]
+        return [""]
 
     def fraction(self) -> float | None:
         """0..1 for the progress bar; None when no bar should be drawn."""

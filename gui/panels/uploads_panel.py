@@ -17,7 +17,7 @@ from PySide6.QtCore import (
     Qt,
     Signal,
 )
-from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPalette
+from PySide6.QtGui import QColor, QFontMetrics, QMouseEvent, QPainter, QPalette
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QApplication,
@@ -52,6 +52,35 @@ def _inset(rect: QRect, max_height: int) -> QRect:
     return inner
 
 
+_BAR_COLORS = {
+    UploadState.DONE: style.GREEN,
+    UploadState.PROCESSING: style.PURPLE,
+    UploadState.FAILED: style.GREY,
+    UploadState.CANCELLED: style.GREY,
+}
+
+
+def tint(color: QColor, base: QColor, amount: float) -> QColor:
+    """``amount`` (0..1) of ``color`` over ``base``: a pale ``color`` on a light base, a dim one on a dark base."""
+    mixed = [
+        amount * c + (1 - amount) * b
+        for c, b in zip(
+            (color.redF(), color.greenF(), color.blueF()), (base.redF(), base.greenF(), base.blueF()), strict=True
+        )
+    ]
+    return QColor.fromRgbF(*mixed)
+
+
+def fitting_text(texts: list[str], metrics: QFontMetrics, width: int) -> str:
+    """The first of ``texts`` (longest first) that fits a bar ``width`` wide with a space clear at each end, else
+    the last one elided: text run into the bar's border, or a character split by it, is hard to read."""
+    room = width - 2 * metrics.horizontalAdvance("  ")
+    for text in texts:
+        if metrics.horizontalAdvance(text) <= room:
+            return text
+    return metrics.elidedText(texts[-1], Qt.TextElideMode.ElideRight, max(room, 0))
+
+
 class ProgressDelegate(QStyledItemDelegate):
     """Draws a progress bar with the bytes/speed text inside it."""
 
@@ -73,18 +102,19 @@ class ProgressDelegate(QStyledItemDelegate):
         bar.minimum = 0
         bar.maximum = 1000
         bar.progress = round(fraction * 1000)
-        bar.text = item.progress_text()
+        bar.text = fitting_text(item.progress_texts(), option.fontMetrics, bar.rect.width())
         bar.textVisible = True
         bar.textAlignment = Qt.AlignmentFlag.AlignCenter
         bar.state = QStyle.StateFlag.State_Enabled | QStyle.StateFlag.State_Horizontal
-        bar.palette = option.palette
         bar.fontMetrics = option.fontMetrics
-        if item.state == UploadState.DONE:
-            bar.palette.setColor(bar.palette.ColorRole.Highlight, QColor(style.GREEN))
-        elif item.state == UploadState.PROCESSING:
-            bar.palette.setColor(bar.palette.ColorRole.Highlight, QColor(style.PURPLE))
-        elif item.state in (UploadState.FAILED, UploadState.CANCELLED):
-            bar.palette.setColor(bar.palette.ColorRole.Highlight, QColor(style.GREY))
+        # A pale fill under text of one colour: with a strong fill the style draws the text light over it and dark
+        # beside it, and splits the character the fill's edge runs through into two unreadable halves.
+        palette = QPalette(option.palette)
+        state_color = _BAR_COLORS.get(item.state)
+        fill = QColor(state_color) if state_color else palette.color(QPalette.ColorRole.Highlight)
+        palette.setColor(QPalette.ColorRole.Highlight, tint(fill, palette.color(QPalette.ColorRole.Base), 0.35))
+        palette.setColor(QPalette.ColorRole.HighlightedText, palette.color(QPalette.ColorRole.Text))
+        bar.palette = palette
         style_.drawControl(QStyle.ControlElement.CE_ProgressBar, bar, painter, widget)
 
 

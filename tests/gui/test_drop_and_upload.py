@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from gui_fakes import make_notice, make_record
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
-from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent
-from PySide6.QtWidgets import QApplication, QFileDialog, QLabel
+from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent, QPalette
+from PySide6.QtWidgets import QApplication, QFileDialog, QLabel, QProxyStyle, QStyle
 
 from gui.uploads import UploadQueueModel, UploadState
 
@@ -247,6 +247,53 @@ def test_progress_text_has_bytes_and_speed(qtbot: Any, window: Any, backend: Any
 
     qtbot.waitUntil(saw_speed, timeout=5000)
     assert any("bytes of" in t or "KB of" in t for t in seen)
+
+
+class _BarTextStyle(QProxyStyle):
+    """Fusion, noting the text and width of every progress bar it draws."""
+
+    def __init__(self) -> None:
+        super().__init__("Fusion")
+        self.bars: list[tuple[str, int]] = []
+        self.text_colors: list[set[str]] = []  # the text's colour beside the fill and over it
+
+    def drawControl(self, element: Any, option: Any, painter: Any, widget: Any = None) -> None:
+        if element == QStyle.ControlElement.CE_ProgressBar:
+            self.bars.append((option.text, option.rect.width()))
+            self.text_colors.append(
+                {
+                    option.palette.color(role).name()
+                    for role in (QPalette.ColorRole.Text, QPalette.ColorRole.HighlightedText)
+                }
+            )
+        super().drawControl(element, option, painter, widget)
+
+
+def test_progress_bar_text_never_runs_into_the_bars_edge(qtbot: Any, window: Any, backend: Any, tmp_path: Path) -> None:
+    backend.chunk, backend.chunk_delay = 16, 0.02
+    window.add_paths([write(tmp_path, "big.csv", CSV * 120)])  # ~10 s of uploading: longer than the test
+    qtbot.waitUntil(lambda: "/s" in (window.uploads.model.index(0, UploadQueueModel.PROGRESS).data() or ""))
+    view = window.uploads_panel.view
+    recording = _BarTextStyle()
+    view.setStyle(recording)
+    metrics = view.fontMetrics()
+
+    def drawn(width: int) -> tuple[str, int]:
+        view.setColumnWidth(UploadQueueModel.PROGRESS, width)
+        recording.bars.clear()
+        view.viewport().grab()
+        assert recording.bars, "no progress bar drawn"
+        return recording.bars[-1]
+
+    wide_text = drawn(400)[0]
+    assert "/s" in wide_text and " of " in wide_text  # room for all of it: all of it
+    for width in (140, 90, 50):
+        text, bar = drawn(width)
+        assert metrics.horizontalAdvance(text) <= bar - 2 * metrics.horizontalAdvance("  "), (width, text)
+        assert "/s" not in text, (width, text)  # the speed gives way first, then the bytes
+    assert drawn(50)[0].endswith("%")
+    # One text colour over the fill and beside it: a character the fill's edge runs through stays whole.
+    assert all(len(colors) == 1 for colors in recording.text_colors), recording.text_colors
 
 
 def test_upload_error_is_shown_on_the_row_and_in_a_banner_and_retry_works(
