@@ -236,6 +236,7 @@ class OperationDialog(QDialog):
         self.progress.setRange(0, 0)
         self.progress.setFormat("Preparing…")
         self.progress.setTextVisible(True)
+        self.progress.setPalette(style.progress_palette(self.progress.palette()))
         layout.addWidget(self.progress)
 
         self.log = QPlainTextEdit()

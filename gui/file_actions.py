@@ -123,6 +123,7 @@ class DownloadProgress(QWidget):
         self.bar = QProgressBar()
         self.bar.setRange(0, 1000)
         self.bar.setTextVisible(True)
+        self.bar.setPalette(style.progress_palette(self.bar.palette()))
         self.bar.setAccessibleName("Download progress")
         self.bar.setMinimumWidth(self.fontMetrics().horizontalAdvance("M") * 30)
         self.cancel_button = QToolButton()

@@ -7,7 +7,7 @@ import time
 from datetime import UTC, date, datetime
 
 from PySide6.QtCore import QRectF, Qt
-from PySide6.QtGui import QColor, QFont, QFontMetrics, QIcon, QPainter, QPainterPath, QPen, QPixmap
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QIcon, QPainter, QPainterPath, QPalette, QPen, QPixmap
 from PySide6.QtWidgets import QApplication, QToolTip
 
 GREEN = "#2e7d32"
@@ -18,6 +18,28 @@ PURPLE = "#6a1b9a"
 GREY = "#757575"
 AMBER = "#f9a825"
 AMBER_TEXT = "#b26a00"  # amber dark enough to read as text on white
+
+
+def mix(color: QColor, base: QColor, amount: float) -> QColor:
+    """``amount`` (0..1) of ``color`` over ``base``: a pale ``color`` on a light base, a dim one on a dark base."""
+    mixed = [
+        amount * c + (1 - amount) * b
+        for c, b in zip(
+            (color.redF(), color.greenF(), color.blueF()), (base.redF(), base.greenF(), base.blueF()), strict=True
+        )
+    ]
+    return QColor.fromRgbF(*mixed)
+
+
+def progress_palette(palette: QPalette, color: QColor | str | None = None) -> QPalette:
+    """``palette`` for a progress bar with its text inside: a pale fill (of ``color``, else the highlight) under
+    text of one colour. With a strong fill the style draws the text light over the fill and dark beside it, and
+    splits the character the fill's edge runs through into two halves hard to read."""
+    out = QPalette(palette)
+    fill = QColor(color) if color else out.color(QPalette.ColorRole.Highlight)
+    out.setColor(QPalette.ColorRole.Highlight, mix(fill, out.color(QPalette.ColorRole.Base), 0.35))
+    out.setColor(QPalette.ColorRole.HighlightedText, out.color(QPalette.ColorRole.Text))
+    return out
 
 
 def human_bytes(n: int | float | None) -> str:

@@ -60,17 +60,6 @@ _BAR_COLORS = {
 }
 
 
-def tint(color: QColor, base: QColor, amount: float) -> QColor:
-    """``amount`` (0..1) of ``color`` over ``base``: a pale ``color`` on a light base, a dim one on a dark base."""
-    mixed = [
-        amount * c + (1 - amount) * b
-        for c, b in zip(
-            (color.redF(), color.greenF(), color.blueF()), (base.redF(), base.greenF(), base.blueF()), strict=True
-        )
-    ]
-    return QColor.fromRgbF(*mixed)
-
-
 def fitting_text(texts: list[str], metrics: QFontMetrics, width: int) -> str:
     """The first of ``texts`` (longest first) that fits a bar ``width`` wide with a space clear at each end, else
     the last one elided: text run into the bar's border, or a character split by it, is hard to read."""
@@ -107,14 +96,7 @@ class ProgressDelegate(QStyledItemDelegate):
         bar.textAlignment = Qt.AlignmentFlag.AlignCenter
         bar.state = QStyle.StateFlag.State_Enabled | QStyle.StateFlag.State_Horizontal
         bar.fontMetrics = option.fontMetrics
-        # A pale fill under text of one colour: with a strong fill the style draws the text light over it and dark
-        # beside it, and splits the character the fill's edge runs through into two unreadable halves.
-        palette = QPalette(option.palette)
-        state_color = _BAR_COLORS.get(item.state)
-        fill = QColor(state_color) if state_color else palette.color(QPalette.ColorRole.Highlight)
-        palette.setColor(QPalette.ColorRole.Highlight, tint(fill, palette.color(QPalette.ColorRole.Base), 0.35))
-        palette.setColor(QPalette.ColorRole.HighlightedText, palette.color(QPalette.ColorRole.Text))
-        bar.palette = palette
+        bar.palette = style.progress_palette(option.palette, _BAR_COLORS.get(item.state))
         style_.drawControl(QStyle.ControlElement.CE_ProgressBar, bar, painter, widget)
 
 

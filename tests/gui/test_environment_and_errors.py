@@ -9,7 +9,8 @@ from typing import Any
 
 from gui_fakes import EventLoopGaps, fake_step, make_record, step_ran
 from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QMessageBox
+from PySide6.QtGui import QPalette
+from PySide6.QtWidgets import QApplication, QMessageBox
 
 from backend.config import load_settings
 from backend.environment import Health
@@ -50,6 +51,12 @@ def test_setup_runs_every_step_with_live_progress(qtbot: Any, window: Any, backe
     assert item.text() == "✔  Already there"
     assert dialog.close_button.text() == "Close"
     assert window.commands.setup.shortcut().toString() == "Ctrl+Shift+S"
+    bar = dialog.progress.palette()  # the step's text reads the same over the pale fill and beside it
+    assert bar.color(QPalette.ColorRole.HighlightedText) == bar.color(QPalette.ColorRole.Text)
+    assert (
+        bar.color(QPalette.ColorRole.Highlight).lightness()
+        > QApplication.palette().color(QPalette.ColorRole.Highlight).lightness()
+    )
 
 
 def test_setup_stops_at_a_failed_step_and_says_what_failed(qtbot: Any, window: Any, backend: Any) -> None:

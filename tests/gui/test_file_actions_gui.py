@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from gui_fakes import BUCKET, make_record
 from PySide6.QtCore import QItemSelectionModel, Qt
+from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
 
 from gui.file_actions import download_targets
@@ -98,6 +99,8 @@ def test_download_of_several_files_shows_progress_and_cancel_leaves_nothing(
     qtbot.waitUntil(lambda: progress.isVisible() and progress.bar.value() > 0, timeout=5000)
     assert progress.bar.format().startswith("Downloading 2 files: ")
     assert " of " in progress.bar.format()
+    colors = progress.bar.palette()  # one text colour over the pale fill and beside it
+    assert colors.color(QPalette.ColorRole.HighlightedText) == colors.color(QPalette.ColorRole.Text)
     progress.cancel_button.click()
     qtbot.waitUntil(lambda: not progress.isVisible(), timeout=5000)
     assert status(window).startswith("Download cancelled")
