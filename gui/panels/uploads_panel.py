@@ -61,7 +61,7 @@ _BAR_COLORS = {
 
 
 def fitting_text(texts: list[str], metrics: QFontMetrics, width: int) -> str:
-    """The first of ``texts`` (longest first) that fits a bar ``width`` wide with a space clear at each end, else
+    """The first of ``texts`` (longest first) that fits a bar ``width`` wide with two spaces clear at each end, else
     the last one elided: text run into the bar's border, or a character split by it, is hard to read."""
     room = width - 2 * metrics.horizontalAdvance("  ")
     for text in texts:
